@@ -1,0 +1,43 @@
+"""What a component factory receives besides its params: shapes, device, seed, registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+    from invprob.registry import Registry
+
+
+@dataclass
+class BuildContext:
+    """Build-time facts shared by every component of a recipe.
+
+    ``image_shape`` is ``(C, H, W)`` of the images being solved for (the generator's output
+    when there is a generator, else the data's); ``base_dir`` is the recipe's folder, against
+    which relative paths resolve; ``registry`` lets a component build others by name (a solver
+    asking for a prior, a composed operator building its parts).
+    """
+
+    registry: Registry
+    image_shape: tuple[int, int, int] | None = None
+    device: str = "cpu"
+    seed: int = 0
+    base_dir: Path = field(default_factory=Path.cwd)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def torch_generator(self, offset: int = 0) -> torch.Generator:
+        """A ``torch.Generator`` on the context's device seeded with ``seed + offset``."""
+        import torch
+
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(self.seed + offset)
+        return generator
+
+    def resolve(self, path: str | Path) -> Path:
+        """``path`` resolved against the recipe's folder (absolute paths are kept)."""
+        path = Path(path).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path).resolve()

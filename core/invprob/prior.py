@@ -1,0 +1,70 @@
+"""The prior interface: penalties, constraints and reparameterisations of the latent.
+
+- A :class:`Penalty` adds a per-sample term to the objective (``lambda*log(1-D(G(z)))``,
+  ``w*||z||^2``, geocross).
+- A :class:`Constraint` projects a variable after each optimiser step (box clamp, sphere,
+  l1 ball around a centre).
+- A :class:`Reparameterisation` replaces a free latent by a function of its own parameters
+  (the convolutional manifold: ``z = f_phi(s)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from invprob.generator import Generator
+
+
+@dataclass
+class PenaltyContext:
+    """What a penalty may look at: the current variables, the image they give, the model."""
+
+    variables: Mapping[str, torch.Tensor]
+    image: torch.Tensor
+    generator: Generator | None
+
+
+class Prior(nn.Module):
+    """Base class of every prior."""
+
+
+class Penalty(Prior):
+    """A term added to the loss; returns one value per batch element, shape ``[B]``."""
+
+    def forward(self, context: PenaltyContext) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class Constraint(Prior):
+    """A projection applied to ``variables[self.variable]`` after every optimiser step."""
+
+    def __init__(self, variable: str = "z"):
+        super().__init__()
+        self.variable = variable
+
+    def project(self, value: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def project_(self, variables: MutableMapping[str, torch.Tensor]) -> None:
+        """Project in place, keeping the tensor (and the optimiser state bound to it)."""
+        if self.variable in variables:
+            value = variables[self.variable]
+            value.copy_(self.project(value))
+
+
+class Reparameterisation(Prior):
+    """Replaces the latent by ``forward()``, a function of this module's own parameters."""
+
+    def initialise(self, template: Any, generator: torch.Generator | None = None) -> None:
+        """Set up parameters for latents shaped like ``template`` (one batch of latents)."""
+        raise NotImplementedError
+
+    def forward(self) -> Any:
+        raise NotImplementedError

@@ -1,0 +1,113 @@
+"""Loading weight files: clear errors when missing, sha256 of every file loaded for the run record.
+
+safetensors is the native format. PyTorch ``.pt``/``.pth``/``.ckpt`` state dicts are read
+with ``torch.load(weights_only=True)``, which never runs code embedded in the pickle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+_LEDGER: dict[str, "WeightRecord"] = {}
+
+
+class WeightsNotFoundError(FileNotFoundError):
+    """A weight file is missing; the message names it and every place looked in."""
+
+
+class WeightsMismatchError(ValueError):
+    """A state dict does not match the model; the message is a readable key/shape diff."""
+
+
+@dataclass(frozen=True)
+class WeightRecord:
+    path: str
+    sha256: str
+    bytes: int
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def find_weights(name: str | Path, search: Iterable[Path] = (), *, what: str = "weights") -> Path:
+    """The first existing file among ``name`` and ``search_dir / name``.
+
+    Raises :class:`WeightsNotFoundError` listing every location tried.
+    """
+    name = Path(name).expanduser()
+    candidates = [name] if name.is_absolute() else [name, *(Path(d) / name for d in search)]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    tried = "\n".join(f"  - {c.resolve() if not c.is_absolute() else c}" for c in candidates)
+    raise WeightsNotFoundError(f"{what} file {str(name)!r} not found; looked in:\n{tried}")
+
+
+def load_state_dict(path: str | Path, *, what: str = "weights") -> dict[str, torch.Tensor]:
+    """Read a state dict from ``.safetensors`` or a PyTorch pickle, and record its sha256."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsNotFoundError(f"{what} file not found: {path}")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(str(path), device="cpu")
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, Mapping):
+            raise WeightsMismatchError(f"{what} file {path} holds a {type(state).__name__}, not a state dict")
+        state = dict(state)
+    record(path)
+    return state
+
+
+def record(path: Path) -> WeightRecord:
+    """Add ``path`` to the ledger of weight files loaded in this process."""
+    key = str(Path(path).resolve())
+    if key not in _LEDGER:
+        _LEDGER[key] = WeightRecord(key, sha256_of(Path(key)), Path(key).stat().st_size)
+    return _LEDGER[key]
+
+
+def loaded_weights() -> list[WeightRecord]:
+    """Every weight file loaded so far, for ``environment.json``."""
+    return list(_LEDGER.values())
+
+
+def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], *, what: str = "model") -> None:
+    """``module.load_state_dict(state, strict=True)`` with a readable diff on mismatch."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong_shape = sorted(
+        k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape)
+    )
+    if missing or unexpected or wrong_shape:
+        lines = [f"the weights do not match the {what}:"]
+        lines += [f"  missing in file:     {k} {tuple(expected[k].shape)}" for k in missing]
+        lines += [f"  unexpected in file:  {k} {tuple(state[k].shape)}" for k in unexpected]
+        lines += [
+            f"  shape mismatch:      {k} file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+            for k in wrong_shape
+        ]
+        raise WeightsMismatchError("\n".join(lines))
+    module.load_state_dict(dict(state), strict=True)
+
+
+def save_safetensors(state: Mapping[str, torch.Tensor], path: str | Path, metadata: Mapping[str, str] | None = None) -> None:
+    """Write a state dict as safetensors (contiguous CPU copies)."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
+    save_file(tensors, str(path), metadata=dict(metadata or {}))
