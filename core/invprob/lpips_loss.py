@@ -1,0 +1,171 @@
+"""LPIPS (Zhang et al., CVPR 2018) as a data-fidelity loss, with the weights of the pip ``lpips`` package.
+
+    LPIPS(x, y) = sum_l mean_{h,w} w_l · (f̂_l(x) - f̂_l(y))^2
+
+where ``f̂_l`` are the unit-normalised (over channels) activations of layer ``l`` of an
+ImageNet classifier (AlexNet or VGG16, torchvision's layout) applied to the inputs after
+LPIPS's fixed scaling layer, and ``w_l`` are LPIPS's learned non-negative 1x1 linear weights
+("v0.1", shipped inside the ``lpips`` package as ``lpips/weights/v0.1/<net>.pth``).
+
+Why not ``lpips.LPIPS`` itself: that class builds its backbone through torchvision, and the
+torchvision wheels on PyPI are linked against CUDA builds of torch, so they do not import
+with the CPU torch this project pins. The network below is the same computation with the same
+state-dict layout (checked against ``lpips.LPIPS`` in the tests when torchvision is
+importable), reading the ``lpips`` package's weight files directly (without importing it).
+
+Backbone weights cannot be downloaded here: they are looked up as torchvision does, in
+``torch.hub.get_dir()/checkpoints/<file>``, or at a path given in the recipe.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from invprob.loss import Loss
+from invprob.operator import Operator
+from invprob.weights import WeightsNotFoundError, load_state_dict, load_strict
+
+BACKBONE_FILES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}
+"""torchvision's ImageNet checkpoints, by the names ``torch.hub`` caches them under."""
+
+_CHANNELS = {"alex": (64, 192, 384, 256, 256), "vgg": (64, 128, 256, 512, 512)}
+_TAPS = {"alex": (1, 4, 7, 9, 11), "vgg": (3, 8, 15, 22, 29)}  # ReLU outputs LPIPS compares
+MIN_SIZE = {"alex": 31, "vgg": 16}
+"""Smallest height/width each backbone reaches its deepest compared layer with."""
+
+
+def _alexnet_features() -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(3, 64, 11, 4, 2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+        nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+        nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(inplace=True),
+    )  # torchvision's alexnet().features without the last pool, which LPIPS never reaches
+
+
+def _vgg16_features() -> nn.Sequential:
+    layers: list[nn.Module] = []
+    channels = 3
+    for width in (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512):
+        if width == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(channels, int(width), 3, padding=1), nn.ReLU(inplace=True)]
+            channels = int(width)
+    return nn.Sequential(*layers)  # torchvision's vgg16().features up to relu5_3
+
+
+def default_backbone_path(net: str) -> Path:
+    """Where torchvision's ``load_state_dict_from_url`` would have cached the backbone."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / BACKBONE_FILES[net]
+
+
+def default_lin_weights_path(net: str) -> Path:
+    """``lpips/weights/v0.1/<net>.pth`` of the installed ``lpips`` package (not imported)."""
+    spec = importlib.util.find_spec("lpips")
+    if spec is None or not spec.submodule_search_locations:
+        raise WeightsNotFoundError(
+            "LPIPS needs the linear-layer weights that ship with the pip package 'lpips': "
+            "run `pip install --no-deps lpips`, or give their path as the loss's 'lin_weights' param"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "weights" / "v0.1" / f"{net}.pth"
+
+
+class LPIPSLoss(Loss):
+    """LPIPS distance between predicted and observed measurements, per sample ``[B]``.
+
+    Inputs are images in [-1, 1] with 1 or 3 channels (grey images are repeated to RGB) and at
+    least :data:`MIN_SIZE` pixels high and wide. Every parameter is frozen; gradients flow to
+    the inputs only.
+    """
+
+    def __init__(self, net: str = "alex"):
+        super().__init__()
+        if net not in _CHANNELS:
+            raise ValueError(f"unknown LPIPS backbone {net!r}; expected 'alex' or 'vgg'")
+        self.net = net
+        self.features = _alexnet_features() if net == "alex" else _vgg16_features()
+        self.lins = nn.ModuleList(nn.Conv2d(c, 1, 1, bias=False) for c in _CHANNELS[net])
+        self.register_buffer("shift", torch.tensor([-0.030, -0.088, -0.188]).reshape(1, 3, 1, 1))
+        self.register_buffer("scale", torch.tensor([0.458, 0.448, 0.450]).reshape(1, 3, 1, 1))
+        self.requires_grad_(False)
+        self.eval()
+
+    def load_backbone(self, path: str | Path) -> None:
+        """Load torchvision's ImageNet checkpoint (only its ``features.*`` tensors are used)."""
+        state = load_state_dict(path, what=f"LPIPS {self.net} backbone")
+        features = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
+        features = {k: v for k, v in features.items() if int(k.split(".")[0]) < len(self.features)}
+        load_strict(self.features, features, what=f"LPIPS {self.net} backbone")
+
+    def load_lins(self, path: str | Path) -> None:
+        """Load the ``lpips`` package's linear weights (keys ``lin<k>.model.1.weight``)."""
+        state = load_state_dict(path, what=f"LPIPS {self.net} linear layers")
+        renamed = {f"{k[3]}.weight": v for k, v in state.items() if k.startswith("lin")}
+        load_strict(self.lins, renamed, what=f"LPIPS {self.net} linear layers")
+
+    def distance(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """LPIPS between two image batches ``[N, C, H, W]`` in [-1, 1]: shape ``[N]``."""
+        if min(x.shape[-2:]) < MIN_SIZE[self.net]:
+            raise ValueError(
+                f"LPIPS with the {self.net} backbone needs measurements at least "
+                f"{MIN_SIZE[self.net]}x{MIN_SIZE[self.net]}, got {tuple(x.shape[-2:])}; use "
+                "net: vgg (16x16 and up) or a pixel loss for smaller measurements"
+            )
+        if x.shape[1] == 1:
+            x, y = x.expand(-1, 3, -1, -1), y.expand(-1, 3, -1, -1)
+        if x.shape[1] != 3:
+            raise ValueError(f"LPIPS compares RGB or grey images, got {x.shape[1]} channels")
+        both = torch.cat([x, y.expand_as(x)]) if y.shape[0] != x.shape[0] else torch.cat([x, y])
+        h = (both - self.shift) / self.scale
+        total = x.new_zeros(x.shape[0])
+        taps = iter(zip(_TAPS[self.net], self.lins))
+        tap, lin = next(taps)
+        for index, layer in enumerate(self.features):
+            h = layer(h)
+            if index == tap:
+                unit = h / (h.pow(2).sum(dim=1, keepdim=True).sqrt() + 1e-10)
+                fx, fy = unit.chunk(2)
+                total = total + lin((fx - fy) ** 2).mean(dim=(1, 2, 3))
+                nxt = next(taps, None)
+                if nxt is None:
+                    break
+                tap, lin = nxt
+        return total
+
+    def forward(self, prediction: torch.Tensor, observation: torch.Tensor, operator: Operator) -> torch.Tensor:
+        return self.distance(prediction, observation)
+
+
+def build_lpips(
+    net: str = "alex",
+    backbone_weights: str | Path | None = None,
+    lin_weights: str | Path | None = None,
+    random_backbone: bool = False,
+) -> LPIPSLoss:
+    """An :class:`LPIPSLoss` with its weights loaded.
+
+    ``backbone_weights`` defaults to torchvision's cache file (:func:`default_backbone_path`);
+    when it is missing the error says which file to put where. ``random_backbone=True`` keeps a
+    randomly initialised backbone: only for tests of the code path, perceptually meaningless.
+    """
+    loss = LPIPSLoss(net)
+    if not random_backbone:
+        path = Path(backbone_weights) if backbone_weights is not None else default_backbone_path(net)
+        if not path.is_file():
+            raise WeightsNotFoundError(
+                f"LPIPS ({net}) needs torchvision's ImageNet weights {BACKBONE_FILES[net]}: put that file "
+                f"at {default_backbone_path(net)} or give its path as the loss's 'backbone_weights' param"
+                + (f" (not found: {path})" if backbone_weights is not None else "")
+            )
+        loss.load_backbone(path)
+    lin_path = Path(lin_weights) if lin_weights is not None else default_lin_weights_path(net)
+    if not lin_path.is_file():
+        raise WeightsNotFoundError(f"LPIPS linear-layer weights not found at {lin_path}")
+    loss.load_lins(lin_path)
+    return loss
