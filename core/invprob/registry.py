@@ -238,7 +238,7 @@ def _env_list(name: str) -> set[str] | None:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return None
-    return {canonical_distribution_name(part) for part in raw.split(",") if part.strip()}
+    return {canonical_distribution_name(part.strip()) for part in raw.split(",") if part.strip()}
 
 
 def strict_mode_from_env() -> bool:
@@ -352,21 +352,28 @@ class Registry:
         raise UnknownComponentError(kind, name, self.unknown_component_message(kind, name))
 
     def unknown_component_message(self, kind: str, name: str) -> str:
-        from invprob.catalog import distribution_providing
+        from invprob.catalog import KNOWN_PROVIDERS, distribution_providing
 
-        singular = kind[:-1]
-        parts = [f"unknown {singular} {name!r}"]
-        close = suggest(name, self.components[kind])
-        if close:
-            parts.append(f"did you mean {' or '.join(repr(c) for c in close)}?")
+        installed_dists = {canonical_distribution_name(d) for d in self.distributions}
+
+        def not_installed(provider: str | None) -> bool:
+            return provider is not None and canonical_distribution_name(provider) not in installed_dists
+
+        parts = [f"unknown {kind[:-1]} {name!r}"]
         provider = distribution_providing(kind, name)
-        if provider and canonical_distribution_name(provider) not in {
-            canonical_distribution_name(d) for d in self.distributions
-        }:
+        if not_installed(provider):
             parts.append(f"it is provided by {provider}: pip install {provider}")
-        elif not close:
-            installed = ", ".join(self.names(kind)) or "none"
-            parts.append(f"installed {kind}: {installed}")
+            return "; ".join(parts)
+        close = suggest(name, set(self.components[kind]) | set(KNOWN_PROVIDERS.get(kind, {})))
+        if close:
+            hints = []
+            for candidate in close:
+                other = distribution_providing(kind, candidate)
+                missing = candidate not in self.components[kind] and not_installed(other)
+                hints.append(f"{candidate!r} (pip install {other})" if missing else repr(candidate))
+            parts.append(f"did you mean {' or '.join(hints)}?")
+        else:
+            parts.append(f"installed {kind}: {', '.join(self.names(kind)) or 'none'}")
         return "; ".join(parts)
 
     def build(self, kind: str, name: str, params: Mapping[str, Any] | BaseModel | None, context: Any) -> Any:

@@ -1,0 +1,179 @@
+"""The ``invprob`` command line.
+
+Exit codes: 0 success, 2 invalid recipe or input, 1 failure while running. ``--help``,
+``plugins``, ``validate`` and ``schema`` import neither torch nor any plugin's heavy modules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from invprob import __version__
+from invprob.registry import Registry, default_registry
+
+EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
+
+RECIPE_HELP = "YAML recipe file"
+OVERRIDES_HELP = "overrides such as solver.params.steps=200 or ~priors (YAML-typed values)"
+
+
+def _print_error(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+
+
+def _report_plugin_failures(registry: Registry) -> None:
+    for failure in registry.failures:
+        print(f"warning: plugin not loaded: {failure.summary()}", file=sys.stderr)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from invprob.recipe import RecipeError, load_recipe
+
+    registry = default_registry()
+    _report_plugin_failures(registry)
+    try:
+        recipe = load_recipe(args.recipe, args.overrides, registry=registry)
+    except RecipeError as exc:
+        print(exc.report(), file=sys.stderr)
+        return EXIT_INVALID
+    print(f"{args.recipe}: valid ({recipe.solver.type} on {recipe.operator.type})")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from invprob.recipe import RecipeError, load_recipe
+
+    registry = default_registry()
+    _report_plugin_failures(registry)
+    try:
+        recipe = load_recipe(args.recipe, args.overrides, registry=registry)
+    except RecipeError as exc:
+        print(exc.report(), file=sys.stderr)
+        return EXIT_INVALID
+
+    from invprob.data import DataError
+    from invprob.pipeline import InputError, run
+    from invprob.weights import WeightsMismatchError, WeightsNotFoundError
+
+    try:
+        result = run(recipe, out=args.out, device=args.device, show_progress=not args.quiet, registry=registry)
+    except (InputError, DataError, WeightsNotFoundError, WeightsMismatchError) as exc:
+        _print_error(str(exc))
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        _print_error("aborted")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a one-line cause, not a traceback, for users
+        _print_error(f"run failed: {type(exc).__name__}: {exc}")
+        if args.traceback:
+            raise
+        print("(rerun with --traceback for details)", file=sys.stderr)
+        return EXIT_FAILURE
+    mean = result.metrics.get("mean", {})
+    shown = ", ".join(f"{k} {v:.4g}" for k, v in mean.items() if isinstance(v, float))
+    state = "interrupted, best so far" if result.interrupted else "done"
+    print(f"{state}: {result.metrics.get('images_solved', 0)} image(s); {shown}")
+    print(f"results in {result.directory}")
+    return EXIT_OK
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    registry = default_registry()
+    if args.json:
+        print(json.dumps(registry.as_json(), indent=2))
+        return EXIT_OK
+    for info in sorted(registry.distributions.values(), key=lambda d: d.name):
+        print(f"{info.name} {info.version or ''}".rstrip())
+        for kind, names in info.components.items():
+            if names:
+                print(f"  {kind}: {', '.join(sorted(names))}")
+        if info.commands:
+            print(f"  commands: {', '.join(info.commands)}")
+        if info.error:
+            print(f"  FAILED: {info.error}")
+    if registry.failures:
+        print(f"\n{len(registry.failures)} plugin(s) failed to load; set INVPROB_STRICT_PLUGINS=1 for tracebacks")
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from invprob.schema import recipe_json_schema
+
+    print(json.dumps(recipe_json_schema(default_registry()), indent=2))
+    return EXIT_OK
+
+
+def build_parser(registry: Registry | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="invprob",
+        description="Solve imaging inverse problems with deep generative priors, from YAML recipes.",
+        epilog="Example: invprob run recipes/demo.yaml solver.params.steps=200",
+    )
+    parser.add_argument("--version", action="version", version=f"invprob {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run a recipe and write a new run directory")
+    p.add_argument("recipe", help=RECIPE_HELP)
+    p.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    p.add_argument("--out", help="parent folder of the run directory (default: the recipe's outputs.dir, else ./runs)")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], help="override the recipe's device")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--traceback", action="store_true", help="show the full traceback on failure")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("validate", help="check a recipe without running it; lists every error")
+    p.add_argument("recipe", help=RECIPE_HELP)
+    p.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("plugins", help="list installed plugin distributions, their components and failures")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of recipes with every installed component")
+    p.set_defaults(func=cmd_schema)
+
+    if registry is not None:
+        _add_plugin_commands(sub, registry)
+    return parser
+
+
+def _add_plugin_commands(sub: argparse._SubParsersAction, registry: Registry) -> None:
+    groups: dict[str, argparse._SubParsersAction] = {}
+    for words, command in sorted(registry.commands.items()):
+        parent = sub
+        for depth, word in enumerate(words[:-1]):
+            key = " ".join(words[: depth + 1])
+            if key not in groups:
+                existing = parent.choices.get(word) if parent.choices else None
+                group_parser = existing or parent.add_parser(word, help=f"{word} commands")
+                groups[key] = group_parser.add_subparsers(dest=f"command_{depth + 1}", metavar="COMMAND")
+            parent = groups[key]
+        p = parent.add_parser(words[-1], help=f"{command.help} [{command.distribution}]")
+        command.configure(p)
+        p.set_defaults(func=lambda args, command=command: command.run(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from invprob.registry import PluginLoadError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        registry = default_registry()
+    except PluginLoadError as exc:  # only in strict mode (INVPROB_STRICT_PLUGINS=1)
+        _print_error(str(exc))
+        return EXIT_FAILURE
+    parser = build_parser(registry)
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return EXIT_INVALID if argv else EXIT_OK
+    code = args.func(args)
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Fixtures for the core's tests: test plugins installed as real distributions."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+TOY_DIR = Path(__file__).resolve().parent / "toyplugin"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_distribution(site: Path, name: str, version: str, entry_points: dict[str, str]) -> None:
+    """Write a minimal installed distribution (``.dist-info``) that declares ``entry_points``."""
+    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    lines = ["[invprob]", *(f"{ep} = {module}" for ep, module in entry_points.items())]
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="session")
+def toy_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A site folder with a working, a broken and a misspelled test plugin distribution."""
+    site = tmp_path_factory.mktemp("site")
+    write_distribution(site, "invprob-toy-plugin", "1.2.3", {"toy": "invprob_toy_plugin"})
+    write_distribution(site, "invprob-broken-plugin", "0.0.1", {"broken": "broken_plugin"})
+    write_distribution(site, "invprob-misspelled-plugin", "0.0.2", {"misspelled": "misspelled_plugin"})
+    return site
+
+
+@pytest.fixture(scope="session")
+def clash_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A site folder with a distribution that re-registers the toy plugin's solver name."""
+    site = tmp_path_factory.mktemp("clash-site")
+    write_distribution(site, "zz-clashing-plugin", "3.0", {"clash": "clashing_plugin"})
+    return site
+
+
+@pytest.fixture
+def toy_path(toy_site: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put the test distributions on ``sys.path`` for this test, non-strict."""
+    monkeypatch.syspath_prepend(str(TOY_DIR))
+    monkeypatch.syspath_prepend(str(toy_site))
+    monkeypatch.delenv("INVPROB_STRICT_PLUGINS", raising=False)
+    monkeypatch.delenv("INVPROB_LOAD_PLUGINS", raising=False)
+    monkeypatch.delenv("INVPROB_DISABLE_PLUGINS", raising=False)
+    importlib.invalidate_caches()
+    return toy_site
+
+
+@pytest.fixture
+def toy_registry(toy_path: Path):
+    """A registry loaded from real entry points, including the test plugins."""
+    from invprob.registry import new_registry
+
+    return new_registry(strict=False)
+
+
+@pytest.fixture
+def toy_env(toy_site: Path) -> dict[str, str]:
+    """Environment for ``invprob`` subprocesses that see the test plugins (non-strict)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INVPROB_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(toy_site), str(TOY_DIR), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["INVPROB_DISABLE_PLUGINS"] = "invprob-broken-plugin,invprob-misspelled-plugin"
+    return env
+
+
+def invprob_command() -> list[str]:
+    return [sys.executable, "-m", "invprob.cli"]
+
+
+TOY_RECIPE = """\
+# invprob run recipe.yaml
+version: 1
+seed: 0
+device: cpu
+generator: {type: toy-generator}
+operator: {type: toy-mask}
+priors:
+  - {type: toy-norm, params: {weight: 0.001}}
+losses:
+  - {type: mse}
+solver: {type: toy-descent, params: {steps: 15, restarts: 2}}
+data: {samples: 3, batch_size: 2}
+metrics: [psnr, ssim, mse]
+outputs: {gif: true, gif_every: 5}
+"""
+
+
+@pytest.fixture
+def toy_recipe(tmp_path: Path) -> Path:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(TOY_RECIPE)
+    return path
