@@ -65,7 +65,19 @@ class Generator(nn.Module):
     stages: nn.ModuleList
     image_shape: tuple[int, int, int]
     latent_spaces: dict[str, LatentSpace]
-    discriminator: nn.Module | None = None
+
+    @property
+    def discriminator(self) -> nn.Module | None:
+        """The checkpoint's discriminator (a registered submodule), or None.
+
+        A property rather than a class attribute ``= None``: ``nn.Module`` stores submodules in
+        ``_modules`` and a class attribute would shadow the one a subclass assigns.
+        """
+        return self._modules.get("discriminator")
+
+    @discriminator.setter
+    def discriminator(self, module: nn.Module | None) -> None:
+        self._modules["discriminator"] = module
 
     @property
     def num_stages(self) -> int:
