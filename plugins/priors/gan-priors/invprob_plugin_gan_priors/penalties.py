@@ -1,0 +1,77 @@
+"""Penalties on the latent: the discriminator prior (Yeh et al. eq. 5) and the Gaussian norm."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from invprob.prior import Penalty, PenaltyContext
+
+
+class DiscriminatorPrior(Penalty):
+    """``lam * log(1 - D(G(z)))`` (Yeh et al., CVPR 2017, eq. 5), per image.
+
+    Minimising it moves ``z`` towards images the discriminator takes for real. With ``form="log"``
+    the discriminator is read as returning a logit ``l`` with ``D = sigmoid(l)``, and
+
+        log(1 - sigmoid(l)) = -softplus(l)
+
+    is evaluated in that form, finite and with finite gradients for any logit (the naive
+    ``log(1 - sigmoid(l))`` is ``-inf`` once ``sigmoid(l)`` rounds to 1, near ``l = 17`` in
+    float32). With ``form="lsgan"`` the discriminator returns a least-squares score trained
+    towards 1 for real images (an LSGAN, like the shared 32x32 CelebA DCGAN), and the prior is
+    ``lam * (D(G(z)) - 1)^2``.
+
+    The discriminator is the generator's own (``context.generator.discriminator``), looked up
+    at call time so that the prior follows the generator it is used with.
+    """
+
+    def __init__(self, lam: float = 0.003, form: Literal["log", "lsgan"] = "log"):
+        super().__init__()
+        if form not in ("log", "lsgan"):
+            raise ValueError(f"unknown discriminator-prior form {form!r}; expected 'log' or 'lsgan'")
+        self.lam = float(lam)
+        self.form = form
+
+    def forward(self, context: PenaltyContext) -> torch.Tensor:
+        discriminator = getattr(context.generator, "discriminator", None)
+        if discriminator is None:
+            name = type(context.generator).__name__ if context.generator is not None else "no generator"
+            raise ValueError(
+                f"the discriminator prior needs a generator with a discriminator, but {name} has none; "
+                "load a checkpoint that includes one or remove the 'discriminator' prior"
+            )
+        score = discriminator(context.image).reshape(context.image.shape[0], -1)
+        if score.shape[1] != 1:
+            raise ValueError(
+                f"the discriminator returns {score.shape[1]} values per image; the prior needs one score per image"
+            )
+        score = score[:, 0]
+        if self.form == "log":
+            return -self.lam * F.softplus(score)
+        return self.lam * (score - 1) ** 2
+
+
+class GaussianNormPrior(Penalty):
+    """``weight * ||v||^2`` per image for the latent ``v = variables[variable]`` (CSGM's z-prior).
+
+    For ``z ~ N(0, I)`` this is ``-weight * 2 * log p(z)`` up to a constant: it keeps the
+    latent where the generator was trained.
+    """
+
+    def __init__(self, weight: float = 0.1, variable: str = "z"):
+        super().__init__()
+        self.weight = float(weight)
+        self.variable = variable
+
+    def forward(self, context: PenaltyContext) -> torch.Tensor:
+        if self.variable not in context.variables:
+            known = ", ".join(sorted(context.variables)) or "none"
+            raise ValueError(
+                f"the gaussian-norm prior is set on variable {self.variable!r}, which this solver does not "
+                f"optimise (it optimises: {known}); set its 'variable' param to one of them"
+            )
+        value = context.variables[self.variable]
+        return self.weight * value.reshape(value.shape[0], -1).pow(2).sum(dim=1)

@@ -1,0 +1,7 @@
+"""Every prior this distribution registers meets the core's prior contract."""
+
+from invprob.testing import PriorConformance
+
+
+class TestGanPriorsConformance(PriorConformance):
+    distribution = "invprob-plugin-gan-priors"
