@@ -1,4 +1,5 @@
-"""Tiny real components for tests: a small convolutional generator and a masking operator.
+"""Tiny real components for tests: a small convolutional generator, a masking operator, and an
+inverse problem built from both.
 
 They are randomly initialised but complete implementations of the interfaces, small enough
 that a conformance suite runs in milliseconds on a CPU.
@@ -6,11 +7,16 @@ that a conformance suite runs in milliseconds on a CPU.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
 from invprob.generator import Generator, LatentSpace
 from invprob.operator import GaussianNoise, Operator
+
+if TYPE_CHECKING:
+    from invprob.problem import InverseProblem
 
 
 class _Project(nn.Module):
@@ -80,3 +86,30 @@ class MaskOperator(Operator):
 
     def observed_mask(self) -> torch.Tensor:
         return self.mask
+
+
+def make_toy_problem(batch: int = 2, seed: int = 0, *, channels: int = 3) -> InverseProblem:
+    """An inpainting problem whose answer is in the range of :class:`TinyGenerator`.
+
+    The ground truth is ``G(z*)`` for a latent ``z*`` drawn with seed ``1000 + seed`` (so that
+    it is not the latent a solver seeded with ``seed`` starts from); the observation is the
+    noiseless :class:`MaskOperator` measurement; the loss is MSE. The generator is frozen and in
+    eval mode: solvers optimise latents, not weights.
+    """
+    from invprob.losses import MSELoss
+    from invprob.problem import InverseProblem, WeightedLoss
+
+    generator = TinyGenerator(channels=channels, seed=0).eval().requires_grad_(False)
+    operator = MaskOperator(generator.image_shape)
+    latent_generator = torch.Generator().manual_seed(1000 + seed)
+    with torch.no_grad():
+        truth = generator(generator.sample_latent(batch, latent_generator))
+        observation = operator.A(truth)
+    return InverseProblem(
+        operator=operator,
+        observation=observation,
+        image_shape=generator.image_shape,
+        generator=generator,
+        losses=[WeightedLoss(1.0, MSELoss())],
+        ground_truth=truth,
+    )

@@ -1,0 +1,59 @@
+"""The pytest side of the testing kit: a registry fixture and the ``gpu`` marker.
+
+Enable it in a test suite with ``pytest_plugins = ["invprob.testing"]`` (in the top-level
+``conftest.py``). It provides:
+
+- ``invprob_registry``: a fresh :class:`~invprob.registry.Registry` holding only the core's
+  own components (no entry points), installed as the process default for one test::
+
+      def test_my_operator_is_found(invprob_registry):
+          invprob_registry.register_plugin(MyTestPlugin(), distribution="my-test-plugin")
+          assert "my-op" in invprob_registry.names("operators")
+
+- the ``gpu`` marker: tests marked ``@pytest.mark.gpu`` are skipped when
+  ``torch.cuda.is_available()`` is False.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from invprob import registry as registry_module
+from invprob.registry import Registry, new_registry
+
+GPU_MARKER = "gpu: needs a CUDA device; skipped without one"
+
+
+@pytest.fixture
+def invprob_registry() -> Iterator[Registry]:
+    """A registry with only the core builtins, the process default for the test's duration.
+
+    Plugins registered on it (``register_plugin(obj, distribution=...)``) last one test; the
+    previous default registry is restored afterwards.
+    """
+    fresh = new_registry(entry_points=False)
+    previous = registry_module._DEFAULT
+    registry_module._DEFAULT = fresh
+    try:
+        yield fresh
+    finally:
+        registry_module._DEFAULT = previous
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", GPU_MARKER)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
+    if not gpu_items:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (torch.cuda.is_available() is False)")
+    for item in gpu_items:
+        item.add_marker(skip)

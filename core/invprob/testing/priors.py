@@ -1,0 +1,122 @@
+"""Conformance of priors, each against the contract of its kind.
+
+- A :class:`~invprob.prior.Penalty` returns one finite value per image, differentiable in the
+  latent (solvers add it to the loss and back-propagate).
+- A :class:`~invprob.prior.Constraint` is a projection: ``P(P(v)) == P(v)``; ``project_``
+  writes in place, so the optimiser state bound to the tensor survives.
+- A :class:`~invprob.prior.Reparameterisation` returns a latent shaped like the template it
+  was initialised with, with finite gradients for its own parameters.
+
+Priors are tested with :class:`~invprob.testing.toys.TinyGenerator` (override
+:meth:`PriorConformance.make_generator` to use another).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from invprob.generator import Generator
+from invprob.prior import Constraint, Penalty, PenaltyContext, Prior, Reparameterisation
+from invprob.testing.numerics import assert_close, assert_finite, seeded, shapes_of, tensors_of
+from invprob.testing.suite import ComponentCase, ConformanceSuite
+from invprob.testing.toys import TinyGenerator
+
+
+def check_penalty(penalty: Penalty, generator: Generator, *, batch: int = 2, seed: int = 0) -> None:
+    """The penalty has shape ``[B]``, is finite, and has finite gradients wrt the latent."""
+    space = generator.primary_latent
+    latent = generator.sample_latent(batch, seeded(seed)).requires_grad_(True)
+    variables = {space.name: latent}
+    value = penalty(PenaltyContext(variables=variables, image=generator(latent), generator=generator))
+    if tuple(value.shape) != (batch,):
+        raise AssertionError(f"the penalty has shape {tuple(value.shape)}; it must give one value per image, ({batch},)")
+    assert_finite(value, "the penalty")
+    (gradient,) = torch.autograd.grad(value.sum(), latent, allow_unused=True)
+    if gradient is None:
+        raise AssertionError(f"the penalty does not depend on the latent {space.name!r}: it has no gradient")
+    assert_finite(gradient, f"the gradient of the penalty wrt {space.name!r}")
+
+
+def check_constraint(constraint: Constraint, generator: Generator, *, batch: int = 2, seed: int = 0) -> None:
+    """``project`` is idempotent and keeps the shape; ``project_`` works in place."""
+    space = generator.primary_latent
+    value = 3 * torch.randn((batch, *space.shape), generator=seeded(seed))  # mostly outside any ball
+    with torch.no_grad():
+        once = constraint.project(value.clone())
+        if tuple(once.shape) != tuple(value.shape):
+            raise AssertionError(f"project changed the shape {tuple(value.shape)} to {tuple(once.shape)}")
+        assert_finite(once, "project(v)")
+        assert_close(constraint.project(once.clone()), once, 1e-5, "project(project(v)) against project(v)")
+    tensor = value.clone()
+    variables = {constraint.variable: tensor}
+    constraint.project_(variables)
+    if variables[constraint.variable] is not tensor:
+        raise AssertionError("project_ replaced the tensor instead of writing into it; the optimiser state would be lost")
+    assert_close(tensor, once, 1e-6, "the tensor after project_ against project(v)")
+
+
+def check_reparameterisation(
+    prior: Reparameterisation, generator: Generator, *, batch: int = 2, seed: int = 0
+) -> None:
+    """After ``initialise(template)``, ``forward()`` is a latent shaped like the template that
+    ``generator`` accepts, with finite gradients for the prior's parameters."""
+    template = generator.sample_latent(batch, seeded(seed))
+    prior.initialise(template, generator=seeded(seed + 1))
+    latent = prior()
+    if shapes_of(latent) != shapes_of(template):
+        raise AssertionError(f"forward() gave a latent shaped {shapes_of(latent)}, the template is {shapes_of(template)}")
+    parameters = [p for p in prior.parameters() if p.requires_grad]
+    if not parameters:
+        raise AssertionError("the reparameterisation has no trainable parameters after initialise()")
+    generator(latent).square().mean().backward()
+    for name, parameter in prior.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        if parameter.grad is None:
+            raise AssertionError(f"parameter {name!r} gets no gradient through forward()")
+        assert_finite(parameter.grad, f"the gradient of parameter {name!r}")
+    for tensor in tensors_of(latent):
+        assert_finite(tensor, "the reparameterised latent")
+
+
+def check_prior(prior: Prior, generator: Generator, *, batch: int = 2, seed: int = 0) -> None:
+    """Run the check of the prior's kind; a prior of no known kind is an error."""
+    if isinstance(prior, Penalty):
+        check_penalty(prior, generator, batch=batch, seed=seed)
+    elif isinstance(prior, Constraint):
+        check_constraint(prior, generator, batch=batch, seed=seed)
+    elif isinstance(prior, Reparameterisation):
+        check_reparameterisation(prior, generator, batch=batch, seed=seed)
+    else:
+        raise AssertionError(
+            f"{type(prior).__qualname__} is none of Penalty, Constraint, Reparameterisation: solvers cannot use it"
+        )
+
+
+class PriorConformance(ConformanceSuite):
+    """The prior suite: subclass it and set ``distribution``.
+
+    Priors are built for the image shape of :meth:`make_generator`'s generator.
+    """
+
+    kind = "priors"
+    expected_type = Prior
+    image_shapes = [(3, 16, 16)]
+
+    def make_generator(self) -> Generator:
+        """The generator the priors are tested with (a frozen, seeded TinyGenerator)."""
+        return TinyGenerator(seed=0).eval().requires_grad_(False)
+
+    def test_prior_meets_the_contract_of_its_kind(self, case: ComponentCase) -> None:
+        generator = self.make_generator()
+        prior = self.build(case, image_shape=generator.image_shape)
+        check_prior(prior, generator, batch=self.batch_size)
+
+
+__all__ = [
+    "PriorConformance",
+    "check_constraint",
+    "check_penalty",
+    "check_prior",
+    "check_reparameterisation",
+]
