@@ -1,0 +1,9 @@
+"""invprob-plugin-imaging: the forward models of ILO, LCM and Yeh et al. as invprob operators.
+
+The entry point is :mod:`invprob_plugin_imaging.plugin` (light: no torch at import). The
+operators themselves live in one module per family: :mod:`.masks`, :mod:`.downsample`,
+:mod:`.colorize`, :mod:`.sensing` (with the FFT maths in :mod:`.circulant`), :mod:`.jpeg`,
+:mod:`.classifier`, :mod:`.compose`.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,61 @@
+"""Composition of operators given by name, applied first to last.
+
+``operators: [op_1, ..., op_k]`` builds ``A = A_k ∘ ... ∘ A_1`` from the core's
+``ComposedOperator`` (``op_2 * op_1``). Each operator is built for the output shape of the
+previous one (found by applying it to a zero image), with the recipe seed shifted by
+``1000 * i`` for the i-th operator, so two random masks in one chain differ while the first
+operator is drawn exactly as it would be alone. Only the last operator may carry noise (the
+noise of the composition): noise in the middle of a chain would not be a forward model
+``noise(A(x))``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+
+from invprob.operator import NoiseModel, Operator
+
+SEED_STRIDE = 1000
+
+
+def has_noise(operator: Operator) -> bool:
+    """Whether the operator's noise model does anything (is not the core's no-op)."""
+    return type(operator.noise) is not NoiseModel
+
+
+def build_composition(specs: Sequence[Mapping[str, Any]], context: Any) -> Operator:
+    """``A_k ∘ ... ∘ A_1`` from ``[{type, params}, ...]`` through ``context.registry``."""
+    if not specs:
+        raise ValueError("compose needs at least one operator in 'operators'")
+    shape = context.image_shape
+    built: list[Operator] = []
+    for index, spec in enumerate(specs):
+        name = spec["type"]
+        sub_context = dataclasses.replace(context, image_shape=shape, seed=context.seed + SEED_STRIDE * index)
+        try:
+            operator = context.registry.build("operators", name, spec.get("params") or {}, sub_context)
+        except Exception as exc:
+            raise ValueError(f"compose: operators[{index}] ({name}) could not be built: {exc}") from exc
+        if has_noise(operator) and index < len(specs) - 1:
+            raise ValueError(
+                f"compose: operators[{index}] ({name}) has noise but is not the last operator; "
+                "put the noise on the last operator (or append a 'denoise' operator)"
+            )
+        built.append(operator)
+        shape = _output_image_shape(operator, shape, context.device)
+    composed = built[0]
+    for operator in built[1:]:
+        composed = operator * composed
+    return composed
+
+
+def _output_image_shape(operator: Operator, shape: tuple[int, int, int] | None, device: str):
+    if shape is None:
+        return None
+    with torch.no_grad():
+        out = operator.A(torch.zeros(1, *shape, device=device))
+    return tuple(out.shape[1:]) if out.dim() == 4 else None

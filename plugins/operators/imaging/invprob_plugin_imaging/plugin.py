@@ -1,0 +1,414 @@
+"""Entry point of invprob-plugin-imaging: parameter models and factories of every operator.
+
+Light by design (no torch at import): each factory imports its operator module when a recipe
+builds it. Noise convention: ``noise_sigma`` / ``sigma`` are standard deviations on the
+0-255 scale, added as ``sigma / 127.5`` in [-1, 1] units (the ILO paper's convention).
+Random masks and sensing matrices are drawn at build time from
+``context.torch_generator(0)``, so a recipe seed fixes them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from invprob.hookspecs import hookimpl
+from invprob.params import Params, RecipePath
+from invprob.registry import ComponentRegistry
+
+EXAMPLE_MASK = Path(__file__).resolve().parent / "data" / "example-mask-rgba.png"
+
+
+# -- parameter models --------------------------------------------------------------------
+
+
+class NoiseParams(Params):
+    """Operators with optional additive Gaussian noise."""
+
+    noise_sigma: float = Field(
+        0.0, ge=0, description="Gaussian noise std on the 0-255 scale (added as noise_sigma / 127.5); 0 = noiseless"
+    )
+
+
+def _check_fraction(value: float | None, what: str) -> float | None:
+    if value is not None and not 0 < value <= 1:
+        raise ValueError(f"{what} must be in (0, 1], got {value}")
+    return value
+
+
+class IdentityParams(Params):
+    """Identity A(x) = x, noiseless (use denoise for the noisy version)."""
+
+
+class DenoiseParams(Params):
+    """Denoising: y = x + sigma/127.5 * n, sigma on the 0-255 scale, optionally clipped to [-1, 1]."""
+
+    sigma: float = Field(ge=0, description="noise std on the 0-255 scale (ILO uses 5..256; 25 is typical)")
+    clip: bool = Field(False, description="clip the noisy image to [-1, 1] ([0, 255]) as ILO does")
+
+
+class InpaintCenterParams(NoiseParams):
+    """Inpainting with a missing box at the image centre (size in pixels or fraction of each side)."""
+
+    size: int | tuple[int, int] | None = Field(None, description="box side, or (height, width), in pixels")
+    fraction: float | None = Field(None, description="box side as a fraction of each image side, in (0, 1]; default 0.5")
+
+    @field_validator("fraction")
+    @classmethod
+    def _fraction_in_range(cls, value: float | None) -> float | None:
+        return _check_fraction(value, "the centre box fraction")
+
+    @model_validator(mode="after")
+    def _one_of_size_or_fraction(self) -> InpaintCenterParams:
+        if self.size is not None and self.fraction is not None:
+            raise ValueError("give either size or fraction for the centre box, not both")
+        return self
+
+
+class InpaintBoxParams(NoiseParams):
+    """Inpainting with an arbitrary missing box (pixel coordinates, top-left origin)."""
+
+    top: int = Field(ge=0)
+    left: int = Field(ge=0)
+    height: int = Field(ge=1)
+    width: int = Field(ge=1)
+
+
+class InpaintRandomParams(NoiseParams):
+    """Random-pixel inpainting: exactly round(observed * H * W) pixels observed (ILO: down to 1%)."""
+
+    observed: float = Field(description="fraction of pixels observed, in (0, 1]")
+    per_channel: bool = Field(False, description="draw one mask per channel instead of one per pixel")
+
+    @field_validator("observed")
+    @classmethod
+    def _observed_in_range(cls, value: float) -> float:
+        return _check_fraction(value, "the observed fraction")
+
+
+class InpaintPatternParams(NoiseParams):
+    """Random blob-pattern holes, about 25% missing (Yeh et al.'s "pattern" masks)."""
+
+    missing: float = Field(0.25, gt=0, lt=1, description="fraction of pixels missing, in (0, 1)")
+    blob_size: float | None = Field(None, gt=0, description="typical hole size in pixels; default max(H, W) / 6")
+
+
+class InpaintHalfParams(NoiseParams):
+    """Inpainting with half of the image missing (Yeh et al.'s "half" masks)."""
+
+    missing: Literal["left", "right", "top", "bottom", "random"] = Field(
+        "left", description="which half is missing; random picks one of the four from the seed"
+    )
+
+
+class InpaintMaskFileParams(NoiseParams):
+    """Inpainting with a mask image file of any size: white or opaque = observed (see README)."""
+
+    path: RecipePath = Field(description="PNG/any Pillow image; RGBA alpha, else brightness, >= threshold = observed")
+    threshold: float = Field(0.5, ge=0, le=1, description="observed where value / 255 >= threshold")
+    invert: bool = Field(False, description="for files that mark holes in white/opaque")
+
+
+class DownsampleParams(NoiseParams):
+    """Super-resolution: antialiased downsampling by an integer factor (bicubic Keys a=-0.5, lanczos3, box)."""
+
+    factor: int = Field(ge=1, description="integer factor dividing both image sides; 1 = identity")
+    method: Literal["bicubic", "lanczos3", "box"] = Field("bicubic", description="bicubic (PULSE/ILO), lanczos3 (LCM), box")
+
+
+class ColorizeParams(NoiseParams):
+    """Colorization: grey = mean of the RGB channels (LCM)."""
+
+
+class SensingParams(NoiseParams):
+    """Compressed sensing: m measurements of the flattened image (n = C*H*W)."""
+
+    m: int | None = Field(None, description="number of measurements, 1 <= m <= n")
+    fraction: float | None = Field(None, description="m / n, in (0, 1]; give m or fraction")
+
+    @field_validator("m")
+    @classmethod
+    def _m_positive(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise ValueError(f"the number of measurements m must be at least 1, got {value}")
+        return value
+
+    @field_validator("fraction")
+    @classmethod
+    def _fraction_in_range(cls, value: float | None) -> float | None:
+        return _check_fraction(value, "the measurement fraction m / n")
+
+    @model_validator(mode="after")
+    def _m_or_fraction(self) -> SensingParams:
+        if (self.m is None) == (self.fraction is None):
+            raise ValueError("give exactly one of m (number of measurements) and fraction (m / n)")
+        return self
+
+
+class CSGaussianParams(SensingParams):
+    """Compressed sensing with a dense i.i.d. N(0, 1/m) matrix (small images only)."""
+
+    max_matrix_bytes: int = Field(2**30, ge=1, description="refuse matrices larger than this (float32 bytes)")
+
+
+class CSCirculantParams(SensingParams):
+    """Compressed sensing y = S_m C_g D x: partial circulant with random signs, by FFT (ILO sec. 3.4)."""
+
+    distribution: Literal["gaussian", "rademacher"] = Field("gaussian", description="entries of g: N(0, 1/m) or ±1/sqrt(m)")
+    rows: Literal["first", "random"] = Field("first", description="which m outputs of C_g D x are kept")
+
+
+class JpegParams(Params):
+    """JPEG restoration: observe Pillow JPEG at quality q, fit with A = I and a quadratic loss (LCM app. H)."""
+
+    quality: int = Field(ge=1, le=95, description="Pillow JPEG quality, 1 (worst) .. 95")
+
+
+class ClassifierParams(Params):
+    """Classifier operator: y = log-probabilities of a frozen image classifier (ILO's OOD generation)."""
+
+    architecture: Literal["lenet5"] = Field("lenet5", description="classifier architecture")
+    weights: RecipePath | None = Field(description="state dict file; null = random initialisation from the seed (tests)")
+
+
+class OperatorSpec(Params):
+    """One operator of a composition."""
+
+    type: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ComposeParams(Params):
+    """Composition of operators, applied first to last (only the last may have noise)."""
+
+    operators: list[OperatorSpec] = Field(min_length=1)
+
+
+# -- factories ---------------------------------------------------------------------------
+
+
+def _image_shape(context: Any, name: str) -> tuple[int, int, int]:
+    shape = context.image_shape
+    if shape is None or len(shape) != 3:
+        raise ValueError(
+            f"operator {name!r} needs the image shape (C, H, W) to be built; in a compose it must "
+            "follow operators that output images"
+        )
+    return tuple(int(s) for s in shape)
+
+
+def _noise(params: NoiseParams):
+    from .noise import gaussian_noise
+
+    return gaussian_noise(params.noise_sigma)
+
+
+def _on_device(operator, context):
+    return operator.to(context.device)
+
+
+def _build_identity(params: IdentityParams, context):
+    from .basic import Identity
+
+    return _on_device(Identity(), context)
+
+
+def _build_denoise(params: DenoiseParams, context):
+    from .basic import Identity
+    from .noise import gaussian_noise
+
+    return _on_device(Identity(gaussian_noise(params.sigma, clip=params.clip)), context)
+
+
+def _mask_operator(mask, params: NoiseParams, context):
+    from .masks import MaskOperator
+
+    return _on_device(MaskOperator(mask, _noise(params)), context)
+
+
+def _build_inpaint_center(params: InpaintCenterParams, context):
+    from .masks import center_box_mask, center_box_size
+
+    _, height, width = _image_shape(context, "inpaint-center")
+    if params.size is None:
+        box = center_box_size(height, width, params.fraction if params.fraction is not None else 0.5)
+    else:
+        box = (params.size, params.size) if isinstance(params.size, int) else params.size
+    return _mask_operator(center_box_mask(height, width, *box), params, context)
+
+
+def _build_inpaint_box(params: InpaintBoxParams, context):
+    from .masks import box_mask
+
+    _, height, width = _image_shape(context, "inpaint-box")
+    mask = box_mask(height, width, params.top, params.left, params.height, params.width)
+    return _mask_operator(mask, params, context)
+
+
+def _build_inpaint_random(params: InpaintRandomParams, context):
+    from .masks import random_pixel_mask
+
+    channels, height, width = _image_shape(context, "inpaint-random")
+    mask = random_pixel_mask(
+        channels, height, width, params.observed, context.torch_generator(0), per_channel=params.per_channel
+    )
+    return _mask_operator(mask, params, context)
+
+
+def _build_inpaint_pattern(params: InpaintPatternParams, context):
+    from .masks import pattern_mask
+
+    _, height, width = _image_shape(context, "inpaint-pattern")
+    mask = pattern_mask(height, width, context.torch_generator(0), missing=params.missing, blob_size=params.blob_size)
+    return _mask_operator(mask, params, context)
+
+
+def _build_inpaint_half(params: InpaintHalfParams, context):
+    import torch
+
+    from .masks import half_mask
+
+    _, height, width = _image_shape(context, "inpaint-half")
+    missing = params.missing
+    if missing == "random":
+        sides = ("left", "right", "top", "bottom")
+        missing = sides[int(torch.randint(0, 4, (), generator=context.torch_generator(0)))]
+    return _mask_operator(half_mask(height, width, missing), params, context)
+
+
+def _build_inpaint_mask_file(params: InpaintMaskFileParams, context):
+    from .mask_file import mask_from_file
+
+    _, height, width = _image_shape(context, "inpaint-mask-file")
+    mask = mask_from_file(params.path, height, width, threshold=params.threshold, invert=params.invert)
+    return _mask_operator(mask, params, context)
+
+
+def _build_downsample(params: DownsampleParams, context):
+    from .downsample import Downsample
+
+    shape = _image_shape(context, "downsample")
+    return _on_device(Downsample(shape, params.factor, params.method, _noise(params)), context)
+
+
+def _build_colorize(params: ColorizeParams, context):
+    from .colorize import Colorize
+
+    channels, _, _ = _image_shape(context, "colorize")
+    return _on_device(Colorize(channels, _noise(params)), context)
+
+
+def _measurements(params: SensingParams, shape: tuple[int, int, int]) -> int:
+    import math
+
+    from .sensing import measurement_count
+
+    return measurement_count(math.prod(shape), params.m, params.fraction)
+
+
+def _build_cs_gaussian(params: CSGaussianParams, context):
+    from .sensing import GaussianSensing
+
+    shape = _image_shape(context, "cs-gaussian")
+    operator = GaussianSensing.random(
+        shape,
+        _measurements(params, shape),
+        context.torch_generator(0),
+        max_matrix_bytes=params.max_matrix_bytes,
+        noise=_noise(params),
+    )
+    return _on_device(operator, context)
+
+
+def _build_cs_circulant(params: CSCirculantParams, context):
+    from .sensing import CirculantSensing
+
+    shape = _image_shape(context, "cs-circulant")
+    operator = CirculantSensing.random(
+        shape,
+        _measurements(params, shape),
+        context.torch_generator(0),
+        distribution=params.distribution,
+        row_selection=params.rows,
+        noise=_noise(params),
+    )
+    return _on_device(operator, context)
+
+
+def _build_jpeg(params: JpegParams, context):
+    from .jpeg import JpegOperator
+
+    return _on_device(JpegOperator(params.quality), context)
+
+
+def _build_classifier(params: ClassifierParams, context):
+    from .classifier import ARCHITECTURES, ClassifierOperator, load_classifier
+
+    model = load_classifier(params.architecture, params.weights, context.torch_generator(0))
+    return _on_device(ClassifierOperator(model, ARCHITECTURES[params.architecture][1]), context)
+
+
+def _build_compose(params: ComposeParams, context):
+    from .compose import build_composition
+
+    return build_composition([spec.model_dump() for spec in params.operators], context)
+
+
+@hookimpl
+def invprob_register_operators(registry: ComponentRegistry) -> None:
+    add = registry.add
+    add("identity", _build_identity, params_model=IdentityParams, examples=[{}])
+    add("denoise", _build_denoise, params_model=DenoiseParams, examples=[{"sigma": 25}, {"sigma": 50, "clip": True}])
+    add(
+        "inpaint-center",
+        _build_inpaint_center,
+        params_model=InpaintCenterParams,
+        examples=[{"fraction": 0.5}, {"size": [6, 4], "noise_sigma": 5}],
+    )
+    add("inpaint-box", _build_inpaint_box, params_model=InpaintBoxParams, examples=[{"top": 2, "left": 3, "height": 5, "width": 7}])
+    add(
+        "inpaint-random",
+        _build_inpaint_random,
+        params_model=InpaintRandomParams,
+        examples=[{"observed": 0.2}, {"observed": 0.5, "per_channel": True, "noise_sigma": 10}],
+    )
+    add("inpaint-pattern", _build_inpaint_pattern, params_model=InpaintPatternParams, examples=[{}])
+    add(
+        "inpaint-half",
+        _build_inpaint_half,
+        params_model=InpaintHalfParams,
+        examples=[{"missing": "left"}, {"missing": "bottom"}, {"missing": "random"}],
+    )
+    add(
+        "inpaint-mask-file",
+        _build_inpaint_mask_file,
+        params_model=InpaintMaskFileParams,
+        examples=[{"path": str(EXAMPLE_MASK)}, {"path": str(EXAMPLE_MASK), "invert": True}],
+    )
+    add(
+        "downsample",
+        _build_downsample,
+        params_model=DownsampleParams,
+        examples=[{"factor": 2}, {"factor": 4, "method": "lanczos3"}, {"factor": 2, "method": "box", "noise_sigma": 10}, {"factor": 1}],
+    )
+    add("colorize", _build_colorize, params_model=ColorizeParams, examples=[{}, {"noise_sigma": 5}])
+    add("cs-gaussian", _build_cs_gaussian, params_model=CSGaussianParams, examples=[{"fraction": 0.25}, {"m": 50, "noise_sigma": 1}])
+    add(
+        "cs-circulant",
+        _build_cs_circulant,
+        params_model=CSCirculantParams,
+        examples=[{"fraction": 0.25}, {"m": 100, "distribution": "rademacher", "rows": "random"}],
+    )
+    add("jpeg", _build_jpeg, params_model=JpegParams, examples=[{"quality": 20}])
+    add("classifier", _build_classifier, params_model=ClassifierParams, examples=[{"architecture": "lenet5", "weights": None}])
+    add(
+        "compose",
+        _build_compose,
+        params_model=ComposeParams,
+        examples=[
+            {"operators": [{"type": "downsample", "params": {"factor": 2}}, {"type": "denoise", "params": {"sigma": 10}}]},
+            {"operators": [{"type": "inpaint-random", "params": {"observed": 0.5}}, {"type": "cs-circulant", "params": {"fraction": 0.5}}]},
+        ],
+    )
