@@ -382,6 +382,14 @@ class GlobalRngNoise(MaskOperator):
         return self.A(x) + 0.1 * torch.randn_like(x)
 
 
+class SameNoiseEverySeed(MaskOperator):
+    """Draws from the generator but adds the same noise whatever its seed."""
+
+    def forward(self, x, generator=None):
+        torch.randn(1, generator=generator)
+        return self.A(x) + 0.1 * torch.ones_like(x)
+
+
 class AlwaysFloat32(ScaleOperator):
     def A(self, x: torch.Tensor) -> torch.Tensor:
         return (self.factor * x).float()
@@ -406,9 +414,10 @@ class UnsavedRandomWeights(Operator):
         (check_dense_matrix, WrongAdjoint(SHAPE), "M\\^T y"),
         (check_batch_consistency, BatchMixing(), "batch element"),
         (check_noise_is_seeded, GlobalRngNoise(SHAPE), "global RNG"),
+        (check_noise_is_seeded, SameNoiseEverySeed(SHAPE), "two different seeds"),
         (check_dtype_move, AlwaysFloat32(2.0), "ignores its dtype"),
     ],
-    ids=["adjointness", "autograd-adjoint", "dense-matrix", "batch", "noise-seed", "dtype"],
+    ids=["adjointness", "autograd-adjoint", "dense-matrix", "batch", "noise-global-rng", "noise-same-seeds", "dtype"],
 )
 def test_operator_checks_fail_on_a_wrong_operator(check, op, message):
     with pytest.raises(AssertionError, match=message):
