@@ -69,7 +69,9 @@ def toy_env(toy_site: Path) -> dict[str, str]:
     return env
 
 
+@pytest.fixture
 def invprob_command() -> list[str]:
+    """The command line that runs the CLI with this interpreter."""
     return [sys.executable, "-m", "invprob.cli"]
 
 

@@ -167,11 +167,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_error(str(exc))
         return EXIT_FAILURE
     parser = build_parser(registry)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and hasattr(args, "overrides") and not any(e.startswith("-") for e in extra):
+        args.overrides = [*args.overrides, *extra]  # overrides given after an option
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if getattr(args, "func", None) is None:
         parser.print_help()
         return EXIT_INVALID if argv else EXIT_OK
-    code = args.func(args)
+    try:
+        code = args.func(args)
+    except BrokenPipeError:  # output piped into head & co.
+        return EXIT_OK
     return int(code or 0)
 
 

@@ -320,6 +320,8 @@ def _walk(data: Any, parts: Sequence[str | int], override: str, *, create: bool)
             node = node[part]
         else:
             raise OverrideError(f"override {override!r}: {format_path(parts[:i])} is a value, not a section")
+    if not isinstance(node, (dict, list)):
+        raise OverrideError(f"override {override!r}: {format_path(parts)} is a value, not a section")
     return node
 
 
@@ -465,8 +467,11 @@ def requirement_problems(requires: Any) -> list[RecipeProblem]:
             continue
         try:
             requirement = Requirement(text)
-        except InvalidRequirement as exc:
-            problems.append(RecipeProblem(path, f"not a valid requirement: {exc}", text, True))
+        except InvalidRequirement:
+            problems.append(
+                RecipeProblem(path, "not a valid requirement; write a distribution name and an optional "
+                              "version specifier, e.g. 'invprob-plugin-dcgan>=0.1'", text, True)
+            )
             continue
         try:
             installed = importlib.metadata.version(requirement.name)

@@ -1,0 +1,90 @@
+"""The ``invprob`` command line: exit codes, listings, and that the quick commands stay quick."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def invoke(command: list[str], args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(command + args, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_plugins_json_lists_distributions_components_and_failures(invprob_command, toy_env):
+    env = {**toy_env, "INVPROB_DISABLE_PLUGINS": ""}
+    result = invoke(invprob_command, ["plugins", "--json"], env)
+    assert result.returncode == 0, result.stderr
+    listing = json.loads(result.stdout)
+    by_name = {d["name"]: d for d in listing["distributions"]}
+    assert by_name["invprob-toy-plugin"]["components"]["operators"] == ["toy-mask"]
+    assert by_name["invprob-toy-plugin"]["error"] is None
+    assert by_name["invprob-broken-plugin"]["error"].startswith("ImportError")
+    assert {"mse", "l1"} <= set(by_name["invprob"]["components"]["losses"])
+
+
+def test_plugins_lists_failures_for_people(invprob_command, toy_env):
+    env = {**toy_env, "INVPROB_DISABLE_PLUGINS": ""}
+    result = invoke(invprob_command, ["plugins"], env)
+    assert result.returncode == 0
+    assert "invprob-toy-plugin 1.2.3" in result.stdout
+    assert "FAILED: ImportError: this plugin is broken on purpose" in result.stdout
+
+
+def test_strict_mode_fails_the_command_on_a_broken_plugin(invprob_command, toy_env):
+    env = {**toy_env, "INVPROB_DISABLE_PLUGINS": "", "INVPROB_STRICT_PLUGINS": "1"}
+    result = invoke(invprob_command, ["plugins"], env)
+    assert result.returncode == 1
+    assert "invprob-broken-plugin" in result.stderr
+
+
+def test_validate_exit_codes(invprob_command, toy_env, toy_recipe):
+    ok = invoke(invprob_command, ["validate", str(toy_recipe)], toy_env)
+    assert ok.returncode == 0, ok.stderr
+    assert "valid (toy-descent on toy-mask)" in ok.stdout
+    bad = invoke(invprob_command, ["validate", str(toy_recipe), "solver.params.stpes=3", "device=gpu"], toy_env)
+    assert bad.returncode == 2
+    assert "invalid recipe, 2 errors:" in bad.stderr
+    assert "solver.params.stpes: unknown field 'stpes'; did you mean 'steps'?" in bad.stderr
+
+
+def test_run_exit_codes(invprob_command, toy_env, toy_recipe, tmp_path):
+    out = str(tmp_path / "runs")
+    ok = invoke(invprob_command, ["run", str(toy_recipe), "--out", out, "--quiet", "data.samples=1", "solver.params.steps=3"], toy_env)
+    assert ok.returncode == 0, ok.stderr
+    assert "results in" in ok.stdout
+    invalid = invoke(invprob_command, ["run", str(toy_recipe), "--out", out, "~data.samples", "data.images=missing/*.png"], toy_env)
+    assert invalid.returncode == 2
+    assert "data.images: the pattern" in invalid.stderr and "matches no image file" in invalid.stderr
+    failed = invoke(invprob_command, ["run", str(toy_recipe), "--out", out, "--quiet", "data.samples=1", "solver.params.produce_nan=true"], toy_env)
+    assert failed.returncode == 1
+    assert "produced non-finite values" in failed.stderr
+
+
+def test_quick_commands_do_not_import_torch(toy_env, toy_recipe):
+    code = (
+        "import sys, io, contextlib\n"
+        "from invprob.cli import main\n"
+        f"for args in (['plugins'], ['schema'], ['validate', {str(toy_recipe)!r}]):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        assert main(args) == 0, args\n"
+        "assert 'torch' not in sys.modules, 'a quick command imported torch'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], env=toy_env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_schema_lists_installed_components_with_their_params(invprob_command, toy_env):
+    result = invoke(invprob_command, ["schema"], toy_env)
+    schema = json.loads(result.stdout)
+    solvers = schema["properties"]["solver"]["oneOf"]
+    toy = next(v for v in solvers if v["properties"]["type"]["const"] == "toy-descent")
+    assert "steps" in toy["properties"]["params"]["properties"]
+    assert toy["properties"]["params"]["additionalProperties"] is False
+
+
+def test_help_lists_the_commands(invprob_command, toy_env):
+    result = invoke(invprob_command, ["--help"], toy_env)
+    assert result.returncode == 0
+    for command in ("run", "validate", "plugins", "schema"):
+        assert command in result.stdout
