@@ -3,10 +3,12 @@
 The JPEG round trip (Pillow, quality ``q``) is piecewise constant, so no gradient flows
 through it. Following LCM appendix H, the observation is ``y = JPEG_q(x)`` and the fit is a
 plain quadratic likelihood ``||x - y||^2`` ("corresponding to Gaussian noise corruption"):
-the operator's differentiable map is ``A = I`` and the compression is its *noise model*,
-:class:`JpegCompression`, which ``forward`` applies. So ``operator(x)`` makes observations,
-solvers differentiate ``A`` as usual, and the non-differentiable part is marked
-``differentiable = False`` on the noise model.
+the operator's differentiable map is ``A = I`` and the compression,
+:class:`JpegCompression`, sits where the noise model goes: ``forward(x) = JPEG_q(A(x))``. So
+``operator(x)`` makes observations (also as the last operator of a ``compose``), solvers
+differentiate ``A`` as usual, and the non-differentiable part is marked
+``differentiable = False`` on the compression module. It is deliberately not a
+``NoiseModel``: it draws nothing, and the same image always compresses to the same bytes.
 """
 
 from __future__ import annotations
@@ -16,15 +18,16 @@ import io
 import numpy as np
 import torch
 
-from invprob.operator import NoiseModel
+from torch import nn
 
 from .basic import Identity
 
 
-class JpegCompression(NoiseModel):
+class JpegCompression(nn.Module):
     """``y -> decode(encode_JPEG(y, quality))`` per image, through 8-bit RGB or greyscale.
 
-    Deterministic (the generator is ignored) and not differentiable.
+    Called like a noise model, ``(y, generator)``, but deterministic (the generator is
+    ignored) and not differentiable.
     """
 
     differentiable = False
