@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Install everything into .venv and run the whole test suite with strict plugin loading.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+.venv/bin/python -m pip install --quiet -r requirements/test.txt
+INVPROB_STRICT_PLUGINS=1 .venv/bin/python -m pytest "$@"
