@@ -40,9 +40,10 @@ class Downsample(Operator):
         self.factor = factor
         self.method = method
         self.image_shape = tuple(image_shape)
-        dtype = torch.get_default_dtype()
-        self.register_buffer("rows", downsample_matrix(height, factor, method, dtype))
-        self.register_buffer("columns", downsample_matrix(width, factor, method, dtype))
+        # float64 so that float64 images get float64-exact weights (1/3 is not a float32);
+        # float32 images use a rounded copy, a negligible cost next to the products.
+        self.register_buffer("rows", downsample_matrix(height, factor, method, torch.float64))
+        self.register_buffer("columns", downsample_matrix(width, factor, method, torch.float64))
 
     def A(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x.shape[-2:], self.rows.shape[1], self.columns.shape[1], "images")
