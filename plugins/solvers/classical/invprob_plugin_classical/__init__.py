@@ -1,0 +1,1 @@
+"""Classical baselines: every comparison table gets a non-learned row."""
