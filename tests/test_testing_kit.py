@@ -256,6 +256,7 @@ class TestToySolvers(ToySuite, SolverConformance):
 
 class TestCoreLosses(LossConformance):
     distribution = "invprob"
+    image_shapes = [(3, 16, 16)]  # one shape: LPIPS is slow to build
 
 
 def test_suites_parametrise_every_component_example_and_shape():
@@ -266,7 +267,7 @@ def test_suites_parametrise_every_component_example_and_shape():
         "tanh[0]-3x16x16", "tanh[0]-1x16x24",
     ]  # fmt: skip
     core_loss_ids = {case.id for case in TestCoreLosses.cases()}
-    assert {"l1[0]-3x16x16", "l1[0]-1x16x24", "mse[0]-3x16x16", "mse[0]-1x16x24"} <= core_loss_ids
+    assert {"l1[0]-3x16x16", "mse[0]-3x16x16"} <= core_loss_ids
 
 
 def test_suite_for_an_uninstalled_distribution_fails_with_a_hint():
