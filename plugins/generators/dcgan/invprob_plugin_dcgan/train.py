@@ -34,37 +34,12 @@ from torch.nn import functional as F
 
 from invprob.weights import save_safetensors
 
+from .commands import configure_train as configure
 from .data import load_images
 from .grid import save_grid
 from .model import DcganConfig, DcganNetD, DcganNetG, init_dcgan_weights
 
 CHECKPOINT = "checkpoint.safetensors"
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    """The command-line options of ``invprob train dcgan``."""
-    parser.add_argument("data", help="image folder, .zip of images, or .npz with 'images' (uint8 NHWC) and optional 'ids'")
-    parser.add_argument("--out", required=True, help="output folder (created; reused with --resume)")
-    parser.add_argument("--image-size", type=int, default=64, choices=(32, 64, 128))
-    parser.add_argument("--nz", type=int, default=100)
-    parser.add_argument("--ngf", type=int, default=64)
-    parser.add_argument("--ndf", type=int, default=64)
-    parser.add_argument("--latent", choices=("uniform", "normal"), default="uniform",
-                        help="latent distribution: U(-1,1) (what Yeh et al.'s clamp expects) or N(0,1)")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=2e-4)
-    parser.add_argument("--beta1", type=float, default=0.5)
-    parser.add_argument("--epochs", type=float, default=25, help="stop after this many epochs (fractions allowed)")
-    parser.add_argument("--minutes", type=float, default=None, help="stop cleanly after this much wall time")
-    parser.add_argument("--holdout-highest", type=int, default=0, help="leave out the N highest image ids")
-    parser.add_argument("--no-hflip", action="store_true", help="do not flip training images left-right")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--sample-every", type=int, default=200, help="steps between sample grids")
-    parser.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar (log lines instead)")
 
 
 class Trainer:
@@ -303,9 +278,13 @@ def _progress(total: int, initial: int, *, disabled: bool):
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``invprob train dcgan``; returns the exit status."""
+    threads = torch.get_num_threads()
     if args.threads:
         torch.set_num_threads(args.threads)
-    summary = Trainer(args).run()
+    try:
+        summary = Trainer(args).run()
+    finally:
+        torch.set_num_threads(threads)
     print(json.dumps({k: summary[k] for k in ("steps", "epochs", "stopped_by", "wall_seconds_total",
                                               "images_per_second_this_session")}))
     print(f"wrote {Path(args.out) / 'generator.safetensors'} and discriminator.safetensors", file=sys.stderr)

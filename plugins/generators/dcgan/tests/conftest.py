@@ -1,0 +1,11 @@
+import pytest
+
+from invprob.registry import Registry, new_registry
+
+pytest_plugins = ["invprob.testing"]
+
+
+@pytest.fixture(scope="session")
+def dcgan_registry() -> Registry:
+    """The core plus this distribution, loaded through its real entry point."""
+    return new_registry(only={"invprob-plugin-dcgan"}, strict=True)
