@@ -29,29 +29,30 @@ def _report_plugin_failures(registry: Registry) -> None:
         print(f"warning: plugin not loaded: {failure.summary()}", file=sys.stderr)
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
+def _load_recipe(args: argparse.Namespace):
+    """The validated recipe, or None after printing every problem."""
     from invprob.recipe import RecipeError, load_recipe
 
     registry = default_registry()
     _report_plugin_failures(registry)
     try:
-        recipe = load_recipe(args.recipe, args.overrides, registry=registry)
+        return load_recipe(args.recipe, args.overrides, registry=registry)
     except RecipeError as exc:
         print(exc.report(), file=sys.stderr)
+        return None
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    recipe = _load_recipe(args)
+    if recipe is None:
         return EXIT_INVALID
     print(f"{args.recipe}: valid ({recipe.solver.type} on {recipe.operator.type})")
     return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from invprob.recipe import RecipeError, load_recipe
-
-    registry = default_registry()
-    _report_plugin_failures(registry)
-    try:
-        recipe = load_recipe(args.recipe, args.overrides, registry=registry)
-    except RecipeError as exc:
-        print(exc.report(), file=sys.stderr)
+    recipe = _load_recipe(args)
+    if recipe is None:
         return EXIT_INVALID
 
     from invprob.data import DataError
@@ -59,7 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from invprob.weights import WeightsMismatchError, WeightsNotFoundError
 
     try:
-        result = run(recipe, out=args.out, device=args.device, show_progress=not args.quiet, registry=registry)
+        result = run(recipe, out=args.out, device=args.device, show_progress=not args.quiet)
     except (InputError, DataError, WeightsNotFoundError, WeightsMismatchError) as exc:
         _print_error(str(exc))
         return EXIT_INVALID
