@@ -47,6 +47,7 @@ from invprob.metrics import psnr, ssim
 from invprob.problem import InverseProblem, WeightedLoss
 from invprob.progress import Monitor
 from invprob.registry import Registry, default_registry
+from invprob.weights import loaded_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT / ".." / "shared"
@@ -224,6 +225,7 @@ def report(args: argparse.Namespace, table: Table, skipped: list[str], wall: flo
         f"- masks: {masks}",
         f"- device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} thread(s), {platform.processor() or platform.machine()}",
         f"- wall time: {wall / 60:.1f} min" + (f"; skipped: {', '.join(skipped)}" if skipped else ""),
+        *[f"- weights: {Path(r.path).name} sha256 {r.sha256[:16]}... ({r.path})" for r in loaded_weights()],
         "",
         "Mean PSNR (dB) / mean SSIM over images; higher is better.",
         "",
