@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from invprob.weights import load_state_dict, load_strict, save_safetensors, sha256_of
+from invprob.weights import WeightsMismatchError, load_state_dict, load_strict, save_safetensors, sha256_of
 
 from .celeba32 import Celeba32NetD, Celeba32NetG
 from .loading import infer_discriminator_config, infer_generator_config, is_examples_generator, strip_data_parallel
@@ -39,7 +39,16 @@ def convert(src: str | Path, dst: str | Path, *, arch: str = "examples", latent:
         load_strict(net, state, what=f"DCGAN {metadata['role']} {config}")
         metadata.update(config.as_metadata())
     elif arch == "celeba32":
-        role = "generator" if any(k.startswith("generator_deconv.") for k in state) else "discriminator"
+        if any(k.startswith("generator_deconv.") for k in state):
+            role = "generator"
+        elif any(k.startswith("discriminator.") for k in state):
+            role = "discriminator"
+        else:
+            found = ", ".join(list(state)[:4])
+            raise WeightsMismatchError(
+                f"{src} is not a dcgan32-celeba checkpoint: expected keys generator_deconv.* or discriminator.*, "
+                f"found {found}, ...; for a PyTorch-examples state dict use --arch examples"
+            )
         net = Celeba32NetG() if role == "generator" else Celeba32NetD()
         load_strict(net, state, what=f"dcgan32-celeba {role}")
         metadata.update({"role": role, "latent": "uniform", "nz": "100", "image_size": "32", "nc": "3"})
