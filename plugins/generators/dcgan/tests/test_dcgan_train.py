@@ -80,6 +80,3 @@ def test_time_budget_stops_cleanly_and_still_writes_weights(npz: Path, tmp_path:
     assert summary["stopped_by"] == "minutes" and summary["steps"] == 0
     assert (out / "generator.safetensors").is_file()
 
-
-def test_commands_are_registered_with_the_cli(dcgan_registry):
-    assert {("train", "dcgan"), ("convert", "dcgan")} <= set(dcgan_registry.commands)
