@@ -2,7 +2,6 @@ import pytest
 
 from invprob.registry import Registry, new_registry
 
-pytest_plugins = ["invprob.testing"]
 
 
 @pytest.fixture(scope="session")
