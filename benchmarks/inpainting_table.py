@@ -253,7 +253,8 @@ def report(args: argparse.Namespace, table: Table, skipped: list[str], wall: flo
         "made from the CelebA test split (../shared/data/celeba64/README.md: same 108x108 framing).",
         "- Generator: the paper's DCGAN was trained on ~200k CelebA faces (flip augmentation); ours are "
         "the shared 32x32 LSGAN-trained DCGAN (Udacity CelebA subset, looser framing) and our own 64x64 "
-        "DCGAN trained on the other 16,266 crops (a snapshot of a training still running: see the weights sha256). The 32x32 rows are at half the paper's resolution.",
+        "DCGAN trained on the other 16,266 crops (a snapshot of a training still running: see the "
+        "weights' sha256). The 32x32 rows are at half the paper's resolution.",
         "- Prior: the 32x32 discriminator is least-squares, so its prior is lam * (D(G(z)) - 1)^2, not "
         "lam * log(1 - D(G(z))).",
         f"- Masks: one mask per mask type for all images (the paper's random and pattern masks vary per "
