@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from invprob.hookspecs import hookimpl
-from invprob.params import Params, RecipePath
+from invprob.params import OddWindow, Params, RecipePath
 from invprob.registry import ComponentRegistry, NoParams
 
 
@@ -37,14 +37,7 @@ def _l1(params: L1Params, context: object):
 class ContextParams(Params):
     """Importance-weighted L1 context loss of Yeh et al. (eq. 3-4) for inpainting."""
 
-    window: int = Field(7, ge=1, description="odd side of the square neighbourhood N(i), in pixels")
-
-    @field_validator("window")
-    @classmethod
-    def _odd(cls, window: int) -> int:
-        if window % 2 == 0:
-            raise ValueError(f"the window must be odd so that it centres on the pixel, got {window}")
-        return window
+    window: OddWindow = Field(7, description="odd side of the square neighbourhood N(i), in pixels")
 
 
 class LPIPSParams(Params):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
 
 class Params(BaseModel):
@@ -32,3 +32,13 @@ def _resolve_against_recipe(path: Path, info: ValidationInfo) -> Path:
 
 RecipePath = Annotated[Path, AfterValidator(_resolve_against_recipe)]
 """A path that resolves against the recipe's folder when relative."""
+
+
+def _odd(value: int) -> int:
+    if value % 2 == 0:
+        raise ValueError(f"the window must be odd so that it centres on the pixel, got {value}")
+    return value
+
+
+OddWindow = Annotated[int, Field(ge=1), AfterValidator(_odd)]
+"""The odd side of a square window centred on a pixel (e.g. the context loss's neighbourhood)."""

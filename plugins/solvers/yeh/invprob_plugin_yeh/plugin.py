@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from invprob.hookspecs import hookimpl
-from invprob.params import Params
+from invprob.params import OddWindow, Params
 from invprob.registry import ComponentRegistry
 
 
@@ -19,16 +19,9 @@ class YehParams(Params):
     restarts: int = Field(1, ge=1, description="random restarts, optimised together as one batch")
     lam: float = Field(0.003, ge=0, description="prior weight lambda used when the recipe gives no penalty prior; 0 = no prior")
     prior_form: Literal["log", "lsgan"] = Field("log", description="form of that default discriminator prior")
-    window: int = Field(7, ge=1, description="context-loss window used when the recipe gives no loss")
+    window: OddWindow = Field(7, description="context-loss window used when the recipe gives no loss")
     clamp: bool = Field(True, description="clamp z to [-1, 1] after every step, as the paper does")
     blend: bool = Field(True, description="Poisson-blend G(z) into the observed pixels at the end")
-
-    @field_validator("window")
-    @classmethod
-    def _odd(cls, window: int) -> int:
-        if window % 2 == 0:
-            raise ValueError(f"the window must be odd so that it centres on the pixel, got {window}")
-        return window
 
 
 def _yeh(params: YehParams, context):
