@@ -113,7 +113,7 @@ def test_json_listing_has_the_shape_other_tools_rely_on(toy_registry: Registry):
     listing = toy_registry.as_json()
     toy = next(d for d in listing["distributions"] if d["name"] == "invprob-toy-plugin")
     assert set(toy) >= {"name", "version", "components", "error"}
-    assert set(toy["components"]) == {"generators", "operators", "priors", "losses", "solvers"}
+    assert set(toy["components"]) == {"generators", "operators", "priors", "losses", "solvers", "metrics"}
     assert toy["components"]["solvers"] == ["toy-descent"]
     broken = next(d for d in listing["distributions"] if d["name"] == "invprob-broken-plugin")
     assert broken["error"].startswith("ImportError")

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    import torch
+
     from invprob.registry import CommandRegistry, ComponentRegistry
 
 PROJECT_NAME = "invprob"
@@ -47,6 +49,20 @@ def invprob_register_losses(registry: ComponentRegistry) -> None:
 @hookspec
 def invprob_register_solvers(registry: ComponentRegistry) -> None:
     """Add solvers: algorithms that optimise latents/parameters for an inverse problem."""
+
+
+@hookspec
+def invprob_register_metrics(registry: ComponentRegistry) -> None:
+    """Add metrics: per-image quality scores of a reconstruction against the ground truth."""
+
+
+@hookspec
+def invprob_setup_runtime(device: torch.device) -> None:
+    """Prepare for running on ``device`` before any component runs: register faster kernels.
+
+    Called once per run, after the device is known. A kernel plugin registers its
+    implementations of the core's ops here (:func:`invprob.ops.register_kernel`).
+    """
 
 
 @hookspec

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict
 
 from invprob import hookspecs
 
-KINDS: tuple[str, ...] = ("generators", "operators", "priors", "losses", "solvers")
+KINDS: tuple[str, ...] = ("generators", "operators", "priors", "losses", "solvers", "metrics")
 ENTRY_POINT_GROUP = "invprob"
 CORE_DISTRIBUTION = "invprob"
 HOOK_FOR_KIND = {kind: f"invprob_register_{kind}" for kind in KINDS}
