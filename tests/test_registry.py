@@ -1,21 +1,66 @@
-"""Plugin discovery, failure isolation, strict mode, duplicates and environment switches."""
+"""Plugin discovery, failure isolation, strict mode, duplicates, environment switches, the
+params base class, solver defaults, runtime setup and the unknown-name hints."""
 
 from __future__ import annotations
 
-import pytest
+import importlib.metadata
 
-from invprob.registry import DuplicateComponentError, PluginLoadError, Registry, UnknownComponentError, new_registry
+import pytest
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from invprob import hookimpl
+from invprob.cli import plugins_listing
+from invprob.hints import unknown_component_message
+from invprob.params import Params
+from invprob.registry import (
+    DuplicateComponentError,
+    PluginLoadError,
+    Registry,
+    RegistryError,
+    UnknownComponentError,
+    new_registry,
+)
 
 TEST_DISTRIBUTIONS = {"invprob-toy-plugin", "invprob-broken-plugin", "invprob-misspelled-plugin"}
+
+
+def core_only(strict: bool = False) -> Registry:
+    return new_registry(strict=strict, entry_points=False)
+
+
+def provided_by(registry: Registry, kind: str, distribution: str) -> list[str]:
+    return [name for name in registry.names(kind) if registry.components[kind][name].distribution == distribution]
+
+
+# -- discovery ------------------------------------------------------------------------------
 
 
 def test_plugin_is_discovered_through_its_real_entry_point(toy_registry: Registry):
     component = toy_registry.get("solvers", "toy-descent")
     assert component.distribution == "invprob-toy-plugin"
-    info = toy_registry.distributions["invprob-toy-plugin"]
-    assert info.version == "1.2.3"
-    assert info.components["generators"] == ["toy-generator"]
-    assert info.error is None
+    assert toy_registry.distributions["invprob-toy-plugin"].version == "1.2.3"
+    assert provided_by(toy_registry, "generators", "invprob-toy-plugin") == ["toy-generator"]
+    assert not [f for f in toy_registry.failures if f.distribution == "invprob-toy-plugin"]
+
+
+def test_core_components_are_a_default_plugin_behind_the_same_entry_point_group():
+    core_entry_points = [
+        ep for ep in importlib.metadata.entry_points(group="invprob") if ep.dist is not None and ep.dist.name == "invprob"
+    ]
+    assert "invprob.default_plugins.losses" in {ep.value for ep in core_entry_points}
+    registry = core_only(strict=True)
+    assert registry.get("losses", "mse").distribution == "invprob"
+    assert {"mse", "l1"} <= set(registry.names("losses"))
+    assert set(registry.distributions) == {"invprob"}
+
+
+def test_methods_are_not_in_the_core():
+    registry = core_only(strict=True)
+    assert "context" not in registry.names("losses")  # the Yeh plugin's
+    assert "lpips" not in registry.names("losses")  # invprob-plugin-lpips's
+
+
+# -- failure isolation and strict mode ---------------------------------------------------
 
 
 def test_broken_plugin_is_reported_and_the_others_keep_working(toy_registry: Registry):
@@ -39,10 +84,102 @@ def test_strict_mode_is_read_from_the_environment(toy_path, monkeypatch):
         new_registry()
 
 
-def test_misspelled_hook_is_caught_with_a_suggestion(toy_registry: Registry):
+def test_hook_that_raises_leaves_nothing_half_registered():
+    class HalfBroken:
+        @staticmethod
+        def invprob_register_solvers(registry):
+            registry.add("first", lambda p, c: None)
+            raise RuntimeError("boom")
+
+    registry = core_only()
+    assert registry.register_plugin(HalfBroken(), distribution="half") is False
+    assert "first" not in registry.names("solvers")
+    assert registry.failures[-1].error == "RuntimeError: boom"
+
+
+def test_a_failing_later_hook_discards_what_the_earlier_hooks_registered():
+    class FailsLast:
+        @staticmethod
+        def invprob_register_generators(registry):
+            registry.add("early-generator", lambda p, c: None)
+
+        @staticmethod
+        def invprob_register_commands(registry):
+            registry.add("early command", lambda args: 0, help="never kept")
+
+        @staticmethod
+        def invprob_register_metrics(registry):
+            raise RuntimeError("late failure")
+
+    registry = core_only()
+    assert registry.register_plugin(FailsLast(), distribution="fails-last") is False
+    assert "early-generator" not in registry.names("generators")
+    assert ("early", "command") not in registry.commands
+    assert registry.failures[-1].distribution == "fails-last"
+
+
+def test_a_fresh_registry_sees_only_what_is_registered_on_it():
+    class Plugin:
+        @staticmethod
+        def invprob_register_losses(registry):
+            registry.add("temporary", lambda p, c: None)
+
+    first = core_only()
+    assert first.register_plugin(Plugin(), distribution="temp")
+    assert "temporary" in first.names("losses")
+    assert "temporary" not in core_only().names("losses")
+
+
+# -- the one unknown-hook check -----------------------------------------------------------
+
+
+def test_misspelled_marked_hook_is_caught_with_a_suggestion(toy_registry: Registry):
     failure = next(f for f in toy_registry.failures if f.distribution == "invprob-misspelled-plugin")
     assert "unknown hook 'invprob_register_operator'" in failure.error
     assert "did you mean 'invprob_register_operators'" in failure.error
+
+
+def test_misspelled_unmarked_hook_is_caught_with_a_suggestion_and_nothing_is_kept():
+    class Unmarked:
+        @staticmethod
+        def invprob_register_losses(registry):
+            registry.add("kept-only-if-valid", lambda p, c: None)
+
+        @staticmethod
+        def invprob_register_solver(registry):  # missing the final 's', and no @hookimpl
+            pass
+
+    registry = core_only()
+    assert registry.register_plugin(Unmarked(), distribution="unmarked") is False
+    assert registry.failures[-1].error == (
+        "PluginLoadError: unknown hook 'invprob_register_solver'; did you mean 'invprob_register_solvers'?"
+    )
+    assert "kept-only-if-valid" not in registry.names("losses")
+
+
+def test_unmarked_hook_with_the_right_name_is_called():
+    class Unmarked:
+        @staticmethod
+        def invprob_register_operators(registry):
+            registry.add("unmarked-op", lambda p, c: None)
+
+    registry = core_only(strict=True)
+    assert registry.register_plugin(Unmarked(), distribution="unmarked")
+    assert registry.get("operators", "unmarked-op").distribution == "unmarked"
+
+
+def test_hook_with_an_argument_the_spec_does_not_have_is_a_failure():
+    class WrongArgument:
+        @hookimpl
+        def invprob_register_losses(self, registry, extra):
+            pass
+
+    registry = core_only()
+    assert registry.register_plugin(WrongArgument(), distribution="wrong-argument") is False
+    assert "extra" in registry.failures[-1].error
+
+
+# -- duplicates ------------------------------------------------------------------------------
 
 
 def test_duplicate_component_name_is_an_error_naming_both_distributions(toy_path, clash_site, monkeypatch):
@@ -56,11 +193,61 @@ def test_duplicate_component_name_is_an_error_naming_both_distributions(toy_path
     assert isinstance(raised.value.__cause__, DuplicateComponentError)
 
 
+@pytest.mark.parametrize("kind", ["metrics", "losses"])
+def test_duplicate_names_of_every_kind_name_both_distributions(kind):
+    class Plugin:
+        @hookimpl(specname=f"invprob_register_{kind}")
+        def register(self, registry):
+            registry.add("twice", lambda p, c: None)
+
+    registry = core_only()
+    assert registry.register_plugin(Plugin(), distribution="first-dist")
+    assert registry.register_plugin(Plugin(), distribution="second-dist") is False
+    singular = {"metrics": "metric", "losses": "loss"}[kind]
+    assert f"{singular} 'twice' is registered by both first-dist and second-dist" in registry.failures[-1].error
+    assert registry.get(kind, "twice").distribution == "first-dist"
+
+
+def test_a_plugin_registering_one_name_twice_is_an_error():
+    class Twice:
+        @staticmethod
+        def invprob_register_metrics(registry):
+            registry.add("same", lambda p, c: None)
+            registry.add("same", lambda p, c: None)
+
+    registry = core_only()
+    assert registry.register_plugin(Twice(), distribution="twice") is False
+    assert "metric 'same' is registered by both twice and twice" in registry.failures[-1].error
+
+
+def test_duplicate_command_names_both_distributions():
+    class Commands:
+        @staticmethod
+        def invprob_register_commands(registry):
+            registry.add("train thing", lambda args: 0, help="train a thing")
+
+    registry = core_only()
+    assert registry.register_plugin(Commands(), distribution="cmd-a")
+    assert registry.register_plugin(Commands(), distribution="cmd-b") is False
+    assert "command 'invprob train thing' is registered by both cmd-a and cmd-b" in registry.failures[-1].error
+    assert registry.commands[("train", "thing")].distribution == "cmd-a"
+
+
+# -- environment switches --------------------------------------------------------------------
+
+
 def test_load_only_some_distributions(toy_path, monkeypatch):
     monkeypatch.setenv("INVPROB_LOAD_PLUGINS", "invprob-toy-plugin")
     registry = new_registry(strict=False)
     assert registry.failures == []
     assert set(registry.distributions) == {"invprob", "invprob-toy-plugin"}
+
+
+def test_the_core_is_loaded_whatever_the_switches_say(toy_path, monkeypatch):
+    monkeypatch.setenv("INVPROB_LOAD_PLUGINS", "invprob-toy-plugin")
+    monkeypatch.setenv("INVPROB_DISABLE_PLUGINS", "invprob")
+    registry = new_registry(strict=False)
+    assert registry.get("losses", "mse").distribution == "invprob"
 
 
 def test_disable_some_distributions(toy_path, monkeypatch):
@@ -70,32 +257,144 @@ def test_disable_some_distributions(toy_path, monkeypatch):
     assert "toy-descent" in registry.names("solvers")
 
 
-def test_hook_that_raises_leaves_nothing_half_registered():
-    class HalfBroken:
-        @staticmethod
-        def invprob_register_solvers(registry):
-            registry.add("first", lambda p, c: None)
-            raise RuntimeError("boom")
-
-    registry = new_registry(strict=False, entry_points=False)
-    assert registry.register_plugin(HalfBroken(), distribution="half") is False
-    assert "first" not in registry.names("solvers")
-    assert registry.failures[-1].error == "RuntimeError: boom"
+# -- params: one strict base class -------------------------------------------------------
 
 
-def test_unregistering_a_plugin_removes_its_components():
+def test_a_component_without_a_params_model_takes_no_params():
     class Plugin:
         @staticmethod
         def invprob_register_losses(registry):
-            registry.add("temporary", lambda p, c: None)
+            registry.add("plain", lambda p, c: p)
 
-    registry = new_registry(strict=False, entry_points=False)
-    plugin = Plugin()
-    registry.register_plugin(plugin, distribution="temp")
-    assert "temporary" in registry.names("losses")
-    registry.unregister_plugin(plugin)
-    assert "temporary" not in registry.names("losses")
-    assert "temp" not in registry.distributions
+    registry = core_only(strict=True)
+    registry.register_plugin(Plugin(), distribution="plain")
+    component = registry.get("losses", "plain")
+    assert component.params_model is Params
+    assert component.description == ""
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        component.validate_params({"scale": 2})
+
+
+def test_params_models_must_derive_from_the_strict_base_class():
+    class Loose(BaseModel):
+        model_config = ConfigDict(extra="allow")
+
+    class Plugin:
+        @staticmethod
+        def invprob_register_losses(registry):
+            registry.add("loose", lambda p, c: None, params_model=Loose)
+
+    registry = core_only()
+    assert registry.register_plugin(Plugin(), distribution="loose") is False
+    assert "params_model must be a subclass of invprob.params.Params" in registry.failures[-1].error
+
+
+# -- solver defaults -------------------------------------------------------------------------
+
+
+def register_solver(defaults, kind: str = "solvers", strict: bool = False) -> Registry:
+    class Plugin:
+        @hookimpl(specname=f"invprob_register_{kind}")
+        def register(self, registry):
+            registry.add("with-defaults", lambda p, c: None, defaults=defaults)
+
+    registry = core_only(strict=strict)
+    registry.register_plugin(Plugin(), distribution="defaults-plugin")
+    return registry
+
+
+def test_solver_defaults_are_kept_on_the_component():
+    defaults = {
+        "losses": [{"type": "context", "params": {"window": 7}}],
+        "priors": [{"type": "discriminator", "params": {"lam": 0.003}}, {"type": "box"}],
+    }
+    registry = register_solver(defaults)
+    assert registry.failures == []
+    assert registry.get("solvers", "with-defaults").defaults == defaults
+    assert registry.get("losses", "mse").defaults == {}
+
+
+@pytest.mark.parametrize(
+    "defaults, message",
+    [
+        ({"solver": [{"type": "csgm"}]}, "defaults map 'losses'/'priors'"),
+        ({"losses": {"type": "mse"}}, "defaults map 'losses'/'priors'"),
+        ({"losses": [{"params": {}}]}, "defaults map 'losses'/'priors'"),
+        ({"priors": [{"type": "box", "parms": {}}]}, "defaults map 'losses'/'priors'"),
+        ({"losses": [{"type": "mse", "weight": "heavy"}]}, "defaults map 'losses'/'priors'"),
+    ],
+)
+def test_malformed_solver_defaults_are_a_registry_error(defaults, message):
+    registry = register_solver(defaults)
+    (failure,) = registry.failures
+    assert failure.error.startswith(f"RegistryError: solver 'with-defaults' of defaults-plugin: {message}")
+    assert "with-defaults" not in registry.names("solvers")
+
+
+def test_only_solvers_declare_defaults():
+    registry = register_solver({"losses": [{"type": "mse"}]}, kind="operators")
+    assert registry.failures[-1].error.endswith("only solvers declare defaults")
+
+
+def test_malformed_defaults_raise_at_registration_in_strict_mode():
+    with pytest.raises(PluginLoadError) as raised:
+        register_solver({"solver": []}, strict=True)
+    assert isinstance(raised.value.__cause__, RegistryError)
+
+
+# -- runtime setup ---------------------------------------------------------------------------
+
+
+class KernelPlugin:
+    def __init__(self):
+        self.devices = []
+
+    @hookimpl
+    def invprob_setup_runtime(self, device):
+        self.devices.append(device)
+
+
+class FailingKernelPlugin:
+    @hookimpl
+    def invprob_setup_runtime(self, device):
+        raise RuntimeError(f"no kernels for {device}")
+
+
+def test_setup_runtime_runs_every_plugin_in_isolation():
+    registry = core_only()
+    failing, working = FailingKernelPlugin(), KernelPlugin()
+    registry.register_plugin(failing, distribution="bad-kernels", version="0.1", entry_point="kernels")
+    registry.register_plugin(working, distribution="good-kernels")
+    failures = registry.setup_runtime("cpu")
+    assert working.devices == ["cpu"]
+    assert [(f.distribution, f.version, f.entry_point, f.error) for f in failures] == [
+        ("bad-kernels", "0.1", "kernels", "RuntimeError: no kernels for cpu")
+    ]
+    assert registry.failures == failures
+    assert registry.setup_runtime("cuda") and working.devices == ["cpu", "cuda"]
+
+
+def test_setup_runtime_failure_raises_in_strict_mode():
+    registry = core_only(strict=True)
+    registry.register_plugin(FailingKernelPlugin(), distribution="bad-kernels")
+    with pytest.raises(PluginLoadError, match="bad-kernels.*no kernels for cpu"):
+        registry.setup_runtime("cpu")
+
+
+def test_setup_runtime_skips_plugins_that_failed_to_load():
+    class BrokenKernels(KernelPlugin):
+        @staticmethod
+        def invprob_register_operators(registry):
+            raise RuntimeError("broken at load")
+
+    registry = core_only()
+    broken = BrokenKernels()
+    assert registry.register_plugin(broken, distribution="broken-kernels") is False
+    assert registry.setup_runtime("cpu") == []
+    assert broken.devices == []
+
+
+# -- unknown names and the listing -----------------------------------------------------------
 
 
 def test_unknown_component_suggests_close_names(toy_registry: Registry):
@@ -103,17 +402,48 @@ def test_unknown_component_suggests_close_names(toy_registry: Registry):
         toy_registry.get("solvers", "toy-decent")
 
 
-def test_unknown_first_party_component_says_which_distribution_to_install():
-    registry = new_registry(strict=False, entry_points=False)
-    message = registry.unknown_component_message("generators", "stylegan2")
-    assert message == "unknown generator 'stylegan2'; it is provided by invprob-plugin-stylegan2: pip install invprob-plugin-stylegan2"
+def test_unknown_component_without_a_close_name_lists_what_is_installed():
+    registry = core_only()
+    message = unknown_component_message(registry, "losses", "stylegan-perceptual")
+    assert message.startswith("unknown loss 'stylegan-perceptual'; installed losses: l1, mse; ")
+    assert "install the plugin distribution that provides it" in message
+
+
+def test_unknown_component_names_the_plugins_that_failed_to_load(toy_registry: Registry):
+    message = unknown_component_message(toy_registry, "generators", "stylegan2")
+    assert "installed generators: " in message and "toy-generator" in message
+    assert "failed to load and may provide it: invprob-broken-plugin, invprob-misspelled-plugin" in message
 
 
 def test_json_listing_has_the_shape_other_tools_rely_on(toy_registry: Registry):
-    listing = toy_registry.as_json()
+    listing = plugins_listing(toy_registry)
     toy = next(d for d in listing["distributions"] if d["name"] == "invprob-toy-plugin")
-    assert set(toy) >= {"name", "version", "components", "error"}
+    assert set(toy) == {"name", "version", "components", "commands", "error"}
     assert set(toy["components"]) == {"generators", "operators", "priors", "losses", "solvers", "metrics"}
     assert toy["components"]["solvers"] == ["toy-descent"]
+    assert toy["error"] is None
     broken = next(d for d in listing["distributions"] if d["name"] == "invprob-broken-plugin")
     assert broken["error"].startswith("ImportError")
+    assert {f["distribution"] for f in listing["failures"]} >= {"invprob-broken-plugin", "invprob-misspelled-plugin"}
+
+
+def test_listing_is_derived_from_the_components_including_metrics_and_commands():
+    class Plugin:
+        @staticmethod
+        def invprob_register_metrics(registry):
+            registry.add("sharpness", lambda p, c: None)
+
+        @staticmethod
+        def invprob_register_commands(registry):
+            registry.add("measure sharpness", lambda args: 0, help="measure")
+
+    registry = core_only(strict=True)
+    registry.register_plugin(Plugin(), distribution="sharp", version="2.0")
+    (sharp,) = [d for d in plugins_listing(registry)["distributions"] if d["name"] == "sharp"]
+    assert sharp == {
+        "name": "sharp",
+        "version": "2.0",
+        "components": {kind: (["sharpness"] if kind == "metrics" else []) for kind in sharp["components"]},
+        "commands": ["measure sharpness"],
+        "error": None,
+    }

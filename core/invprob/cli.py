@@ -10,9 +10,10 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from invprob import __version__
-from invprob.registry import Registry, default_registry
+from invprob.registry import KINDS, Component, Distribution, Registry, default_registry
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
 
@@ -81,22 +82,57 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def plugins_listing(registry: Registry) -> dict[str, Any]:
+    """What each distribution registered, and every failure: the shape ``plugins --json`` prints.
+
+    ``{"distributions": [{name, version, components: {kind: [names]}, commands, error}],
+    "failures": [{entry_point, distribution, version, error}]}``; ``error`` joins the
+    distribution's failures (None when it has none).
+    """
+
+    def listing(dist: Distribution) -> dict[str, Any]:
+        errors = [f.error for f in registry.failures if f.distribution == dist.name]
+        components = {kind: [c.name for c in _components(registry, kind) if c.distribution == dist.name] for kind in KINDS}
+        commands = sorted(" ".join(w) for w, c in registry.commands.items() if c.distribution == dist.name)
+        return {"name": dist.name, "version": dist.version, "components": components, "commands": commands,
+                "error": "; ".join(errors) or None}  # fmt: skip
+
+    return {
+        "distributions": [listing(d) for d in sorted(registry.distributions.values(), key=lambda d: d.name)],
+        "failures": [
+            {"entry_point": f.entry_point, "distribution": f.distribution, "version": f.version, "error": f.error}
+            for f in registry.failures
+        ],
+    }
+
+
+def _components(registry: Registry, kind: str) -> list[Component]:
+    return [registry.components[kind][name] for name in registry.names(kind)]
+
+
+def _defaults_text(component: Component) -> str:
+    """``yeh (defaults: losses context; priors discriminator, box)`` for a solver with defaults."""
+    shown = "; ".join(f"{key} {', '.join(item['type'] for item in items) or '[]'}" for key, items in component.defaults.items())
+    return f"{component.name} (defaults: {shown})" if shown else component.name
+
+
 def cmd_plugins(args: argparse.Namespace) -> int:
     registry = default_registry()
+    listing = plugins_listing(registry)
     if args.json:
-        print(json.dumps(registry.as_json(), indent=2))
+        print(json.dumps(listing, indent=2))
         return EXIT_OK
-    for info in sorted(registry.distributions.values(), key=lambda d: d.name):
-        print(f"{info.name} {info.version or ''}".rstrip())
-        for kind, names in info.components.items():
+    for dist in listing["distributions"]:
+        print(f"{dist['name']} {dist['version'] or ''}".rstrip())
+        for kind, names in dist["components"].items():
             if names:
-                print(f"  {kind}: {', '.join(sorted(names))}")
-        if info.commands:
-            print(f"  commands: {', '.join(info.commands)}")
-        if info.error:
-            print(f"  FAILED: {info.error}")
+                print(f"  {kind}: {', '.join(_defaults_text(registry.components[kind][n]) for n in names)}")
+        if dist["commands"]:
+            print(f"  commands: {', '.join(dist['commands'])}")
+        if dist["error"]:
+            print(f"  FAILED: {dist['error']}")
     if registry.failures:
-        print(f"\n{len(registry.failures)} plugin(s) failed to load; set INVPROB_STRICT_PLUGINS=1 for tracebacks")
+        print(f"\n{len(registry.failures)} plugin(s) failed; set INVPROB_STRICT_PLUGINS=1 for tracebacks")
     return EXIT_OK
 
 

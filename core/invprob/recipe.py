@@ -29,6 +29,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from invprob.hints import unknown_component_message
 from invprob.params import RecipePath
 from invprob.registry import Registry, default_registry, suggest
 
@@ -427,7 +428,7 @@ def _component_problems(data: Mapping[str, Any], registry: Registry, base_dir: P
     for path, kind, spec in _component_specs(data):
         name = spec["type"]
         if name not in registry.components[kind]:
-            message = registry.unknown_component_message(kind, name)
+            message = unknown_component_message(registry, kind, name)
             problems.append(RecipeProblem(format_path((*path, "type")), message))
             continue
         params = spec.get("params") or {}

@@ -6,7 +6,7 @@ from pydantic import Field
 
 from invprob.hookspecs import hookimpl
 from invprob.params import Params
-from invprob.registry import ComponentRegistry, NoParams
+from invprob.registry import ComponentRegistry
 
 
 class TVInpaintParams(Params):
@@ -16,11 +16,11 @@ class TVInpaintParams(Params):
     weight: float = Field(100.0, gt=0, description="data weight; large values pin the observed pixels")
 
 
-class BiharmonicParams(NoParams):
+class BiharmonicParams(Params):
     """Biharmonic inpainting (scikit-image inpaint_biharmonic)."""
 
 
-class BicubicParams(NoParams):
+class BicubicParams(Params):
     """Bicubic upsampling of the observation to the image size (factor read from the shapes)."""
 
 
