@@ -88,3 +88,45 @@ def test_help_lists_the_commands(invprob_command, toy_env):
     assert result.returncode == 0
     for command in ("run", "validate", "plugins", "schema"):
         assert command in result.stdout
+
+
+def test_plugins_lists_every_kind_commands_and_solver_defaults(invprob_registry, capsys):
+    from invprob import hookimpl
+    from invprob.cli import main
+
+    class Plugin:
+        @hookimpl
+        def invprob_register_solvers(self, registry):
+            registry.add("patient", lambda p, c: None, defaults={"losses": [{"type": "l1"}], "priors": []})
+
+        @hookimpl
+        def invprob_register_metrics(self, registry):
+            registry.add("sharpness", lambda p, c: None)
+
+        @hookimpl
+        def invprob_register_commands(self, registry):
+            registry.add("measure sharpness", lambda args: 0, help="measure")
+
+    assert invprob_registry.register_plugin(Plugin(), distribution="listed-plugin", version="0.3")
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "listed-plugin 0.3\n" in out
+    assert "  solvers: patient (defaults: losses l1; priors [])\n" in out
+    assert "  metrics: sharpness\n" in out
+    assert "  commands: measure sharpness\n" in out
+    assert "  losses: l1, mse\n" in out  # the core's default plugin, listed like any other
+
+
+def test_schema_lists_installed_metrics(invprob_registry):
+    from invprob import hookimpl
+    from invprob.schema import recipe_json_schema
+
+    class Plugin:
+        @hookimpl
+        def invprob_register_metrics(self, registry):
+            registry.add("sharpness", lambda p, c: None)
+
+    invprob_registry.register_plugin(Plugin(), distribution="metric-plugin")
+    items = recipe_json_schema(invprob_registry)["properties"]["metrics"]["items"]["anyOf"]
+    assert "sharpness" in items[0]["enum"]
+    assert any(v["properties"]["type"] == {"const": "sharpness"} for v in items[1:])

@@ -4,7 +4,7 @@ Enable it in a test suite with ``pytest_plugins = ["invprob.testing"]`` (in the 
 ``conftest.py``). It provides:
 
 - ``invprob_registry``: a fresh :class:`~invprob.registry.Registry` holding only the core's
-  own components (no entry points), installed as the process default for one test::
+  own default plugins (no other distribution), installed as the process default for one test::
 
       def test_my_operator_is_found(invprob_registry):
           invprob_registry.register_plugin(MyTestPlugin(), distribution="my-test-plugin")
@@ -28,10 +28,10 @@ GPU_MARKER = "gpu: needs a CUDA device; skipped without one"
 
 @pytest.fixture
 def invprob_registry() -> Iterator[Registry]:
-    """A registry with only the core builtins, the process default for the test's duration.
+    """A registry with only the core's default plugins, the process default for one test.
 
-    Plugins registered on it (``register_plugin(obj, distribution=...)``) last one test; the
-    previous default registry is restored afterwards.
+    Plugins registered on it (``register_plugin(obj, distribution=...)``) last one test: each
+    test gets a fresh registry, and the previous default is restored afterwards.
     """
     fresh = new_registry(entry_points=False)
     previous = registry_module._DEFAULT
