@@ -4,6 +4,7 @@ params base class, solver defaults, runtime setup and the unknown-name hints."""
 from __future__ import annotations
 
 import importlib.metadata
+from types import SimpleNamespace
 
 import pytest
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -26,6 +27,16 @@ TEST_DISTRIBUTIONS = {"invprob-toy-plugin", "invprob-broken-plugin", "invprob-mi
 
 def core_only(strict: bool = False) -> Registry:
     return new_registry(strict=strict, entry_points=False)
+
+
+def plugin(**hooks) -> SimpleNamespace:
+    """A plugin object whose hooks are the given functions: ``plugin(register_losses=f)``."""
+    return SimpleNamespace(**{f"invprob_{name}": function for name, function in hooks.items()})
+
+
+def adds(name: str, **kwargs):
+    """A registration hook that adds one component ``name`` (of the hook's kind)."""
+    return lambda registry: registry.add(name, lambda params, context: None, **kwargs)
 
 
 def provided_by(registry: Registry, kind: str, distribution: str) -> list[str]:
@@ -85,47 +96,35 @@ def test_strict_mode_is_read_from_the_environment(toy_path, monkeypatch):
 
 
 def test_hook_that_raises_leaves_nothing_half_registered():
-    class HalfBroken:
-        @staticmethod
-        def invprob_register_solvers(registry):
-            registry.add("first", lambda p, c: None)
-            raise RuntimeError("boom")
+    def register_solvers(registry):
+        registry.add("first", lambda p, c: None)
+        raise RuntimeError("boom")
 
     registry = core_only()
-    assert registry.register_plugin(HalfBroken(), distribution="half") is False
+    assert registry.register_plugin(plugin(register_solvers=register_solvers), distribution="half") is False
     assert "first" not in registry.names("solvers")
     assert registry.failures[-1].error == "RuntimeError: boom"
 
 
 def test_a_failing_later_hook_discards_what_the_earlier_hooks_registered():
-    class FailsLast:
-        @staticmethod
-        def invprob_register_generators(registry):
-            registry.add("early-generator", lambda p, c: None)
+    def register_metrics(registry):
+        raise RuntimeError("late failure")
 
-        @staticmethod
-        def invprob_register_commands(registry):
-            registry.add("early command", lambda args: 0, help="never kept")
-
-        @staticmethod
-        def invprob_register_metrics(registry):
-            raise RuntimeError("late failure")
-
+    fails_last = plugin(
+        register_generators=adds("early-generator"),
+        register_commands=lambda registry: registry.add("early command", lambda args: 0, help="never kept"),
+        register_metrics=register_metrics,
+    )
     registry = core_only()
-    assert registry.register_plugin(FailsLast(), distribution="fails-last") is False
+    assert registry.register_plugin(fails_last, distribution="fails-last") is False
     assert "early-generator" not in registry.names("generators")
     assert ("early", "command") not in registry.commands
     assert registry.failures[-1].distribution == "fails-last"
 
 
 def test_a_fresh_registry_sees_only_what_is_registered_on_it():
-    class Plugin:
-        @staticmethod
-        def invprob_register_losses(registry):
-            registry.add("temporary", lambda p, c: None)
-
     first = core_only()
-    assert first.register_plugin(Plugin(), distribution="temp")
+    assert first.register_plugin(plugin(register_losses=adds("temporary")), distribution="temp")
     assert "temporary" in first.names("losses")
     assert "temporary" not in core_only().names("losses")
 
@@ -140,17 +139,9 @@ def test_misspelled_marked_hook_is_caught_with_a_suggestion(toy_registry: Regist
 
 
 def test_misspelled_unmarked_hook_is_caught_with_a_suggestion_and_nothing_is_kept():
-    class Unmarked:
-        @staticmethod
-        def invprob_register_losses(registry):
-            registry.add("kept-only-if-valid", lambda p, c: None)
-
-        @staticmethod
-        def invprob_register_solver(registry):  # missing the final 's', and no @hookimpl
-            pass
-
+    unmarked = plugin(register_losses=adds("kept-only-if-valid"), register_solver=lambda registry: None)  # no 's'
     registry = core_only()
-    assert registry.register_plugin(Unmarked(), distribution="unmarked") is False
+    assert registry.register_plugin(unmarked, distribution="unmarked") is False
     assert registry.failures[-1].error == (
         "PluginLoadError: unknown hook 'invprob_register_solver'; did you mean 'invprob_register_solvers'?"
     )
@@ -158,13 +149,8 @@ def test_misspelled_unmarked_hook_is_caught_with_a_suggestion_and_nothing_is_kep
 
 
 def test_unmarked_hook_with_the_right_name_is_called():
-    class Unmarked:
-        @staticmethod
-        def invprob_register_operators(registry):
-            registry.add("unmarked-op", lambda p, c: None)
-
     registry = core_only(strict=True)
-    assert registry.register_plugin(Unmarked(), distribution="unmarked")
+    assert registry.register_plugin(plugin(register_operators=adds("unmarked-op")), distribution="unmarked")
     assert registry.get("operators", "unmarked-op").distribution == "unmarked"
 
 
@@ -195,7 +181,7 @@ def test_duplicate_component_name_is_an_error_naming_both_distributions(toy_path
 
 @pytest.mark.parametrize("kind", ["metrics", "losses"])
 def test_duplicate_names_of_every_kind_name_both_distributions(kind):
-    class Plugin:
+    class Plugin:  # a marked hook under another name, as pluggy allows
         @hookimpl(specname=f"invprob_register_{kind}")
         def register(self, registry):
             registry.add("twice", lambda p, c: None)
@@ -209,26 +195,22 @@ def test_duplicate_names_of_every_kind_name_both_distributions(kind):
 
 
 def test_a_plugin_registering_one_name_twice_is_an_error():
-    class Twice:
-        @staticmethod
-        def invprob_register_metrics(registry):
-            registry.add("same", lambda p, c: None)
-            registry.add("same", lambda p, c: None)
+    def register_metrics(registry):
+        registry.add("same", lambda p, c: None)
+        registry.add("same", lambda p, c: None)
 
     registry = core_only()
-    assert registry.register_plugin(Twice(), distribution="twice") is False
+    assert registry.register_plugin(plugin(register_metrics=register_metrics), distribution="twice") is False
     assert "metric 'same' is registered by both twice and twice" in registry.failures[-1].error
 
 
 def test_duplicate_command_names_both_distributions():
-    class Commands:
-        @staticmethod
-        def invprob_register_commands(registry):
-            registry.add("train thing", lambda args: 0, help="train a thing")
+    def commands():
+        return plugin(register_commands=lambda registry: registry.add("train thing", lambda args: 0, help="train"))
 
     registry = core_only()
-    assert registry.register_plugin(Commands(), distribution="cmd-a")
-    assert registry.register_plugin(Commands(), distribution="cmd-b") is False
+    assert registry.register_plugin(commands(), distribution="cmd-a")
+    assert registry.register_plugin(commands(), distribution="cmd-b") is False
     assert "command 'invprob train thing' is registered by both cmd-a and cmd-b" in registry.failures[-1].error
     assert registry.commands[("train", "thing")].distribution == "cmd-a"
 
@@ -261,13 +243,8 @@ def test_disable_some_distributions(toy_path, monkeypatch):
 
 
 def test_a_component_without_a_params_model_takes_no_params():
-    class Plugin:
-        @staticmethod
-        def invprob_register_losses(registry):
-            registry.add("plain", lambda p, c: p)
-
     registry = core_only(strict=True)
-    registry.register_plugin(Plugin(), distribution="plain")
+    registry.register_plugin(plugin(register_losses=adds("plain")), distribution="plain")
     component = registry.get("losses", "plain")
     assert component.params_model is Params
     assert component.description == ""
@@ -279,27 +256,18 @@ def test_params_models_must_derive_from_the_strict_base_class():
     class Loose(BaseModel):
         model_config = ConfigDict(extra="allow")
 
-    class Plugin:
-        @staticmethod
-        def invprob_register_losses(registry):
-            registry.add("loose", lambda p, c: None, params_model=Loose)
-
     registry = core_only()
-    assert registry.register_plugin(Plugin(), distribution="loose") is False
-    assert "params_model must be a subclass of invprob.params.Params" in registry.failures[-1].error
+    assert registry.register_plugin(plugin(register_losses=adds("loose", params_model=Loose)), distribution="loose") is False
+    assert "params_model must subclass invprob.params.Params" in registry.failures[-1].error
 
 
 # -- solver defaults -------------------------------------------------------------------------
 
 
 def register_solver(defaults, kind: str = "solvers", strict: bool = False) -> Registry:
-    class Plugin:
-        @hookimpl(specname=f"invprob_register_{kind}")
-        def register(self, registry):
-            registry.add("with-defaults", lambda p, c: None, defaults=defaults)
-
     registry = core_only(strict=strict)
-    registry.register_plugin(Plugin(), distribution="defaults-plugin")
+    hooks = {f"register_{kind}": adds("with-defaults", defaults=defaults)}
+    registry.register_plugin(plugin(**hooks), distribution="defaults-plugin")
     return registry
 
 
@@ -382,16 +350,16 @@ def test_setup_runtime_failure_raises_in_strict_mode():
 
 
 def test_setup_runtime_skips_plugins_that_failed_to_load():
-    class BrokenKernels(KernelPlugin):
-        @staticmethod
-        def invprob_register_operators(registry):
-            raise RuntimeError("broken at load")
+    devices = []
 
+    def register_operators(registry):
+        raise RuntimeError("broken at load")
+
+    broken = plugin(register_operators=register_operators, setup_runtime=lambda device: devices.append(device))
     registry = core_only()
-    broken = BrokenKernels()
     assert registry.register_plugin(broken, distribution="broken-kernels") is False
     assert registry.setup_runtime("cpu") == []
-    assert broken.devices == []
+    assert devices == []
 
 
 # -- unknown names and the listing -----------------------------------------------------------
@@ -428,17 +396,12 @@ def test_json_listing_has_the_shape_other_tools_rely_on(toy_registry: Registry):
 
 
 def test_listing_is_derived_from_the_components_including_metrics_and_commands():
-    class Plugin:
-        @staticmethod
-        def invprob_register_metrics(registry):
-            registry.add("sharpness", lambda p, c: None)
-
-        @staticmethod
-        def invprob_register_commands(registry):
-            registry.add("measure sharpness", lambda args: 0, help="measure")
-
+    sharp_plugin = plugin(
+        register_metrics=adds("sharpness"),
+        register_commands=lambda registry: registry.add("measure sharpness", lambda args: 0, help="measure"),
+    )
     registry = core_only(strict=True)
-    registry.register_plugin(Plugin(), distribution="sharp", version="2.0")
+    registry.register_plugin(sharp_plugin, distribution="sharp", version="2.0")
     (sharp,) = [d for d in plugins_listing(registry)["distributions"] if d["name"] == "sharp"]
     assert sharp == {
         "name": "sharp",

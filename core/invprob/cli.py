@@ -91,11 +91,17 @@ def plugins_listing(registry: Registry) -> dict[str, Any]:
     """
 
     def listing(dist: Distribution) -> dict[str, Any]:
-        errors = [f.error for f in registry.failures if f.distribution == dist.name]
-        components = {kind: [c.name for c in _components(registry, kind) if c.distribution == dist.name] for kind in KINDS}
-        commands = sorted(" ".join(w) for w, c in registry.commands.items() if c.distribution == dist.name)
-        return {"name": dist.name, "version": dist.version, "components": components, "commands": commands,
-                "error": "; ".join(errors) or None}  # fmt: skip
+        mine = dist.name
+        return {
+            "name": mine,
+            "version": dist.version,
+            "components": {
+                kind: [n for n in registry.names(kind) if registry.components[kind][n].distribution == mine]
+                for kind in KINDS
+            },
+            "commands": sorted(" ".join(w) for w, c in registry.commands.items() if c.distribution == mine),
+            "error": "; ".join(f.error for f in registry.failures if f.distribution == mine) or None,
+        }
 
     return {
         "distributions": [listing(d) for d in sorted(registry.distributions.values(), key=lambda d: d.name)],
@@ -106,13 +112,10 @@ def plugins_listing(registry: Registry) -> dict[str, Any]:
     }
 
 
-def _components(registry: Registry, kind: str) -> list[Component]:
-    return [registry.components[kind][name] for name in registry.names(kind)]
-
-
 def _defaults_text(component: Component) -> str:
     """``yeh (defaults: losses context; priors discriminator, box)`` for a solver with defaults."""
-    shown = "; ".join(f"{key} {', '.join(item['type'] for item in items) or '[]'}" for key, items in component.defaults.items())
+    sections = component.defaults.items()
+    shown = "; ".join(f"{key} {', '.join(item['type'] for item in items) or '[]'}" for key, items in sections)
     return f"{component.name} (defaults: {shown})" if shown else component.name
 
 

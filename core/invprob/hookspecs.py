@@ -6,7 +6,10 @@ light: import torch models, weights and other heavy code inside the factory, not
 level, so that ``invprob plugins``/``validate``/``schema`` answer at once.
 
 A plugin module is referenced from ``[project.entry-points.invprob]`` in its
-``pyproject.toml`` and decorates its hook functions with :data:`invprob.hookimpl`.
+``pyproject.toml`` and decorates its hook functions with :data:`invprob.hookimpl`; the core's
+own components are plugins of the same kind (:mod:`invprob.default_plugins`). Every
+``invprob_*`` function of a plugin must be one of the hooks below: a misspelled one stops the
+plugin from loading, with a "did you mean".
 """
 
 from __future__ import annotations
@@ -48,7 +51,11 @@ def invprob_register_losses(registry: ComponentRegistry) -> None:
 
 @hookspec
 def invprob_register_solvers(registry: ComponentRegistry) -> None:
-    """Add solvers: algorithms that optimise latents/parameters for an inverse problem."""
+    """Add solvers: algorithms that optimise latents/parameters for an inverse problem.
+
+    A solver may declare the recipe-level losses and priors it wants when a recipe names none:
+    ``registry.add("yeh", factory, defaults={"losses": [{"type": "context"}], "priors": [...]})``.
+    """
 
 
 @hookspec
@@ -61,7 +68,9 @@ def invprob_setup_runtime(device: torch.device) -> None:
     """Prepare for running on ``device`` before any component runs: register faster kernels.
 
     Called once per run, after the device is known. A kernel plugin registers its
-    implementations of the core's ops here (:func:`invprob.ops.register_kernel`).
+    implementations of the core's ops here (:func:`invprob.ops.register_kernel`). A hook that
+    raises is reported as the plugin's failure and the run goes on without it (strict mode
+    stops).
     """
 
 

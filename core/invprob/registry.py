@@ -129,15 +129,29 @@ class _Default(Params):
 _SOLVER_DEFAULTS = TypeAdapter(dict[Literal["losses", "priors"], list[_Default]])
 
 
-class ComponentRegistry:
-    """What an ``invprob_register_<kind>`` hook receives: adds components of one kind.
+class _Staging:
+    """Additions of one plugin, kept apart until the registry commits them (after its hooks)."""
 
-    Additions are staged; the registry commits them when all the plugin's hooks have returned.
-    """
+    def __init__(self, distribution: str, registered: Mapping[Any, Component | Command]):
+        self.distribution, self._registered = distribution, registered
+        self.staged: dict[Any, Any] = {}
+
+    def _stage(self, key: Any, item: Component | Command, what: str) -> None:
+        existing = self.staged.get(key) or self._registered.get(key)
+        if existing is not None:
+            raise DuplicateComponentError(
+                f"{what} is registered by both {existing.distribution} and {self.distribution}; "
+                "uninstall one of them or disable it with INVPROB_DISABLE_PLUGINS"
+            )
+        self.staged[key] = item
+
+
+class ComponentRegistry(_Staging):
+    """What an ``invprob_register_<kind>`` hook receives: adds components of one kind."""
 
     def __init__(self, kind: str, distribution: str, registered: Mapping[str, Component]):
-        self.kind, self.distribution, self._registered = kind, distribution, registered
-        self.staged: dict[str, Component] = {}
+        super().__init__(distribution, registered)
+        self.kind = kind
 
     def add(
         self,
@@ -157,20 +171,20 @@ class ComponentRegistry:
         ``losses``/``priors`` (lists of ``{type, params?, weight?}``) it wants when a recipe
         omits them.
         """
-        what = f"{singular(self.kind)} {name!r} of {self.distribution}"
+        what = f"{singular(self.kind)} {name!r}"
         if not re.fullmatch(r"[a-z0-9][a-z0-9_\-]*", name):
-            raise RegistryError(f"{what}: a component name is lower-case letters, digits, '-' or '_'")
+            raise RegistryError(f"{what} of {self.distribution}: use lower-case letters, digits, '-' or '_'")
         if not (isinstance(params_model, type) and issubclass(params_model, Params)):
-            raise RegistryError(f"{what}: params_model must be a subclass of invprob.params.Params")
+            raise RegistryError(f"{what} of {self.distribution}: params_model must subclass invprob.params.Params")
         if defaults and self.kind != "solvers":
-            raise RegistryError(f"{what}: only solvers declare defaults")
+            raise RegistryError(f"{what} of {self.distribution}: only solvers declare defaults")
         try:
             checked = _SOLVER_DEFAULTS.validate_python(dict(defaults or {}))
         except ValidationError as exc:
-            raise RegistryError(f"{what}: defaults map 'losses'/'priors' to lists of {{type, params?, weight?}}; {exc}") from None
-        _check_unique(f"{singular(self.kind)} {name!r}", self.staged.get(name) or self._registered.get(name), self.distribution)
+            shape = "defaults map 'losses'/'priors' to lists of {type, params?, weight?}"
+            raise RegistryError(f"{what} of {self.distribution}: {shape}; {exc}") from None
         doc = description if description is not None else "" if params_model is Params else params_model.__doc__
-        self.staged[name] = Component(
+        component = Component(
             kind=self.kind,
             name=name,
             factory=factory,
@@ -178,16 +192,13 @@ class ComponentRegistry:
             distribution=self.distribution,
             description=(doc or "").strip().split("\n", 1)[0],
             examples=tuple(dict(e) for e in examples),
-            defaults={key: [item.model_dump(exclude_unset=True) for item in items] for key, items in checked.items()},
+            defaults={key: [item.model_dump(exclude_unset=True) for item in a] for key, a in checked.items()},
         )
+        self._stage(name, component, what)
 
 
-class CommandRegistry:
-    """What ``invprob_register_commands`` receives: adds CLI subcommands (staged like components)."""
-
-    def __init__(self, distribution: str, registered: Mapping[tuple[str, ...], Command]):
-        self.distribution, self._registered = distribution, registered
-        self.staged: dict[tuple[str, ...], Command] = {}
+class CommandRegistry(_Staging):
+    """What ``invprob_register_commands`` receives: adds CLI subcommands."""
 
     def add(
         self,
@@ -199,16 +210,7 @@ class CommandRegistry:
     ) -> None:
         """Register ``invprob <name>``; a name with a space (``"train dcgan"``) nests."""
         words = tuple(name.split())
-        _check_unique(f"command 'invprob {name}'", self.staged.get(words) or self._registered.get(words), self.distribution)
-        self.staged[words] = Command(words, help, configure, run, self.distribution)
-
-
-def _check_unique(what: str, existing: Component | Command | None, distribution: str) -> None:
-    if existing is not None:
-        raise DuplicateComponentError(
-            f"{what} is registered by both {existing.distribution} and {distribution}; "
-            "uninstall one of them or disable it with INVPROB_DISABLE_PLUGINS"
-        )
+        self._stage(words, Command(words, help, configure, run, self.distribution), f"command 'invprob {name}'")
 
 
 class _PrefixPluginManager(pluggy.PluginManager):
@@ -218,7 +220,8 @@ class _PrefixPluginManager(pluggy.PluginManager):
     def parse_hookimpl_opts(self, plugin: object, name: str):  # type: ignore[override]
         opts = super().parse_hookimpl_opts(plugin, name)
         if opts is None and name.startswith("invprob_") and callable(getattr(plugin, name, None)):
-            return dict(wrapper=False, hookwrapper=False, optionalhook=False, tryfirst=False, trylast=False, specname=None)
+            return dict(wrapper=False, hookwrapper=False, optionalhook=False, tryfirst=False, trylast=False,
+                        specname=None)  # fmt: skip
         return opts
 
 
@@ -249,10 +252,7 @@ class Registry:
         try:
             self._hooks.register(plugin, name=f"{distribution}:{entry_point}")  # parsed by setup_runtime
             try:
-                for caller in self._hooks.get_hookcallers(plugin) or []:
-                    if not caller.has_spec():
-                        hint = suggest(caller.name, [n for n in dir(hookspecs) if n.startswith("invprob_")], n=1)
-                        raise PluginLoadError(f"unknown hook {caller.name!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+                self._check_hook_names(plugin)
                 for registry in kinds:
                     self._call(plugin, f"invprob_register_{registry.kind}", registry=registry)
                 self._call(plugin, "invprob_register_commands", registry=commands)
@@ -267,19 +267,12 @@ class Registry:
         self.commands.update(commands.staged)
         return True
 
-    def load_entry_points(
-        self,
-        *,
-        only: set[str] | None = None,
-        disable: set[str] | None = None,
-        entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
-    ) -> None:
+    def load_entry_points(self, *, only: set[str] | None = None, disable: set[str] | None = None) -> None:
         """Load the plugins of the ``invprob`` entry-point group, the core's first, each on its own.
 
         ``only``/``disable`` hold canonical distribution names; neither applies to the core.
         """
-        if entry_points is None:
-            entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
         seen: set[tuple[str, str]] = set()
         for ep in sorted(entry_points, key=lambda e: (_dist_name(e) != CORE_DISTRIBUTION, _dist_name(e), e.name)):
             dist, version = _dist_name(ep), ep.dist.version if ep.dist is not None else None
@@ -327,6 +320,14 @@ class Registry:
         """Build component ``name`` of ``kind`` from params."""
         return self.get(kind, name).build(params, context)
 
+    def _check_hook_names(self, plugin: object) -> None:
+        """The one unknown-hook check: every ``invprob_*`` function, marked or not, has a spec."""
+        for caller in self._hooks.get_hookcallers(plugin) or []:
+            if not caller.has_spec():
+                hint = suggest(caller.name, [n for n in dir(hookspecs) if n.startswith("invprob_")], n=1)
+                did_you_mean = f"; did you mean {hint[0]!r}?" if hint else ""
+                raise PluginLoadError(f"unknown hook {caller.name!r}{did_you_mean}")
+
     def _call(self, plugin: object, hook_name: str, **kwargs: Any) -> None:
         for impl in getattr(self._hooks.hook, hook_name).get_hookimpls():
             if impl.plugin is plugin:
@@ -362,7 +363,11 @@ def _env_set(name: str) -> set[str] | None:
 
 
 def new_registry(
-    *, strict: bool | None = None, entry_points: bool = True, only: set[str] | None = None, disable: set[str] | None = None
+    *,
+    strict: bool | None = None,
+    entry_points: bool = True,
+    only: set[str] | None = None,
+    disable: set[str] | None = None,
 ) -> Registry:
     """A registry with the core's default plugins and, unless ``entry_points`` is False, every
     installed plugin (all found through the ``invprob`` entry points).
