@@ -225,6 +225,11 @@ def test_load_only_some_distributions(toy_path, monkeypatch):
     assert set(registry.distributions) == {"invprob", "invprob-toy-plugin"}
 
 
+def test_only_accepts_any_spelling_of_a_distribution_name(toy_path):
+    registry = new_registry(strict=True, only={"Invprob_Toy.Plugin"})
+    assert set(registry.distributions) == {"invprob", "invprob-toy-plugin"}
+
+
 def test_the_core_is_loaded_whatever_the_switches_say(toy_path, monkeypatch):
     monkeypatch.setenv("INVPROB_LOAD_PLUGINS", "invprob-toy-plugin")
     monkeypatch.setenv("INVPROB_DISABLE_PLUGINS", "invprob")

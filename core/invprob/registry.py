@@ -270,8 +270,11 @@ class Registry:
     def load_entry_points(self, *, only: set[str] | None = None, disable: set[str] | None = None) -> None:
         """Load the plugins of the ``invprob`` entry-point group, the core's first, each on its own.
 
-        ``only``/``disable`` hold canonical distribution names; neither applies to the core.
+        ``only``/``disable`` name distributions (any spelling: ``a_b`` is ``a-b``); neither
+        applies to the core.
         """
+        only = None if only is None else {canonical_distribution_name(name) for name in only}
+        disable = {canonical_distribution_name(name) for name in disable or ()}
         entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
         seen: set[tuple[str, str]] = set()
         for ep in sorted(entry_points, key=lambda e: (_dist_name(e) != CORE_DISTRIBUTION, _dist_name(e), e.name)):
@@ -280,7 +283,7 @@ class Registry:
             if (key, ep.name) in seen:  # the same distribution visible twice on sys.path
                 continue
             seen.add((key, ep.name))
-            if key != CORE_DISTRIBUTION and (key in (disable or ()) or (only is not None and key not in only)):
+            if key != CORE_DISTRIBUTION and (key in disable or (only is not None and key not in only)):
                 continue
             try:
                 plugin = ep.load()
@@ -359,7 +362,7 @@ def _check_kind(kind: str) -> str:
 
 
 def _env_set(name: str) -> set[str] | None:
-    return {canonical_distribution_name(p.strip()) for p in os.environ.get(name, "").split(",") if p.strip()} or None
+    return {part.strip() for part in os.environ.get(name, "").split(",") if part.strip()} or None
 
 
 def new_registry(
