@@ -209,7 +209,12 @@ class ExtrasPlugin:
         registry.add(
             "toy-broken-defaults",
             _unused_factory,
-            defaults={"priors": [{"type": "toy-discriminator", "params": {"lam": 0.003}}, {"type": "toy-norm", "params": {"wieght": 1}}]},
+            defaults={
+                "priors": [
+                    {"type": "toy-discriminator", "params": {"lam": 0.003}},
+                    {"type": "toy-norm", "params": {"wieght": 1}},
+                ]
+            },
         )
 
     @staticmethod
@@ -314,7 +319,8 @@ def test_nested_components_are_validated_with_their_full_path_all_at_once(toy_re
         "operator.params.operators[0].type: unknown operator 'downsampel'; did you mean 'downsample'?",
         "operator.params.operators[1].params.sigma: Input should be greater than or equal to 0 (got: -1)",
         "operator.params.operators[2].params.operators[0].parms: unknown field 'parms'; did you mean 'params'?",
-        "operator.params.operators[2].params.operators[1].type: unknown operator 'colorise'; did you mean 'colorize' or 'compose'?",
+        "operator.params.operators[2].params.operators[1].type: unknown operator 'colorise'; "
+        "did you mean 'colorize' or 'compose'?",
     ]
 
 

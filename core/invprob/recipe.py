@@ -444,7 +444,9 @@ def _apply_overrides(data: Mapping[str, Any], overrides: Iterable[str], registry
     return result
 
 
-def solver_default(data: Mapping[str, Any], section: str, registry: Registry) -> tuple[list[dict[str, Any]], str | None]:
+def solver_default(
+    data: Mapping[str, Any], section: str, registry: Registry
+) -> tuple[list[dict[str, Any]], str | None]:
     """What an omitted ``section`` (``"losses"`` or ``"priors"``) of recipe ``data`` stands for.
 
     Returns the component specs and the name of the solver that declared them, or the
