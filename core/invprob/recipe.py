@@ -526,6 +526,7 @@ def _unique(problems: list[RecipeProblem]) -> list[RecipeProblem]:
 
 
 def _unknown_component_message(registry: Registry, kind: str, name: str) -> str:
+    """The one place this module asks for the unknown-name hint (did you mean, pip install)."""
     return registry.unknown_component_message(kind, name)
 
 
