@@ -44,10 +44,30 @@ def _load_recipe(args: argparse.Namespace):
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """Check a recipe; when valid, print the components it will use and where defaults came from."""
     recipe = _load_recipe(args)
     if recipe is None:
         return EXIT_INVALID
+    import yaml
+
+    from invprob.recipe import COMPONENT_SECTIONS, default_metric_names
+
+    def describe(spec) -> str:
+        params = f" {yaml.safe_dump(spec.params, default_flow_style=True, width=10**6).strip()}" if spec.params else ""
+        weight = f" (weight {spec.weight:g})" if getattr(spec, "weight", 1.0) != 1.0 else ""
+        return f"{spec.type}{params}{weight}"
+
     print(f"{args.recipe}: valid ({recipe.solver.type} on {recipe.operator.type})")
+    for section in COMPONENT_SECTIONS:
+        value = getattr(recipe, section)
+        specs = value if isinstance(value, list) else [] if value is None else [value]
+        note = f"  [default of solver {recipe.solver.type!r}]" if section in recipe.from_solver_defaults else ""
+        print(f"  {section + ':':11}{', '.join(describe(s) for s in specs) or 'none'}{note}")
+    if recipe.metrics is not None:
+        print(f"  {'metrics:':11}{', '.join(recipe.metrics) or 'none'}")
+    else:
+        names = ", ".join(default_metric_names(default_registry())) or "none"
+        print(f"  {'metrics:':11}{names}  [every installed metric with default params]")
     return EXIT_OK
 
 

@@ -6,20 +6,60 @@ component's one-line description in ``invprob plugins`` and the JSON Schema.
 
 Use :data:`RecipePath` for file and folder parameters: a relative path is resolved against
 the folder of the recipe that names it, not the working directory.
+
+A component that is configured with other components (``compose`` takes a list of operators)
+declares the field as :class:`ComponentSpec` values marked with the kind they name::
+
+    class ComposeParams(Params):
+        operators: Annotated[list[ComponentSpec], NestedKind("operators"), Field(min_length=1)]
+
+The marker goes on the field itself (a single spec, an optional one, or a list of them).
+Recipe validation then checks the nested components like top-level ones, with their full
+path (``operator.params.operators[1].params.sigma``) and a did-you-mean for unknown names;
+the factory receives the specs and builds them with ``context``'s registry. The recipe's own
+sections (``generator``, ``operator``, ``priors``, ``losses``, ``solver``) use the same marker.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
 
 class Params(BaseModel):
-    """Base of every component's params model: unknown keys are errors."""
+    """Base of every component's params model and of the recipe's own models: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class ComponentSpec(Params):
+    """A component: a registered ``type`` name and its ``params``."""
+
+    type: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NestedKind:
+    """Marks a field of :class:`ComponentSpec` values as naming components of ``kind``.
+
+    ``kind`` is a registry kind (``"operators"``, ``"priors"``, ...). See the module docstring.
+    """
+
+    kind: str
+
+
+def nested_component_fields(model: type[BaseModel]) -> dict[str, str]:
+    """``{key in the data: kind}`` for every field of ``model`` marked with :class:`NestedKind`."""
+    fields = {}
+    for name, info in model.model_fields.items():
+        for marker in info.metadata:
+            if isinstance(marker, NestedKind):
+                fields[info.alias or name] = marker.kind
+    return fields
 
 
 def _resolve_against_recipe(path: Path, info: ValidationInfo) -> Path:

@@ -31,7 +31,7 @@ from invprob.metrics import MetricSet
 from invprob.operator import Operator
 from invprob.problem import InverseProblem, WeightedLoss
 from invprob.progress import Monitor
-from invprob.recipe import Recipe, dump_recipe, load_recipe, validate_recipe
+from invprob.recipe import Recipe, default_metric_names, dump_recipe, load_recipe
 from invprob.registry import Registry, default_registry
 from invprob.solver import Solver, SolverResult
 
@@ -94,18 +94,8 @@ def _as_recipe(
     recipe: Recipe | str | Path | Mapping[str, Any], overrides: Iterable[str], registry: Registry
 ) -> Recipe:
     if isinstance(recipe, Recipe):
-        if overrides:
-            return validate_recipe(
-                _apply(recipe.raw, overrides), base_dir=recipe.base_dir, registry=registry, source=recipe.source
-            )
-        return recipe
+        return recipe.with_overrides(overrides, registry)
     return load_recipe(recipe, overrides, registry=registry)
-
-
-def _apply(raw: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
-    from invprob.recipe import apply_overrides
-
-    return apply_overrides(raw, overrides)
 
 
 def build(recipe: Recipe, *, device: str | None = None, registry: Registry | None = None) -> Components:
@@ -298,7 +288,10 @@ def write_outputs(
             runs.save_png(observed[index], image_dir / f"{stem}_observed.png")
     runs.save_grid([observed, reconstruction, truth], directory / "grid.png")
 
-    metric_set = MetricSet(recipe.metrics)
+    names_of_metrics = recipe.metrics
+    if names_of_metrics is None:
+        names_of_metrics = default_metric_names(components.context.registry)
+    metric_set = MetricSet(names_of_metrics)
     values = metric_set(reconstruction, truth)
     for index, name in enumerate(names):
         entry: dict[str, Any] = {"name": name, "measurement_loss": measurement_loss[index]}

@@ -3,20 +3,37 @@
 A recipe names every component as ``{type: <registered name>, params: {...}}``. Validation
 runs in two stages and reports *every* problem at once:
 
-1. the shape of the recipe (this module's pydantic models, ``extra="forbid"`` everywhere);
+1. the shape of the recipe (this module's models, ``extra="forbid"`` everywhere);
 2. each component: its name must be registered, and its params must satisfy that
-   component's own params model.
+   component's own params model. Components nested in a component's params (fields marked
+   with :class:`invprob.params.NestedKind`, such as ``compose``'s ``operators``) are checked
+   the same way, recursively.
 
-Each problem carries its full path (``solver.params.steps``, ``losses[1].weight``), the
-offending value, and a "did you mean" where a close name exists. Relative paths resolve
-against the recipe's folder. ``requires:`` lists plugin distributions with version
-specifiers, checked before anything runs.
+Each problem carries its full path (``solver.params.steps``, ``losses[1].weight``,
+``operator.params.operators[1].params.sigma``), the offending value, and a "did you mean"
+where a close name exists. Relative paths resolve against the recipe's folder. ``requires:``
+lists plugin distributions with version specifiers, checked before anything runs.
+
+**Solver defaults.** A solver may declare recipe-level defaults when it is registered
+(``registry.add("yeh", ..., defaults={"losses": [...], "priors": [...]})``). A recipe that
+omits ``losses:`` or ``priors:`` gets the solver's defaults (else ``losses: [mse]`` and
+``priors: []``); a section that is written, even as ``[]``, is used exactly as written. The
+defaults are validated like written components, and problems in them carry the path
+``priors (default of solver 'yeh')[0].type``. :attr:`Recipe.raw` keeps what the user wrote,
+:attr:`Recipe.from_solver_defaults` names the sections that were filled in, and
+:func:`dump_recipe` writes the resolved components. An override that reaches inside an
+omitted section (``priors.0.params.lam=0.01``) first writes out the solver's defaults there.
+
+**Metrics** are names of registered metric components; ``metrics:`` omitted (``None``) means
+every installed metric whose params all have defaults (:func:`default_metric_names`).
 
 Torch is not imported here: validating a recipe is instant.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import importlib.metadata
 import re
 import types
@@ -24,34 +41,18 @@ import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from invprob.hints import unknown_component_message
-from invprob.params import RecipePath
-from invprob.registry import Registry, default_registry, suggest
+from invprob.params import ComponentSpec, NestedKind, Params, RecipePath, nested_component_fields
+from invprob.hints import suggest, unknown_component_message
+from invprob.registry import Component, Registry, default_registry
 
-METRICS: tuple[str, ...] = ("psnr", "ssim", "mse", "lpips")
-COMPONENT_SECTIONS: dict[str, str] = {
-    "generator": "generators",
-    "operator": "operators",
-    "priors": "priors",
-    "losses": "losses",
-    "solver": "solvers",
-}
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ComponentSpec(StrictModel):
-    """A component: a registered ``type`` name and its ``params``."""
-
-    type: str
-    params: dict[str, Any] = Field(default_factory=dict)
+SOLVER_DEFAULT_SECTIONS: tuple[str, ...] = ("losses", "priors")
+FALLBACK_DEFAULTS: dict[str, list[dict[str, Any]]] = {"losses": [{"type": "mse"}], "priors": []}
+"""What an omitted ``losses:``/``priors:`` means when the solver declares no default for it."""
 
 
 class LossSpec(ComponentSpec):
@@ -60,25 +61,36 @@ class LossSpec(ComponentSpec):
     weight: float = 1.0
 
 
-class DataSpec(StrictModel):
-    """The images to solve for: files (``images``) or samples from the generator (``samples``).
+class DataSpec(Params):
+    """The data to solve for: exactly one of ``images``, ``samples`` or ``observation``.
 
-    ``images`` is an image file, a folder of images, a glob pattern, or an ``.npz`` with an
-    array ``npz_key`` of uint8 images (``[N, H, W, C]``). ``select`` is a Python slice over
-    the sorted images (``"-64:"`` is the last 64). Images are resized to the generator's
-    output size.
+    - ``images``: ground-truth images, observed through the operator: an image file, a
+      folder of images, a glob pattern, or an ``.npz`` with an array ``npz_key`` of uint8
+      images (``[N, H, W, C]``), resized to the generator's output size.
+    - ``samples``: that many draws from the generator, observed through the operator.
+    - ``observation``: real measurements, used as they are, with no ground truth: an image
+      file, folder or glob sized to the operator's *output* (a low-resolution photo, a damaged
+      image whose mask comes with the operator), or ``.npy``/``.pt``/``.safetensors``
+      measurement tensors. Metrics that need the truth are skipped.
+
+    ``select`` is a Python slice over the sorted files (``"-64:"`` is the last 64).
     """
 
     images: RecipePath | None = None
     samples: int | None = Field(default=None, gt=0)
+    observation: RecipePath | None = None
     npz_key: str = "images"
     select: str | None = None
     batch_size: int = Field(default=8, gt=0)
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSpec:
-        if (self.images is None) == (self.samples is None):
-            raise ValueError("give exactly one of 'images' (files) or 'samples' (draws from the generator)")
+        given = [x for x in (self.images, self.samples, self.observation) if x is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of 'images' (ground-truth image files), 'samples' (draws from the "
+                "generator) or 'observation' (measurements without ground truth)"
+            )
         return self
 
     @field_validator("select")
@@ -89,7 +101,7 @@ class DataSpec(StrictModel):
         return value
 
 
-class OutputSpec(StrictModel):
+class OutputSpec(Params):
     """What a run writes besides metrics and images."""
 
     dir: RecipePath | None = None
@@ -98,8 +110,19 @@ class OutputSpec(StrictModel):
     gif_every: int = Field(default=10, gt=0)
 
 
-class Recipe(StrictModel):
-    """A complete experiment: model, forward model, priors, losses, solver, data, outputs."""
+def _solver_defaults_are_optional(schema: dict[str, Any]) -> None:
+    schema["required"] = [name for name in schema.get("required", []) if name not in SOLVER_DEFAULT_SECTIONS]
+
+
+class Recipe(Params):
+    """A complete experiment: model, forward model, priors, losses, solver, data, outputs.
+
+    Build one with :func:`load_recipe` or :func:`validate_recipe`, which fill in the solver's
+    defaults for omitted ``losses``/``priors`` before validating (the model itself requires
+    them, so a recipe never silently falls back to a loss its solver does not expect).
+    """
+
+    model_config = ConfigDict(json_schema_extra=_solver_defaults_are_optional)
 
     version: Literal[1]
     name: str | None = None
@@ -107,18 +130,25 @@ class Recipe(StrictModel):
     requires: list[str] = Field(default_factory=list)
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    generator: ComponentSpec | None = None
-    operator: ComponentSpec
-    priors: list[ComponentSpec] = Field(default_factory=list)
-    losses: list[LossSpec] = Field(default_factory=lambda: [LossSpec(type="mse")])
-    solver: ComponentSpec
+    generator: Annotated[ComponentSpec | None, NestedKind("generators")] = None
+    operator: Annotated[ComponentSpec, NestedKind("operators")]
+    priors: Annotated[
+        list[ComponentSpec], NestedKind("priors"), Field(description="omitted: the solver's default priors, else none")
+    ]
+    losses: Annotated[
+        list[LossSpec], NestedKind("losses"), Field(description="omitted: the solver's default losses, else [mse]")
+    ]
+    solver: Annotated[ComponentSpec, NestedKind("solvers")]
     data: DataSpec
-    metrics: list[str] = Field(default_factory=lambda: list(METRICS))
+    metrics: list[str] | None = Field(
+        default=None, description="metric names; omitted: every installed metric whose params all have defaults"
+    )
     outputs: OutputSpec = Field(default_factory=OutputSpec)
 
     _source: Path | None = PrivateAttr(default=None)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _from_solver_defaults: tuple[str, ...] = PrivateAttr(default=())
 
     @property
     def source(self) -> Path | None:
@@ -132,8 +162,29 @@ class Recipe(StrictModel):
 
     @property
     def raw(self) -> dict[str, Any]:
-        """The recipe as written, after overrides, before defaults."""
+        """The recipe as written, after overrides, before any default is filled in."""
         return self._raw
+
+    @property
+    def from_solver_defaults(self) -> tuple[str, ...]:
+        """The sections (``"losses"``, ``"priors"``) that the recipe omitted and the solver filled in."""
+        return self._from_solver_defaults
+
+    def with_overrides(self, overrides: Iterable[str], registry: Registry | None = None) -> Recipe:
+        """This recipe with ``overrides`` applied to what was written, validated once.
+
+        The overrides apply to :attr:`raw`, so omitted sections still follow the (possibly
+        overridden) solver; source and base folder are kept. Without overrides: ``self``.
+        Raises :class:`RecipeError` like :func:`load_recipe`.
+        """
+        overrides = list(overrides)
+        if not overrides:
+            return self
+        return _load(self.raw, overrides, registry, base_dir=self.base_dir, source=self.source)
+
+
+COMPONENT_SECTIONS: dict[str, str] = nested_component_fields(Recipe)
+"""Recipe section -> component kind: ``{"generator": "generators", "operator": "operators", ...}``."""
 
 
 # -- problems and their report ---------------------------------------------------------------
@@ -357,7 +408,7 @@ def load_recipe(
     registry: Registry | None = None,
     base_dir: str | Path | None = None,
 ) -> Recipe:
-    """Load a recipe from a YAML file or a dict, apply overrides, and validate it fully.
+    """Load a recipe from a YAML file or a dict, apply overrides, and validate it, once.
 
     Raises :class:`RecipeError` listing every problem (also for bad overrides).
     """
@@ -368,11 +419,51 @@ def load_recipe(
         path = Path(source)
         data = read_recipe_file(path)
         base = Path(base_dir) if base_dir is not None else path.resolve().parent
+    return _load(data, overrides, registry, base_dir=base, source=path)
+
+
+def _load(
+    data: Mapping[str, Any], overrides: Iterable[str], registry: Registry | None, *, base_dir: Path, source: Path | None
+) -> Recipe:
+    registry = registry if registry is not None else default_registry()
     try:
-        data = apply_overrides(data, overrides)
+        data = _apply_overrides(data, overrides, registry)
     except OverrideError as exc:
-        raise RecipeError([RecipeProblem("", str(exc))], source=path) from None
-    return validate_recipe(data, base_dir=base, registry=registry, source=path)
+        raise RecipeError([RecipeProblem("", str(exc))], source=source) from None
+    return validate_recipe(data, base_dir=base_dir, registry=registry, source=source)
+
+
+def _apply_overrides(data: Mapping[str, Any], overrides: Iterable[str], registry: Registry) -> dict[str, Any]:
+    """:func:`apply_overrides`, writing out the solver's defaults where one reaches inside them."""
+    result = dict(data)
+    for override in overrides:
+        path = override[1:] if override.startswith("~") else override.split("=", 1)[0]
+        parts = _split_path(path.strip())
+        if len(parts) > 1 and parts[0] in SOLVER_DEFAULT_SECTIONS and parts[0] not in result:
+            result[parts[0]] = solver_default(result, str(parts[0]), registry)[0]
+        result = apply_overrides(result, [override])
+    return result
+
+
+def solver_default(
+    data: Mapping[str, Any], section: str, registry: Registry
+) -> tuple[list[dict[str, Any]], str | None]:
+    """What an omitted ``section`` (``"losses"`` or ``"priors"``) of recipe ``data`` stands for.
+
+    Returns the component specs and the name of the solver that declared them, or the
+    fallback (``[mse]`` / ``[]``) and ``None`` when the solver declares no such default or is
+    not a known solver (that is reported on its own).
+    """
+    solver = _solver_component(data, registry)
+    if solver is not None and section in solver.defaults:
+        return copy.deepcopy([dict(spec) for spec in solver.defaults[section]]), solver.name
+    return copy.deepcopy(FALLBACK_DEFAULTS[section]), None
+
+
+def _solver_component(data: Mapping[str, Any], registry: Registry) -> Component | None:
+    solver = data.get("solver")
+    name = solver.get("type") if isinstance(solver, Mapping) else None
+    return registry.components["solvers"].get(name) if isinstance(name, str) else None
 
 
 def validate_recipe(
@@ -382,24 +473,47 @@ def validate_recipe(
     registry: Registry | None = None,
     source: Path | None = None,
 ) -> Recipe:
-    """Both validation stages on a recipe dict; a :class:`RecipeError` with every problem."""
+    """Both validation stages on a recipe dict (as written); a :class:`RecipeError` with every problem.
+
+    Omitted ``losses``/``priors`` are filled in from the solver's defaults first, and checked.
+    """
     registry = registry if registry is not None else default_registry()
     base = Path(base_dir) if base_dir is not None else Path.cwd()
+    resolved = dict(data)
+    defaulted: dict[str, str] = {}
+    for section in SOLVER_DEFAULT_SECTIONS:
+        if section not in data:
+            resolved[section], solver = solver_default(data, section, registry)
+            if solver is not None:
+                defaulted[section] = solver
     problems: list[RecipeProblem] = []
     recipe: Recipe | None = None
     try:
-        recipe = Recipe.model_validate(dict(data), context={"base_dir": base})
+        recipe = Recipe.model_validate(resolved, context={"base_dir": base})
     except ValidationError as exc:
         problems += problems_from_validation_error(exc, Recipe)
-    problems += _component_problems(data, registry, base)
-    problems += _metric_problems(data)
+    problems += component_problems(resolved, Recipe, registry, base_dir=base)
+    problems += _metric_problems(resolved, registry)
     problems += requirement_problems(data.get("requires") or [])
     if problems or recipe is None:
-        raise RecipeError(_unique(problems), source=source)
+        raise RecipeError(_unique(_label_defaults(problems, defaulted)), source=source)
     recipe._source = source
     recipe._base_dir = base
-    recipe._raw = dict(data)
+    recipe._raw = copy.deepcopy(dict(data))
+    recipe._from_solver_defaults = tuple(defaulted)
     return recipe
+
+
+def _label_defaults(problems: list[RecipeProblem], defaulted: Mapping[str, str]) -> list[RecipeProblem]:
+    """``priors[0].type`` -> ``priors (default of solver 'yeh')[0].type`` for filled-in sections."""
+    out = []
+    for problem in problems:
+        for section, solver in defaulted.items():
+            if problem.path == section or problem.path.startswith((f"{section}[", f"{section}.")):
+                label = f"{section} (default of solver {solver!r})"
+                problem = dataclasses.replace(problem, path=label + problem.path[len(section) :])
+        out.append(problem)
+    return out
 
 
 def _unique(problems: list[RecipeProblem]) -> list[RecipeProblem]:
@@ -412,46 +526,82 @@ def _unique(problems: list[RecipeProblem]) -> list[RecipeProblem]:
     return out
 
 
-def _component_specs(data: Mapping[str, Any]) -> Iterable[tuple[tuple[Any, ...], str, Mapping[str, Any]]]:
-    """``(path, kind, spec)`` for every component section shaped like ``{type: str, ...}``."""
-    for section, kind in COMPONENT_SECTIONS.items():
-        value = data.get(section)
-        items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
-        for index, spec in items:
-            if isinstance(spec, Mapping) and isinstance(spec.get("type"), str):
-                path = (section,) if index is None else (section, index)
-                yield path, kind, spec
+def _specs_at(value: Any, path: tuple[Any, ...]) -> Iterable[tuple[tuple[Any, ...], Mapping[str, Any]]]:
+    """``(path, spec)`` for the value of a component field: one spec or a list of them.
+
+    Values not shaped like ``{type: str, ...}`` are skipped: stage 1 reports them.
+    """
+    items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+    for index, spec in items:
+        if isinstance(spec, Mapping) and isinstance(spec.get("type"), str):
+            yield (path if index is None else (*path, index)), spec
 
 
-def _component_problems(data: Mapping[str, Any], registry: Registry, base_dir: Path) -> list[RecipeProblem]:
+def component_problems(
+    data: Mapping[str, Any],
+    model: type[BaseModel],
+    registry: Registry,
+    *,
+    base_dir: Path | None = None,
+    prefix: tuple[Any, ...] = (),
+) -> list[RecipeProblem]:
+    """Stage 2 for every component field of ``model`` found in ``data``, recursively.
+
+    A component field is one marked with :class:`~invprob.params.NestedKind` (the recipe's
+    sections, ``compose``'s ``operators``): its names must be registered, its params must
+    satisfy the component's params model, and the components nested in those params are
+    checked in turn. Paths start with ``prefix``.
+    """
     problems = []
-    for path, kind, spec in _component_specs(data):
-        name = spec["type"]
-        if name not in registry.components[kind]:
-            message = unknown_component_message(registry, kind, name)
-            problems.append(RecipeProblem(format_path((*path, "type")), message))
-            continue
-        params = spec.get("params") or {}
-        if not isinstance(params, Mapping):
-            continue  # stage 1 reports that params must be a mapping
-        component = registry.components[kind][name]
-        try:
-            component.validate_params(params, base_dir=base_dir)
-        except ValidationError as exc:
-            problems += problems_from_validation_error(exc, component.params_model, prefix=(*path, "params"))
+    for key, kind in nested_component_fields(model).items():
+        for path, spec in _specs_at(data.get(key), (*prefix, key)):
+            name = spec["type"]
+            component = registry.components[kind].get(name)
+            if component is None:
+                message = unknown_component_message(registry, kind, name)
+                problems.append(RecipeProblem(format_path((*path, "type")), message))
+                continue
+            params = spec.get("params") or {}
+            if not isinstance(params, Mapping):
+                continue  # stage 1 reports that params must be a mapping
+            try:
+                component.validate_params(params, base_dir=base_dir)
+            except ValidationError as exc:
+                problems += problems_from_validation_error(exc, component.params_model, prefix=(*path, "params"))
+            problems += component_problems(
+                params, component.params_model, registry, base_dir=base_dir, prefix=(*path, "params")
+            )
     return problems
 
 
-def _metric_problems(data: Mapping[str, Any]) -> list[RecipeProblem]:
+def default_metric_names(registry: Registry) -> list[str]:
+    """The metrics an omitted ``metrics:`` stands for: every installed one whose params all default."""
+    return [name for name, metric in registry.components["metrics"].items() if _params_all_default(metric)]
+
+
+def _params_all_default(component: Component) -> bool:
+    return all(not field.is_required() for field in component.params_model.model_fields.values())
+
+
+def _metric_problems(data: Mapping[str, Any], registry: Registry) -> list[RecipeProblem]:
     metrics = data.get("metrics")
     if not isinstance(metrics, list):
         return []
     problems = []
     for index, name in enumerate(metrics):
-        if isinstance(name, str) and name not in METRICS:
-            hint = suggest(name, METRICS)
-            tail = f"did you mean {hint[0]!r}?" if hint else f"available: {', '.join(METRICS)}"
-            problems.append(RecipeProblem(f"metrics[{index}]", f"unknown metric {name!r}; {tail}"))
+        if not isinstance(name, str):
+            continue  # stage 1 reports it
+        metric = registry.components["metrics"].get(name)
+        if metric is None:
+            problems.append(RecipeProblem(f"metrics[{index}]", unknown_component_message(registry, "metrics", name)))
+        elif not _params_all_default(metric):
+            required = [n for n, f in metric.params_model.model_fields.items() if f.is_required()]
+            problems.append(
+                RecipeProblem(
+                    f"metrics[{index}]",
+                    f"metric {name!r} needs params ({', '.join(required)}), which a name in 'metrics' cannot give",
+                )
+            )
     return problems
 
 
@@ -491,6 +641,6 @@ def requirement_problems(requires: Any) -> list[RecipeProblem]:
 
 
 def dump_recipe(recipe: Recipe) -> str:
-    """The resolved recipe (every default filled in) as YAML."""
+    """The resolved recipe as YAML: every default filled in, the solver's default components included."""
     data = recipe.model_dump(mode="json")
     return yaml.safe_dump(data, sort_keys=False)

@@ -10,12 +10,12 @@ Random masks and sensing matrices are drawn at build time from
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from invprob.hookspecs import hookimpl
-from invprob.params import Params, RecipePath
+from invprob.params import ComponentSpec, NestedKind, Params, RecipePath
 from invprob.registry import ComponentRegistry
 
 EXAMPLE_MASK = Path(__file__).resolve().parent / "data" / "example-mask-rgba.png"
@@ -173,17 +173,10 @@ class ClassifierParams(Params):
     weights: RecipePath | None = Field(description="state dict file; null = random initialisation from the seed (tests)")
 
 
-class OperatorSpec(Params):
-    """One operator of a composition."""
-
-    type: str
-    params: dict[str, Any] = Field(default_factory=dict)
-
-
 class ComposeParams(Params):
     """Composition of operators, applied first to last (only the last may have noise)."""
 
-    operators: list[OperatorSpec] = Field(min_length=1)
+    operators: Annotated[list[ComponentSpec], NestedKind("operators"), Field(min_length=1)]
 
 
 # -- factories ---------------------------------------------------------------------------
