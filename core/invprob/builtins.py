@@ -5,12 +5,10 @@ Like any plugin module, this one imports nothing heavy: factories import on firs
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 
 from invprob.hookspecs import hookimpl
-from invprob.params import OddWindow, Params, RecipePath
+from invprob.params import OddWindow, Params
 from invprob.registry import ComponentRegistry, NoParams
 
 
@@ -40,31 +38,10 @@ class ContextParams(Params):
     window: OddWindow = Field(7, description="odd side of the square neighbourhood N(i), in pixels")
 
 
-class LPIPSParams(Params):
-    """LPIPS perceptual distance (pip 'lpips' weights) between A(x) and y."""
-
-    net: Literal["alex", "vgg"] = Field("alex", description="backbone; alex needs >= 31x31, vgg >= 16x16")
-    backbone_weights: RecipePath | None = Field(
-        None, description="torchvision ImageNet checkpoint; default: the torch hub cache"
-    )
-    lin_weights: RecipePath | None = Field(
-        None, description="LPIPS linear weights; default: those shipped in the lpips package"
-    )
-    random_backbone: bool = Field(
-        False, description="random backbone weights: for testing the code path only, not perceptual"
-    )
-
-
 def _context(params: ContextParams, context: object):
     from invprob.context_loss import ContextLoss
 
     return ContextLoss(window=params.window)
-
-
-def _lpips(params: LPIPSParams, context: object):
-    from invprob.lpips_loss import build_lpips
-
-    return build_lpips(params.net, params.backbone_weights, params.lin_weights, params.random_backbone)
 
 
 @hookimpl
@@ -72,4 +49,3 @@ def invprob_register_losses(registry: ComponentRegistry) -> None:
     registry.add("mse", _mse, params_model=MSEParams)
     registry.add("l1", _l1, params_model=L1Params)
     registry.add("context", _context, params_model=ContextParams, examples=[{}, {"window": 3}])
-    registry.add("lpips", _lpips, params_model=LPIPSParams, examples=[{"net": "vgg", "random_backbone": True}])

@@ -27,7 +27,7 @@ from invprob import runs
 from invprob.context import BuildContext
 from invprob.data import DataError, load_images
 from invprob.generator import Generator
-from invprob.metrics import MetricSet
+from invprob.metrics import build_metrics, evaluate
 from invprob.operator import Operator
 from invprob.problem import InverseProblem, WeightedLoss
 from invprob.progress import Monitor
@@ -298,8 +298,8 @@ def write_outputs(
             runs.save_png(observed[index], image_dir / f"{stem}_observed.png")
     runs.save_grid([observed, reconstruction, truth], directory / "grid.png")
 
-    metric_set = MetricSet(recipe.metrics)
-    values = metric_set(reconstruction, truth)
+    metric_modules, unavailable = build_metrics(recipe.metrics, components.context.registry, components.context)
+    values = evaluate(metric_modules, reconstruction, truth)
     for index, name in enumerate(names):
         entry: dict[str, Any] = {"name": name, "measurement_loss": measurement_loss[index]}
         entry.update({metric: values[metric][index] for metric in values})
@@ -308,8 +308,8 @@ def write_outputs(
         metric: _mean([v for v in values[metric] if v is not None]) for metric in values
     }
     metrics["mean"]["measurement_loss"] = _mean(measurement_loss)
-    if metric_set.unavailable:
-        metrics["unavailable"] = metric_set.unavailable
+    if unavailable:
+        metrics["unavailable"] = unavailable
     metrics["timings"] = [r.timings for r in results]
 
     if recipe.outputs.latents:

@@ -1,0 +1,1 @@
+"""The core's own components, registered through the ``invprob`` entry-point group like any plugin."""
