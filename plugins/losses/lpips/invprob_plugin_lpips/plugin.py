@@ -16,13 +16,16 @@ if TYPE_CHECKING:
 Backbone = Literal["alex", "vgg"]
 
 
-class LPIPSLossParams(Params):
-    """LPIPS perceptual distance (pip 'lpips' weights) between A(x) and y."""
-
+class _BackboneParams(Params):
     net: Backbone = Field("alex", description="backbone; alex needs >= 31x31, vgg >= 16x16")
     backbone_weights: RecipePath | None = Field(
         None, description="torchvision ImageNet checkpoint; default: the torch hub cache"
     )
+
+
+class LPIPSLossParams(_BackboneParams):
+    """LPIPS perceptual distance (pip 'lpips' weights) between A(x) and y."""
+
     lin_weights: RecipePath | None = Field(
         None, description="LPIPS linear weights; default: those shipped in the lpips package"
     )
@@ -31,13 +34,8 @@ class LPIPSLossParams(Params):
     )
 
 
-class LPIPSMetricParams(Params):
+class LPIPSMetricParams(_BackboneParams):
     """LPIPS perceptual distance of the reconstruction to the ground truth (lower is better)."""
-
-    net: Backbone = Field("alex", description="backbone; alex needs >= 31x31, vgg >= 16x16")
-    backbone_weights: RecipePath | None = Field(
-        None, description="torchvision ImageNet checkpoint; default: the torch hub cache"
-    )
 
 
 def _build_loss(params: LPIPSLossParams, context: BuildContext):
