@@ -48,7 +48,8 @@ def test_ssim_agrees_with_scikit_image():
 
     expected = [
         structural_similarity(
-            unit(r), unit(t), gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0, channel_axis=0
+            unit(r), unit(t), gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+            data_range=1.0, channel_axis=0,
         )
         for r, t in zip(reconstruction, target)
     ]
@@ -123,7 +124,8 @@ def test_no_names_means_every_metric_that_needs_no_params(toy_metrics_registry):
 
 
 def test_named_metrics_are_built_in_order_and_unavailable_ones_noted(toy_metrics_registry):
-    built, unavailable = build_metrics(["ssim", "needs-weights", "psnr"], toy_metrics_registry, _context(toy_metrics_registry))
+    names = ["ssim", "needs-weights", "psnr"]
+    built, unavailable = build_metrics(names, toy_metrics_registry, _context(toy_metrics_registry))
     assert list(built) == ["ssim", "psnr"]
     assert list(unavailable) == ["needs-weights"]
 

@@ -163,7 +163,9 @@ def _needs_no_params(registry: Registry, name: str) -> bool:
 
 
 @torch.no_grad()
-def evaluate(metrics: dict[str, Metric], reconstruction: torch.Tensor, target: torch.Tensor) -> dict[str, list[float | None]]:
+def evaluate(
+    metrics: dict[str, Metric], reconstruction: torch.Tensor, target: torch.Tensor
+) -> dict[str, list[float | None]]:
     """Each metric per image, as JSON-ready floats (``None`` where a value is inf or NaN)."""
     out: dict[str, list[float | None]] = {}
     for name, metric in metrics.items():
