@@ -13,7 +13,7 @@ from invprob.context import BuildContext
 from invprob.metrics import MSE, PSNR, SSIM, Metric, MetricUnavailable, build_metrics, evaluate
 from invprob.params import Params
 from invprob.registry import Registry, UnknownComponentError, new_registry
-from invprob.testing.metrics import MetricConformance
+from invprob.testing import MetricConformance
 
 
 class TestCoreMetrics(MetricConformance):

@@ -9,8 +9,7 @@ import importlib.util
 
 import pytest
 
-from invprob.testing import LossConformance
-from invprob.testing.metrics import MetricConformance
+from invprob.testing import LossConformance, MetricConformance
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("lpips") is None, reason="pip package lpips not installed")
 

@@ -11,7 +11,7 @@ import torch
 from invprob.context import BuildContext
 from invprob.metrics import MetricUnavailable, build_metrics
 from invprob.registry import new_registry
-from invprob.testing.metrics import check_metric_batch_consistency, check_metric_direction, check_metric_is_per_image
+from invprob.testing import check_metric_batch_consistency, check_metric_direction, check_metric_is_per_image
 from invprob_plugin_lpips.loss import BACKBONE_FILES, LPIPSLoss, build_lpips
 from invprob_plugin_lpips.metric import LPIPSMetric
 
