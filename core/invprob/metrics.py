@@ -1,17 +1,50 @@
 """Image-quality metrics between reconstructions and ground truth, per image.
 
-Images are ``[B, C, H, W]`` in [-1, 1]; every metric is computed on the [0, 1] scale (data
-range 1), as the papers report them. SSIM follows Wang et al. (2004): an 11x11 Gaussian window
-with sigma 1.5, K1 = 0.01, K2 = 0.03, averaged over channels and valid positions.
+A metric is a component like a loss: a plugin registers it with
+``invprob_register_metrics(registry)`` and :func:`build_metrics` builds the ones a run asks
+for. A built metric is a :class:`Metric` (``forward(reconstruction, target) -> [B]``); a
+factory that cannot work here (missing weights) raises :class:`MetricUnavailable`, and the run
+records the reason instead of the values.
+
+Images are ``[B, C, H, W]`` in [-1, 1]; PSNR, SSIM and MSE are computed on the [0, 1] scale
+(data range 1), as the papers report them. SSIM follows Wang et al. (2004): an 11x11 Gaussian
+window with sigma 1.5, K1 = 0.01, K2 = 0.03, averaged over channels and valid positions.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 import torch.nn.functional as F
+from pydantic import ValidationError
+from torch import nn
+
+if TYPE_CHECKING:
+    from invprob.context import BuildContext
+    from invprob.registry import Registry
+
+
+class Metric(nn.Module):
+    """A per-image quality score: ``forward(reconstruction, target)`` returns shape ``[B]``.
+
+    Both inputs are ``[B, C, H, W]`` in [-1, 1]. ``higher_is_better`` says which way is better
+    (True for PSNR and SSIM, False for MSE and LPIPS). A metric never needs gradients.
+    """
+
+    higher_is_better: ClassVar[bool]
+
+    def forward(self, reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class MetricUnavailable(RuntimeError):
+    """A metric cannot be computed here; the message says why and what would fix it.
+
+    Raised by a metric's factory (LPIPS without its backbone weights): the run goes on without
+    the metric and records the reason under ``unavailable`` in ``metrics.json``.
+    """
 
 
 def _unit(x: torch.Tensor) -> torch.Tensor:
@@ -58,52 +91,84 @@ def ssim(reconstruction: torch.Tensor, target: torch.Tensor, window: int = 11, s
     return ssim_map.reshape(ssim_map.shape[0], -1).mean(dim=1)
 
 
-class MetricUnavailable(RuntimeError):
-    """A metric cannot be computed here (e.g. LPIPS without its backbone weights)."""
+class PSNR(Metric):
+    """Peak signal-to-noise ratio in dB, data range 1 (inf for identical images)."""
+
+    higher_is_better = True
+
+    def forward(self, reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return psnr(reconstruction, target)
 
 
-def lpips_metric() -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """LPIPS (AlexNet) per image, or :class:`MetricUnavailable` saying what is missing."""
+class SSIM(Metric):
+    """Structural similarity (Wang et al. 2004), 11x11 Gaussian window, sigma 1.5, data range 1."""
+
+    higher_is_better = True
+
+    def forward(self, reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return ssim(reconstruction, target)
+
+
+class MSE(Metric):
+    """Mean squared error on the [0, 1] scale."""
+
+    higher_is_better = False
+
+    def forward(self, reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return mse(reconstruction, target)
+
+
+def build_metrics(
+    names: list[str] | None, registry: Registry, context: BuildContext
+) -> tuple[dict[str, Metric], dict[str, str]]:
+    """Build the metrics ``names`` on ``context.device``: ``(built, unavailable)``.
+
+    ``names=None`` means every installed metric that needs no params (those whose params all
+    have defaults). ``unavailable`` maps the name of each metric whose factory raised
+    :class:`MetricUnavailable` to the reason. An unknown name raises the registry's
+    ``UnknownComponentError`` (with did-you-mean); a named metric that needs params, or a
+    factory that returns something other than a :class:`Metric`, is a ``ValueError``/``TypeError``.
+    """
+    if names is None:
+        names = [name for name in registry.names("metrics") if _needs_no_params(registry, name)]
+    built: dict[str, Metric] = {}
+    unavailable: dict[str, str] = {}
+    for name in names:
+        component = registry.get("metrics", name)
+        if not _needs_no_params(registry, name):
+            raise ValueError(
+                f"metric {name!r} of {component.distribution} needs params, and a recipe's metrics "
+                "are given by name only; choose another metric"
+            )
+        try:
+            metric = component.build({}, context)
+        except MetricUnavailable as exc:
+            unavailable[name] = str(exc)
+            continue
+        if not isinstance(metric, Metric):
+            raise TypeError(
+                f"the factory of metric {name!r} ({component.distribution}) returned a "
+                f"{type(metric).__qualname__}, not an invprob.metrics.Metric"
+            )
+        built[name] = metric.to(context.device).eval().requires_grad_(False)
+    return built, unavailable
+
+
+def _needs_no_params(registry: Registry, name: str) -> bool:
     try:
-        from invprob.lpips_loss import build_lpips  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise MetricUnavailable(f"LPIPS support is not available: {exc}") from None
-    try:
-        model = build_lpips()
-    except Exception as exc:  # noqa: BLE001 - any failure means the metric is unavailable
-        raise MetricUnavailable(str(exc).splitlines()[0]) from None
-
-    @torch.no_grad()
-    def compute(reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        model.to(reconstruction.device)
-        return model(reconstruction.float(), target.float()).reshape(reconstruction.shape[0]).double()
-
-    return compute
+        registry.get("metrics", name).params_model.model_validate({})
+    except ValidationError:
+        return False
+    return True
 
 
-BUILTIN: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {"psnr": psnr, "ssim": ssim, "mse": mse}
-
-
-class MetricSet:
-    """The metrics a recipe asks for; those that are unavailable are noted, not fatal."""
-
-    def __init__(self, names: Iterable[str]):
-        self.functions: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {}
-        self.unavailable: dict[str, str] = {}
-        for name in names:
-            if name in BUILTIN:
-                self.functions[name] = BUILTIN[name]
-            elif name == "lpips":
-                try:
-                    self.functions[name] = lpips_metric()
-                except MetricUnavailable as exc:
-                    self.unavailable[name] = str(exc)
-            else:
-                raise ValueError(f"unknown metric {name!r}")
-
-    def __call__(self, reconstruction: torch.Tensor, target: torch.Tensor) -> dict[str, list[float | None]]:
-        out: dict[str, list[float | None]] = {}
-        for name, function in self.functions.items():
-            values = function(reconstruction, target).tolist()
-            out[name] = [None if math.isinf(v) or math.isnan(v) else float(v) for v in values]
-        return out
+@torch.no_grad()
+def evaluate(
+    metrics: dict[str, Metric], reconstruction: torch.Tensor, target: torch.Tensor
+) -> dict[str, list[float | None]]:
+    """Each metric per image, as JSON-ready floats (``None`` where a value is inf or NaN)."""
+    out: dict[str, list[float | None]] = {}
+    for name, metric in metrics.items():
+        values = metric(reconstruction, target).tolist()
+        out[name] = [None if math.isinf(v) or math.isnan(v) else float(v) for v in values]
+    return out

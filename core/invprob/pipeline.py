@@ -27,11 +27,11 @@ from invprob import runs
 from invprob.context import BuildContext
 from invprob.data import DataError, load_images
 from invprob.generator import Generator
-from invprob.metrics import MetricSet
+from invprob.metrics import build_metrics, evaluate
 from invprob.operator import Operator
 from invprob.problem import InverseProblem, WeightedLoss
 from invprob.progress import Monitor
-from invprob.recipe import Recipe, default_metric_names, dump_recipe, load_recipe
+from invprob.recipe import Recipe, dump_recipe, load_recipe
 from invprob.registry import Registry, default_registry
 from invprob.solver import Solver, SolverResult
 
@@ -288,11 +288,8 @@ def write_outputs(
             runs.save_png(observed[index], image_dir / f"{stem}_observed.png")
     runs.save_grid([observed, reconstruction, truth], directory / "grid.png")
 
-    names_of_metrics = recipe.metrics
-    if names_of_metrics is None:
-        names_of_metrics = default_metric_names(components.context.registry)
-    metric_set = MetricSet(names_of_metrics)
-    values = metric_set(reconstruction, truth)
+    metric_modules, unavailable = build_metrics(recipe.metrics, components.context.registry, components.context)
+    values = evaluate(metric_modules, reconstruction, truth)
     for index, name in enumerate(names):
         entry: dict[str, Any] = {"name": name, "measurement_loss": measurement_loss[index]}
         entry.update({metric: values[metric][index] for metric in values})
@@ -301,8 +298,8 @@ def write_outputs(
         metric: _mean([v for v in values[metric] if v is not None]) for metric in values
     }
     metrics["mean"]["measurement_loss"] = _mean(measurement_loss)
-    if metric_set.unavailable:
-        metrics["unavailable"] = metric_set.unavailable
+    if unavailable:
+        metrics["unavailable"] = unavailable
     metrics["timings"] = [r.timings for r in results]
 
     if recipe.outputs.latents:

@@ -36,6 +36,12 @@ from invprob.testing.losses import (
     check_loss_gradients,
     check_loss_is_per_sample,
 )
+from invprob.testing.metrics import (
+    MetricConformance,
+    check_metric_batch_consistency,
+    check_metric_direction,
+    check_metric_is_per_image,
+)
 from invprob.testing.operators import (
     OperatorConformance,
     check_adjoint_matches_autograd,
@@ -75,6 +81,7 @@ __all__ = [
     "GeneratorConformance",
     "LossConformance",
     "MaskOperator",
+    "MetricConformance",
     "OperatorConformance",
     "PriorConformance",
     "SolverConformance",
@@ -92,6 +99,9 @@ __all__ = [
     "check_loss_decreases",
     "check_loss_gradients",
     "check_loss_is_per_sample",
+    "check_metric_batch_consistency",
+    "check_metric_direction",
+    "check_metric_is_per_image",
     "check_noise_is_seeded",
     "check_output_shape_and_range",
     "check_penalty",

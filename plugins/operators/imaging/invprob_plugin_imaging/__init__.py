@@ -2,7 +2,7 @@
 
 The entry point is :mod:`invprob_plugin_imaging.plugin` (light: no torch at import). The
 operators themselves live in one module per family: :mod:`.masks`, :mod:`.downsample`,
-:mod:`.colorize`, :mod:`.sensing` (with the FFT maths in :mod:`.circulant`), :mod:`.jpeg`,
+:mod:`.colorize`, :mod:`.sensing` (the FFT maths is the core's :mod:`invprob.ops`), :mod:`.jpeg`,
 :mod:`.classifier`, :mod:`.compose`.
 """
 

@@ -3,7 +3,8 @@
 - :class:`GaussianSensing`: ``y = A x`` with a dense ``m x n`` matrix of i.i.d. ``N(0, 1/m)``
   entries (Bora et al.'s CSGM setting). Memory ``4 m n`` bytes: only for small images.
 - :class:`CirculantSensing`: ``y = S_m C_g D x`` (ILO, section 3.4), memory O(n), FFT time
-  ``O(n log n)``; the maths is in :mod:`.circulant`.
+  ``O(n log n)``; the maths is in :mod:`invprob.ops` (the core's custom ops, which a kernel
+  plugin may speed up).
 
 Both map ``[B, C, H, W]`` to ``[B, m]`` and back with the exact adjoint.
 """
@@ -16,8 +17,7 @@ from typing import Literal
 import torch
 
 from invprob.operator import NoiseModel, Operator
-
-from .circulant import circulant_sense, circulant_sense_adjoint, spectrum_of_first_row
+from invprob.ops import circulant_sense, circulant_sense_adjoint, spectrum_of_first_row
 
 DEFAULT_MAX_MATRIX_BYTES = 2**30
 
@@ -111,7 +111,7 @@ class CirculantSensing(_FlatSensing):
     """``y = S_m C_g D vec(x)``: partial circulant sensing with random signs (ILO, sec. 3.4).
 
     ``g`` is the first row of ``C_g`` (``C_g[i, j] = g[(j - i) mod n]``, see
-    :mod:`.circulant`), ``signs`` the diagonal of ``D``, ``rows`` the kept entries (None: the
+    :mod:`invprob.ops`), ``signs`` the diagonal of ``D``, ``rows`` the kept entries (None: the
     first ``m``). Buffers: ``g_fft`` (the half spectrum of ``g``, computed once), ``signs``
     and ``rows``. Example::
 

@@ -158,14 +158,20 @@ def build_lpips(
     if not random_backbone:
         path = Path(backbone_weights) if backbone_weights is not None else default_backbone_path(net)
         if not path.is_file():
-            raise WeightsNotFoundError(
-                f"LPIPS ({net}) needs torchvision's ImageNet weights {BACKBONE_FILES[net]}: put that file "
-                f"at {default_backbone_path(net)} or give its path as the loss's 'backbone_weights' param"
-                + (f" (not found: {path})" if backbone_weights is not None else "")
-            )
+            raise WeightsNotFoundError(_missing_backbone(net, path, given=backbone_weights is not None))
         loss.load_backbone(path)
     lin_path = Path(lin_weights) if lin_weights is not None else default_lin_weights_path(net)
     if not lin_path.is_file():
         raise WeightsNotFoundError(f"LPIPS linear-layer weights not found at {lin_path}")
     loss.load_lins(lin_path)
     return loss
+
+
+def _missing_backbone(net: str, path: Path, *, given: bool) -> str:
+    wanted = BACKBONE_FILES[net]
+    if given:
+        return f"LPIPS ({net}) backbone weights not found at {path} (torchvision's ImageNet checkpoint {wanted})"
+    return (
+        f"LPIPS ({net}) needs torchvision's ImageNet weights {wanted}, looked for in {path.parent}: "
+        "put that file there or give its path as the 'backbone_weights' param"
+    )

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import types
 
 import pytest
 import torch
 
-from invprob.lpips_loss import BACKBONE_FILES, LPIPSLoss, build_lpips
 from invprob.testing.toys import MaskOperator
 from invprob.weights import WeightsNotFoundError, save_safetensors
+from invprob_plugin_lpips.loss import BACKBONE_FILES, LPIPSLoss, build_lpips
 
 needs_lpips = pytest.mark.skipif(importlib.util.find_spec("lpips") is None, reason="pip package lpips not installed")
 
@@ -58,8 +59,15 @@ def test_missing_backbone_says_which_file_to_put_where(tmp_path, monkeypatch):
     with pytest.raises(WeightsNotFoundError) as error:
         build_lpips("alex")
     message = str(error.value)
-    assert BACKBONE_FILES["alex"] in message and str(tmp_path / "hub" / "checkpoints") in message
+    assert f"{BACKBONE_FILES['alex']}, looked for in {tmp_path / 'hub' / 'checkpoints'}:" in message
     assert "\n" not in message
+
+
+@needs_lpips
+def test_a_given_backbone_path_that_is_missing_is_named(tmp_path):
+    missing = tmp_path / "nowhere" / "alex.pth"
+    with pytest.raises(WeightsNotFoundError, match=re.escape(f"not found at {missing}")):
+        build_lpips("alex", backbone_weights=missing)
 
 
 @needs_lpips

@@ -1,0 +1,213 @@
+"""The core's ``torch.library`` custom ops: the contract between components and kernel plugins.
+
+Each op here has a plain-torch kernel that runs on every device, a fake kernel (shapes only,
+for ``torch.compile`` and meta tensors) and autograd. Components call the ops; a kernel plugin
+replaces the kernel for one device type from its ``invprob_setup_runtime(device)`` hook with
+:func:`register_kernel`, and every caller speeds up with no change. Op names are exported as
+constants, so a plugin never spells them by hand::
+
+    from invprob import hookimpl, ops
+
+    @hookimpl
+    def invprob_setup_runtime(device):
+        if device.type == "cuda":
+            ops.register_kernel(ops.CIRCULANT_SENSE, "cuda", fused_circulant_sense)
+
+Partial circulant sensing with random signs, ``y = S_m C_g D x`` (ILO, section 3.4):
+
+- ``invprob::circulant_sense(x, g_fft, signs, rows, m)``: ``[..., n] -> [..., m]``
+- ``invprob::circulant_sense_adjoint(y, g_fft, signs, rows)``: ``[..., m] -> [..., n]``
+
+Autograd: each op's backward is the other op, so double backward works too.
+
+Convention. ``g`` is the **first row** of the ``n x n`` circulant matrix ``C_g``:
+
+    C_g[i, j] = g[(j - i) mod n]          (C_g = scipy.linalg.circulant(g).T)
+
+so ``(C_g v)[i] = sum_j g[(j - i) mod n] v[j]`` is the circular cross-correlation of ``v``
+with ``g``; in Fourier, with ``G = rfft(g)`` computed once,
+
+    C_g v   = irfft(conj(G) * rfft(v), n)
+    C_g^T w = irfft(G * rfft(w), n)       (C_g^T = scipy.linalg.circulant(g): convolution)
+
+``D = diag(signs)`` with ``signs`` in {-1, +1}^n and ``S_m`` keeps the entries ``rows`` (an
+int64 index tensor of length m) or, when ``rows`` is None, the first ``m``. The adjoint is
+``D C_g^T S_m^T``, where ``S_m^T`` scatters ``y`` into zeros of length ``n``.
+
+``g_fft`` is ``torch.view_as_real(rfft(g))``, shape ``[n // 2 + 1, 2]``: a real tensor, so
+that ``Module.to(dtype)`` converts it like every other buffer. Memory is O(n): the input,
+its half spectrum and the output. All leading dimensions are batch dimensions.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+CIRCULANT_SENSE = "invprob::circulant_sense"
+CIRCULANT_SENSE_ADJOINT = "invprob::circulant_sense_adjoint"
+
+
+def spectrum_of_first_row(g: Tensor) -> Tensor:
+    """``view_as_real(rfft(g))``: the stored form of ``C_g`` for the circulant ops."""
+    return torch.view_as_real(torch.fft.rfft(g)).clone()
+
+
+def _spectrum(g_fft: Tensor, dtype: torch.dtype) -> Tensor:
+    return torch.view_as_complex(g_fft.to(dtype).contiguous())
+
+
+def _circulant_sense_reference(x: Tensor, g_fft: Tensor, signs: Tensor, rows: Optional[Tensor], m: int) -> Tensor:
+    """``S_m C_g D x`` over the last dimension of ``x`` (length ``n = signs.numel()``)."""
+    n = signs.shape[-1]
+    spectrum = torch.fft.rfft(x * signs.to(x.dtype), n=n)
+    # conj_physical, not the lazy .conj(): the lazy conjugate bit is dropped when the kernel
+    # runs under AOTAutograd (torch.compile), which silently turns correlation into convolution.
+    full = torch.fft.irfft(spectrum * torch.conj_physical(_spectrum(g_fft, x.dtype)), n=n)
+    kept = full[..., :m] if rows is None else full.index_select(-1, rows)
+    return kept.contiguous()
+
+
+circulant_sense = torch.library.custom_op(CIRCULANT_SENSE, _circulant_sense_reference, mutates_args=())
+
+
+@circulant_sense.register_fake
+def _circulant_sense_fake(x: Tensor, g_fft: Tensor, signs: Tensor, rows: Optional[Tensor], m: int) -> Tensor:
+    return x.new_empty((*x.shape[:-1], m))
+
+
+def _circulant_sense_adjoint_reference(y: Tensor, g_fft: Tensor, signs: Tensor, rows: Optional[Tensor]) -> Tensor:
+    """``D C_g^T S_m^T y``: the adjoint of ``circulant_sense``, ``[..., m] -> [..., n]``."""
+    n = signs.shape[-1]
+    m = y.shape[-1]
+    padded = y.new_zeros((*y.shape[:-1], n))
+    if rows is None:
+        padded[..., :m] = y
+    else:
+        padded.index_copy_(-1, rows, y)
+    spectrum = torch.fft.rfft(padded, n=n)
+    return torch.fft.irfft(spectrum * _spectrum(g_fft, y.dtype), n=n) * signs.to(y.dtype)
+
+
+circulant_sense_adjoint = torch.library.custom_op(
+    CIRCULANT_SENSE_ADJOINT, _circulant_sense_adjoint_reference, mutates_args=()
+)
+
+
+@circulant_sense_adjoint.register_fake
+def _circulant_sense_adjoint_fake(y: Tensor, g_fft: Tensor, signs: Tensor, rows: Optional[Tensor]) -> Tensor:
+    return y.new_empty((*y.shape[:-1], signs.shape[-1]))
+
+
+def _save_operator(ctx, inputs, output) -> None:
+    _, g_fft, signs, rows = inputs[:4]
+    ctx.save_for_backward(g_fft, signs, rows)
+
+
+def _sense_backward(ctx, grad: Tensor):
+    g_fft, signs, rows = ctx.saved_tensors
+    return circulant_sense_adjoint(grad, g_fft, signs, rows), None, None, None, None
+
+
+def _adjoint_backward(ctx, grad: Tensor):
+    g_fft, signs, rows = ctx.saved_tensors
+    return circulant_sense(grad, g_fft, signs, rows, ctx.m), None, None, None
+
+
+def _save_operator_and_m(ctx, inputs, output) -> None:
+    _save_operator(ctx, inputs, output)
+    ctx.m = inputs[0].shape[-1]
+
+
+circulant_sense.register_autograd(_sense_backward, setup_context=_save_operator)
+circulant_sense_adjoint.register_autograd(_adjoint_backward, setup_context=_save_operator_and_m)
+
+
+# -- kernels from plugins ----------------------------------------------------------------
+
+_REFERENCE: dict[str, Callable[..., Tensor]] = {
+    CIRCULANT_SENSE: _circulant_sense_reference,
+    CIRCULANT_SENSE_ADJOINT: _circulant_sense_adjoint_reference,
+}
+
+OPS: tuple[str, ...] = tuple(_REFERENCE)
+"""Every op the core defines, by its qualified name."""
+
+_overrides: dict[tuple[str, str], list[Callable[..., Tensor]]] = {}
+
+
+class KernelRegistration:
+    """A kernel registered with :func:`register_kernel`; :meth:`remove` undoes it.
+
+    Also a context manager (the registration ends with the block), for tests.
+    """
+
+    def __init__(self, op_name: str, device_type: str, fn: Callable[..., Tensor]):
+        self.op_name = op_name
+        self.device_type = device_type
+        self.fn = fn
+
+    def remove(self) -> None:
+        """Dispatch to the kernel registered before this one (at first, the plain-torch one)."""
+        stack = _overrides.get((self.op_name, self.device_type), [])
+        if self.fn not in stack:
+            return
+        stack.remove(self.fn)
+        previous = stack[-1] if stack else _REFERENCE[self.op_name]
+        torch.library.register_kernel(self.op_name, self.device_type, previous)
+
+    def __enter__(self) -> KernelRegistration:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.remove()
+
+
+def _check_op_name(op_name: str) -> None:
+    if op_name not in _REFERENCE:
+        close = difflib.get_close_matches(op_name, OPS, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(
+            f"{op_name!r} is not an op of invprob.ops; {hint}the core's ops are: {', '.join(OPS)} "
+            "(use the constants, e.g. invprob.ops.CIRCULANT_SENSE)"
+        )
+
+
+def reference_kernel(op_name: str) -> Callable[..., Tensor]:
+    """The plain-torch kernel of ``op_name``, whatever is registered: to fall back to (a dtype
+    a fast kernel does not handle) and to compare against in a kernel plugin's tests."""
+    _check_op_name(op_name)
+    return _REFERENCE[op_name]
+
+
+def register_kernel(op_name: str, device_type: str, fn: Callable[..., Tensor]) -> KernelRegistration:
+    """Make ``fn`` the kernel of the core op ``op_name`` for tensors on ``device_type``.
+
+    ``op_name`` is one of :data:`OPS` (use the constants, e.g. :data:`CIRCULANT_SENSE`);
+    ``device_type`` is a torch device type (``"cuda"``, ``"cpu"``...); ``fn`` takes the op's
+    arguments and returns what its plain-torch kernel returns. Autograd and the fake kernel
+    stay the core's. A name that is not a core op is a ``ValueError`` (a registration under a
+    misspelled name would otherwise never be dispatched). Call it from a plugin's
+    ``invprob_setup_runtime(device)`` hook.
+    """
+    _check_op_name(op_name)
+    torch.library.register_kernel(op_name, device_type, fn)
+    _overrides.setdefault((op_name, device_type), []).append(fn)
+    return KernelRegistration(op_name, device_type, fn)
+
+
+__all__ = [
+    "CIRCULANT_SENSE",
+    "CIRCULANT_SENSE_ADJOINT",
+    "OPS",
+    "KernelRegistration",
+    "circulant_sense",
+    "circulant_sense_adjoint",
+    "reference_kernel",
+    "register_kernel",
+    "spectrum_of_first_row",
+]
