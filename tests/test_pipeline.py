@@ -15,7 +15,7 @@ import yaml
 from safetensors.torch import load_file
 
 import invprob
-from invprob.pipeline import RunFailure
+from invprob.execute import RunFailure
 
 
 EXPECTED_FILES = {

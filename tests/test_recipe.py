@@ -86,8 +86,8 @@ def test_invalid_choice_suggests_the_closest_value(toy_registry):
 
 def test_data_needs_exactly_one_source(toy_registry):
     assert messages({**VALID, "data": {}}, toy_registry) == [
-        "data: give exactly one of 'images' (files) or 'samples' (draws from the generator)"
-        " (got: {})"
+        "data: give exactly one of 'images' (files), 'samples' (draws from the generator) or "
+        "'observation' (measurements without ground truth) (got: {})"
     ]
 
 

@@ -56,7 +56,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_INVALID
 
     from invprob.data import DataError
-    from invprob.pipeline import InputError, run
+    from invprob.build import InputError
+    from invprob.execute import run
     from invprob.weights import WeightsMismatchError, WeightsNotFoundError
 
     try:

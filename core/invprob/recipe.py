@@ -70,14 +70,18 @@ class DataSpec(StrictModel):
 
     images: RecipePath | None = None
     samples: int | None = Field(default=None, gt=0)
+    observation: RecipePath | None = None
     npz_key: str = "images"
     select: str | None = None
     batch_size: int = Field(default=8, gt=0)
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSpec:
-        if (self.images is None) == (self.samples is None):
-            raise ValueError("give exactly one of 'images' (files) or 'samples' (draws from the generator)")
+        if [self.images, self.samples, self.observation].count(None) != 2:
+            raise ValueError(
+                "give exactly one of 'images' (files), 'samples' (draws from the generator) or "
+                "'observation' (measurements without ground truth)"
+            )
         return self
 
     @field_validator("select")
