@@ -24,12 +24,12 @@ __all__ = ["hookimpl", "load_recipe", "validate_recipe", "build", "run", "__vers
 _LAZY = {
     "load_recipe": "invprob.recipe",
     "validate_recipe": "invprob.recipe",
-    "build": "invprob.build",
+    "build": "invprob.components",
     "run": "invprob.execute",
 }
 
 if TYPE_CHECKING:
-    from invprob.build import build
+    from invprob.components import build
     from invprob.execute import run
     from invprob.recipe import load_recipe, validate_recipe
 

@@ -56,7 +56,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_INVALID
 
     from invprob.data import DataError
-    from invprob.build import InputError
+    from invprob.components import InputError
     from invprob.execute import run
     from invprob.weights import WeightsMismatchError, WeightsNotFoundError
 

@@ -1,6 +1,6 @@
 """Running a recipe: its data, the solve loop over batches, and Ctrl-C.
 
-``run`` builds the components (:mod:`invprob.build`), loads the data, creates the run
+``run`` builds the components (:mod:`invprob.components`), loads the data, creates the run
 directory and writes its record, then solves batch by batch and writes the results
 (:mod:`invprob.outputs`). Everything that is per run -- the weight files loaded, the random
 streams -- is scoped to the call, so several runs can share a process (a study) or run on
@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from invprob import outputs, weights
-from invprob.build import Components, InputError, as_recipe, build
+from invprob.components import Components, InputError, as_recipe, build
 from invprob.data import DataError, load_images, load_observations
 from invprob.outputs import RunResult
 from invprob.problem import InverseProblem

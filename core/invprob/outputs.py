@@ -33,7 +33,7 @@ from invprob.seeding import stream_seed
 from invprob.solver import SolverResult
 
 if TYPE_CHECKING:
-    from invprob.build import Components
+    from invprob.components import Components
     from invprob.registry import Registry
     from invprob.weights import WeightRecord
 
@@ -135,7 +135,7 @@ def _json_default(value: Any) -> Any:
 def environment(components: Components, registry: Registry, weights: Sequence[WeightRecord]) -> dict[str, Any]:
     """Versions, device, stream seeds and the sha256 of every weight file loaded: enough to rerun."""
     from invprob import __version__
-    from invprob.build import STREAMS
+    from invprob.components import STREAMS
 
     device = components.context.device
     device_name = torch.cuda.get_device_name(0) if device.startswith("cuda") else platform.processor() or "cpu"

@@ -2,7 +2,9 @@
 
 Everything a run needs is built here, before anything is written, so that the run's record
 (``environment.json``) is complete when it is written: every weight file loaded, every
-metric that turned out unavailable.
+metric that turned out unavailable. ``invprob.build`` is :func:`build`. (The module is not
+called ``build.py``: importing a submodule ``invprob.build`` would replace the lazily
+exported function ``invprob.build`` with the module.)
 """
 
 from __future__ import annotations
