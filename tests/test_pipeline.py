@@ -377,3 +377,40 @@ def test_the_entry_points_stay_functions_after_their_modules_are_imported():
     import invprob.execute
 
     assert invprob.build is invprob.components.build and invprob.run is invprob.execute.run
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".pt", ".safetensors"])
+def test_measurement_files_hold_one_or_many_observations(tmp_path, suffix):
+    import numpy as np
+    from safetensors.torch import save_file
+
+    from invprob.data import load_observations
+
+    values = torch.arange(12, dtype=torch.float32).reshape(3, 4)
+    path = tmp_path / f"y{suffix}"
+    if suffix == ".npy":
+        np.save(path, values.numpy())
+    elif suffix == ".pt":
+        torch.save(values, path)
+    else:
+        save_file({"observation": values, "other": torch.zeros(1)}, str(path))
+    loaded, names = load_observations(path, (4,))
+    assert torch.equal(loaded, values) and names == ["y0000", "y0001", "y0002"]
+    loaded, names = load_observations(path, (4,), select="-1:")
+    assert torch.equal(loaded, values[-1:]) and names == ["y0002"]
+    torch.save(values[0], tmp_path / "one.pt")
+    loaded, names = load_observations(tmp_path / "one.pt", (4,))
+    assert loaded.shape == (1, 4) and names == ["one"]
+
+
+def test_an_rgb_file_with_equal_channels_is_a_grey_observation(tmp_path):
+    from PIL import Image
+
+    from invprob.data import DataError, load_observations
+
+    Image.new("RGB", (6, 4), (51, 51, 51)).save(tmp_path / "grey.png")
+    loaded, _ = load_observations(tmp_path / "grey.png", (1, 4, 6))
+    assert loaded.shape == (1, 1, 4, 6) and torch.allclose(loaded, torch.full_like(loaded, 51 / 127.5 - 1))
+    Image.new("RGB", (6, 4), (51, 0, 51)).save(tmp_path / "colour.png")
+    with pytest.raises(DataError, match=r"shape \[3, 4, 6\].*outputs \[1, 4, 6\]"):
+        load_observations(tmp_path / "colour.png", (1, 4, 6))
