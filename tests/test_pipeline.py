@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import signal
 import subprocess
 import time
@@ -15,7 +16,8 @@ import yaml
 from safetensors.torch import load_file
 
 import invprob
-from invprob.pipeline import RunFailure
+from invprob import hookimpl
+from invprob.execute import RunFailure
 
 
 EXPECTED_FILES = {
@@ -116,3 +118,299 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_best_result(toy_env, toy_recipe, tmp
     assert metrics["images_solved"] == 2
     assert all(m["measurement_loss"] < 1 for m in metrics["images"])
     assert (directory / "images" / "0000_sample0000_reconstruction.png").exists()
+
+
+# -- per run, not per process --------------------------------------------------------------
+
+
+class _WeightFilePlugin:
+    """A prior that loads a weight file through invprob.weights (a zero penalty)."""
+
+    @hookimpl
+    def invprob_register_priors(self, registry):
+        from invprob.params import Params, RecipePath
+
+        class FileParams(Params):
+            """Loads ``path``."""
+
+            path: RecipePath
+
+        def build_prior(params, context):
+            from invprob.prior import Penalty
+            from invprob.weights import load_state_dict
+
+            load_state_dict(params.path)
+
+            class Zero(Penalty):
+                def forward(self, ctx):
+                    return ctx.image.new_zeros(ctx.image.shape[0])
+
+            return Zero()
+
+        registry.add("loads-a-file", build_prior, params_model=FileParams)
+
+
+def test_each_run_records_only_the_weight_files_it_loaded(toy_registry, toy_recipe, tmp_path):
+    from safetensors.torch import save_file
+
+    toy_registry.register_plugin(_WeightFilePlugin(), distribution="weights-test-plugin")
+    for name in ("first", "second"):
+        save_file({"w": torch.zeros(2)}, str(tmp_path / f"{name}.safetensors"))
+    listed = []
+    for name in ("first", "second"):
+        overrides = ["data.samples=1", "solver.params.steps=2", f"priors=[{{type: loads-a-file, params: {{path: {tmp_path / name}.safetensors}}}}]"]
+        result = invprob.run(toy_recipe, overrides, out=tmp_path / "runs", registry=toy_registry, show_progress=False)
+        environment = json.loads((result.directory / "environment.json").read_text())
+        listed.append([Path(w["path"]).name for w in environment["weights"]])
+        assert environment == result.summary().environment
+    assert listed == [["first.safetensors"], ["second.safetensors"]]
+
+
+def test_weight_ledger_is_empty_outside_a_run_and_restored_after_one(tmp_path):
+    from safetensors.torch import save_file
+
+    from invprob import weights
+
+    path = tmp_path / "w.safetensors"
+    save_file({"w": torch.ones(1)}, str(path))
+    weights.load_state_dict(path)
+    assert weights.loaded_weights() == []
+    with weights.recording() as outer:
+        weights.load_state_dict(path)
+        with weights.recording() as inner:
+            assert weights.loaded_weights() == []
+        assert [r.path for r in outer.records] == [str(path.resolve())]
+        assert inner.records == []
+    assert weights.loaded_weights() == []
+
+
+def test_no_two_streams_of_a_seed_sweep_share_a_seed(toy_registry, toy_recipe, tmp_path):
+    from invprob.components import STREAMS
+
+    seen = {}
+    for seed in range(5):
+        result = invprob.run(
+            toy_recipe, [f"seed={seed}", "data.samples=1", "solver.params.steps=1"],
+            out=tmp_path, registry=toy_registry, show_progress=False,
+        )
+        seeds = result.summary().environment["seeds"]
+        assert seeds["recipe"] == seed and set(STREAMS) <= set(seeds)
+        for stream in STREAMS:
+            assert seeds[stream] not in seen, f"seed {seed} {stream} = {seen.get(seeds[stream])}"
+            seen[seeds[stream]] = (seed, stream)
+
+
+def test_context_streams_are_cpu_generators_seeded_by_name():
+    from invprob.context import BuildContext
+    from invprob.seeding import stream_seed
+
+    context = BuildContext(registry=None, device="meta", seed=3)  # type: ignore[arg-type]
+    for name in ("operator", "samples", "noise", "solver"):
+        rng = context.rng(name)
+        assert rng.device.type == "cpu" and rng.initial_seed() == stream_seed(3, name)
+    assert torch.equal(torch.randn(4, generator=context.rng("noise")), torch.randn(4, generator=context.rng("noise")))
+
+
+def test_noise_does_not_depend_on_the_device_it_is_put_on():
+    from invprob.operator import GaussianNoise
+    from invprob.seeding import make_rng
+
+    noise = GaussianNoise(0.5)
+    on_cpu = noise(torch.zeros(2, 3, 4, 4), rng=make_rng(0, "noise"))
+    on_meta = noise.to("meta")(torch.zeros(2, 3, 4, 4, device="meta"), rng=make_rng(0, "noise"))
+    assert on_meta.device.type == "meta" and on_meta.shape == on_cpu.shape
+    assert torch.equal(on_cpu, 0.5 * torch.randn(2, 3, 4, 4, generator=make_rng(0, "noise")))
+
+
+@pytest.mark.gpu
+def test_same_seed_gives_the_same_run_on_cpu_and_cuda(toy_registry, toy_recipe, tmp_path):
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    overrides = ["data.samples=2", "operator.params.sigma=0.1"]
+    runs = [
+        invprob.run(toy_recipe, overrides, out=tmp_path, device=device, registry=toy_registry, show_progress=False)
+        for device in ("cpu", "cuda")
+    ]
+    # same draws on both devices; what differs is float rounding (TF32 convolutions on CUDA)
+    torch.testing.assert_close(runs[1].reconstructions.cpu(), runs[0].reconstructions, atol=0.05, rtol=0)
+    assert abs(runs[1].metrics["mean"]["psnr"] - runs[0].metrics["mean"]["psnr"]) < 0.5
+
+
+def test_run_summary_is_small_and_survives_pickling(toy_registry, toy_recipe, tmp_path):
+    result = invprob.run(toy_recipe, ["data.samples=2"], out=tmp_path, registry=toy_registry, show_progress=False)
+    summary = result.summary()
+    again = pickle.loads(pickle.dumps(summary))
+    assert again == summary
+    assert again.directory == result.directory and again.names == ["sample0000", "sample0001"]
+    assert again.metrics["mean"]["psnr"] == result.metrics["mean"]["psnr"]
+    assert again.interrupted is False and again.environment["seeds"]["recipe"] == 0
+    assert len(pickle.dumps(summary)) < 20_000
+
+
+def test_a_named_run_creates_that_directory_and_never_overwrites_it(toy_registry, toy_recipe, tmp_path):
+    result = invprob.run(toy_recipe, ["data.samples=1"], out=tmp_path, name="cell-0003", registry=toy_registry, show_progress=False)
+    assert result.directory == tmp_path / "cell-0003"
+    before = (result.directory / "metrics.json").read_bytes()
+    with pytest.raises(FileExistsError, match="cell-0003 already exists"):
+        invprob.run(toy_recipe, ["data.samples=1", "seed=5"], out=tmp_path, name="cell-0003", registry=toy_registry, show_progress=False)
+    assert (result.directory / "metrics.json").read_bytes() == before
+    with pytest.raises(ValueError, match="plain folder name"):
+        invprob.run(toy_recipe, ["data.samples=1"], out=tmp_path, name="../elsewhere", registry=toy_registry, show_progress=False)
+
+
+def test_a_recipe_object_without_overrides_is_not_validated_again(toy_registry, toy_recipe, tmp_path, monkeypatch):
+    import invprob.recipe
+
+    recipe = invprob.load_recipe(toy_recipe, ["data.samples=1"], registry=toy_registry)
+    monkeypatch.setattr(invprob.recipe, "validate_recipe", lambda *a, **k: pytest.fail("validated twice"))
+    result = invprob.run(recipe, out=tmp_path, registry=toy_registry, show_progress=False)
+    assert result.metrics["images_solved"] == 1
+
+
+# -- observations without ground truth ----------------------------------------------------
+
+REAL_RECIPE = {
+    "version": 1,
+    "seed": 0,
+    "device": "cpu",
+    "generator": {"type": "dcgan64-faces"},
+    "solver": {"type": "csgm", "params": {"steps": 3, "restarts": 1}},
+    "metrics": ["psnr", "ssim"],
+}
+PHOTO = Path(__file__).resolve().parents[1] / "recipes" / "images" / "astronaut-face64.png"
+
+
+@pytest.fixture
+def real_registry(monkeypatch):
+    from invprob.registry import new_registry
+
+    monkeypatch.delenv("INVPROB_LOAD_PLUGINS", raising=False)
+    monkeypatch.delenv("INVPROB_DISABLE_PLUGINS", raising=False)
+    return new_registry(strict=False)
+
+
+def _run_observed(registry, operator, observation, tmp_path):
+    recipe = {**REAL_RECIPE, "operator": operator, "data": {"observation": str(observation)}}
+    return invprob.run(recipe, out=tmp_path / "runs", registry=registry, show_progress=False)
+
+
+def _assert_observed_run(result, tmp_path, name):
+    metrics = json.loads((result.directory / "metrics.json").read_text())
+    assert metrics["images_solved"] == 1 and [m["name"] for m in metrics["images"]] == [name]
+    assert metrics["unavailable"] == {
+        "psnr": "no ground truth: data.observation was given",
+        "ssim": "no ground truth: data.observation was given",
+    }
+    assert set(metrics["mean"]) == {"measurement_loss"} and metrics["mean"]["measurement_loss"] >= 0
+    images = sorted(p.name for p in (result.directory / "images").iterdir())
+    assert images == [f"0000_{name}_observed.png", f"0000_{name}_reconstruction.png"]
+    from PIL import Image
+
+    with Image.open(result.directory / "grid.png") as grid:  # two columns of 64 + padding, x4
+        assert grid.size == ((2 * 64 + 3 * 2) * 4, (64 + 2 * 2) * 4)
+
+
+def test_a_real_low_resolution_photo_is_super_resolved_without_ground_truth(real_registry, tmp_path):
+    from PIL import Image
+
+    with Image.open(PHOTO) as photo:
+        photo.convert("RGB").resize((32, 32), Image.Resampling.BICUBIC).save(tmp_path / "small.png")
+    result = _run_observed(real_registry, {"type": "downsample", "params": {"factor": 2}}, tmp_path / "small.png", tmp_path)
+    _assert_observed_run(result, tmp_path, "small")
+    assert result.reconstructions.shape == (1, 3, 64, 64)
+
+
+def test_an_observation_of_the_wrong_size_is_an_error_naming_both_shapes(real_registry, tmp_path):
+    from invprob.components import InputError
+
+    with pytest.raises(InputError, match=r"shape \[3, 64, 64\].*operator outputs \[3, 32, 32\]"):
+        _run_observed(real_registry, {"type": "downsample", "params": {"factor": 2}}, PHOTO, tmp_path)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_a_damaged_photo_is_inpainted_with_its_mask_file(real_registry, tmp_path):
+    import numpy as np
+    from invprob_plugin_imaging.mask_file import mask_from_file
+    from invprob_plugin_imaging.plugin import EXAMPLE_MASK
+    from PIL import Image
+
+    mask = mask_from_file(EXAMPLE_MASK, 64, 64)[0, 0].numpy().astype(bool)
+    with Image.open(PHOTO) as photo:
+        damaged = np.array(photo.convert("RGB"))
+    damaged[~mask] = 127  # grey level 127 ~ 0 in [-1, 1], what the mask operator observes
+    Image.fromarray(damaged).save(tmp_path / "damaged.png")
+    operator = {"type": "inpaint-mask-file", "params": {"path": str(EXAMPLE_MASK)}}
+    result = _run_observed(real_registry, operator, tmp_path / "damaged.png", tmp_path)
+    _assert_observed_run(result, tmp_path, "damaged")
+
+
+def test_measurements_are_solved_from_a_tensor_file(real_registry, tmp_path):
+    import numpy as np
+
+    operator = {"type": "cs-gaussian", "params": {"m": 200}}
+    recipe = invprob.load_recipe({**REAL_RECIPE, "operator": operator, "data": {"samples": 1}}, registry=real_registry)
+    components = invprob.build(recipe, registry=real_registry)
+    with torch.no_grad():
+        truth = components.generator(components.generator.sample_latent(1, torch.Generator().manual_seed(5)))
+        measured = components.operator.A(truth)
+    assert measured.shape == (1, 200)
+    np.save(tmp_path / "measured.npy", measured.numpy())
+    result = _run_observed(real_registry, operator, tmp_path / "measured.npy", tmp_path)
+    _assert_observed_run(result, tmp_path, "measured")
+    observed = json.loads((result.directory / "metrics.json").read_text())["images"][0]["measurement_loss"]
+    zero = components.operator.A(torch.zeros_like(truth))
+    assert observed < float((zero - measured).pow(2).mean())  # the solver used the measurements
+
+
+def test_measurements_of_the_wrong_shape_are_an_error_naming_both(real_registry, tmp_path):
+    import numpy as np
+
+    from invprob.components import InputError
+
+    np.save(tmp_path / "measured.npy", np.zeros((1, 150), np.float32))
+    with pytest.raises(InputError, match=r"shape \[1, 150\].*operator outputs \[200\]"):
+        _run_observed(real_registry, {"type": "cs-gaussian", "params": {"m": 200}}, tmp_path / "measured.npy", tmp_path)
+
+
+def test_the_entry_points_stay_functions_after_their_modules_are_imported():
+    import invprob.components
+    import invprob.execute
+
+    assert invprob.build is invprob.components.build and invprob.run is invprob.execute.run
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".pt", ".safetensors"])
+def test_measurement_files_hold_one_or_many_observations(tmp_path, suffix):
+    import numpy as np
+    from safetensors.torch import save_file
+
+    from invprob.data import load_observations
+
+    values = torch.arange(12, dtype=torch.float32).reshape(3, 4)
+    path = tmp_path / f"y{suffix}"
+    if suffix == ".npy":
+        np.save(path, values.numpy())
+    elif suffix == ".pt":
+        torch.save(values, path)
+    else:
+        save_file({"observation": values, "other": torch.zeros(1)}, str(path))
+    loaded, names = load_observations(path, (4,))
+    assert torch.equal(loaded, values) and names == ["y0000", "y0001", "y0002"]
+    loaded, names = load_observations(path, (4,), select="-1:")
+    assert torch.equal(loaded, values[-1:]) and names == ["y0002"]
+    torch.save(values[0], tmp_path / "one.pt")
+    loaded, names = load_observations(tmp_path / "one.pt", (4,))
+    assert loaded.shape == (1, 4) and names == ["one"]
+
+
+def test_an_rgb_file_with_equal_channels_is_a_grey_observation(tmp_path):
+    from PIL import Image
+
+    from invprob.data import DataError, load_observations
+
+    Image.new("RGB", (6, 4), (51, 51, 51)).save(tmp_path / "grey.png")
+    loaded, _ = load_observations(tmp_path / "grey.png", (1, 4, 6))
+    assert loaded.shape == (1, 1, 4, 6) and torch.allclose(loaded, torch.full_like(loaded, 51 / 127.5 - 1))
+    Image.new("RGB", (6, 4), (51, 0, 51)).save(tmp_path / "colour.png")
+    with pytest.raises(DataError, match=r"shape \[3, 4, 6\].*outputs \[1, 4, 6\]"):
+        load_observations(tmp_path / "colour.png", (1, 4, 6))

@@ -2,12 +2,13 @@
 
 The core defines what generators, operators, priors, losses and solvers are and how plugins
 provide them; every method lives in a plugin distribution. Importing ``invprob`` is cheap:
-torch and the pipeline are imported on first use of the names below.
+torch and the run machinery are imported on first use of the names below.
 
 >>> import invprob
 >>> recipe = invprob.load_recipe("recipes/demo.yaml")          # doctest: +SKIP
 >>> run = invprob.run(recipe)                                   # doctest: +SKIP
 >>> run.directory, run.metrics["mean"]["psnr"]                 # doctest: +SKIP
+>>> summary = run.summary()   # picklable: directory, names, metrics, environment # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ __all__ = ["hookimpl", "load_recipe", "validate_recipe", "build", "run", "__vers
 _LAZY = {
     "load_recipe": "invprob.recipe",
     "validate_recipe": "invprob.recipe",
-    "build": "invprob.pipeline",
-    "run": "invprob.pipeline",
+    "build": "invprob.components",
+    "run": "invprob.execute",
 }
 
 if TYPE_CHECKING:
-    from invprob.pipeline import build, run
+    from invprob.components import build
+    from invprob.execute import run
     from invprob.recipe import load_recipe, validate_recipe
 
 

@@ -77,7 +77,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_INVALID
 
     from invprob.data import DataError
-    from invprob.pipeline import InputError, run
+    from invprob.components import InputError
+    from invprob.execute import run
     from invprob.weights import WeightsMismatchError, WeightsNotFoundError
 
     try:

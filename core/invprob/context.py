@@ -1,4 +1,4 @@
-"""What a component factory receives besides its params: shapes, device, seed, registry."""
+"""What a component factory receives besides its params: shapes, device, random streams, registry."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ class BuildContext:
     ``image_shape`` is ``(C, H, W)`` of the images being solved for (the generator's output
     when there is a generator, else the data's); ``base_dir`` is the recipe's folder, against
     which relative paths resolve; ``registry`` lets a component build others by name (a solver
-    asking for a prior, a composed operator building its parts).
+    asking for a prior, a composed operator building its parts). Random choices made at build
+    time (masks, sensing matrices) draw from ``rng("operator")``.
     """
 
     registry: Registry
@@ -29,13 +30,16 @@ class BuildContext:
     base_dir: Path = field(default_factory=Path.cwd)
     extras: dict[str, Any] = field(default_factory=dict)
 
-    def torch_generator(self, offset: int = 0) -> torch.Generator:
-        """A ``torch.Generator`` on the context's device seeded with ``seed + offset``."""
-        import torch
+    def rng(self, name: str) -> torch.Generator:
+        """A fresh CPU ``torch.Generator`` for the run's stream ``name`` (``"operator"``,
+        ``"samples"``, ``"noise"``, ``"solver"``), seeded with ``stream_seed(seed, name)``.
 
-        generator = torch.Generator(device=self.device)
-        generator.manual_seed(self.seed + offset)
-        return generator
+        Draw with :func:`invprob.seeding.randn`/``rand`` and move the result, so that one seed
+        gives the same numbers on every device.
+        """
+        from invprob.seeding import make_rng
+
+        return make_rng(self.seed, name)
 
     def resolve(self, path: str | Path) -> Path:
         """``path`` resolved against the recipe's folder (absolute paths are kept)."""

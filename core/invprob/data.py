@@ -1,7 +1,13 @@
-"""Loading the images a recipe solves for: files, folders, globs, ``.npz`` arrays or zips.
+"""Loading a recipe's data: the images to solve for, or observations given directly.
 
-Every source yields named images as float tensors ``[C, H, W]`` in [-1, 1], resized to the
-size the generator produces and converted to its channel count.
+``data.images`` (files, folders, globs, ``.npz`` arrays or zips) yields named ground-truth
+images as float tensors ``[C, H, W]`` in [-1, 1], resized to the size the generator produces
+and converted to its channel count.
+
+``data.observation`` is what was measured, without a ground truth: image files (a file, a
+folder or a glob) that must already have the operator's output size -- never resized, since
+resizing would change the measurement -- or measurement tensors in ``.npy``, ``.pt`` or
+``.safetensors`` files, ``[N, *output shape]`` or one ``[*output shape]``.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from invprob.images import from_uint8
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm"}
 
@@ -58,10 +66,7 @@ def _to_tensor(array: np.ndarray, shape: tuple[int, int, int]) -> torch.Tensor:
     image = image.convert("L" if channels == 1 else "RGB")
     if image.size != (width, height):
         image = image.resize((width, height), Image.Resampling.BICUBIC)
-    data = np.asarray(image, dtype=np.float32) / 127.5 - 1
-    if data.ndim == 2:
-        data = data[:, :, None]
-    return torch.from_numpy(data).permute(2, 0, 1).contiguous()
+    return from_uint8(np.array(image))
 
 
 def _read_image(source: Path | bytes) -> np.ndarray:
@@ -73,7 +78,7 @@ def _read_image(source: Path | bytes) -> np.ndarray:
         return np.asarray(image)
 
 
-def list_images(spec: Path, npz_key: str = "images") -> list[tuple[str, Callable[[], np.ndarray]]]:
+def list_images(spec: Path, npz_key: str = "images", *, field: str = "data.images") -> list[tuple[str, Callable[[], np.ndarray]]]:
     """``(name, read)`` for every image the ``images`` entry names, in sorted order.
 
     Reading is deferred so that ``select`` decodes only the images it keeps.
@@ -82,14 +87,14 @@ def list_images(spec: Path, npz_key: str = "images") -> list[tuple[str, Callable
     if any(ch in text for ch in "*?["):
         files = [f for f in sorted(glob.glob(text, recursive=True), key=_natural_key) if Path(f).suffix.lower() in IMAGE_SUFFIXES]
         if not files:
-            raise DataError(f"data.images: the pattern {text!r} matches no image file")
+            raise DataError(f"{field}: the pattern {text!r} matches no image file")
         return [(Path(f).stem, partial(_read_image, Path(f))) for f in files]
     if not spec.exists():
-        raise DataError(f"data.images: {spec} does not exist")
+        raise DataError(f"{field}: {spec} does not exist")
     if spec.is_dir():
         files = sorted((p for p in spec.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=lambda p: _natural_key(p.name))
         if not files:
-            raise DataError(f"data.images: the folder {spec} holds no image file ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            raise DataError(f"{field}: the folder {spec} holds no image file ({', '.join(sorted(IMAGE_SUFFIXES))})")
         return [(p.stem, partial(_read_image, p)) for p in files]
     if spec.suffix == ".npz":
         return _list_npz(spec, npz_key)
@@ -122,3 +127,87 @@ def load_images(spec: Path, image_shape: tuple[int, int, int], *, select: str | 
         raise DataError(f"data.select {select!r} keeps none of the {len(found)} images in {spec}")
     tensors = [_to_tensor(read(), image_shape) for _, read in kept]
     return ImageBatch(torch.stack(tensors), [name for name, _ in kept])
+
+
+# -- observations given directly ---------------------------------------------------------
+
+TENSOR_SUFFIXES = {".npy", ".pt", ".pth", ".safetensors"}
+
+
+def load_observations(
+    spec: Path, output_shape: tuple[int, ...], *, select: str | None = None
+) -> tuple[torch.Tensor, list[str]]:
+    """The observations ``spec`` names, ``[N, *output_shape]``, and their names.
+
+    ``output_shape`` is what the operator outputs for one image (``(C, H, W)`` for image-like
+    measurements, ``(m,)`` for compressed sensing). Images must have exactly that size and
+    channel count (an RGB file whose channels are equal counts as grey): a mismatch is an
+    error naming both shapes, never a silent resize.
+    """
+    if spec.suffix.lower() in TENSOR_SUFFIXES:
+        tensors, names = _read_measurements(spec, output_shape)
+        kept = _apply_select(list(range(len(names))), select)
+        return tensors[kept], [names[i] for i in kept]
+    if len(output_shape) != 3:
+        raise DataError(
+            f"data.observation: {spec} holds images but the operator's measurements have shape "
+            f"{list(output_shape)}, not an image; give the measurements as .npy, .pt or .safetensors"
+        )
+    found = _apply_select(list_images(spec, field="data.observation"), select)
+    if not found:
+        raise DataError(f"data.select {select!r} keeps no observation in {spec}")
+    return torch.stack([_observed_image(name, read(), output_shape) for name, read in found]), [n for n, _ in found]
+
+
+def _observed_image(name: str, array: np.ndarray, output_shape: tuple[int, ...]) -> torch.Tensor:
+    channels, height, width = output_shape
+    if array.ndim == 3 and channels == 1 and (array == array[..., :1]).all():
+        array = array[..., 0]
+    found = (1 if array.ndim == 2 else array.shape[2], array.shape[0], array.shape[1])
+    if found != tuple(output_shape):
+        raise DataError(
+            f"data.observation: the image {name!r} has shape {list(found)} (C, H, W) but the operator "
+            f"outputs {list(output_shape)}; give observations of exactly the operator's output size "
+            "(check the generator's size and the operator's factor)"
+        )
+    return from_uint8(np.array(array))
+
+
+def _read_measurements(spec: Path, output_shape: tuple[int, ...]) -> tuple[torch.Tensor, list[str]]:
+    if not spec.is_file():
+        raise DataError(f"data.observation: {spec} does not exist")
+    suffix = spec.suffix.lower()
+    if suffix == ".npy":
+        values = torch.from_numpy(np.load(spec, allow_pickle=False))
+    elif suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        values = _single_tensor(load_file(str(spec)), spec)
+    else:
+        loaded = torch.load(spec, map_location="cpu", weights_only=True)
+        values = loaded if isinstance(loaded, torch.Tensor) else _single_tensor(loaded, spec)
+    values = values.to(torch.get_default_dtype())
+    shape = tuple(output_shape)
+    if tuple(values.shape) == shape:
+        values = values.unsqueeze(0)
+    if tuple(values.shape[1:]) != shape:
+        raise DataError(
+            f"data.observation: {spec} holds a tensor of shape {list(values.shape)} but the operator "
+            f"outputs {list(shape)} per image; give [N, {', '.join(map(str, shape))}] or one "
+            f"[{', '.join(map(str, shape))}]"
+        )
+    if len(values) == 1:
+        return values, [spec.stem]
+    return values, [f"{spec.stem}{index:04d}" for index in range(len(values))]
+
+
+def _single_tensor(tensors: object, spec: Path) -> torch.Tensor:
+    """The tensor of a file holding one (or one named ``observation``)."""
+    if isinstance(tensors, dict):
+        if "observation" in tensors:
+            return tensors["observation"]
+        if len(tensors) == 1:
+            return next(iter(tensors.values()))
+        keys = ", ".join(map(str, tensors))
+        raise DataError(f"data.observation: {spec} holds several tensors ({keys}); name the one to use 'observation'")
+    raise DataError(f"data.observation: {spec} holds a {type(tensors).__name__}, not a tensor")

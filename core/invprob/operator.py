@@ -5,11 +5,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from invprob.seeding import randn
+
 
 class NoiseModel(nn.Module):
-    """Noise added to a noiseless measurement; random draws come from a ``torch.Generator``."""
+    """Noise added to a noiseless measurement; random draws come from ``rng``, a CPU
+    ``torch.Generator``, through :func:`invprob.seeding.randn` (drawn on the CPU, then moved),
+    so one seed gives the same noise on every device."""
 
-    def forward(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def forward(self, y: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
         return y
 
 
@@ -22,8 +26,8 @@ class GaussianNoise(NoiseModel):
             raise ValueError(f"noise sigma must be >= 0, got {sigma}")
         self.register_buffer("sigma", torch.tensor(float(sigma)))
 
-    def forward(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        noise = torch.randn(y.shape, generator=generator, device=y.device, dtype=y.dtype)
+    def forward(self, y: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
+        noise = randn(y.shape, rng, device=y.device, dtype=y.dtype)
         return y + self.sigma.to(y.dtype) * noise
 
 
@@ -32,7 +36,7 @@ class Operator(nn.Module):
 
     - ``A(x)``: the noiseless forward map; solvers differentiate through it.
     - ``A_adjoint(y)``: the adjoint, for linear operators (``linear = True``).
-    - ``forward(x, generator)``: ``noise(A(x))``, seeded by ``generator``.
+    - ``forward(x, rng)``: ``noise(A(x))``, the noise drawn from ``rng`` (a CPU generator).
     - ``observed_mask()``: for masking operators, the image-space mask (1 = observed).
     - ``op2 * op1`` is the composition ``op2(op1(x))``.
 
@@ -52,8 +56,8 @@ class Operator(nn.Module):
     def A_adjoint(self, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} is not linear: it has no adjoint")
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.noise(self.A(x), generator)
+    def forward(self, x: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
+        return self.noise(self.A(x), rng)
 
     def observed_mask(self) -> torch.Tensor | None:
         """Image-space mask ``[1 or B, 1 or C, H, W]`` with 1 = observed, if the operator masks."""
@@ -77,9 +81,9 @@ class ComposedOperator(Operator):
     def A(self, x: torch.Tensor) -> torch.Tensor:
         return self.outer.A(self.inner.A(x))
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
         noise = self.outer.noise if self._uses_outer_noise else self.noise
-        return noise(self.A(x), generator)
+        return noise(self.A(x), rng)
 
     def A_adjoint(self, y: torch.Tensor) -> torch.Tensor:
         if not self.linear:

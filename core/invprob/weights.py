@@ -2,19 +2,24 @@
 
 safetensors is the native format. PyTorch ``.pt``/``.pth``/``.ckpt`` state dicts are read
 with ``torch.load(weights_only=True)``, which never runs code embedded in the pickle.
+
+The record of loaded files belongs to a run, not to the process: ``with recording() as
+ledger:`` around a run's build and solve collects exactly the files that run loaded, even
+when several runs share a process (a study) or a thread pool (the ledger lives in a
+``contextvars.ContextVar``). Outside ``recording()`` nothing is kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
-
-_LEDGER: dict[str, "WeightRecord"] = {}
 
 
 class WeightsNotFoundError(FileNotFoundError):
@@ -27,9 +32,42 @@ class WeightsMismatchError(ValueError):
 
 @dataclass(frozen=True)
 class WeightRecord:
+    """A weight file a run loaded: its absolute path, sha256 and size."""
+
     path: str
     sha256: str
     bytes: int
+
+
+class WeightLedger:
+    """The weight files one run loaded, each once, in the order they were first loaded."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, WeightRecord] = {}
+
+    def add(self, path: Path) -> WeightRecord:
+        key = str(Path(path).resolve())
+        if key not in self._records:
+            self._records[key] = WeightRecord(key, sha256_of(Path(key)), Path(key).stat().st_size)
+        return self._records[key]
+
+    @property
+    def records(self) -> list[WeightRecord]:
+        return list(self._records.values())
+
+
+_LEDGER: ContextVar[WeightLedger | None] = ContextVar("invprob_weight_ledger", default=None)
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[WeightLedger]:
+    """Collect the weight files loaded inside the ``with`` block (one run) in a new ledger."""
+    ledger = WeightLedger()
+    token = _LEDGER.set(ledger)
+    try:
+        yield ledger
+    finally:
+        _LEDGER.reset(token)
 
 
 def sha256_of(path: Path) -> str:
@@ -72,17 +110,16 @@ def load_state_dict(path: str | Path, *, what: str = "weights") -> dict[str, tor
     return state
 
 
-def record(path: Path) -> WeightRecord:
-    """Add ``path`` to the ledger of weight files loaded in this process."""
-    key = str(Path(path).resolve())
-    if key not in _LEDGER:
-        _LEDGER[key] = WeightRecord(key, sha256_of(Path(key)), Path(key).stat().st_size)
-    return _LEDGER[key]
+def record(path: Path) -> WeightRecord | None:
+    """Add ``path`` to the current run's ledger (see :func:`recording`); None outside a run."""
+    ledger = _LEDGER.get()
+    return ledger.add(path) if ledger is not None else None
 
 
 def loaded_weights() -> list[WeightRecord]:
-    """Every weight file loaded so far, for ``environment.json``."""
-    return list(_LEDGER.values())
+    """The weight files loaded so far in the current :func:`recording` block (empty outside)."""
+    ledger = _LEDGER.get()
+    return ledger.records if ledger is not None else []
 
 
 def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], *, what: str = "model") -> None:

@@ -5,8 +5,9 @@ checks measure the relative defect ``|<Ax,y> - <x,A*y>| / (||Ax|| ||y||)``, comp
 with the vector-Jacobian product autograd computes (for a linear map, ``vjp(y) = A^T y``),
 and at small sizes build the dense matrix ``M`` of ``A`` column by column (``M e_i = A e_i``)
 to check ``A x = M x`` and ``A* y = M^T y`` exactly. Every operator, linear or not, must act on
-each batch element independently, draw noise only from the ``torch.Generator`` it is given,
-survive moves to float64 and CUDA, and round-trip its state through safetensors.
+each batch element independently, draw noise only from the ``rng`` it is given (a CPU
+``torch.Generator``; draws made on the CPU and moved, so one seed gives the same observation on
+every device), survive moves to float64 and CUDA, and round-trip its state through safetensors.
 """
 
 from __future__ import annotations
@@ -129,23 +130,23 @@ def check_batch_consistency(op: Operator, image_shape: ImageShape, *, batch: int
 
 
 def check_noise_is_seeded(op: Operator, image_shape: ImageShape, *, batch: int = 2, seed: int = 0) -> None:
-    """``forward(x, generator)`` depends only on the generator's seed (not on torch's global RNG);
-    when it draws from the generator, two seeds give different measurements."""
+    """``forward(x, rng)`` depends only on the seed of ``rng`` (not on torch's global RNG);
+    when it draws from ``rng``, two seeds give different measurements."""
     x = random_images(batch, image_shape, seed=seed)
     with torch.no_grad():
         with global_rng_scrambled(1):
-            first = op(x, seeded(seed))
+            first = op(x, rng=seeded(seed))
         with global_rng_scrambled(2):
-            again = op(x, seeded(seed))
+            again = op(x, rng=seeded(seed))
         if not torch.equal(first, again):
             raise AssertionError(
-                "forward(x, generator) gave different measurements for the same seed: the noise must be "
-                "drawn only from the torch.Generator passed in, never from torch's global RNG"
+                "forward(x, rng) gave different measurements for the same seed: the noise must be "
+                "drawn only from the rng (torch.Generator) passed in, never from torch's global RNG"
             )
-        assert_finite(first, "forward(x, generator)")
-        if _draws_from(op, x, seed) and torch.equal(first, op(x, seeded(seed + 1))):
+        assert_finite(first, "forward(x, rng)")
+        if _draws_from(op, x, seed) and torch.equal(first, op(x, rng=seeded(seed + 1))):
             raise AssertionError(
-                "forward(x, generator) draws noise from the generator, but two different seeds gave "
+                "forward(x, rng) draws noise from the rng, but two different seeds gave "
                 "identical measurements"
             )
 
@@ -168,7 +169,8 @@ def check_dtype_move(op: Operator, image_shape: ImageShape, *, batch: int = 2, s
 def check_device_move(
     op: Operator, image_shape: ImageShape, *, device: str = "cuda", batch: int = 2, seed: int = 0, tol: float = 1e-3
 ) -> None:
-    """After ``.to(device)`` the operator computes on ``device`` and agrees with the CPU.
+    """After ``.to(device)`` the operator computes on ``device`` and agrees with the CPU, noise
+    included: ``forward(x, rng)`` with a CPU ``rng`` gives the CPU's measurement for one seed.
 
     The tolerance allows for TF32 convolutions and matrix products on CUDA.
     """
@@ -183,7 +185,13 @@ def check_device_move(
         if op.linear:
             y = random_like(ax, seed=seed + 1)
             assert_close(moved_op.A_adjoint(y.to(device)).cpu(), op.A_adjoint(y), tol, f"A_adjoint(y) on {device}")
-        assert_finite(moved_op(x.to(device), seeded(seed, device)), f"forward(x, generator) on {device}")
+        observed = moved_op(x.to(device), rng=seeded(seed))
+        assert_finite(observed, f"forward(x, rng) on {device}")
+        assert_close(
+            observed.cpu(), op(x, rng=seeded(seed)), tol,
+            f"forward(x, rng) on {device} against the CPU with one seed (draw noise on the rng's device, "
+            "the CPU, then move it: invprob.seeding.randn)",
+        )
 
 
 def check_state_round_trip(
@@ -220,12 +228,12 @@ def check_state_round_trip(
 
 
 def _draws_from(op: Operator, x: torch.Tensor, seed: int) -> bool:
-    """Whether ``forward`` consumes random numbers from the generator it is given (a noise model
+    """Whether ``forward`` consumes random numbers from the ``rng`` it is given (a noise model
     that is deterministic, like real JPEG compression, does not)."""
-    generator = seeded(seed)
-    before = generator.get_state()
-    op(x, generator)
-    return not torch.equal(generator.get_state(), before)
+    rng = seeded(seed)
+    before = rng.get_state()
+    op(x, rng=rng)
+    return not torch.equal(rng.get_state(), before)
 
 
 def _gpu_mark() -> Callable:

@@ -31,7 +31,7 @@ class GaussianBlur(Operator):
     Example::
 
         op = GaussianBlur(sigma=2.0)
-        y = op(x, torch.Generator().manual_seed(0))   # blurred (+ noise, if any)
+        y = op(x, rng=torch.Generator().manual_seed(0))   # blurred (+ noise, if any)
         x_back = op.A_adjoint(y)                       # = op.A(y)
     """
 

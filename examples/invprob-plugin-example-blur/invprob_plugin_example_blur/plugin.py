@@ -22,11 +22,12 @@ class GaussianBlurParams(Params):
 
 
 def _build_gaussian_blur(params: GaussianBlurParams, context):
+    from invprob.images import sigma_from_255
     from invprob.operator import GaussianNoise
 
     from .blur import GaussianBlur
 
-    noise = GaussianNoise(params.noise_sigma / 127.5) if params.noise_sigma > 0 else None
+    noise = GaussianNoise(sigma_from_255(params.noise_sigma)) if params.noise_sigma > 0 else None
     return GaussianBlur(params.sigma, params.radius, noise).to(context.device)
 
 

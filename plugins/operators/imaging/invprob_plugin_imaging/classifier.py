@@ -60,9 +60,9 @@ ARCHITECTURES: dict[str, tuple[Callable[[], nn.Module], ClassifierInput]] = {
 """Architectures a recipe can name, with the input each expects."""
 
 
-def load_classifier(architecture: str, weights: str | Path | None, generator: torch.Generator | None = None) -> nn.Module:
-    """``architecture`` with ``weights`` (strict load), or randomly initialised from
-    ``generator`` when ``weights`` is None."""
+def load_classifier(architecture: str, weights: str | Path | None, rng: torch.Generator | None = None) -> nn.Module:
+    """``architecture`` with ``weights`` (strict load), or randomly initialised from ``rng``
+    when ``weights`` is None."""
     from invprob.weights import load_state_dict, load_strict
 
     if architecture not in ARCHITECTURES:
@@ -70,7 +70,7 @@ def load_classifier(architecture: str, weights: str | Path | None, generator: to
     build, _ = ARCHITECTURES[architecture]
     if weights is None:
         with torch.random.fork_rng(devices=[]):
-            seed = int(torch.randint(0, 2**62, (), generator=generator)) if generator is not None else 0
+            seed = int(torch.randint(0, 2**62, (), generator=rng)) if rng is not None else 0
             torch.manual_seed(seed)
             return build()
     model = build()

@@ -2,9 +2,9 @@
 
 ``operators: [op_1, ..., op_k]`` builds ``A = A_k ∘ ... ∘ A_1`` from the core's
 ``ComposedOperator`` (``op_2 * op_1``). Each operator is built for the output shape of the
-previous one (found by applying it to a zero image), with the recipe seed shifted by
-``1000 * i`` for the i-th operator, so two random masks in one chain differ while the first
-operator is drawn exactly as it would be alone. Only the last operator may carry noise (the
+previous one (found by applying it to a zero image). Operator ``i > 0`` is built with the seed
+``stream_seed(seed, "compose[i]")``, a hashed sub-stream, so two random masks in one chain
+differ while the first operator is drawn exactly as it would be alone. Only the last operator may carry noise (the
 noise of the composition): noise in the middle of a chain would not be a forward model
 ``noise(A(x))``.
 """
@@ -18,8 +18,8 @@ from typing import Any
 import torch
 
 from invprob.operator import NoiseModel, Operator
+from invprob.seeding import stream_seed
 
-SEED_STRIDE = 1000
 
 
 def has_noise(operator: Operator) -> bool:
@@ -35,7 +35,7 @@ def build_composition(specs: Sequence[Mapping[str, Any]], context: Any) -> Opera
     built: list[Operator] = []
     for index, spec in enumerate(specs):
         name = spec["type"]
-        sub_context = dataclasses.replace(context, image_shape=shape, seed=context.seed + SEED_STRIDE * index)
+        sub_context = dataclasses.replace(context, image_shape=shape, seed=_sub_seed(context.seed, index))
         try:
             operator = context.registry.build("operators", name, spec.get("params") or {}, sub_context)
         except Exception as exc:
@@ -51,6 +51,11 @@ def build_composition(specs: Sequence[Mapping[str, Any]], context: Any) -> Opera
     for operator in built[1:]:
         composed = operator * composed
     return composed
+
+
+def _sub_seed(seed: int, index: int) -> int:
+    """The seed operator ``index`` of a chain is built with: the chain's own for the first."""
+    return seed if index == 0 else stream_seed(seed, f"compose[{index}]")
 
 
 def _output_image_shape(operator: Operator, shape: tuple[int, int, int] | None, device: str):

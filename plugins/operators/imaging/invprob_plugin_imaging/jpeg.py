@@ -17,8 +17,9 @@ import io
 
 import numpy as np
 import torch
-
 from torch import nn
+
+from invprob.images import from_uint8, to_uint8
 
 from .basic import Identity
 
@@ -26,8 +27,8 @@ from .basic import Identity
 class JpegCompression(nn.Module):
     """``y -> decode(encode_JPEG(y, quality))`` per image, through 8-bit RGB or greyscale.
 
-    Called like a noise model, ``(y, generator)``, but deterministic (the generator is
-    ignored) and not differentiable.
+    Called like a noise model, ``(y, rng)``, but deterministic (``rng`` is ignored) and not
+    differentiable.
     """
 
     differentiable = False
@@ -38,7 +39,7 @@ class JpegCompression(nn.Module):
             raise ValueError(f"JPEG quality must be in 1..95 (Pillow's useful range), got {quality}")
         self.quality = int(quality)
 
-    def forward(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def forward(self, y: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
         if y.dim() != 4 or y.shape[1] not in (1, 3):
             raise ValueError(f"JPEG compresses grey or RGB images [B, 1 or 3, H, W], got {list(y.shape)}")
         images = [self._round_trip(image) for image in y.detach().to("cpu", torch.float64)]
@@ -47,15 +48,13 @@ class JpegCompression(nn.Module):
     def _round_trip(self, image: torch.Tensor) -> torch.Tensor:
         from PIL import Image
 
-        pixels = ((image.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
+        pixels = to_uint8(image)
         pil = Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
         buffer = io.BytesIO()
         pil.save(buffer, format="JPEG", quality=self.quality)
         buffer.seek(0)
         with Image.open(buffer) as decoded:
-            array = np.asarray(decoded.convert(pil.mode), dtype=np.float64)
-        array = array[..., None] if array.ndim == 2 else array
-        return torch.from_numpy(array).permute(2, 0, 1) / 127.5 - 1
+            return from_uint8(np.array(decoded.convert(pil.mode)))
 
 
 class JpegOperator(Identity):

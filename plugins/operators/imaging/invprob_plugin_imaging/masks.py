@@ -6,7 +6,8 @@ orthogonal projection, so ``A* = A``; the observation keeps the image shape, wit
 pixels are missing (the ILO convention).
 
 The mask makers below return float masks ``[1, 1, H, W]`` (``[1, C, H, W]`` for per-channel
-random masks); every random one draws from the ``torch.Generator`` it is given.
+random masks); every random one draws on the CPU from the ``torch.Generator`` it is given
+(``rng``, a CPU generator), so a seed gives the same mask whatever device the operator moves to.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def half_mask(height: int, width: int, missing: Side) -> torch.Tensor:
 
 
 def random_pixel_mask(
-    channels: int, height: int, width: int, observed: float, generator: torch.Generator, *, per_channel: bool = False
+    channels: int, height: int, width: int, observed: float, rng: torch.Generator, *, per_channel: bool = False
 ) -> torch.Tensor:
     """Exactly ``max(1, round(observed * N))`` of the ``N`` pixels observed, uniformly at random.
 
@@ -121,14 +122,14 @@ def random_pixel_mask(
     planes = channels if per_channel else 1
     total = planes * height * width
     count = max(1, round(observed * total))
-    chosen = torch.randperm(total, generator=generator, device=generator.device)[:count]
-    mask = torch.zeros(total, device=generator.device)
+    chosen = torch.randperm(total, generator=rng)[:count]
+    mask = torch.zeros(total)
     mask[chosen] = 1
-    return mask.reshape(1, planes, height, width).cpu()
+    return mask.reshape(1, planes, height, width)
 
 
 def pattern_mask(
-    height: int, width: int, generator: torch.Generator, *, missing: float = 0.25, blob_size: float | None = None
+    height: int, width: int, rng: torch.Generator, *, missing: float = 0.25, blob_size: float | None = None
 ) -> torch.Tensor:
     """Random blob-shaped holes covering ``round(missing * H * W)`` pixels (Yeh et al.'s "pattern").
 
@@ -143,8 +144,8 @@ def pattern_mask(
     if blob <= 0:
         raise ValueError(f"blob_size must be positive, got {blob}")
     coarse_h, coarse_w = math.ceil(height / blob) + 1, math.ceil(width / blob) + 1
-    coarse = torch.randn(1, 1, coarse_h, coarse_w, generator=generator, device=generator.device, dtype=torch.float64)
-    field = F.interpolate(coarse.cpu(), size=(height, width), mode="bicubic", align_corners=True).flatten()
+    coarse = torch.randn(1, 1, coarse_h, coarse_w, generator=rng, dtype=torch.float64)
+    field = F.interpolate(coarse, size=(height, width), mode="bicubic", align_corners=True).flatten()
     count = round(missing * height * width)
     mask = torch.ones(height * width)
     mask[torch.argsort(field, descending=True, stable=True)[:count]] = 0

@@ -1,33 +1,24 @@
 """Additive Gaussian noise with sigma on the 0-255 scale, as the ILO paper states it.
 
-Images live in [-1, 1], so one grey level is ``2 / 255`` and a noise level ``sigma_255`` on
-the 0-255 scale is ``sigma = sigma_255 / 127.5`` in the units of the measurement. ILO's
-denoising experiments also clip the noisy image back to the valid range ([0, 255], here
-[-1, 1]); :class:`ClippedGaussianNoise` does that.
+Images live in [-1, 1], so a noise level ``sigma_255`` on the 0-255 scale is
+``invprob.images.sigma_from_255(sigma_255) = sigma_255 / 127.5`` in the units of the
+measurement. ILO's denoising experiments also clip the noisy image back to the valid range
+([0, 255], here [-1, 1]); :class:`ClippedGaussianNoise` does that.
 """
 
 from __future__ import annotations
 
 import torch
 
+from invprob.images import sigma_from_255
 from invprob.operator import GaussianNoise, NoiseModel
-
-GREY_LEVELS_PER_UNIT = 127.5
-"""Grey levels (0-255 scale) per unit of the [-1, 1] scale."""
-
-
-def sigma_from_255(sigma_255: float) -> float:
-    """``sigma_255 / 127.5``: a noise level on the 0-255 scale in [-1, 1] units."""
-    if sigma_255 < 0:
-        raise ValueError(f"noise sigma must be >= 0 on the 0-255 scale, got {sigma_255}")
-    return float(sigma_255) / GREY_LEVELS_PER_UNIT
 
 
 class ClippedGaussianNoise(GaussianNoise):
     """``clamp(y + sigma * n, -1, 1)`` with ``n ~ N(0, I)``: noise on an image kept in range."""
 
-    def forward(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return super().forward(y, generator).clamp(-1.0, 1.0)
+    def forward(self, y: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
+        return super().forward(y, rng).clamp(-1.0, 1.0)
 
 
 def gaussian_noise(sigma_255: float, *, clip: bool = False) -> NoiseModel | None:

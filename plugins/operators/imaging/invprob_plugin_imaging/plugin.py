@@ -3,8 +3,9 @@
 Light by design (no torch at import): each factory imports its operator module when a recipe
 builds it. Noise convention: ``noise_sigma`` / ``sigma`` are standard deviations on the
 0-255 scale, added as ``sigma / 127.5`` in [-1, 1] units (the ILO paper's convention).
-Random masks and sensing matrices are drawn at build time from
-``context.torch_generator(0)``, so a recipe seed fixes them.
+Random masks and sensing matrices are drawn at build time from the run's ``"operator"``
+stream, ``context.rng("operator")`` (a CPU generator), so a recipe seed fixes them on every
+device.
 """
 
 from __future__ import annotations
@@ -245,7 +246,7 @@ def _build_inpaint_random(params: InpaintRandomParams, context):
 
     channels, height, width = _image_shape(context, "inpaint-random")
     mask = random_pixel_mask(
-        channels, height, width, params.observed, context.torch_generator(0), per_channel=params.per_channel
+        channels, height, width, params.observed, context.rng("operator"), per_channel=params.per_channel
     )
     return _mask_operator(mask, params, context)
 
@@ -254,7 +255,7 @@ def _build_inpaint_pattern(params: InpaintPatternParams, context):
     from .masks import pattern_mask
 
     _, height, width = _image_shape(context, "inpaint-pattern")
-    mask = pattern_mask(height, width, context.torch_generator(0), missing=params.missing, blob_size=params.blob_size)
+    mask = pattern_mask(height, width, context.rng("operator"), missing=params.missing, blob_size=params.blob_size)
     return _mask_operator(mask, params, context)
 
 
@@ -267,7 +268,7 @@ def _build_inpaint_half(params: InpaintHalfParams, context):
     missing = params.missing
     if missing == "random":
         sides = ("left", "right", "top", "bottom")
-        missing = sides[int(torch.randint(0, 4, (), generator=context.torch_generator(0)))]
+        missing = sides[int(torch.randint(0, 4, (), generator=context.rng("operator")))]
     return _mask_operator(half_mask(height, width, missing), params, context)
 
 
@@ -308,7 +309,7 @@ def _build_cs_gaussian(params: CSGaussianParams, context):
     operator = GaussianSensing.random(
         shape,
         _measurements(params, shape),
-        context.torch_generator(0),
+        context.rng("operator"),
         max_matrix_bytes=params.max_matrix_bytes,
         noise=_noise(params),
     )
@@ -322,7 +323,7 @@ def _build_cs_circulant(params: CSCirculantParams, context):
     operator = CirculantSensing.random(
         shape,
         _measurements(params, shape),
-        context.torch_generator(0),
+        context.rng("operator"),
         distribution=params.distribution,
         row_selection=params.rows,
         noise=_noise(params),
@@ -339,7 +340,7 @@ def _build_jpeg(params: JpegParams, context):
 def _build_classifier(params: ClassifierParams, context):
     from .classifier import ARCHITECTURES, ClassifierOperator, load_classifier
 
-    model = load_classifier(params.architecture, params.weights, context.torch_generator(0))
+    model = load_classifier(params.architecture, params.weights, context.rng("operator"))
     return _on_device(ClassifierOperator(model, ARCHITECTURES[params.architecture][1]), context)
 
 

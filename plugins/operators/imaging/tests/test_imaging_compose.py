@@ -50,6 +50,14 @@ def test_two_random_masks_in_one_chain_differ_and_the_first_is_drawn_as_alone():
     assert not torch.equal(composed.inner.mask, composed.outer.mask)
 
 
+def test_a_later_operator_of_a_chain_is_not_another_seed_of_a_sweep():
+    """Hashed sub-streams: with ``seed + 1000 * i`` the second mask of seed 0 was seed 1000's mask."""
+    spec = {"type": "inpaint-random", "params": {"observed": 0.5}}
+    composed = build("compose", {"operators": [spec, spec]}, seed=0)
+    for seed in (1, 1000):
+        assert not torch.equal(composed.outer.mask, build("inpaint-random", {"observed": 0.5}, seed=seed).mask)
+
+
 def test_noise_in_the_middle_of_a_chain_is_refused():
     with pytest.raises(ValueError, match=r"operators\[0\] \(denoise\) has noise but is not the last"):
         build("compose", {"operators": [{"type": "denoise", "params": {"sigma": 5}}, {"type": "colorize"}]})

@@ -1,0 +1,341 @@
+"""Run directories and what goes in them.
+
+Every run writes a new directory under the output root, ``<YYYYmmdd-HHMMSS>-<6 hex>`` or the
+name the caller gives, and never touches an existing one. Inside: ``recipe.resolved.yaml``,
+``environment.json`` (written once, when every component is built), ``metrics.json``,
+``images/`` (observed, reconstruction and, when known, ground truth per image), ``grid.png``,
+``latents.safetensors``, ``history.json``, ``loss.png`` and optionally ``optimisation.gif``.
+
+A run given its observation (``data.observation``) has no ground truth: the metrics that
+compare with it are listed under ``unavailable`` in ``metrics.json`` with the reason, and the
+grid shows observation and reconstruction.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import secrets
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from invprob.images import to_uint8
+from invprob.seeding import stream_seed
+from invprob.solver import SolverResult
+
+if TYPE_CHECKING:
+    from invprob.components import Components
+    from invprob.registry import Registry
+    from invprob.weights import WeightRecord
+
+NO_GROUND_TRUTH = "no ground truth: data.observation was given"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a caller running many recipes keeps of a run: small, picklable, no tensors.
+
+    ``metrics`` and ``environment`` are the contents of ``metrics.json`` and
+    ``environment.json``.
+    """
+
+    directory: Path
+    names: list[str]
+    metrics: dict[str, Any]
+    environment: dict[str, Any]
+    interrupted: bool
+
+
+@dataclass
+class RunResult:
+    """What a run produced: its directory, metrics, environment and the solver results."""
+
+    directory: Path
+    metrics: dict[str, Any]
+    results: list[SolverResult] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    environment: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def reconstructions(self) -> torch.Tensor:
+        """All best reconstructions ``[N, C, H, W]``, in data order."""
+        return torch.cat([r.best_image for r in self.results])
+
+    def summary(self) -> RunSummary:
+        """The run without its tensors, to send across processes or keep for many runs."""
+        return RunSummary(
+            self.directory, list(self.names), json.loads(_dumps(self.metrics)),
+            json.loads(_dumps(self.environment)), self.interrupted,
+        )
+
+
+# -- the directory ----------------------------------------------------------------------
+
+
+def new_run_directory(root: str | Path, name: str | None = None) -> Path:
+    """Create and return a fresh directory under ``root``: ``name``, or ``<timestamp>-<id>``.
+
+    A given ``name`` must be a plain folder name that does not exist yet: nothing is ever
+    overwritten.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    if name is not None:
+        if not name or Path(name).name != name or name in (".", ".."):
+            raise ValueError(f"a run name must be a plain folder name (no '/'), got {name!r}")
+        try:
+            (root / name).mkdir()
+        except FileExistsError:
+            raise FileExistsError(
+                f"the run directory {root / name} already exists; choose another name or remove it "
+                "(runs never overwrite each other)"
+            ) from None
+        return root / name
+    for _ in range(100):
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+        try:
+            (root / name).mkdir()
+        except FileExistsError:
+            continue
+        return root / name
+    raise RuntimeError(f"could not create a new run directory under {root}")
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (a temporary file renamed into place)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(_dumps(data) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def environment(components: Components, registry: Registry, weights: Sequence[WeightRecord]) -> dict[str, Any]:
+    """Versions, device, stream seeds and the sha256 of every weight file loaded: enough to rerun."""
+    from invprob import __version__
+    from invprob.components import STREAMS
+
+    device = components.context.device
+    device_name = torch.cuda.get_device_name(0) if device.startswith("cuda") else platform.processor() or "cpu"
+    seed = components.recipe.seed
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "invprob": __version__,
+        "torch": torch.__version__,
+        "distributions": {
+            info.name: info.version for info in sorted(registry.distributions.values(), key=lambda d: d.name)
+        },
+        "plugin_failures": [f.summary() for f in registry.failures],
+        "device": device,
+        "device_name": device_name,
+        "seeds": {"recipe": seed, **{name: stream_seed(seed, name) for name in STREAMS}},
+        "weights": [{"path": r.path, "sha256": r.sha256, "bytes": r.bytes} for r in weights],
+    }
+
+
+# -- images -----------------------------------------------------------------------------
+
+
+def save_png(image: torch.Tensor, path: Path) -> None:
+    """A ``[C, H, W]`` image in [-1, 1] as an 8-bit PNG (grey for one channel)."""
+    from PIL import Image
+
+    Image.fromarray(_tile(image, grey_as_rgb=False)).save(path)
+
+
+def _tile(image: torch.Tensor, *, grey_as_rgb: bool) -> np.ndarray:
+    array = to_uint8(image)
+    if array.shape[-1] == 1:
+        return np.repeat(array, 3, axis=-1) if grey_as_rgb else array[..., 0]
+    return array
+
+
+def as_displayable(measurement: torch.Tensor, image_shape: Sequence[int], adjoint: Any = None) -> torch.Tensor | None:
+    """An observation shown as an image ``[B, C, H, W]``, or None when it has no image form.
+
+    Image-shaped observations are shown as they are (grey ones repeated to the image's
+    channels); smaller ones (super-resolution) are upscaled with nearest neighbour; others are
+    shown through the adjoint when the operator is linear.
+    """
+    channels, height, width = image_shape
+    if measurement.dim() == 4:
+        shown = measurement
+        if shown.shape[1] != channels:
+            shown = shown.mean(dim=1, keepdim=True).expand(-1, channels, -1, -1)
+        if tuple(shown.shape[-2:]) != (height, width):
+            shown = torch.nn.functional.interpolate(shown, size=(height, width), mode="nearest")
+        return shown
+    if adjoint is not None:
+        try:
+            return adjoint(measurement)
+        except NotImplementedError:
+            return None
+    return None
+
+
+def save_grid(columns: Sequence[torch.Tensor | None], path: Path, padding: int = 2) -> None:
+    """Side-by-side grid: one row per image, one column per tensor (observed, result, truth)."""
+    from PIL import Image
+
+    present = [c for c in columns if c is not None]
+    batch, _, height, width = present[0].shape
+    rows, cols = batch, len(present)
+    canvas = np.full((rows * (height + padding) + padding, cols * (width + padding) + padding, 3), 255, np.uint8)
+    for col, tensor in enumerate(present):
+        for row in range(rows):
+            y, x = padding + row * (height + padding), padding + col * (width + padding)
+            canvas[y : y + height, x : x + width] = _tile(tensor[row], grey_as_rgb=True)
+    scale = max(1, 256 // max(height, 1))
+    image = Image.fromarray(canvas)
+    if scale > 1:
+        image = image.resize((canvas.shape[1] * scale, canvas.shape[0] * scale), Image.Resampling.NEAREST)
+    image.save(path)
+
+
+def save_gif(frames: Sequence[torch.Tensor], path: Path, duration: float = 0.1) -> None:
+    """An animated GIF of the optimisation: each frame is a row of the batch's images."""
+    import imageio.v2 as imageio
+
+    rows = [np.concatenate([_tile(image, grey_as_rgb=True) for image in frame], axis=1) for frame in frames]
+    imageio.mimsave(path, rows, duration=duration, loop=0)
+
+
+def save_latents(latents: Mapping[str, torch.Tensor], path: Path, metadata: Mapping[str, str] | None = None) -> None:
+    from invprob.weights import save_safetensors
+
+    save_safetensors(latents, path, metadata)
+
+
+def plot_history(histories: Sequence[Mapping[str, Sequence[float]]], path: Path) -> None:
+    """Loss curves, one line per recorded scalar and batch, log scale when positive."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 4), dpi=100)
+    positive = True
+    for index, history in enumerate(histories):
+        for name, values in history.items():
+            if not values:
+                continue
+            label = name if len(histories) == 1 else f"{name} (batch {index})"
+            axis.plot(range(len(values)), values, label=label)
+            positive = positive and min(v for v in values if v is not None) > 0
+    if positive:
+        axis.set_yscale("log")
+    axis.set_xlabel("step")
+    axis.set_ylabel("loss")
+    axis.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+# -- a finished run ---------------------------------------------------------------------
+
+
+def write_outputs(
+    directory: Path,
+    components: Components,
+    names: list[str],
+    observations: list[torch.Tensor],
+    results: list[SolverResult],
+    truth: torch.Tensor | None,
+    interrupted: bool,
+) -> dict[str, Any]:
+    """Images, grid, latents, history and the metrics dict of a finished (or stopped) run.
+
+    ``truth`` is None when the observation was given (``data.observation``).
+    """
+    recipe = components.recipe
+    metrics: dict[str, Any] = {"interrupted": interrupted, "images_solved": len(names), "images": []}
+    unavailable = dict(components.unavailable)
+    if truth is None:
+        unavailable.update({name: NO_GROUND_TRUTH for name in components.metrics})
+    if unavailable:
+        metrics["unavailable"] = unavailable
+    if not results:
+        return metrics
+    reconstruction = torch.cat([r.best_image for r in results])
+    measurement_loss = torch.cat([r.best_loss for r in results]).tolist()
+    adjoint = components.operator.A_adjoint if components.operator.linear else None
+    shown = [as_displayable(y, components.image_shape, adjoint) for y in observations]
+    observed = torch.cat(shown) if all(s is not None for s in shown) else None
+
+    image_dir = directory / "images"
+    image_dir.mkdir()
+    for index, name in enumerate(names):
+        stem = f"{index:04d}_{name}"
+        save_png(reconstruction[index], image_dir / f"{stem}_reconstruction.png")
+        if truth is not None:
+            save_png(truth[index], image_dir / f"{stem}_ground_truth.png")
+        if observed is not None:
+            save_png(observed[index], image_dir / f"{stem}_observed.png")
+    save_grid([observed, reconstruction, truth], directory / "grid.png")
+
+    values = _metric_values(components.metrics, reconstruction, truth) if truth is not None else {}
+    for index, name in enumerate(names):
+        entry: dict[str, Any] = {"name": name, "measurement_loss": measurement_loss[index]}
+        entry.update({metric: values[metric][index] for metric in values})
+        metrics["images"].append(entry)
+    metrics["mean"] = {metric: _mean([v for v in values[metric] if v is not None]) for metric in values}
+    metrics["mean"]["measurement_loss"] = _mean(measurement_loss)
+    metrics["timings"] = [r.timings for r in results]
+
+    if recipe.outputs.latents:
+        latents = _concatenate_latents(results)
+        if latents:
+            save_latents(latents, directory / "latents.safetensors", {"names": ",".join(names)})
+    histories = [r.history for r in results]
+    write_json(directory / "history.json", histories)
+    if any(any(h.values()) for h in histories):
+        plot_history(histories, directory / "loss.png")
+    frames = results[0].frames
+    if recipe.outputs.gif and frames:
+        save_gif(frames, directory / "optimisation.gif")
+    return metrics
+
+
+def _metric_values(metrics: Mapping[str, Any], reconstruction: torch.Tensor, truth: torch.Tensor) -> dict[str, list[float | None]]:
+    """Per-image values of every metric; inf and NaN (identical images' PSNR) become None."""
+    out = {}
+    for name, metric in metrics.items():
+        with torch.no_grad():
+            values = metric(reconstruction, truth).tolist()
+        out[name] = [None if math.isinf(v) or math.isnan(v) else float(v) for v in values]
+    return out
+
+
+def _mean(values: list[float]) -> float | None:
+    return math.fsum(values) / len(values) if values else None
+
+
+def _concatenate_latents(results: list[SolverResult]) -> dict[str, torch.Tensor]:
+    keys = set(results[0].best_latents)
+    for result in results[1:]:
+        keys &= set(result.best_latents)
+    return {key: torch.cat([r.best_latents[key].detach().cpu() for r in results]) for key in sorted(keys)}
