@@ -109,13 +109,6 @@ def counting_kernels():
         plugin.remove()
 
 
-def _setup_runtime(registry: Registry, device: torch.device) -> None:
-    if hasattr(registry, "setup_runtime"):
-        registry.setup_runtime(device)
-    else:  # until Registry.setup_runtime lands: call the hook as it will
-        registry._plugin_manager.hook.invprob_setup_runtime(device=device)
-
-
 def _circulant_operator():
     from invprob_plugin_imaging.sensing import CirculantSensing
 
@@ -129,7 +122,7 @@ def test_a_kernel_registered_at_runtime_setup_is_dispatched(counting_kernels):
     before = operator.A(x)
     assert plugin.calls[ops.CIRCULANT_SENSE] == 0
 
-    _setup_runtime(registry, torch.device("cpu"))
+    registry.setup_runtime(torch.device("cpu"))
     y = operator.A(x)
     operator.A_adjoint(y)
     assert plugin.calls == {ops.CIRCULANT_SENSE: 1, ops.CIRCULANT_SENSE_ADJOINT: 1}
@@ -138,7 +131,7 @@ def test_a_kernel_registered_at_runtime_setup_is_dispatched(counting_kernels):
 
 def test_a_removed_kernel_is_no_longer_dispatched(counting_kernels):
     registry, plugin = counting_kernels
-    _setup_runtime(registry, torch.device("cpu"))
+    registry.setup_runtime(torch.device("cpu"))
     plugin.remove()
     operator = _circulant_operator()
     operator.A_adjoint(operator.A(torch.randn(1, 1, 5, 6)))

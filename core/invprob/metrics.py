@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 import torch
 import torch.nn.functional as F
-from pydantic import ValidationError
 from torch import nn
+
+from invprob.params import needs_no_params
 
 if TYPE_CHECKING:
     from invprob.context import BuildContext
@@ -130,12 +131,14 @@ def build_metrics(
     factory that returns something other than a :class:`Metric`, is a ``ValueError``/``TypeError``.
     """
     if names is None:
-        names = [name for name in registry.names("metrics") if _needs_no_params(registry, name)]
+        from invprob.recipe import default_metric_names
+
+        names = default_metric_names(registry)
     built: dict[str, Metric] = {}
     unavailable: dict[str, str] = {}
     for name in names:
         component = registry.get("metrics", name)
-        if not _needs_no_params(registry, name):
+        if not needs_no_params(component.params_model):
             raise ValueError(
                 f"metric {name!r} of {component.distribution} needs params, and a recipe's metrics "
                 "are given by name only; choose another metric"
@@ -152,14 +155,6 @@ def build_metrics(
             )
         built[name] = metric.to(context.device).eval().requires_grad_(False)
     return built, unavailable
-
-
-def _needs_no_params(registry: Registry, name: str) -> bool:
-    try:
-        registry.get("metrics", name).params_model.model_validate({})
-    except ValidationError:
-        return False
-    return True
 
 
 @torch.no_grad()

@@ -82,3 +82,8 @@ def _odd(value: int) -> int:
 
 OddWindow = Annotated[int, Field(ge=1), AfterValidator(_odd)]
 """The odd side of a square window centred on a pixel (e.g. the context loss's neighbourhood)."""
+
+
+def needs_no_params(model: type[BaseModel]) -> bool:
+    """Whether a params model validates with no params at all (every field has a default)."""
+    return all(not field.is_required() for field in model.model_fields.values())

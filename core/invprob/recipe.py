@@ -46,7 +46,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from invprob.params import ComponentSpec, NestedKind, Params, RecipePath, nested_component_fields
+from invprob.params import ComponentSpec, NestedKind, Params, RecipePath, needs_no_params, nested_component_fields
 from invprob.hints import suggest, unknown_component_message
 from invprob.registry import Component, Registry, default_registry
 
@@ -576,11 +576,8 @@ def component_problems(
 
 def default_metric_names(registry: Registry) -> list[str]:
     """The metrics an omitted ``metrics:`` stands for: every installed one whose params all default."""
-    return [name for name, metric in registry.components["metrics"].items() if _params_all_default(metric)]
-
-
-def _params_all_default(component: Component) -> bool:
-    return all(not field.is_required() for field in component.params_model.model_fields.values())
+    metrics = sorted(registry.components["metrics"].items())
+    return [name for name, metric in metrics if needs_no_params(metric.params_model)]
 
 
 def _metric_problems(data: Mapping[str, Any], registry: Registry) -> list[RecipeProblem]:
@@ -594,7 +591,7 @@ def _metric_problems(data: Mapping[str, Any], registry: Registry) -> list[Recipe
         metric = registry.components["metrics"].get(name)
         if metric is None:
             problems.append(RecipeProblem(f"metrics[{index}]", unknown_component_message(registry, "metrics", name)))
-        elif not _params_all_default(metric):
+        elif not needs_no_params(metric.params_model):
             required = [n for n, f in metric.params_model.model_fields.items() if f.is_required()]
             problems.append(
                 RecipeProblem(
