@@ -99,7 +99,7 @@ def test_forward_takes_a_dict_or_a_bare_primary_latent_and_names_wrong_keys():
     generator = TinyGenerator()
     z = generator.sample_latent(2, seeding.make_rng(0))["z"]
     torch.testing.assert_close(generator(z), generator({"z": z}), rtol=0, atol=0)
-    with pytest.raises(KeyError, match=r"takes the latents \['z'\], got \['w'\]"):
+    with pytest.raises(ValueError, match=r"takes the latents \['z'\], got \['w'\]"):
         generator({"w": z})
     with pytest.raises(TypeError, match="takes latents as a dict"):
         generator([z])

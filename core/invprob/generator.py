@@ -159,7 +159,7 @@ class Generator(nn.Module):
                 f"{self.primary_latent.name!r}), got {type(latents).__name__}"
             )
         if latents.keys() != self.latent_spaces.keys():
-            raise KeyError(
+            raise ValueError(
                 f"{type(self).__name__} takes the latents {sorted(self.latent_spaces)}, got {sorted(latents)}"
             )
         return dict(latents)
