@@ -43,13 +43,13 @@ from invprob.testing import (
     check_output_shape_and_range,
     check_penalty,
     check_sampling_is_seeded,
-    check_discriminator,
     check_split_invariant,
     check_state_round_trip,
     check_stops_when_asked,
     make_toy_problem,
     run_solver,
 )
+from invprob.testing.generators import check_discriminator
 from invprob.testing.toys import TinyMappedGenerator
 
 pytest_plugins = ["pytester", "invprob.testing"]
