@@ -208,6 +208,7 @@ class ToyPlugin:
     @hookimpl
     def invprob_register_generators(self, registry):
         registry.add("tiny", lambda p, c: TinyGenerator(channels=c.image_shape[0], seed=c.seed))
+        registry.add("tiny-mapped", lambda p, c: TinyMappedGenerator(channels=c.image_shape[0], seed=c.seed))
 
     @hookimpl
     def invprob_register_priors(self, registry):
