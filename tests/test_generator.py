@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
+
 import pytest
 import torch
 from torch import nn
@@ -62,10 +64,11 @@ def test_a_sampler_of_the_wrong_shape_is_named():
 
 def test_the_custom_sampler_follows_a_deep_copy_of_its_generator():
     generator = TinyMappedGenerator()
-    copy = __import__("copy").deepcopy(generator)
+    copy = deepcopy(generator)
     with torch.no_grad():
         copy.mapping[0].weight.mul_(2)
-    assert not torch.equal(copy.sample_latent(2, seeding.make_rng(0))["w"], generator.sample_latent(2, seeding.make_rng(0))["w"])
+    copied, original = copy.sample_latent(2, seeding.make_rng(0)), generator.sample_latent(2, seeding.make_rng(0))
+    assert not torch.equal(copied["w"], original["w"])
 
 
 def test_latents_follow_the_generator_to_another_dtype():
@@ -134,7 +137,10 @@ def test_stages_may_be_views_built_on_demand_so_the_module_tree_stays_the_checkp
         @property
         def stages(self):
             reshape = nn.Unflatten(1, (3, 2, 2))
-            return [TensorStage(nn.Sequential(self.net.body, reshape), "z", FEATURES), TensorStage(self.net.head, FEATURES, IMAGE)]
+            return [
+                TensorStage(nn.Sequential(self.net.body, reshape), "z", FEATURES),
+                TensorStage(self.net.head, FEATURES, IMAGE),
+            ]
 
     generator = Viewed()
     assert list(generator.state_dict()) == ["net.body.weight", "net.body.bias"]

@@ -539,7 +539,7 @@ class UndeclaredDiscriminator(TinyGenerator):
     ("check", "generator", "message"),
     [
         (check_split_invariant, ShrunkForward(), "split at k=0"),
-        (check_split_invariant, TensorState(), r"state G1\(latents\) when split at k=0 must be a dict \{name: tensor\}, got Tensor"),
+        (check_split_invariant, TensorState(), r"G1\(latents\) when split at k=0 must be a dict \{name: tensor\}, got Tensor"),
         (check_output_shape_and_range, OutOfRange(), r"must return images in \[-1, 1\]"),
         (check_sampling_is_seeded, UnseededSampling(), "global RNG"),
         (check_sampling_is_seeded, UnnamedSampling(), r"sample_latent\(batch, rng\) must be a dict"),

@@ -182,7 +182,8 @@ class Generator(nn.Module):
         space in declaration order, then moved: one seed gives the same latents on every device.
         """
         device, dtype = _module_device(self), _module_dtype(self)
-        return {name: space.sample(batch, rng, device=device, dtype=dtype) for name, space in self.latent_spaces.items()}
+        spaces = self.latent_spaces.items()
+        return {name: space.sample(batch, rng, device=device, dtype=dtype) for name, space in spaces}
 
     def _stage_list(self) -> list[nn.Module]:
         stages = getattr(self, "stages", None)

@@ -27,7 +27,8 @@ from invprob.testing.toys import TinyGenerator
 def check_penalty(penalty: Penalty, generator: Generator, *, batch: int = 2, seed: int = 0) -> None:
     """On the generator's named latents (every entry a variable), the penalty has shape ``[B]``,
     is finite, and has finite gradients wrt the latents it depends on (at least one)."""
-    variables = {name: value.requires_grad_(True) for name, value in generator.sample_latent(batch, seeded(seed)).items()}
+    latents = generator.sample_latent(batch, seeded(seed))
+    variables = {name: value.requires_grad_(True) for name, value in latents.items()}
     value = penalty(PenaltyContext(variables=variables, image=generator(variables), generator=generator))
     if tuple(value.shape) != (batch,):
         raise AssertionError(f"the penalty has shape {tuple(value.shape)}; it must give one value per image, ({batch},)")
@@ -82,7 +83,9 @@ def check_reparameterisation(
     latents = prior()
     assert_tensor_dict(latents, "the reparameterisation's forward()")
     if shapes_of(latents) != shapes_of(template):
-        raise AssertionError(f"forward() gave latents shaped {shapes_of(latents)}, the template is {shapes_of(template)}")
+        raise AssertionError(
+            f"forward() gave latents shaped {shapes_of(latents)}, the template is {shapes_of(template)}"
+        )
     parameters = [p for p in prior.parameters() if p.requires_grad]
     if not parameters:
         raise AssertionError("the reparameterisation has no trainable parameters after initialise()")

@@ -164,7 +164,7 @@ def test_penalties_read_their_variable_among_several_latents():
 
 @pytest.mark.parametrize("name", ["box", "gaussian-norm"])
 def test_a_prior_on_a_latent_the_generator_does_not_have_is_an_error_at_build_time(name):
-    with pytest.raises(ValueError, match=r"set on variable 'z', but TinyMappedGenerator has the latents \['noise', 'w'\]"):
+    with pytest.raises(ValueError, match=r"on variable 'z', but TinyMappedGenerator has the latents \['noise', 'w'\]"):
         _build_prior(name, {}, TinyMappedGenerator())
     assert _build_prior(name, {"variable": "w"}, TinyMappedGenerator()).variable == "w"
 
