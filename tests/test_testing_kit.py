@@ -11,7 +11,7 @@ from torch import nn
 
 from invprob import hookimpl
 from invprob import registry as registry_module
-from invprob.generator import Generator, LatentSpace
+from invprob.generator import FEATURES, IMAGE, Generator, LatentSpace, TensorStage
 from invprob.loss import Loss, per_sample_mean
 from invprob.operator import GaussianNoise, Operator
 from invprob.params import Params
@@ -49,6 +49,8 @@ from invprob.testing import (
     make_toy_problem,
     run_solver,
 )
+from invprob.testing.generators import check_discriminator
+from invprob.testing.toys import TinyMappedGenerator
 
 pytest_plugins = ["pytester", "invprob.testing"]
 
@@ -108,13 +110,13 @@ class BoxConstraint(Constraint):
 class LinearManifold(Reparameterisation):
     """``z = W s`` for a fixed noise input ``s`` and trainable ``W``."""
 
-    def initialise(self, template: torch.Tensor, generator: torch.Generator | None = None) -> None:
-        batch, dim = template.shape
-        self.register_buffer("source", torch.randn(batch, dim, generator=generator))
+    def initialise(self, template: dict[str, torch.Tensor], rng: torch.Generator | None = None) -> None:
+        batch, dim = template["z"].shape
+        self.register_buffer("source", torch.randn(batch, dim, generator=rng))
         self.weight = nn.Parameter(torch.eye(dim))
 
-    def forward(self) -> torch.Tensor:
-        return self.source @ self.weight.T
+    def forward(self) -> dict[str, torch.Tensor]:
+        return {"z": self.source @ self.weight.T}
 
 
 class GradientDescentSolver(Solver):
@@ -206,6 +208,7 @@ class ToyPlugin:
     @hookimpl
     def invprob_register_generators(self, registry):
         registry.add("tiny", lambda p, c: TinyGenerator(channels=c.image_shape[0], seed=c.seed))
+        registry.add("tiny-mapped", lambda p, c: TinyMappedGenerator(channels=c.image_shape[0], seed=c.seed))
 
     @hookimpl
     def invprob_register_priors(self, registry):
@@ -488,7 +491,7 @@ class ShrunkForward(TinyGenerator):
 class OutOfRange(TinyGenerator):
     def __init__(self):
         super().__init__()
-        self.stages.append(_Shift(1.5))
+        self.stages.append(TensorStage(_Shift(1.5), IMAGE, IMAGE))
 
 
 class _Shift(nn.Module):
@@ -501,18 +504,53 @@ class _Shift(nn.Module):
 
 
 class UnseededSampling(TinyGenerator):
-    def sample_latent(self, batch, generator=None):
-        return torch.randn(batch, 8)
+    def sample_latent(self, batch, rng=None):
+        return {"z": torch.randn(batch, 8)}
+
+
+class TensorState(TinyGenerator):
+    """``G1`` hands on a bare tensor instead of a dict of named tensors."""
+
+    def split(self, k):
+        first, second = super().split(k)
+        return nn.Sequential(first, _Only(FEATURES if k else "z")), second
+
+
+class _Only(nn.Module):
+    def __init__(self, key: str):
+        super().__init__()
+        self.key = key
+
+    def forward(self, state):
+        return state[self.key]
+
+
+class UnnamedSampling(TinyGenerator):
+    def sample_latent(self, batch, rng=None):
+        return super().sample_latent(batch, rng)["z"]
+
+
+class WrongLatentShape(TinyGenerator):
+    def sample_latent(self, batch, rng=None):
+        return {"z": torch.randn(batch, 3, generator=rng)}
+
+
+class UndeclaredDiscriminator(TinyGenerator):
+    discriminator_output = None
 
 
 @pytest.mark.parametrize(
     ("check", "generator", "message"),
     [
         (check_split_invariant, ShrunkForward(), "split at k=0"),
+        (check_split_invariant, TensorState(), r"G1\(latents\) when split at k=0 must be a dict \{name: tensor\}, got Tensor"),
         (check_output_shape_and_range, OutOfRange(), r"must return images in \[-1, 1\]"),
         (check_sampling_is_seeded, UnseededSampling(), "global RNG"),
+        (check_sampling_is_seeded, UnnamedSampling(), r"sample_latent\(batch, rng\) must be a dict"),
+        (check_sampling_is_seeded, WrongLatentShape(), r"the latent spaces declare \{'z': \(2, 8\)\}"),
+        (check_discriminator, UndeclaredDiscriminator(), "declare one of"),
     ],
-    ids=["split", "range", "sampling"],
+    ids=["split", "tensor-state", "range", "sampling", "unnamed-latents", "latent-shape", "undeclared-discriminator"],
 )
 def test_generator_checks_fail_on_a_wrong_generator(check, generator, message):
     with pytest.raises(AssertionError, match=message):
@@ -543,6 +581,45 @@ def test_prior_checks_fail_on_wrong_priors():
         check_constraint(Halving(), generator)
     with pytest.raises(AssertionError, match="replaced the tensor"):
         check_constraint(Replacing(1.0), generator)
+
+
+class ClampsEverything(BoxConstraint):
+    @torch.no_grad()
+    def project_(self, variables):
+        for value in variables.values():
+            value.clamp_(-self.bound, self.bound)
+
+
+class NormOf(Penalty):
+    def __init__(self, variable: str):
+        super().__init__()
+        self.variable = variable
+
+    def forward(self, context):
+        value = context.variables[self.variable]
+        return value.reshape(value.shape[0], -1).square().sum(dim=1)
+
+
+class BoxOn(Constraint):
+    def project(self, value):
+        return value.clamp(-1, 1)
+
+
+def test_prior_checks_take_named_latents_with_several_entries():
+    generator = TinyMappedGenerator().requires_grad_(False)
+    for name in ("w", "noise"):
+        check_penalty(NormOf(name), generator)
+        check_constraint(BoxOn(name), generator)
+    with pytest.raises(AssertionError, match=r"set on 'z', which is not a latent of TinyMappedGenerator \(\['noise', 'w'\]\)"):
+        check_constraint(BoxOn("z"), generator)
+    with pytest.raises(AssertionError, match="constraint on 'z' changed the latent 'noise'"):
+        check_constraint(ClampsEverything(0.5), _TwoLatents())
+
+
+class _TwoLatents(TinyGenerator):
+    def __init__(self):
+        super().__init__()
+        self.latent_spaces = {**self.latent_spaces, "noise": LatentSpace("noise", (4,))}
 
 
 class BatchMean(Loss):

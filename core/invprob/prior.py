@@ -6,19 +6,23 @@
   l1 ball around a centre).
 - A :class:`Reparameterisation` replaces a free latent by a function of its own parameters
   (the convolutional manifold: ``z = f_phi(s)``).
+
+Variables are named tensors (:data:`invprob.generator.Latents`, ``{"z": [B, 100]}``, or the
+entries of a split state): a prior reads or writes the entries it is set on, by name, and
+leaves the others alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 if TYPE_CHECKING:
-    from invprob.generator import Generator
+    from invprob.generator import Generator, Latents
 
 
 @dataclass
@@ -42,7 +46,12 @@ class Penalty(Prior):
 
 
 class Constraint(Prior):
-    """A projection applied to ``variables[self.variable]`` after every optimiser step."""
+    """A projection applied to ``variables[self.variable]`` after every optimiser step.
+
+    Only that entry is touched. When the variables being optimised do not include it (a
+    later ILO round optimises an intermediate state, not ``z``) there is nothing to project;
+    a factory should check the name against the generator's latents when it is built.
+    """
 
     def __init__(self, variable: str = "z"):
         super().__init__()
@@ -62,9 +71,11 @@ class Constraint(Prior):
 class Reparameterisation(Prior):
     """Replaces the latent by ``forward()``, a function of this module's own parameters."""
 
-    def initialise(self, template: Any, generator: torch.Generator | None = None) -> None:
-        """Set up parameters for latents shaped like ``template`` (one batch of latents)."""
+    def initialise(self, template: Latents, rng: torch.Generator | None = None) -> None:
+        """Set up parameters for latents shaped like ``template`` (one batch of named latents);
+        random choices (a fixed noise input) are drawn on ``rng`` with :mod:`invprob.seeding`."""
         raise NotImplementedError
 
-    def forward(self) -> Any:
+    def forward(self) -> Latents:
+        """The latents, ``{name: tensor}`` shaped like the template."""
         raise NotImplementedError

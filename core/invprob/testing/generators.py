@@ -1,8 +1,12 @@
-"""Conformance of generators: split invariant, seeded sampling, output shape and range.
+"""Conformance of generators: named latents, split invariant, seeded sampling, output shape and range.
 
-A generator ``G = g_{K-1} ∘ ... ∘ g_0`` split at ``k`` into ``G1 = g_{k-1} ∘ ... ∘ g_0`` and
-``G2 = g_{K-1} ∘ ... ∘ g_k`` must satisfy ``G2(G1(z)) == G(z)`` for every ``0 <= k <= K``:
-solvers like ILO optimise the intermediate state and rely on it.
+Latents and split states are dicts of named tensors. A generator split at ``k`` into
+``G1: latents -> state`` and ``G2: state -> image`` must satisfy ``G2(G1(z)) == G(z)`` for
+every ``0 <= k <= K``, with ``G1`` at ``k = 0`` returning the latents themselves: solvers like
+ILO optimise the intermediate state by name and rely on it.
+
+Latents are drawn on a CPU ``torch.Generator`` (``rng``) and then moved, so one seed gives the
+same latents on every device.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from invprob.generator import Generator
 from invprob.testing.numerics import (
     assert_close,
     assert_finite,
+    assert_tensor_dict,
     global_rng_scrambled,
+    moved,
     seeded,
     shapes_of,
     trees_equal,
@@ -22,45 +28,80 @@ from invprob.testing.numerics import (
 from invprob.testing.suite import ComponentCase, ConformanceSuite
 
 RANGE_SLACK = 1e-5
+DISCRIMINATOR_OUTPUTS = ("logit", "least_squares")
 
 
 def check_split_invariant(generator: Generator, *, batch: int = 2, seed: int = 0, tol: float = 1e-5) -> None:
-    """``G2(G1(z)) == G(z)`` (relative error ``<= tol``) at every split ``k`` in ``0..num_stages``."""
+    """At every split ``k`` in ``0..num_stages``, ``G1`` returns a dict of tensors (the latents
+    themselves at ``k = 0``) and ``G2(G1(z)) == G(z)`` (relative error ``<= tol``)."""
     generator.eval()
-    latent = generator.sample_latent(batch, seeded(seed))
+    latents = generator.sample_latent(batch, seeded(seed))
+    assert_tensor_dict(latents, "sample_latent(batch, rng)")
     with torch.no_grad():
-        reference = generator(latent)
+        reference = generator(latents)
         for k in range(generator.num_stages + 1):
             first, second = generator.split(k)
-            assert_close(second(first(latent)), reference, tol, f"G2(G1(z)) against G(z) when split at k={k}")
+            state = first(latents)
+            assert_tensor_dict(state, f"the state G1(latents) when split at k={k}")
+            if k == 0 and not trees_equal(state, latents):
+                raise AssertionError(
+                    f"G1 at k=0 must return the latents unchanged; got {shapes_of(state)} for {shapes_of(latents)}"
+                )
+            assert_close(second(state), reference, tol, f"G2(G1(z)) against G(z) when split at k={k}")
 
 
 def check_sampling_is_seeded(generator: Generator, *, batch: int = 2, seed: int = 0) -> None:
-    """``sample_latent`` depends only on the ``torch.Generator`` it is given: same seed, same
-    latents (whatever torch's global RNG is); different seeds, different latents."""
+    """``sample_latent`` returns one ``[batch, *shape]`` tensor per latent space, on the module's
+    device, drawn only from the ``rng`` it is given: same seed, same latents (whatever torch's
+    global RNG is); different seeds, different latents."""
     with global_rng_scrambled(1):
         first = generator.sample_latent(batch, seeded(seed))
+    assert_tensor_dict(first, "sample_latent(batch, rng)")
+    expected = {name: (batch, *space.shape) for name, space in generator.latent_spaces.items()}
+    if shapes_of(first) != expected:
+        raise AssertionError(f"sample_latent gave {shapes_of(first)}; the latent spaces declare {expected}")
+    device = next(generator.parameters(), torch.empty(0)).device
+    for name, value in first.items():
+        if value.device != device:
+            raise AssertionError(f"latent {name!r} is on {value.device}, the generator on {device}")
     with global_rng_scrambled(2):
         again = generator.sample_latent(batch, seeded(seed))
     if not trees_equal(first, again):
         raise AssertionError(
-            "sample_latent gave different latents for the same seed: draw only from the torch.Generator "
-            "passed in, never from torch's global RNG"
+            "sample_latent gave different latents for the same seed: draw only from the rng "
+            "passed in (invprob.seeding.randn/rand), never from torch's global RNG"
         )
     if trees_equal(first, generator.sample_latent(batch, seeded(seed + 1))):
         raise AssertionError("sample_latent gave identical latents for two different seeds")
 
 
+def check_latents_match_across_devices(
+    generator: Generator, *, device: str = "cuda", batch: int = 2, seed: int = 0, tol: float = 1e-5
+) -> None:
+    """A copy of the generator on ``device`` samples the same latents from the same CPU seed
+    (drawn on the CPU, then moved; a custom sampler's network may differ by rounding)."""
+    on_device = moved(generator, device=device)
+    here = generator.sample_latent(batch, seeded(seed))
+    there = on_device.sample_latent(batch, seeded(seed))
+    for name, value in here.items():
+        if there[name].device.type != torch.device(device).type:
+            raise AssertionError(f"latent {name!r} of the generator on {device} is on {there[name].device}")
+        assert_close(there[name].cpu(), value, tol, f"latent {name!r} sampled on {device} against the CPU")
+
+
 def check_output_shape_and_range(generator: Generator, *, batch: int = 2, seed: int = 0) -> None:
-    """``G(z)`` has shape ``(B, *image_shape)``, is finite, and lies in [-1, 1]."""
+    """``G(z)`` has shape ``(B, *image_shape)``, is finite, and lies in [-1, 1]; with one latent
+    space, ``G`` of the bare tensor equals ``G`` of the dict."""
     generator.eval()
-    latent = generator.sample_latent(batch, seeded(seed))
+    latents = generator.sample_latent(batch, seeded(seed))
     with torch.no_grad():
-        image = generator(latent)
+        image = generator(latents)
+        if len(latents) == 1:
+            assert_close(generator(next(iter(latents.values()))), image, 0.0, "G(tensor) against G({name: tensor})")
     expected = (batch, *generator.image_shape)
     if tuple(image.shape) != expected:
         raise AssertionError(
-            f"G(z) for latents {shapes_of(latent)} has shape {tuple(image.shape)}, expected {expected} "
+            f"G(z) for latents {shapes_of(latents)} has shape {tuple(image.shape)}, expected {expected} "
             "(batch, *generator.image_shape)"
         )
     assert_finite(image, "G(z)")
@@ -70,9 +111,15 @@ def check_output_shape_and_range(generator: Generator, *, batch: int = 2, seed: 
 
 
 def check_discriminator(generator: Generator, *, batch: int = 2, seed: int = 0) -> None:
-    """``D(G(z))`` is finite and has one leading entry per image."""
+    """``discriminator_output`` is declared, and ``D(G(z))`` is finite with one leading entry per image."""
     if generator.discriminator is None:
         raise ValueError("this generator has no discriminator")
+    if generator.discriminator_output not in DISCRIMINATOR_OUTPUTS:
+        raise AssertionError(
+            f"{type(generator).__name__} has a discriminator but declares discriminator_output = "
+            f"{generator.discriminator_output!r}; declare one of {DISCRIMINATOR_OUTPUTS} so that the "
+            "discriminator prior reads its scores the way it was trained"
+        )
     generator.eval()
     with torch.no_grad():
         scores = generator.discriminator(generator(generator.sample_latent(batch, seeded(seed))))
@@ -98,6 +145,11 @@ class GeneratorConformance(ConformanceSuite):
     def test_latent_sampling_is_seeded(self, case: ComponentCase) -> None:
         check_sampling_is_seeded(self.build(case), batch=self.batch_size)
 
+    def test_latents_match_on_cuda(self, case: ComponentCase) -> None:
+        if not torch.cuda.is_available():
+            pytest.skip("needs a CUDA device")
+        check_latents_match_across_devices(self.build(case), batch=self.batch_size)
+
     def test_output_shape_and_range(self, case: ComponentCase) -> None:
         check_output_shape_and_range(self.build(case), batch=self.batch_size)
 
@@ -111,6 +163,7 @@ class GeneratorConformance(ConformanceSuite):
 __all__ = [
     "GeneratorConformance",
     "check_discriminator",
+    "check_latents_match_across_devices",
     "check_output_shape_and_range",
     "check_sampling_is_seeded",
     "check_split_invariant",

@@ -17,10 +17,10 @@ from torch import nn
 
 
 def seeded(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
-    """A fresh ``torch.Generator`` on ``device`` seeded with ``seed``."""
-    generator = torch.Generator(device=device)
-    generator.manual_seed(seed)
-    return generator
+    """A fresh ``torch.Generator`` (a random stream, ``rng``) on ``device`` seeded with ``seed``."""
+    rng = torch.Generator(device=device)
+    rng.manual_seed(seed)
+    return rng
 
 
 def random_images(
@@ -32,8 +32,7 @@ def random_images(
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
     """``batch`` images uniform in [-1, 1] (the range generators produce), reproducibly."""
-    generator = seeded(seed)
-    images = torch.rand((batch, *image_shape), generator=generator, dtype=torch.float64) * 2 - 1
+    images = torch.rand((batch, *image_shape), generator=seeded(seed), dtype=torch.float64) * 2 - 1
     return images.to(device=device, dtype=dtype)
 
 
@@ -74,6 +73,15 @@ def assert_finite(value: torch.Tensor, what: str) -> None:
     if not bool(torch.isfinite(value).all()):
         bad = int((~torch.isfinite(value)).sum())
         raise AssertionError(f"{what}: {bad} of {value.numel()} values are NaN or infinite")
+
+
+def assert_tensor_dict(value: Any, what: str) -> None:
+    """Raise an ``AssertionError`` unless ``value`` is a dict of tensors (named latents, a state)."""
+    if not isinstance(value, Mapping):
+        raise AssertionError(f"{what} must be a dict {{name: tensor}}, got {type(value).__name__}")
+    wrong = {str(name): type(entry).__name__ for name, entry in value.items() if not isinstance(entry, torch.Tensor)}
+    if wrong:
+        raise AssertionError(f"{what} must be a dict {{name: tensor}}; these entries are not tensors: {wrong}")
 
 
 def tensors_of(tree: Any) -> list[torch.Tensor]:

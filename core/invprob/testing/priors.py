@@ -1,14 +1,16 @@
 """Conformance of priors, each against the contract of its kind.
 
 - A :class:`~invprob.prior.Penalty` returns one finite value per image, differentiable in the
-  latent (solvers add it to the loss and back-propagate).
+  latents (solvers add it to the loss and back-propagate).
 - A :class:`~invprob.prior.Constraint` is a projection: ``P(P(v)) == P(v)``; ``project_``
-  writes in place, so the optimiser state bound to the tensor survives.
-- A :class:`~invprob.prior.Reparameterisation` returns a latent shaped like the template it
-  was initialised with, with finite gradients for its own parameters.
+  writes in place, so the optimiser state bound to the tensor survives, and touches only the
+  entry it is set on.
+- A :class:`~invprob.prior.Reparameterisation` returns named latents shaped like the template
+  it was initialised with, with finite gradients for its own parameters.
 
-Priors are tested with :class:`~invprob.testing.toys.TinyGenerator` (override
-:meth:`PriorConformance.make_generator` to use another).
+Variables are the generator's named latents, every entry of them. Priors are tested with
+:class:`~invprob.testing.toys.TinyGenerator` (override :meth:`PriorConformance.make_generator`
+to use another, e.g. :class:`~invprob.testing.toys.TinyMappedGenerator` with two latents).
 """
 
 from __future__ import annotations
@@ -17,65 +19,84 @@ import torch
 
 from invprob.generator import Generator
 from invprob.prior import Constraint, Penalty, PenaltyContext, Prior, Reparameterisation
-from invprob.testing.numerics import assert_close, assert_finite, seeded, shapes_of, tensors_of
+from invprob.testing.numerics import assert_close, assert_finite, assert_tensor_dict, seeded, shapes_of, tensors_of
 from invprob.testing.suite import ComponentCase, ConformanceSuite
 from invprob.testing.toys import TinyGenerator
 
 
 def check_penalty(penalty: Penalty, generator: Generator, *, batch: int = 2, seed: int = 0) -> None:
-    """The penalty has shape ``[B]``, is finite, and has finite gradients wrt the latent."""
-    space = generator.primary_latent
-    latent = generator.sample_latent(batch, seeded(seed)).requires_grad_(True)
-    variables = {space.name: latent}
-    value = penalty(PenaltyContext(variables=variables, image=generator(latent), generator=generator))
+    """On the generator's named latents (every entry a variable), the penalty has shape ``[B]``,
+    is finite, and has finite gradients wrt the latents it depends on (at least one)."""
+    latents = generator.sample_latent(batch, seeded(seed))
+    variables = {name: value.requires_grad_(True) for name, value in latents.items()}
+    value = penalty(PenaltyContext(variables=variables, image=generator(variables), generator=generator))
     if tuple(value.shape) != (batch,):
         raise AssertionError(f"the penalty has shape {tuple(value.shape)}; it must give one value per image, ({batch},)")
     assert_finite(value, "the penalty")
-    (gradient,) = torch.autograd.grad(value.sum(), latent, allow_unused=True)
-    if gradient is None:
-        raise AssertionError(f"the penalty does not depend on the latent {space.name!r}: it has no gradient")
-    assert_finite(gradient, f"the gradient of the penalty wrt {space.name!r}")
+    names = list(variables)
+    gradients = torch.autograd.grad(value.sum(), [variables[name] for name in names], allow_unused=True)
+    if all(gradient is None for gradient in gradients):
+        raise AssertionError(f"the penalty depends on none of the latents {names}: it has no gradient")
+    for name, gradient in zip(names, gradients):
+        if gradient is not None:
+            assert_finite(gradient, f"the gradient of the penalty wrt {name!r}")
 
 
 def check_constraint(constraint: Constraint, generator: Generator, *, batch: int = 2, seed: int = 0) -> None:
-    """``project`` is idempotent and keeps the shape; ``project_`` works in place."""
-    space = generator.primary_latent
-    value = 3 * torch.randn((batch, *space.shape), generator=seeded(seed))  # mostly outside any ball
+    """On the generator's named latents, ``project`` is idempotent and keeps the shape,
+    ``project_`` writes into the constrained entry in place and leaves the others alone."""
+    spaces = generator.latent_spaces
+    if constraint.variable not in spaces:
+        raise AssertionError(
+            f"the constraint is set on {constraint.variable!r}, which is not a latent of "
+            f"{type(generator).__name__} ({sorted(spaces)}); build it for one of those"
+        )
+    rng = seeded(seed)
+    values = {name: 3 * torch.randn((batch, *space.shape), generator=rng) for name, space in spaces.items()}
+    value = values[constraint.variable]  # mostly outside any ball
     with torch.no_grad():
         once = constraint.project(value.clone())
         if tuple(once.shape) != tuple(value.shape):
             raise AssertionError(f"project changed the shape {tuple(value.shape)} to {tuple(once.shape)}")
         assert_finite(once, "project(v)")
         assert_close(constraint.project(once.clone()), once, 1e-5, "project(project(v)) against project(v)")
-    tensor = value.clone()
-    variables = {constraint.variable: tensor}
+    variables = {name: tensor.clone() for name, tensor in values.items()}
+    tensors = dict(variables)
     constraint.project_(variables)
-    if variables[constraint.variable] is not tensor:
-        raise AssertionError("project_ replaced the tensor instead of writing into it; the optimiser state would be lost")
-    assert_close(tensor, once, 1e-6, "the tensor after project_ against project(v)")
+    for name, tensor in tensors.items():
+        if variables[name] is not tensor:
+            raise AssertionError(
+                f"project_ replaced the tensor {name!r} instead of writing into it; the optimiser state would be lost"
+            )
+        if name != constraint.variable and not torch.equal(tensor, values[name]):
+            raise AssertionError(f"project_ of a constraint on {constraint.variable!r} changed the latent {name!r}")
+    assert_close(tensors[constraint.variable], once, 1e-6, "the tensor after project_ against project(v)")
 
 
 def check_reparameterisation(
     prior: Reparameterisation, generator: Generator, *, batch: int = 2, seed: int = 0
 ) -> None:
-    """After ``initialise(template)``, ``forward()`` is a latent shaped like the template that
-    ``generator`` accepts, with finite gradients for the prior's parameters."""
+    """After ``initialise(template, rng)``, ``forward()`` is a dict of latents shaped like the
+    template that ``generator`` accepts, with finite gradients for the prior's parameters."""
     template = generator.sample_latent(batch, seeded(seed))
-    prior.initialise(template, generator=seeded(seed + 1))
-    latent = prior()
-    if shapes_of(latent) != shapes_of(template):
-        raise AssertionError(f"forward() gave a latent shaped {shapes_of(latent)}, the template is {shapes_of(template)}")
+    prior.initialise(template, rng=seeded(seed + 1))
+    latents = prior()
+    assert_tensor_dict(latents, "the reparameterisation's forward()")
+    if shapes_of(latents) != shapes_of(template):
+        raise AssertionError(
+            f"forward() gave latents shaped {shapes_of(latents)}, the template is {shapes_of(template)}"
+        )
     parameters = [p for p in prior.parameters() if p.requires_grad]
     if not parameters:
         raise AssertionError("the reparameterisation has no trainable parameters after initialise()")
-    generator(latent).square().mean().backward()
+    generator(latents).square().mean().backward()
     for name, parameter in prior.named_parameters():
         if not parameter.requires_grad:
             continue
         if parameter.grad is None:
             raise AssertionError(f"parameter {name!r} gets no gradient through forward()")
         assert_finite(parameter.grad, f"the gradient of parameter {name!r}")
-    for tensor in tensors_of(latent):
+    for tensor in tensors_of(latents):
         assert_finite(tensor, "the reparameterised latent")
 
 

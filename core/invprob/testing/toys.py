@@ -1,5 +1,5 @@
-"""Tiny real components for tests: a small convolutional generator, a masking operator, and an
-inverse problem built from both.
+"""Tiny real components for tests: two small convolutional generators, a masking operator, and
+an inverse problem built from them.
 
 They are randomly initialised but complete implementations of the interfaces, small enough
 that a conformance suite runs in milliseconds on a CPU.
@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from invprob.generator import Generator, LatentSpace
+from invprob import seeding
+from invprob.generator import FEATURES, IMAGE, Generator, LatentSpace, State, TensorStage
 from invprob.operator import GaussianNoise, Operator
 
 if TYPE_CHECKING:
@@ -52,18 +53,82 @@ class _TinyDiscriminator(nn.Module):
 
 
 class TinyGenerator(Generator):
-    """z (8-dim, N(0, 1) or U(-1, 1)) -> 4x4 -> 8x8 -> 16x16 image with ``channels`` channels."""
+    """z (8-dim, N(0, 1) or U(-1, 1)) -> 4x4 -> 8x8 -> 16x16 image with ``channels`` channels.
+
+    Three stages: ``{z} -> {features} -> {features} -> {image}``; its discriminator returns a
+    logit.
+    """
+
+    discriminator_output = "logit"
 
     def __init__(self, latent_dim: int = 8, channels: int = 3, distribution: str = "normal", seed: int = 0):
         super().__init__()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.stages = nn.ModuleList(
-                [_Project(latent_dim, 16, 4), _Upsample(16, 8), _Upsample(8, channels, last=True)]
+                [
+                    TensorStage(_Project(latent_dim, 16, 4), "z", FEATURES),
+                    TensorStage(_Upsample(16, 8), FEATURES, FEATURES),
+                    TensorStage(_Upsample(8, channels, last=True), FEATURES, IMAGE),
+                ]
             )
             self.discriminator = _TinyDiscriminator(channels, 16)
         self.image_shape = (channels, 16, 16)
         self.latent_spaces = {"z": LatentSpace("z", (latent_dim,), distribution)}  # type: ignore[arg-type]
+
+
+class TinyMappedGenerator(Generator):
+    """A toy with StyleGAN2's kinds of latent: ``w = mapping(z)`` and a noise map.
+
+    Latents: ``w`` (8-dim), drawn by its own sampler as ``mapping(z)`` with ``z ~ N(0, I)``
+    (neither normal nor uniform), and ``noise`` ``[1, 16, 16]`` ~ N(0, 1). Three stages,
+    each passing on what the next needs::
+
+        {w, noise} -> {features 16x4x4, noise} -> {features 8x8x8, noise} -> {image}
+
+    Its discriminator is read as a least-squares score.
+    """
+
+    discriminator_output = "least_squares"
+
+    def __init__(self, latent_dim: int = 8, channels: int = 3, seed: int = 0):
+        super().__init__()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.mapping = nn.Sequential(
+                nn.Linear(latent_dim, latent_dim), nn.LeakyReLU(0.2), nn.Linear(latent_dim, latent_dim)
+            )
+            self.stages = nn.ModuleList(
+                [
+                    TensorStage(_Project(latent_dim, 16, 4), "w", FEATURES),
+                    TensorStage(_Upsample(16, 8), FEATURES, FEATURES),
+                    _NoisyOutput(8, channels),
+                ]
+            )
+            self.discriminator = _TinyDiscriminator(channels, 16)
+        self.latent_dim = latent_dim
+        self.image_shape = (channels, 16, 16)
+        self.latent_spaces = {
+            "w": LatentSpace.custom("w", (latent_dim,), self.sample_w),
+            "noise": LatentSpace("noise", (1, 16, 16)),
+        }
+
+    def sample_w(self, batch: int, rng: torch.Generator | None = None) -> torch.Tensor:
+        """``mapping(z)`` for ``z ~ N(0, I)`` drawn on ``rng`` (CPU) and moved to the mapping's device."""
+        first = self.mapping[0]
+        z = seeding.randn((batch, self.latent_dim), rng, device=first.weight.device, dtype=first.weight.dtype)
+        return self.mapping(z)
+
+
+class _NoisyOutput(nn.Module):
+    """``{features, noise} -> {image}``: upsample to the image, add the noise map, tanh."""
+
+    def __init__(self, channels_in: int, channels_out: int):
+        super().__init__()
+        self.conv = nn.ConvTranspose2d(channels_in, channels_out, 4, 2, 1)
+
+    def forward(self, state: State) -> State:
+        return {IMAGE: torch.tanh(self.conv(state[FEATURES]) + 0.1 * state["noise"])}
 
 
 class MaskOperator(Operator):
@@ -101,9 +166,8 @@ def make_toy_problem(batch: int = 2, seed: int = 0, *, channels: int = 3) -> Inv
 
     generator = TinyGenerator(channels=channels, seed=0).eval().requires_grad_(False)
     operator = MaskOperator(generator.image_shape)
-    latent_generator = torch.Generator().manual_seed(1000 + seed)
     with torch.no_grad():
-        truth = generator(generator.sample_latent(batch, latent_generator))
+        truth = generator(generator.sample_latent(batch, seeding.make_rng(1000 + seed)))
         observation = operator.A(truth)
     return InverseProblem(
         operator=operator,

@@ -11,8 +11,9 @@ BatchNorm and *no* activation, block 1 a 3x3 ``Conv2d`` at 4x4, then three strid
 
 The discriminator is four stride-2 convolutions (BatchNorm on all but the first), a flatten
 and ``Linear(1024, 1)``. It was trained with the least-squares GAN loss, so its output is an
-unbounded realness score (real ~ 0.43, fake ~ 0.18), **not a logit**: ``output = "least_squares"``
-tells priors to use ``(D(G(z)) - 1)^2`` rather than ``-log sigmoid(D)``.
+unbounded realness score (real ~ 0.43, fake ~ 0.18), **not a logit**: the generator's
+``discriminator_output = "least_squares"`` tells the discriminator prior to use
+``(D(G(z)) - 1)^2`` rather than ``-log sigmoid(D)``.
 Keys are ``generator_deconv.{block}.{0 conv, 1 bn}.*`` and ``discriminator.{i}.*``.
 """
 
@@ -58,8 +59,6 @@ class Celeba32NetG(nn.Module):
 class Celeba32NetD(nn.Module):
     """``discriminator``: four conv blocks, Flatten, Linear(1024, 1); a least-squares score."""
 
-    output = "least_squares"
-
     def __init__(self):
         super().__init__()
         lrelu = lambda: nn.LeakyReLU(0.2)  # noqa: E731
@@ -79,11 +78,15 @@ class Celeba32NetD(nn.Module):
 class Celeba32Generator(BlockGenerator):
     """The 32x32 CelebA DCGAN as an invprob generator: one stage per block (K = 5)."""
 
+    discriminator_output = "least_squares"
+
     def __init__(self, net_g: Celeba32NetG, net_d: Celeba32NetD | None = None):
         super().__init__(
             net_g,
-            list(net_g.generator_deconv),
             image_shape=(3, 32, 32),
             latent=LatentSpace("z", (NZ,), "uniform"),
             discriminator=net_d,
         )
+
+    def blocks(self) -> list[nn.Module]:
+        return list(self.net.generator_deconv)

@@ -8,17 +8,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from invprob.images import to_uint8
+
 
 def image_grid(images: torch.Tensor, *, nrow: int | None = None, padding: int = 2, scale: int = 1) -> np.ndarray:
     """Tile ``[B, C, H, W]`` images in [-1, 1] into a uint8 ``[H', W', C]`` array (white padding)."""
-    images = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    batch, channels, height, width = images.shape
+    array = to_uint8(images)  # [B, H, W, C]
+    batch, height, width, channels = array.shape
     nrow = nrow or math.ceil(math.sqrt(batch))
     ncol = math.ceil(batch / nrow)
     grid = np.full(
         (ncol * (height + padding) + padding, nrow * (width + padding) + padding, channels), 255, dtype=np.uint8
     )
-    array = images.permute(0, 2, 3, 1).numpy()
     for index in range(batch):
         row, col = divmod(index, nrow)
         top, left = padding + row * (height + padding), padding + col * (width + padding)

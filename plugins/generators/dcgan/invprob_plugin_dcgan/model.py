@@ -17,7 +17,9 @@ so the keys are unchanged.
 
 :class:`DcganGenerator` wraps a ``DcganNetG`` as an :class:`invprob.generator.Generator`
 whose stages are the layer blocks (``ConvT, BN, ReLU``), so ``split(k)`` cuts at every layer
-boundary. It is put in eval mode: BatchNorm uses its running statistics, as inversion needs.
+boundary; the split state is ``{"features": [B, C, h, w]}``. It is put in eval mode: BatchNorm
+uses its running statistics, as inversion needs. Its discriminator returns a logit
+(``discriminator_output = "logit"``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from invprob.generator import Generator, LatentSpace
+from invprob.generator import FEATURES, IMAGE, Generator, LatentSpace, Latents, TensorStage
 
 IMAGE_SIZES = (32, 64, 128)
 LatentKind = Literal["uniform", "normal"]
@@ -106,8 +108,6 @@ class DcganNetG(nn.Module):
 class DcganNetD(nn.Module):
     """The PyTorch-examples ``netD`` without the final Sigmoid: returns logits ``[B, 1]``."""
 
-    output = "logit"
-
     def __init__(self, config: DcganConfig):
         super().__init__()
         self.config = config
@@ -140,17 +140,17 @@ class _LatentToMap(nn.Module):
 
 
 class BlockGenerator(Generator):
-    """A generator whose stages are given blocks; the first block takes the latent ``[B, nz]``.
+    """A generator whose stages are the layer blocks of one net; the first block takes ``z [B, nz]``.
 
-    The nets that own the weights are registered as submodules (``net``, ``discriminator``),
-    so ``state_dict()`` reads like the checkpoint; ``stages`` views the same modules and is
-    kept out of the module tree so that each weight appears once.
+    The nets that own the weights are the submodules (``net``, ``discriminator``), so
+    ``state_dict()`` reads like the checkpoint. ``stages`` are views of the net's blocks built
+    on demand (by ``split``), never stored: each weight appears once in the module tree.
+    ``forward`` runs the net itself. Subclasses say what the blocks are.
     """
 
     def __init__(
         self,
         net: nn.Module,
-        blocks: list[nn.Module],
         *,
         image_shape: tuple[int, int, int],
         latent: LatentSpace,
@@ -159,33 +159,47 @@ class BlockGenerator(Generator):
         super().__init__()
         self.net = net
         self.discriminator = discriminator
-        stages = [nn.Sequential(_LatentToMap(), *blocks[0]), *blocks[1:]]
-        object.__setattr__(self, "stages", nn.ModuleList(stages))
         self.image_shape = image_shape
         self.latent_spaces = {latent.name: latent}
         self.eval()
         self.requires_grad_(False)
 
-    def train(self, mode: bool = True) -> BlockGenerator:
-        super().train(mode)
-        for stage in self.stages:  # the views' own flags follow too
-            stage.train(mode)
-        return self
+    def blocks(self) -> list[nn.Module]:
+        """The net's layer blocks in order (modules of the net, not copies)."""
+        raise NotImplementedError
+
+    @property
+    def stages(self) -> list[nn.Module]:
+        """``{z} -> {features} -> ... -> {image}``: one stage per block, viewing the net's modules."""
+        blocks = self.blocks()
+        stages: list[nn.Module] = []
+        for index, block in enumerate(blocks):
+            source = self.primary_latent.name if index == 0 else FEATURES
+            target = IMAGE if index == len(blocks) - 1 else FEATURES
+            stages.append(TensorStage(nn.Sequential(_LatentToMap(), block) if index == 0 else block, source, target))
+        return stages
+
+    def forward(self, latents: Latents | torch.Tensor) -> torch.Tensor:
+        return self.net(self.as_latents(latents)[self.primary_latent.name])
 
 
 class DcganGenerator(BlockGenerator):
     """A standard DCGAN as an invprob generator: one stage per layer block (``K = log2(S) - 1``)."""
 
+    discriminator_output = "logit"
+
     def __init__(self, net_g: DcganNetG, net_d: DcganNetD | None = None):
         config = net_g.config
         super().__init__(
             net_g,
-            net_g.blocks(),
             image_shape=(config.nc, config.image_size, config.image_size),
             latent=LatentSpace("z", (config.nz,), config.latent),
             discriminator=net_d,
         )
         self.config = config
+
+    def blocks(self) -> list[nn.Module]:
+        return self.net.blocks()
 
 
 def build_dcgan(config: DcganConfig, *, seed: int = 0, discriminator: bool = True) -> DcganGenerator:

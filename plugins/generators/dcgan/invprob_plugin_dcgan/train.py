@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from invprob.generator import LatentSpace
+from invprob.images import from_uint8
 from invprob.weights import save_safetensors
 
 from .commands import configure_train as configure
@@ -75,12 +77,10 @@ class Trainer:
     # -- one step -------------------------------------------------------------------------
 
     def _latent(self, batch: int, rng: torch.Generator) -> torch.Tensor:
-        shape = (batch, self.config.nz)
-        z = torch.rand(shape, generator=rng) * 2 - 1 if self.config.latent == "uniform" else torch.randn(shape, generator=rng)
-        return z.to(self.device)
+        return LatentSpace("z", (self.config.nz,), self.config.latent).sample(batch, rng, device=self.device)
 
     def _batch(self, indices: torch.Tensor) -> torch.Tensor:
-        x = self.images[indices].permute(0, 3, 1, 2).float().div_(127.5).sub_(1)
+        x = from_uint8(self.images[indices])
         if not self.args.no_hflip:
             flip = torch.rand(len(indices), generator=self.rng) < 0.5
             x[flip] = x[flip].flip(-1)
@@ -185,8 +185,8 @@ class Trainer:
         return summary
 
     def _epoch_order(self, epoch: int) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(self.args.seed * 1_000_003 + epoch)
-        return torch.randperm(len(self.images), generator=generator)
+        rng = torch.Generator().manual_seed(self.args.seed * 1_000_003 + epoch)
+        return torch.randperm(len(self.images), generator=rng)
 
     # -- outputs -------------------------------------------------------------------------
 

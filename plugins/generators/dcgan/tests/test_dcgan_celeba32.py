@@ -36,7 +36,7 @@ def test_reference_values_of_the_shared_readme(celeba32):
 
 def test_declares_uniform_latents_and_a_least_squares_discriminator(celeba32):
     assert celeba32.primary_latent.shape == (100,) and celeba32.primary_latent.distribution == "uniform"
-    assert celeba32.discriminator.output == "least_squares"
+    assert celeba32.discriminator_output == "least_squares"
 
 
 def test_meets_the_generator_conformance_checks(celeba32):

@@ -10,7 +10,7 @@ def test_default_model_loads_with_no_params(dcgan_registry):
     generator = dcgan_registry.build("generators", "dcgan64-faces", {}, BuildContext(registry=dcgan_registry))
     assert generator.image_shape == (3, 64, 64)
     assert generator.primary_latent.shape == (100,) and generator.primary_latent.distribution == "uniform"
-    assert generator.discriminator is not None and generator.discriminator.output == "logit"
+    assert generator.discriminator is not None and generator.discriminator_output == "logit"
     z = generator.sample_latent(2, torch.Generator().manual_seed(0))
     images = generator(z)
     assert images.shape == (2, 3, 64, 64) and images.abs().max() <= 1

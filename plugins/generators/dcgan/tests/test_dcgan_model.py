@@ -43,6 +43,28 @@ def test_one_stage_per_layer_block_and_split_everywhere(size, stages):
     check_split_invariant(generator)
 
 
+def test_module_tree_is_the_checkpoints_and_split_states_are_named_feature_maps():
+    generator = build_dcgan(DcganConfig(nz=8, ngf=4, ndf=4, image_size=32))
+    keys = list(generator.state_dict())
+    assert {key.split(".")[0] for key in keys} == {"net", "discriminator"}, "stage views must not be stored"
+    assert [key[len("net."):] for key in keys if key.startswith("net.")] == list(generator.net.state_dict())
+    latents = generator.sample_latent(2, torch.Generator().manual_seed(0))
+    first, second = generator.split(2)
+    state = first(latents)
+    assert list(state) == ["features"] and state["features"].shape == (2, 8, 8, 8)
+    torch.testing.assert_close(second(state), generator(latents), rtol=0, atol=0)
+    assert list(generator.split(generator.num_stages)[0](latents)) == ["image"]
+
+
+def test_latents_are_a_dict_drawn_on_the_cpu_rng():
+    generator = build_dcgan(DcganConfig(nz=8, ngf=4, ndf=4, image_size=32, latent="uniform"))
+    latents = generator.sample_latent(3, torch.Generator().manual_seed(5))
+    expected = torch.rand(3, 8, generator=torch.Generator().manual_seed(5)) * 2 - 1
+    assert list(latents) == ["z"]
+    torch.testing.assert_close(latents["z"], expected, rtol=0, atol=0)
+    torch.testing.assert_close(generator(latents["z"]), generator(latents), rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("nz, ngf, nc, size", [(100, 64, 3, 64), (16, 8, 1, 32), (32, 4, 3, 128)])
 def test_hyperparameters_are_inferred_from_tensor_shapes(nz, ngf, nc, size):
     state = DcganNetG(DcganConfig(nz=nz, ngf=ngf, nc=nc, image_size=size)).state_dict()
@@ -84,7 +106,7 @@ def test_missing_weights_name_the_file_and_where_it_looked(tmp_path: Path, dcgan
 
 def test_generator_runs_batchnorm_in_eval_mode_so_images_do_not_depend_on_the_batch():
     generator = build_dcgan(DcganConfig(nz=8, ngf=4, ndf=4, image_size=32))
-    z = generator.sample_latent(4, torch.Generator().manual_seed(0))
+    z = generator.sample_latent(4, torch.Generator().manual_seed(0))["z"]
     alone = generator(z[:1])
     torch.testing.assert_close(generator(z)[:1], alone, rtol=1e-5, atol=1e-6)
     assert not any(p.requires_grad for p in generator.parameters())

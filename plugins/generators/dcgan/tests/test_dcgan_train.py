@@ -56,7 +56,7 @@ def test_training_writes_loadable_weights_samples_and_a_log(npz: Path, tmp_path:
         "generators", "dcgan", {"weights": "generator.safetensors", "discriminator_weights": "discriminator.safetensors"}, context
     )
     assert generator.image_shape == (3, 32, 32) and generator.primary_latent.distribution == "uniform"
-    assert generator.discriminator.output == "logit"
+    assert generator.discriminator_output == "logit"
 
 
 def test_resumed_run_matches_an_uninterrupted_one(npz: Path, tmp_path: Path):

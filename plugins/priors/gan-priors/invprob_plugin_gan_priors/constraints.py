@@ -1,4 +1,4 @@
-"""Constraints on the latent: the box ``[lo, hi]`` (Yeh et al. keep z in [-1, 1])."""
+"""Constraints on the latent: the box ``[lo, hi]`` (Yeh et al. keep z in [-1, 1]), the one way to clamp a latent."""
 
 from __future__ import annotations
 

@@ -10,6 +10,39 @@ import torch.nn.functional as F
 from invprob.prior import Penalty, PenaltyContext
 
 
+Form = Literal["log", "lsgan"]
+
+FORM_OF_OUTPUT: dict[str, Form] = {"logit": "log", "least_squares": "lsgan"}
+"""The prior's form for each ``Generator.discriminator_output``."""
+
+
+def resolve_form(form: Form | None, generator: object) -> Form:
+    """The form to use with ``generator``: the one its ``discriminator_output`` declares.
+
+    An explicit ``form`` must agree with that declaration (a contradiction is a ``ValueError``
+    naming both: the prior would read the scores wrongly and give a wrong result silently). With
+    neither a declaration nor a ``form``, ``"log"`` (the standard GAN's logit).
+    """
+    if form is not None and form not in FORM_OF_OUTPUT.values():
+        raise ValueError(f"unknown discriminator-prior form {form!r}; expected 'log' or 'lsgan'")
+    declared = getattr(generator, "discriminator_output", None)
+    if declared is None:
+        return form or "log"
+    if declared not in FORM_OF_OUTPUT:
+        raise ValueError(
+            f"{type(generator).__name__} declares discriminator_output = {declared!r}; "
+            f"the discriminator prior knows {sorted(FORM_OF_OUTPUT)}"
+        )
+    expected = FORM_OF_OUTPUT[declared]
+    if form is not None and form != expected:
+        raise ValueError(
+            f"the discriminator prior's form is {form!r}, but {type(generator).__name__} declares that its "
+            f"discriminator outputs {declared!r}, which needs form {expected!r}; remove 'form' from the "
+            "prior's params (it follows the generator) or use a generator whose discriminator matches"
+        )
+    return expected
+
+
 class DiscriminatorPrior(Penalty):
     """``lam * log(1 - D(G(z)))`` (Yeh et al., CVPR 2017, eq. 5), per image.
 
@@ -24,13 +57,17 @@ class DiscriminatorPrior(Penalty):
     towards 1 for real images (an LSGAN, like the shared 32x32 CelebA DCGAN), and the prior is
     ``lam * (D(G(z)) - 1)^2``.
 
-    The discriminator is the generator's own (``context.generator.discriminator``), looked up
-    at call time so that the prior follows the generator it is used with.
+    ``form=None`` (the default) follows the generator's ``discriminator_output`` (``"logit"``
+    -> ``"log"``, ``"least_squares"`` -> ``"lsgan"``); a generator that declares nothing gets
+    ``"log"``. An explicit ``form`` that contradicts the declaration is a ``ValueError``
+    (:func:`resolve_form`). The discriminator is the generator's own
+    (``context.generator.discriminator``), looked up at call time so that the prior follows the
+    generator it is used with.
     """
 
-    def __init__(self, lam: float = 0.003, form: Literal["log", "lsgan"] = "log"):
+    def __init__(self, lam: float = 0.003, form: Form | None = None):
         super().__init__()
-        if form not in ("log", "lsgan"):
+        if form is not None and form not in FORM_OF_OUTPUT.values():
             raise ValueError(f"unknown discriminator-prior form {form!r}; expected 'log' or 'lsgan'")
         self.lam = float(lam)
         self.form = form
@@ -43,13 +80,14 @@ class DiscriminatorPrior(Penalty):
                 f"the discriminator prior needs a generator with a discriminator, but {name} has none; "
                 "load a checkpoint that includes one or remove the 'discriminator' prior"
             )
+        form = resolve_form(self.form, context.generator)
         score = discriminator(context.image).reshape(context.image.shape[0], -1)
         if score.shape[1] != 1:
             raise ValueError(
                 f"the discriminator returns {score.shape[1]} values per image; the prior needs one score per image"
             )
         score = score[:, 0]
-        if self.form == "log":
+        if form == "log":
             return -self.lam * F.softplus(score)
         return self.lam * (score - 1) ** 2
 

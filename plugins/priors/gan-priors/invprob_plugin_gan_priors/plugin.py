@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
 from invprob.hookspecs import hookimpl
 from invprob.params import Params
-from invprob.registry import ComponentRegistry
+
+if TYPE_CHECKING:
+    from invprob.context import BuildContext
+    from invprob.registry import ComponentRegistry
 
 
 class DiscriminatorParams(Params):
     """Discriminator prior of Yeh et al. (eq. 5): lam*log(1 - D(G(z))), or lam*(D(G(z)) - 1)^2 for LSGAN."""
 
     lam: float = Field(0.003, ge=0, description="weight lambda of the prior (Yeh et al. use 0.003)")
-    form: Literal["log", "lsgan"] = Field(
-        "log", description="log: D outputs a logit (standard GAN); lsgan: D outputs a least-squares score"
+    form: Literal["log", "lsgan"] | None = Field(
+        None,
+        description="default: follow the generator's discriminator_output (logit -> log, least_squares -> "
+        "lsgan; log when it declares none); log: D outputs a logit; lsgan: D outputs a least-squares score. "
+        "A form that contradicts the generator's declaration is an error",
     )
 
 
@@ -28,7 +34,7 @@ class GaussianNormParams(Params):
 
 
 class BoxParams(Params):
-    """Box constraint: clamp the latent to [lo, hi] after every step."""
+    """Box constraint: clamp one latent to [lo, hi] after every step (Yeh et al.: z in [-1, 1])."""
 
     lo: float = Field(-1.0, description="lower bound")
     hi: float = Field(1.0, description="upper bound")
@@ -41,22 +47,38 @@ class BoxParams(Params):
         return self
 
 
-def _discriminator(params: DiscriminatorParams, context: object):
-    from .penalties import DiscriminatorPrior
+def _discriminator(params: DiscriminatorParams, context: BuildContext):
+    from .penalties import DiscriminatorPrior, resolve_form
 
+    generator = context.extras.get("generator")
+    if generator is not None:
+        resolve_form(params.form, generator)  # a form contradicting the generator fails here, at build time
     return DiscriminatorPrior(lam=params.lam, form=params.form)
 
 
-def _gaussian_norm(params: GaussianNormParams, context: object):
+def _gaussian_norm(params: GaussianNormParams, context: BuildContext):
     from .penalties import GaussianNormPrior
 
+    _check_latent_name("gaussian-norm", params.variable, context)
     return GaussianNormPrior(weight=params.weight, variable=params.variable)
 
 
-def _box(params: BoxParams, context: object):
+def _box(params: BoxParams, context: BuildContext):
     from .constraints import BoxConstraint
 
+    _check_latent_name("box", params.variable, context)
     return BoxConstraint(lo=params.lo, hi=params.hi, variable=params.variable)
+
+
+def _check_latent_name(prior: str, variable: str, context: BuildContext) -> None:
+    """A prior set on a latent the recipe's generator does not have would silently do nothing."""
+    generator = context.extras.get("generator")
+    names = getattr(generator, "latent_spaces", None)
+    if names is not None and variable not in names:
+        raise ValueError(
+            f"the {prior} prior is set on variable {variable!r}, but {type(generator).__name__} has the "
+            f"latents {sorted(names)}; set the prior's 'variable' param to one of them"
+        )
 
 
 @hookimpl
@@ -65,7 +87,7 @@ def invprob_register_priors(registry: ComponentRegistry) -> None:
         "discriminator",
         _discriminator,
         params_model=DiscriminatorParams,
-        examples=[{}, {"lam": 0.01, "form": "lsgan"}],
+        examples=[{}, {"lam": 0.01, "form": "log"}],  # the suite's TinyGenerator declares a logit
     )
     registry.add("gaussian-norm", _gaussian_norm, params_model=GaussianNormParams, examples=[{}, {"weight": 1.0}])
     registry.add("box", _box, params_model=BoxParams, examples=[{}, {"lo": -2.0, "hi": 0.5}])

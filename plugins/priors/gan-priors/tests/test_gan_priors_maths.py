@@ -6,8 +6,10 @@ import pytest
 import torch
 from torch import nn
 
+from invprob.context import BuildContext
 from invprob.prior import PenaltyContext
-from invprob.testing.toys import TinyGenerator
+from invprob.registry import new_registry
+from invprob.testing.toys import TinyGenerator, TinyMappedGenerator
 from invprob_plugin_gan_priors.constraints import BoxConstraint
 from invprob_plugin_gan_priors.penalties import DiscriminatorPrior, GaussianNormPrior
 
@@ -23,9 +25,10 @@ class _FixedScores(nn.Module):
         return (self.scores + 0 * image.sum(dim=(1, 2, 3))).reshape(-1, 1)
 
 
-def _context_with_scores(scores: torch.Tensor) -> PenaltyContext:
+def _context_with_scores(scores: torch.Tensor, output: str | None = "logit") -> PenaltyContext:
     generator = TinyGenerator()
     generator.discriminator = _FixedScores(scores)
+    generator.discriminator_output = output
     image = torch.zeros(scores.shape[0], 3, 16, 16)
     return PenaltyContext(variables={"z": torch.zeros(scores.shape[0], 8)}, image=image, generator=generator)
 
@@ -56,13 +59,53 @@ def test_log_form_decreases_as_the_discriminator_believes_the_image_more():
 
 def test_lsgan_form_equals_lam_times_squared_distance_to_real():
     scores = torch.tensor([0.2, 0.43, 1.0, 1.5])
-    value = DiscriminatorPrior(lam=0.01, form="lsgan")(_context_with_scores(scores))
+    value = DiscriminatorPrior(lam=0.01, form="lsgan")(_context_with_scores(scores, "least_squares"))
     torch.testing.assert_close(value, 0.01 * (scores - 1) ** 2)
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [("logit", lambda s: -0.5 * torch.nn.functional.softplus(s)), ("least_squares", lambda s: 0.5 * (s - 1) ** 2),
+     (None, lambda s: -0.5 * torch.nn.functional.softplus(s))],
+    ids=["logit", "least-squares", "undeclared-is-log"],
+)
+def test_form_follows_the_generators_declared_discriminator_output(output, expected):
+    scores = torch.tensor([0.2, 0.9, 1.7])
+    torch.testing.assert_close(DiscriminatorPrior(lam=0.5)(_context_with_scores(scores, output)), expected(scores))
+
+
+def test_a_form_contradicting_the_generator_fails_when_evaluated():
+    with pytest.raises(ValueError, match="form is 'log'.*outputs 'least_squares', which needs form 'lsgan'"):
+        DiscriminatorPrior(form="log")(_context_with_scores(torch.tensor([0.5]), "least_squares"))
+
+
+def _build_prior(name: str, params: dict, generator) -> object:
+    registry = new_registry(only={"invprob-plugin-gan-priors"})
+    context = BuildContext(registry=registry, image_shape=generator.image_shape)
+    context.extras["generator"] = generator  # as the pipeline sets it
+    return registry.build("priors", name, params, context)
+
+
+def test_a_least_squares_generator_gets_the_lsgan_form_without_the_recipe_saying_so():
+    generator = TinyMappedGenerator()  # declares discriminator_output = "least_squares"
+    prior = _build_prior("discriminator", {"lam": 1.0}, generator)
+    latents = generator.sample_latent(3, torch.Generator().manual_seed(0))
+    image = generator(latents)
+    value = prior(PenaltyContext(latents, image, generator))
+    torch.testing.assert_close(value, (generator.discriminator(image)[:, 0] - 1) ** 2)
+
+
+def test_a_recipe_form_contradicting_the_generator_is_an_error_at_build_time():
+    with pytest.raises(ValueError, match="form is 'log', but TinyMappedGenerator declares.*'least_squares'"):
+        _build_prior("discriminator", {"form": "log"}, TinyMappedGenerator())
+    with pytest.raises(ValueError, match="form is 'lsgan', but TinyGenerator declares.*'logit'"):
+        _build_prior("discriminator", {"form": "lsgan"}, TinyGenerator())
+    assert _build_prior("discriminator", {"form": "lsgan"}, TinyMappedGenerator()).form == "lsgan"
 
 
 def test_discriminator_is_taken_from_the_generator_at_call_time():
     prior = DiscriminatorPrior(lam=1.0, form="lsgan")
-    context = _context_with_scores(torch.tensor([0.0]))
+    context = _context_with_scores(torch.tensor([0.0]), "least_squares")
     first = prior(context)
     context.generator.discriminator = _FixedScores(torch.tensor([1.0]))
     assert first.item() == pytest.approx(1.0) and prior(context).item() == pytest.approx(0.0)
@@ -104,6 +147,28 @@ def test_box_clamps_in_place_to_its_bounds():
     torch.testing.assert_close(z, torch.tensor([[-1.0, -0.5, 0.2, 0.5]]))
 
 
+def test_box_clamps_its_variable_by_name_and_leaves_the_other_latents_alone():
+    w, noise = torch.tensor([[-3.0, 0.2, 7.0]]), torch.tensor([[5.0, -5.0]])
+    variables = {"w": w, "noise": noise}
+    BoxConstraint(-1, 1, variable="w").project_(variables)
+    assert variables["w"] is w and variables["noise"] is noise
+    torch.testing.assert_close(w, torch.tensor([[-1.0, 0.2, 1.0]]))
+    torch.testing.assert_close(noise, torch.tensor([[5.0, -5.0]]))
+
+
+def test_penalties_read_their_variable_among_several_latents():
+    variables = {"w": torch.tensor([[1.0, 2.0]]), "noise": torch.full((1, 4), 9.0)}
+    value = GaussianNormPrior(weight=1.0, variable="w")(PenaltyContext(variables, torch.zeros(1, 1, 4, 4), None))
+    torch.testing.assert_close(value, torch.tensor([5.0]))
+
+
+@pytest.mark.parametrize("name", ["box", "gaussian-norm"])
+def test_a_prior_on_a_latent_the_generator_does_not_have_is_an_error_at_build_time(name):
+    with pytest.raises(ValueError, match=r"on variable 'z', but TinyMappedGenerator has the latents \['noise', 'w'\]"):
+        _build_prior(name, {}, TinyMappedGenerator())
+    assert _build_prior(name, {"variable": "w"}, TinyMappedGenerator()).variable == "w"
+
+
 def test_box_params_reject_an_empty_box():
     from pydantic import ValidationError
 
@@ -114,9 +179,6 @@ def test_box_params_reject_an_empty_box():
 
 
 def test_priors_are_registered_under_their_names():
-    from invprob.context import BuildContext
-    from invprob.registry import new_registry
-
     registry = new_registry(only={"invprob-plugin-gan-priors"})
     context = BuildContext(registry=registry, image_shape=(3, 16, 16))
     assert isinstance(registry.build("priors", "discriminator", {"form": "lsgan"}, context), DiscriminatorPrior)
