@@ -26,6 +26,7 @@ from __future__ import annotations
 from invprob.testing.generators import (
     GeneratorConformance,
     check_discriminator,
+    check_latents_match_across_devices,
     check_output_shape_and_range,
     check_sampling_is_seeded,
     check_split_invariant,
@@ -72,7 +73,7 @@ from invprob.testing.solvers import (
     run_solver,
 )
 from invprob.testing.suite import ComponentBuildError, ComponentCase, ConformanceSuite, registry_for
-from invprob.testing.toys import MaskOperator, TinyGenerator, make_toy_problem
+from invprob.testing.toys import MaskOperator, TinyGenerator, TinyMappedGenerator, make_toy_problem
 
 __all__ = [
     "ComponentBuildError",
@@ -86,6 +87,7 @@ __all__ = [
     "PriorConformance",
     "SolverConformance",
     "TinyGenerator",
+    "TinyMappedGenerator",
     "check_adjoint_matches_autograd",
     "check_adjointness",
     "check_batch_consistency",
@@ -94,6 +96,7 @@ __all__ = [
     "check_dense_matrix",
     "check_device_move",
     "check_discriminator",
+    "check_latents_match_across_devices",
     "check_dtype_move",
     "check_loss_batch_consistency",
     "check_loss_decreases",

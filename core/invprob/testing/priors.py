@@ -117,7 +117,8 @@ def check_prior(prior: Prior, generator: Generator, *, batch: int = 2, seed: int
 class PriorConformance(ConformanceSuite):
     """The prior suite: subclass it and set ``distribution``.
 
-    Priors are built for the image shape of :meth:`make_generator`'s generator.
+    Priors are built with :meth:`make_generator`'s generator in their context (as the pipeline
+    builds them) and for its image shape.
     """
 
     kind = "priors"
@@ -130,7 +131,7 @@ class PriorConformance(ConformanceSuite):
 
     def test_prior_meets_the_contract_of_its_kind(self, case: ComponentCase) -> None:
         generator = self.make_generator()
-        prior = self.build(case, image_shape=generator.image_shape)
+        prior = self.build(case, image_shape=generator.image_shape, generator=generator)
         check_prior(prior, generator, batch=self.batch_size)
 
 

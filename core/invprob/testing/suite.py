@@ -71,16 +71,25 @@ class ComponentCase:
     def __repr__(self) -> str:
         return f"<{self.describe() if self.component else self.problem}>"
 
-    def context(self, *, seed: int = 0, image_shape: tuple[int, int, int] | None = None) -> BuildContext:
+    def context(
+        self, *, seed: int = 0, image_shape: tuple[int, int, int] | None = None, generator: Any = None
+    ) -> BuildContext:
+        """The build context: this case's registry and image shape, and ``generator`` (the
+        built generator that priors and losses may look at, as the pipeline provides it)."""
         assert self.registry is not None
-        return BuildContext(registry=self.registry, image_shape=image_shape or self.image_shape, seed=seed)
+        context = BuildContext(registry=self.registry, image_shape=image_shape or self.image_shape, seed=seed)
+        context.extras["generator"] = generator
+        return context
 
-    def build(self, *, seed: int = 0, image_shape: tuple[int, int, int] | None = None) -> Any:
+    def build(
+        self, *, seed: int = 0, image_shape: tuple[int, int, int] | None = None, generator: Any = None
+    ) -> Any:
         """Build the component from this case's example; a clear failure when that is impossible."""
         if self.component is None:
             raise ComponentBuildError(self.problem or "no component to test")
         try:
-            return self.component.build(dict(self.params), self.context(seed=seed, image_shape=image_shape))
+            context = self.context(seed=seed, image_shape=image_shape, generator=generator)
+            return self.component.build(dict(self.params), context)
         except Exception as exc:  # noqa: BLE001 - any build error is the component's failure
             raise ComponentBuildError(
                 f"could not build {self.describe()}: {type(exc).__name__}: {exc}. "
