@@ -124,10 +124,10 @@ class GradientDescentSolver(Solver):
         self.steps = steps
         self.lr = lr
 
-    def solve(self, problem: InverseProblem, *, generator=None, monitor=None) -> SolverResult:
+    def solve(self, problem: InverseProblem, *, rng=None, monitor=None) -> SolverResult:
         monitor = monitor or Monitor(show_progress=False)
         model = problem.generator
-        z = model.sample_latent(problem.batch_size, generator).requires_grad_(True)
+        z = model.sample_latent(problem.batch_size, rng).requires_grad_(True)
         optimiser = torch.optim.Adam([z], lr=self.lr)
         best = BestIterate(problem.batch_size)
         interrupted = False
@@ -565,17 +565,17 @@ class DoesNothing(GradientDescentSolver):
     def __init__(self):
         super().__init__(steps=0, lr=0.0)
 
-    def solve(self, problem, *, generator=None, monitor=None):
-        result = super().solve(problem, generator=generator, monitor=monitor)
+    def solve(self, problem, *, rng=None, monitor=None):
+        result = super().solve(problem, rng=rng, monitor=monitor)
         result.best_loss = result.best_loss * 0.5
         return result
 
 
 class IgnoresStop(GradientDescentSolver):
-    def solve(self, problem, *, generator=None, monitor=None):
+    def solve(self, problem, *, rng=None, monitor=None):
         monitor = monitor or Monitor(show_progress=False)
         monitor.stop_requested = False
-        return super().solve(problem, generator=generator, monitor=monitor)
+        return super().solve(problem, rng=rng, monitor=monitor)
 
 
 def test_solver_checks_fail_on_wrong_solvers():

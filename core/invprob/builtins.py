@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field
 
 from invprob.hookspecs import hookimpl
-from invprob.params import OddWindow, Params, RecipePath
+from invprob.params import Params, RecipePath
 from invprob.registry import ComponentRegistry, NoParams
 
 
@@ -34,12 +34,6 @@ def _l1(params: L1Params, context: object):
     return L1Loss()
 
 
-class ContextParams(Params):
-    """Importance-weighted L1 context loss of Yeh et al. (eq. 3-4) for inpainting."""
-
-    window: OddWindow = Field(7, description="odd side of the square neighbourhood N(i), in pixels")
-
-
 class LPIPSParams(Params):
     """LPIPS perceptual distance (pip 'lpips' weights) between A(x) and y."""
 
@@ -55,12 +49,6 @@ class LPIPSParams(Params):
     )
 
 
-def _context(params: ContextParams, context: object):
-    from invprob.context_loss import ContextLoss
-
-    return ContextLoss(window=params.window)
-
-
 def _lpips(params: LPIPSParams, context: object):
     from invprob.lpips_loss import build_lpips
 
@@ -71,5 +59,4 @@ def _lpips(params: LPIPSParams, context: object):
 def invprob_register_losses(registry: ComponentRegistry) -> None:
     registry.add("mse", _mse, params_model=MSEParams)
     registry.add("l1", _l1, params_model=L1Params)
-    registry.add("context", _context, params_model=ContextParams, examples=[{}, {"window": 3}])
     registry.add("lpips", _lpips, params_model=LPIPSParams, examples=[{"net": "vgg", "random_backbone": True}])

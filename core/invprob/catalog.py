@@ -45,7 +45,7 @@ KNOWN_PROVIDERS: dict[str, dict[str, str]] = {
         "conv-manifold": "invprob-plugin-lcm",
     },
     "losses": {
-        "context": "invprob",
+        "context": "invprob-plugin-yeh",
         "lpips": "invprob",
         "laplacian-l1": "invprob-plugin-lcm",
     },

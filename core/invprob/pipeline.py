@@ -242,7 +242,7 @@ def run(
             if interrupts.stopped:
                 monitor.request_stop()
             try:
-                result = components.solver.solve(problem, generator=solver_generator, monitor=monitor)
+                result = components.solver.solve(problem, rng=solver_generator, monitor=monitor)
             finally:
                 monitor.close()
             if not torch.isfinite(result.best_image).all():

@@ -41,7 +41,12 @@ class Monitor:
             self._bar = tqdm(total=total, desc=description, leave=False, file=sys.stderr, dynamic_ncols=True)
 
     def step(self, image: torch.Tensor | None = None, **scalars: torch.Tensor | float) -> None:
-        """Record one optimisation step: scalar values (mean over the batch) and maybe a frame."""
+        """Record one optimisation step: scalar values (mean over the batch) and maybe a frame.
+
+        Tensors are kept on their device (no host sync); the progress bar reads the latest
+        values back only every ``refresh_every`` steps, and a frame is copied to the host only
+        every ``frame_every`` steps.
+        """
         for name, value in scalars.items():
             if isinstance(value, torch.Tensor):
                 value = value.detach().float().mean()
@@ -66,7 +71,7 @@ class Monitor:
         for name, values in self._history.items():
             tensors = [v for v in values if isinstance(v, torch.Tensor)]
             if len(tensors) == len(values) and tensors:
-                out[name] = torch.stack([t.cpu() for t in tensors]).tolist()
+                out[name] = torch.stack(tensors).cpu().tolist()  # one transfer for the whole history
             else:
                 out[name] = [float(v) for v in values]
         return out

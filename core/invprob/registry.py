@@ -86,6 +86,7 @@ class Component:
     distribution: str
     description: str = ""
     examples: tuple[Mapping[str, Any], ...] = ()
+    defaults: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def validate_params(self, params: Mapping[str, Any] | None, **context: Any) -> BaseModel:
         """Validate raw params (raises pydantic's ``ValidationError``)."""
@@ -161,11 +162,13 @@ class ComponentRegistry:
         params_model: type[BaseModel] = NoParams,
         description: str | None = None,
         examples: Iterable[Mapping[str, Any]] = (),
+        defaults: Mapping[str, list[dict[str, Any]]] | None = None,
     ) -> None:
         """Register ``name``: ``factory(params, context)`` builds it from validated params.
 
         ``params_model`` documents and validates the parameters (use ``extra="forbid"``);
-        ``examples`` are parameter sets the conformance suites and docs build it with.
+        ``examples`` are parameter sets the conformance suites and docs build it with;
+        ``defaults`` (solvers) are the recipe's ``losses``/``priors`` when it names none.
         """
         if not re.fullmatch(r"[a-z0-9][a-z0-9_\-]*", name):
             raise RegistryError(
@@ -184,6 +187,7 @@ class ComponentRegistry:
                 distribution=self.distribution,
                 description=doc.strip().splitlines()[0] if doc.strip() else "",
                 examples=tuple(dict(e) for e in examples),
+                defaults=dict(defaults or {}),
             )
         )
 

@@ -24,7 +24,7 @@ def run_solver(solver: Solver, problem: InverseProblem, *, seed: int = 0, stop: 
     monitor = Monitor(show_progress=False)
     if stop:
         monitor.request_stop()
-    result = solver.solve(problem, generator=seeded(seed), monitor=monitor)
+    result = solver.solve(problem, rng=seeded(seed), monitor=monitor)
     if not isinstance(result, SolverResult):
         raise AssertionError(f"solve returned a {type(result).__qualname__}, not an invprob.solver.SolverResult")
     return result, monitor
@@ -55,7 +55,7 @@ def check_best_loss_is_measurement_loss(result: SolverResult, problem: InversePr
 
 def initial_measurement_loss(problem: InverseProblem, *, seed: int = 0) -> torch.Tensor:
     """The measurement loss, per image, of ``G(z0)`` for the latent ``z0`` that a solver seeded
-    with ``seed`` draws first (``generator.sample_latent(B, torch.Generator().manual_seed(seed))``)."""
+    with ``seed`` draws first (``generator.sample_latent(B, torch.Generator().manual_seed(seed))``; restart 0 of a restart-major batch)."""
     if problem.generator is None:
         raise ValueError("the problem has no generator to draw an initial latent from")
     latent = problem.generator.sample_latent(problem.batch_size, seeded(seed))
