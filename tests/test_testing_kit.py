@@ -42,6 +42,7 @@ from invprob.testing import (
     check_noise_is_seeded,
     check_output_shape_and_range,
     check_penalty,
+    check_result_shapes,
     check_sampling_is_seeded,
     check_split_invariant,
     check_state_round_trip,
@@ -588,6 +589,9 @@ def test_solver_checks_fail_on_wrong_solvers():
         check_loss_decreases(result, problem)
     with pytest.raises(AssertionError, match="not marked interrupted"):
         check_stops_when_asked(IgnoresStop(steps=5, lr=0.1), problem, full_run_steps=5)
+    result.best_latents = {"z": torch.zeros(2 * problem.batch_size, 8)}  # every restart, not the best
+    with pytest.raises(AssertionError, match="one entry per image"):
+        check_result_shapes(result, problem)
 
 
 def test_toy_problem_is_in_range_and_seeded():

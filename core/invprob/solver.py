@@ -114,29 +114,29 @@ class BestIterate:
         """Keep, per image, whichever is lower: the best so far or the best of these iterates."""
         loss = loss.detach()
         if loss.shape[0] == self.batch_size:
-            pick = _copy
+            # one restart: the iterates themselves (views; copied only where they are stored)
+            pick, keep = _detached, _copy
         else:
             index = self.best_restart_index(loss)
-            pick = lambda value: value.detach().index_select(0, index)  # noqa: E731 - a copy, not a view
-        candidate_loss = pick(loss)
-        candidate_image = pick(image)
+            pick = lambda value: value.detach().index_select(0, index)  # noqa: E731 - already a copy
+            keep = _detached
         stored = self._rounds[-1]
+        candidate_loss = pick(loss)
         if self.loss is None:
-            self.loss, self.image = candidate_loss, candidate_image
-            self.round = torch.full_like(candidate_loss, self.current_round, dtype=torch.long)
+            self.loss, self.image = keep(candidate_loss), keep(pick(image))
+            self.round = torch.full_like(self.loss, self.current_round, dtype=torch.long)
             better = None
         else:
             better = candidate_loss < self.loss
             self.loss = torch.where(better, candidate_loss, self.loss)
-            self.image = _where_batch(better, candidate_image, self.image)
+            self.image = _where_batch(better, pick(image), self.image)
             self.round = torch.where(better, self.current_round, self.round)
         for name, value in variables.items():
-            candidate = pick(value)
-            if not self._updated_this_round or better is None:
-                # the round's first iterate; images whose best is elsewhere ignore this entry
-                stored[name] = candidate
+            if better is None or not self._updated_this_round:
+                # the round's first iterate; images whose best is in another round ignore it
+                stored[name] = keep(pick(value))
             else:
-                stored[name] = _where_batch(better, candidate, stored[name])
+                stored[name] = _where_batch(better, pick(value), stored[name])
         self._updated_this_round = True
 
     @property
@@ -161,6 +161,10 @@ class BestIterate:
                 value = _where_batch(self.round == r, self._rounds[r][name], value)
             out[name] = value.clone()
         return out
+
+
+def _detached(value: torch.Tensor) -> torch.Tensor:
+    return value.detach()
 
 
 def _copy(value: torch.Tensor) -> torch.Tensor:

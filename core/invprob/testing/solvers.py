@@ -31,7 +31,8 @@ def run_solver(solver: Solver, problem: InverseProblem, *, seed: int = 0, stop: 
 
 
 def check_result_shapes(result: SolverResult, problem: InverseProblem) -> None:
-    """``best_image`` is ``[B, C, H, W]`` and finite; ``best_loss`` is ``[B]`` and finite."""
+    """``best_image`` is ``[B, C, H, W]`` and finite; ``best_loss`` is ``[B]`` and finite; every
+    ``best_latents`` entry and ``best_round`` (when given) hold one entry per image."""
     expected = (problem.batch_size, *problem.image_shape)
     if tuple(result.best_image.shape) != expected:
         raise AssertionError(f"best_image has shape {tuple(result.best_image.shape)}, expected {expected}")
@@ -39,6 +40,14 @@ def check_result_shapes(result: SolverResult, problem: InverseProblem) -> None:
     if tuple(result.best_loss.shape) != (problem.batch_size,):
         raise AssertionError(f"best_loss has shape {tuple(result.best_loss.shape)}, expected ({problem.batch_size},)")
     assert_finite(result.best_loss, "best_loss")
+    for name, value in result.best_latents.items():
+        if value.shape[:1] != (problem.batch_size,):
+            raise AssertionError(
+                f"best_latents[{name!r}] has shape {tuple(value.shape)}; it must hold one entry per image, "
+                f"[{problem.batch_size}, ...] (the best restart's, not all R * B)"
+            )
+    if result.best_round is not None and tuple(result.best_round.shape) != (problem.batch_size,):
+        raise AssertionError(f"best_round has shape {tuple(result.best_round.shape)}, expected ({problem.batch_size},)")
 
 
 def check_best_loss_is_measurement_loss(result: SolverResult, problem: InverseProblem, *, rtol: float = 1e-4) -> None:
