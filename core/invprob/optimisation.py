@@ -133,14 +133,10 @@ def optimise(
     monitor.start(settings.steps, description)
     step = 0
     try:
-        while True:
-            last = step == settings.steps
-            with torch.set_grad_enabled(not last):
-                image = render(variables)
-                measurement = problem.measurement_loss(image)
+        while step < settings.steps and not monitor.stop_requested:
+            image = render(variables)
+            measurement = problem.measurement_loss(image)
             best.update(measurement, image, variables)
-            if last or monitor.stop_requested:
-                break
             total = measurement + problem.penalty(variables, image) if has_penalties else measurement
             gradients = torch.autograd.grad(total.sum(), parameters)
             for parameter, gradient in zip(parameters, gradients):
@@ -152,6 +148,10 @@ def optimise(
             _project(projections, variables)
             monitor.step(image=image[:batch], loss=total, measurement_loss=measurement)
             step += 1
+        with torch.no_grad():  # the iterate the last step (or the stop) left
+            image = render(variables)
+            measurement = problem.measurement_loss(image)
+        best.update(measurement, image, variables)
     finally:
         monitor.close()
 

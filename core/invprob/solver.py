@@ -82,10 +82,17 @@ class BestIterate:
         self.batch_size = batch_size
         self.loss: torch.Tensor | None = None
         self.image: torch.Tensor | None = None
-        self.round: torch.Tensor | None = None
+        self._round: torch.Tensor | None = None  # None while every best is from round 0
         self._rounds: list[dict[str, torch.Tensor]] = [{}]
         self._updated_this_round = False
         self._image_index: torch.Tensor | None = None
+
+    @property
+    def round(self) -> torch.Tensor | None:
+        """``[B]``: the round that holds each image's best (None before the first update)."""
+        if self._round is None and self.loss is not None:
+            return torch.zeros_like(self.loss, dtype=torch.long)
+        return self._round
 
     @property
     def current_round(self) -> int:
@@ -96,6 +103,8 @@ class BestIterate:
         if self._updated_this_round:
             self._rounds.append({})
             self._updated_this_round = False
+            if self._round is None and self.loss is not None:
+                self._round = torch.zeros_like(self.loss, dtype=torch.long)
         return self.current_round
 
     def best_restart_index(self, loss: torch.Tensor) -> torch.Tensor:
@@ -124,13 +133,15 @@ class BestIterate:
         candidate_loss = pick(loss)
         if self.loss is None:
             self.loss, self.image = keep(candidate_loss), keep(pick(image))
-            self.round = torch.full_like(self.loss, self.current_round, dtype=torch.long)
+            if self.current_round > 0:
+                self._round = torch.full_like(self.loss, self.current_round, dtype=torch.long)
             better = None
         else:
             better = candidate_loss < self.loss
             self.loss = torch.where(better, candidate_loss, self.loss)
             self.image = _where_batch(better, pick(image), self.image)
-            self.round = torch.where(better, self.current_round, self.round)
+            if self._round is not None:  # None while everything is round 0: one op less per step
+                self._round = torch.where(better, self.current_round, self._round)
         for name, value in variables.items():
             if better is None or not self._updated_this_round:
                 # the round's first iterate; images whose best is in another round ignore it
@@ -145,9 +156,9 @@ class BestIterate:
 
         Reads the best rounds back to the host once: call it when the optimisation is over.
         """
-        if self.round is None:
+        if self.loss is None:
             return {}
-        used = sorted({int(r) for r in self.round.tolist()})
+        used = sorted({int(r) for r in self._round.tolist()}) if self._round is not None else [0]
         first = self._rounds[used[0]]
         names = [
             name
@@ -158,7 +169,7 @@ class BestIterate:
         for name in names:
             value = first[name]
             for r in used[1:]:
-                value = _where_batch(self.round == r, self._rounds[r][name], value)
+                value = _where_batch(self._round == r, self._rounds[r][name], value)
             out[name] = value.clone()
         return out
 
