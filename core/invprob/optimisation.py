@@ -123,6 +123,7 @@ def optimise(
     best.start_round()
 
     has_penalties = bool(problem.penalties)
+    single = parameters[0].shape[0] == batch  # one restart: the monitor's frames are the whole batch
     projections = [constraint.project_ for constraint in problem.constraints]
     if project is not None:
         projections.append(project)
@@ -145,8 +146,9 @@ def optimise(
                 for group in optimizer.param_groups:
                     group["lr"] = rates[step]
             optimizer.step()
-            _project(projections, variables)
-            monitor.step(image=image[:batch], loss=total, measurement_loss=measurement)
+            if projections:
+                _project(projections, variables)
+            monitor.step(image=image if single else image[:batch], loss=total, measurement_loss=measurement)
             step += 1
         with torch.no_grad():  # the iterate the last step (or the stop) left
             image = render(variables)
