@@ -47,7 +47,7 @@ def load_generator(registry, device: str):
 def make_problem(generator, images: int, device: str) -> InverseProblem:
     operator = MaskOperator(generator.image_shape).to(device)
     with torch.no_grad():
-        truth = generator(generator.sample_latent(images, torch.Generator(device=device).manual_seed(123)))
+        truth = generator(generator.sample_latent(images, torch.Generator().manual_seed(123)))
     return InverseProblem(
         operator, operator.A(truth), generator.image_shape, generator, [WeightedLoss(1.0, MSELoss())]
     )
@@ -57,7 +57,7 @@ def timed_solve(solver, problem, device: str, seed: int) -> float:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     started = time.perf_counter()
-    solver.solve(problem, generator=torch.Generator(device=device).manual_seed(seed), monitor=Monitor(show_progress=False))
+    solver.solve(problem, rng=torch.Generator().manual_seed(seed), monitor=Monitor(show_progress=False))
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     return time.perf_counter() - started

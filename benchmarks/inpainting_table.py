@@ -16,8 +16,8 @@ observed), ``pattern`` (inpaint-pattern, about 25% missing in blobs), ``half`` (
 left half missing).
 
 Methods, all solving the same observations: TV inpainting (tv-inpaint); CSGM with the MSE loss
-only (csgm, Adam lr 0.1); Yeh et al. (yeh, Adam lr 0.01, z clamped to [-1, 1], context loss
-with window 7) without the discriminator prior (lam = 0), with it (lam = 0.003), and with it
+only (csgm, Adam lr 0.1); Yeh et al. (yeh, Adam lr 0.01, the box prior keeping z in [-1, 1], context
+loss with window 7) without the discriminator prior, with it (lam = 0.003), and with it
 plus Poisson blending. The blended result is the Poisson blend of the unblended one (what the
 yeh solver does with blend: true), so Yeh with the prior is optimised once. CSGM and every Yeh
 variant start from the same latents (solver seed ``--seed + 3``). A last column, Yeh with the
@@ -156,21 +156,26 @@ def run_model(
     print(f"\n{spec.description}: {len(names)} faces, ids {names[0]}..{names[-1]}, shape {shape}", flush=True)
     context = BuildContext(registry=registry, image_shape=shape, device=device, seed=args.seed)
     context.extras["generator"] = generator
-    mse = [WeightedLoss(1.0, registry.build("losses", "mse", {}, context).to(device))]
-    solvers = {
-        "TV": registry.build("solvers", "tv-inpaint", {"iterations": args.tv_iterations}, context),
-        "CSGM (MSE)": registry.build(
-            "solvers", "csgm", {"steps": args.steps, "restarts": args.restarts, "lr": args.csgm_lr}, context
+
+    def build(kind: str, name: str, params: dict[str, Any]):
+        component = registry.build(kind, name, params, context)
+        return component.to(device) if isinstance(component, torch.nn.Module) else component
+
+    # Each method's losses and priors, as a recipe would give them (Yeh et al.: the context loss
+    # with window 7, z kept in [-1, 1] by the box prior, and the discriminator prior with lambda
+    # 0.003 in the model's form: what the yeh plugin declares as its recipe defaults).
+    mse = [WeightedLoss(1.0, build("losses", "mse", {}))]
+    context_loss = [WeightedLoss(1.0, build("losses", "context", {"window": 7}))]
+    box = build("priors", "box", {"lo": -1.0, "hi": 1.0})
+    discriminator = build("priors", "discriminator", {"lam": LAM, "form": spec.prior_form})
+    yeh = {"steps": args.steps, "restarts": args.restarts, "lr": args.yeh_lr, "blend": False}
+    methods = {
+        "TV": (build("solvers", "tv-inpaint", {"iterations": args.tv_iterations}), mse, []),
+        "CSGM (MSE)": (
+            build("solvers", "csgm", {"steps": args.steps, "restarts": args.restarts, "lr": args.csgm_lr}), mse, []
         ),
-        "Yeh, no prior": registry.build(
-            "solvers", "yeh", {"steps": args.steps, "restarts": args.restarts, "lr": args.yeh_lr, "lam": 0.0, "blend": False}, context
-        ),
-        "Yeh, prior": registry.build(
-            "solvers", "yeh",
-            {"steps": args.steps, "restarts": args.restarts, "lr": args.yeh_lr, "lam": LAM,
-             "prior_form": spec.prior_form, "blend": False},
-            context,
-        ),
+        "Yeh, no prior": (build("solvers", "yeh", yeh), context_loss, [box]),
+        "Yeh, prior": (build("solvers", "yeh", yeh), context_loss, [discriminator, box]),
     }
     for mask_name in args.masks:
         operator_type, operator_params, _ = MASKS[mask_name]
@@ -179,15 +184,15 @@ def run_model(
             observation = operator(truth)
         mask = operator.observed_mask()
         row = (spec.name, mask_name)
-        for method, solver in solvers.items():
+        for method, (solver, losses, priors) in methods.items():
             problem = InverseProblem(
                 operator=operator, observation=observation, image_shape=shape, generator=generator,
-                losses=mse if method == "CSGM (MSE)" else [], priors=[],
+                losses=losses, priors=priors,
             )
             started = time.perf_counter()
             result = solver.solve(
                 problem,
-                generator=torch.Generator(device=device).manual_seed(args.seed + SEED_SOLVER),
+                rng=torch.Generator().manual_seed(args.seed + SEED_SOLVER),  # CPU stream, as every rng
                 monitor=Monitor(show_progress=False),
             )
             seconds = time.perf_counter() - started

@@ -42,6 +42,7 @@ from invprob.testing import (
     check_noise_is_seeded,
     check_output_shape_and_range,
     check_penalty,
+    check_result_shapes,
     check_sampling_is_seeded,
     check_split_invariant,
     check_state_round_trip,
@@ -126,10 +127,10 @@ class GradientDescentSolver(Solver):
         self.steps = steps
         self.lr = lr
 
-    def solve(self, problem: InverseProblem, *, generator=None, monitor=None) -> SolverResult:
+    def solve(self, problem: InverseProblem, *, rng=None, monitor=None) -> SolverResult:
         monitor = monitor or Monitor(show_progress=False)
         model = problem.generator
-        z = model.sample_latent(problem.batch_size, generator).requires_grad_(True)
+        z = model.sample_latent(problem.batch_size, rng).requires_grad_(True)
         optimiser = torch.optim.Adam([z], lr=self.lr)
         best = BestIterate(problem.batch_size)
         interrupted = False
@@ -646,17 +647,17 @@ class DoesNothing(GradientDescentSolver):
     def __init__(self):
         super().__init__(steps=0, lr=0.0)
 
-    def solve(self, problem, *, generator=None, monitor=None):
-        result = super().solve(problem, generator=generator, monitor=monitor)
+    def solve(self, problem, *, rng=None, monitor=None):
+        result = super().solve(problem, rng=rng, monitor=monitor)
         result.best_loss = result.best_loss * 0.5
         return result
 
 
 class IgnoresStop(GradientDescentSolver):
-    def solve(self, problem, *, generator=None, monitor=None):
+    def solve(self, problem, *, rng=None, monitor=None):
         monitor = monitor or Monitor(show_progress=False)
         monitor.stop_requested = False
-        return super().solve(problem, generator=generator, monitor=monitor)
+        return super().solve(problem, rng=rng, monitor=monitor)
 
 
 def test_solver_checks_fail_on_wrong_solvers():
@@ -669,6 +670,9 @@ def test_solver_checks_fail_on_wrong_solvers():
         check_loss_decreases(result, problem)
     with pytest.raises(AssertionError, match="not marked interrupted"):
         check_stops_when_asked(IgnoresStop(steps=5, lr=0.1), problem, full_run_steps=5)
+    result.best_latents = {"z": torch.zeros(2 * problem.batch_size, 8)}  # every restart, not the best
+    with pytest.raises(AssertionError, match="one entry per image"):
+        check_result_shapes(result, problem)
 
 
 def test_toy_problem_is_in_range_and_seeded():

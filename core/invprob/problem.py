@@ -39,6 +39,7 @@ class InverseProblem:
     losses: Sequence[WeightedLoss] = ()
     priors: Sequence[Prior] = ()
     ground_truth: torch.Tensor | None = field(default=None, repr=False)
+    _repeated: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def batch_size(self) -> int:
@@ -63,7 +64,12 @@ class InverseProblem:
             raise ValueError(f"a batch of {batch} is not a whole number of restarts of {self.batch_size} images")
         if repeats == 1:
             return self.observation
-        return self.observation.repeat(repeats, *([1] * (self.observation.dim() - 1)))
+        source, repeated = self._repeated.get(repeats, (None, None))
+        if source is not self.observation or repeated is None:
+            # solvers call this every step: repeat once per observation, not once per step
+            repeated = self.observation.repeat(repeats, *([1] * (self.observation.dim() - 1)))
+            self._repeated[repeats] = (self.observation, repeated)
+        return repeated
 
     def measurement_loss(self, image: torch.Tensor) -> torch.Tensor:
         """``sum_i w_i * loss_i(A(image), y)`` per batch element, shape ``[batch]``."""
@@ -71,21 +77,24 @@ class InverseProblem:
             raise ValueError("the inverse problem has no loss: add one under 'losses' in the recipe")
         predicted = self.operator.A(image)
         observed = self.observation_for(image.shape[0])
-        total = image.new_zeros(image.shape[0])
-        for term in self.losses:
-            total = total + term.weight * term.loss(predicted, observed, self.operator)
-        return total
+        terms = [_weighted(term.weight, term.loss(predicted, observed, self.operator)) for term in self.losses]
+        return terms[0] if len(terms) == 1 else torch.stack(terms).sum(dim=0)
 
     def penalty(self, variables: Mapping[str, torch.Tensor], image: torch.Tensor) -> torch.Tensor:
         """Sum of every penalty prior per batch element (zeros when there is none)."""
+        penalties = self.penalties
+        if not penalties:
+            return image.new_zeros(image.shape[0])
         context = PenaltyContext(variables=variables, image=image, generator=self.generator)
-        total = image.new_zeros(image.shape[0])
-        for prior in self.penalties:
-            total = total + prior(context)
-        return total
+        terms = [prior(context) for prior in penalties]
+        return terms[0] if len(terms) == 1 else torch.stack(terms).sum(dim=0)
 
     @torch.no_grad()
     def project_(self, variables: dict[str, torch.Tensor]) -> None:
         """Apply every constraint prior in place."""
         for constraint in self.constraints:
             constraint.project_(variables)
+
+
+def _weighted(weight: float, value: torch.Tensor) -> torch.Tensor:
+    return value if weight == 1 else weight * value

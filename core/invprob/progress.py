@@ -41,18 +41,23 @@ class Monitor:
             self._bar = tqdm(total=total, desc=description, leave=False, file=sys.stderr, dynamic_ncols=True)
 
     def step(self, image: torch.Tensor | None = None, **scalars: torch.Tensor | float) -> None:
-        """Record one optimisation step: scalar values (mean over the batch) and maybe a frame."""
+        """Record one optimisation step: scalars (a float, or a tensor whose mean over the batch
+        is recorded) and, every ``frame_every`` steps, a frame of ``image``.
+
+        Tensors are kept as given, detached, on their device: nothing is computed or read back
+        to the host here (the means are taken in one batch when :attr:`history` is read; the
+        progress bar reads the latest values every ``refresh_every`` steps). Do not modify a
+        recorded tensor in place afterwards.
+        """
         for name, value in scalars.items():
-            if isinstance(value, torch.Tensor):
-                value = value.detach().float().mean()
-            self._history[name].append(value)
+            self._history[name].append(value.detach() if isinstance(value, torch.Tensor) else value)
         if image is not None and self.frame_every and self._steps % self.frame_every == 0:
             self.frames.append(image.detach().to("cpu", torch.float32).clone())
         self._steps += 1
         if self._bar is not None:
             self._bar.update(1)
             if scalars and self._steps % self.refresh_every == 0:
-                self._bar.set_postfix({k: f"{float(v[-1]):.4g}" for k, v in self._history.items()}, refresh=False)
+                self._bar.set_postfix({k: f"{_mean(v[-1]):.4g}" for k, v in self._history.items()}, refresh=False)
 
     def close(self) -> None:
         if self._bar is not None:
@@ -61,12 +66,18 @@ class Monitor:
 
     @property
     def history(self) -> dict[str, list[float]]:
-        """Every recorded scalar as a list of floats, in step order."""
+        """Every recorded scalar (batch means) as a list of floats, in step order."""
         out: dict[str, list[float]] = {}
         for name, values in self._history.items():
             tensors = [v for v in values if isinstance(v, torch.Tensor)]
-            if len(tensors) == len(values) and tensors:
-                out[name] = torch.stack([t.cpu() for t in tensors]).tolist()
+            if tensors and len(tensors) == len(values) and len({t.shape for t in tensors}) == 1:
+                # one stack, one mean and one transfer for the whole history
+                stacked = torch.stack(tensors).float().reshape(len(tensors), -1)
+                out[name] = stacked.mean(dim=1).cpu().tolist()
             else:
-                out[name] = [float(v) for v in values]
+                out[name] = [_mean(v) for v in values]
         return out
+
+
+def _mean(value: torch.Tensor | float) -> float:
+    return float(value.detach().float().mean()) if isinstance(value, torch.Tensor) else float(value)

@@ -1,4 +1,9 @@
-"""The solver interface and its result: the best iterate across all rounds, the last, the history."""
+"""The solver interface, its result, and the one tracker of the best iterate per image.
+
+Batch layout, everywhere: ``R`` restarts of ``B`` images are one batch of ``R * B`` elements,
+restart-major (element ``r * B + b`` is restart ``r`` of image ``b``), the layout
+:meth:`InverseProblem.observation_for` expects.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +21,15 @@ class SolverResult:
     """What a solver returns for a batch of ``B`` images.
 
     ``best_*`` is the iterate with the lowest measurement loss seen for each image across all
-    rounds and restarts; ``last_*`` is where the optimisation ended. ``history`` holds one list
-    of floats per recorded scalar; ``timings`` seconds per phase; ``interrupted`` is True when
-    the run was stopped early (Ctrl-C) and ``best_*`` is the best so far.
+    rounds and restarts; ``best_round[b]`` says which round (0, 1, ...) image ``b``'s best came
+    from (all zeros for a single-round solver; None for solvers without rounds, such as the
+    classical ones). ``best_latents`` holds the variables of that round; a variable is present
+    only when it exists, with one shape, in the best round of *every* image (a solver whose
+    rounds optimise different variables reports, per image, the round's own variables and
+    never fills a gap with zeros). ``last_*`` is where the optimisation ended. ``history``
+    holds one list of floats per recorded scalar; ``timings`` seconds per phase;
+    ``interrupted`` is True when the run was stopped early (Ctrl-C) and ``best_*`` is the best
+    so far.
     """
 
     best_image: torch.Tensor
@@ -30,63 +41,145 @@ class SolverResult:
     timings: dict[str, float] = field(default_factory=dict)
     interrupted: bool = False
     frames: list[torch.Tensor] = field(default_factory=list)
+    best_round: torch.Tensor | None = None
 
 
 class Solver:
     """Solves an :class:`InverseProblem`; subclasses implement :meth:`solve`.
 
-    ``generator`` seeds every random choice (initial latents, restarts, noise); ``monitor``
-    shows progress, records history and frames, and tells the solver when to stop early.
+    ``rng`` (a CPU ``torch.Generator``) seeds every random choice (initial latents, restarts,
+    noise); ``monitor`` shows progress, records history and frames, and tells the solver when
+    to stop early (it then returns the best so far with ``interrupted=True``).
     """
 
     def solve(
         self,
         problem: InverseProblem,
         *,
-        generator: torch.Generator | None = None,
+        rng: torch.Generator | None = None,
         monitor: Monitor | None = None,
     ) -> SolverResult:
         raise NotImplementedError
 
 
 class BestIterate:
-    """Per image, the iterate with the lowest measurement loss seen so far.
+    """Per image, the iterate with the lowest measurement loss, over restarts, steps and rounds.
 
-    ``update`` takes a batch of ``R * B`` iterates in restart-major order (element ``r*B + b``
-    is restart ``r`` of image ``b``) and keeps, for each image, the best over the restarts and
-    over every earlier call, so a solver with several rounds never loses a better early iterate.
+    :meth:`update` takes ``R * B`` iterates (restart-major) with their measurement losses
+    ``[R * B]``, the images they render and the variables that made them; it keeps, per image,
+    the best over the restarts and over every earlier call. It never reads a value back to the
+    host, so it costs no synchronisation inside an optimisation loop.
+
+    Rounds: a solver whose phases optimise different variables (ILO: ``z``, then a deeper
+    layer's state) calls :meth:`start_round` before each phase (:func:`invprob.optimisation.optimise`
+    does it on every call). Each round keeps its own variables; :attr:`round` says which round
+    holds each image's best, and :attr:`variables` reports, per image, the variables of that
+    round. A variable missing from (or shaped differently in) the best round of some image is
+    left out of :attr:`variables` rather than filled in.
     """
 
     def __init__(self, batch_size: int):
         self.batch_size = batch_size
         self.loss: torch.Tensor | None = None
         self.image: torch.Tensor | None = None
-        self.variables: dict[str, torch.Tensor] = {}
+        self._round: torch.Tensor | None = None  # None while every best is from round 0
+        self._rounds: list[dict[str, torch.Tensor]] = [{}]
+        self._updated_this_round = False
+        self._image_index: torch.Tensor | None = None
+
+    @property
+    def round(self) -> torch.Tensor | None:
+        """``[B]``: the round that holds each image's best (None before the first update)."""
+        if self._round is None and self.loss is not None:
+            return torch.zeros_like(self.loss, dtype=torch.long)
+        return self._round
+
+    @property
+    def current_round(self) -> int:
+        return len(self._rounds) - 1
+
+    def start_round(self) -> int:
+        """Begin a new round (a no-op before the first update of the current one); its index."""
+        if self._updated_this_round:
+            self._rounds.append({})
+            self._updated_this_round = False
+            if self._round is None and self.loss is not None:
+                self._round = torch.zeros_like(self.loss, dtype=torch.long)
+        return self.current_round
+
+    def best_restart_index(self, loss: torch.Tensor) -> torch.Tensor:
+        """Flat (restart-major) index ``[B]`` of the lowest-loss restart of each image."""
+        restarts, remainder = divmod(loss.shape[0], self.batch_size)
+        if remainder or restarts == 0:
+            raise ValueError(
+                f"a batch of {loss.shape[0]} iterates is not a whole number of restarts of {self.batch_size} images"
+            )
+        if self._image_index is None or self._image_index.device != loss.device:
+            self._image_index = torch.arange(self.batch_size, device=loss.device)
+        return loss.detach().reshape(restarts, self.batch_size).argmin(dim=0) * self.batch_size + self._image_index
 
     @torch.no_grad()
     def update(self, loss: torch.Tensor, image: torch.Tensor, variables: Mapping[str, torch.Tensor]) -> None:
-        restarts = loss.shape[0] // self.batch_size
-        per_restart = loss.detach().reshape(restarts, self.batch_size)
-        best_restart = per_restart.argmin(dim=0)
-        index = best_restart * self.batch_size + torch.arange(self.batch_size, device=loss.device)
-        candidate_loss = loss.detach()[index]
-        candidate_image = image.detach()[index]
-        candidate_vars = {name: value.detach()[index] for name, value in variables.items()}
+        """Keep, per image, whichever is lower: the best so far or the best of these iterates."""
+        loss = loss.detach()
+        if loss.shape[0] == self.batch_size:
+            # one restart: the iterates themselves (views; copied only where they are stored)
+            pick, keep = _detached, _copy
+        else:
+            index = self.best_restart_index(loss)
+            pick = lambda value: value.detach().index_select(0, index)  # noqa: E731 - already a copy
+            keep = _detached
+        stored = self._rounds[-1]
+        candidate_loss = pick(loss)
         if self.loss is None:
-            self.loss = candidate_loss.clone()
-            self.image = candidate_image.clone()
-            self.variables = {name: value.clone() for name, value in candidate_vars.items()}
-            return
-        better = candidate_loss < self.loss
-        self.loss = torch.where(better, candidate_loss, self.loss)
-        self.image = _where_batch(better, candidate_image, self.image)
-        for name, value in candidate_vars.items():
-            previous = self.variables.get(name)
-            if previous is None or previous.shape != value.shape:
-                # a variable that appears in a later round (e.g. an intermediate layer) is new
-                self.variables[name] = _where_batch(better, value, torch.zeros_like(value))
+            self.loss, self.image = keep(candidate_loss), keep(pick(image))
+            if self.current_round > 0:
+                self._round = torch.full_like(self.loss, self.current_round, dtype=torch.long)
+            better = None
+        else:
+            better = candidate_loss < self.loss
+            self.loss = torch.where(better, candidate_loss, self.loss)
+            self.image = _where_batch(better, pick(image), self.image)
+            if self._round is not None:  # None while everything is round 0: one op less per step
+                self._round = torch.where(better, self.current_round, self._round)
+        for name, value in variables.items():
+            if better is None or not self._updated_this_round:
+                # the round's first iterate; images whose best is in another round ignore it
+                stored[name] = keep(pick(value))
             else:
-                self.variables[name] = _where_batch(better, value, previous)
+                stored[name] = _where_batch(better, pick(value), stored[name])
+        self._updated_this_round = True
+
+    @property
+    def variables(self) -> dict[str, torch.Tensor]:
+        """Per image, the variables of the round that holds its best (see the class docstring).
+
+        Reads the best rounds back to the host once: call it when the optimisation is over.
+        """
+        if self.loss is None:
+            return {}
+        used = sorted({int(r) for r in self._round.tolist()}) if self._round is not None else [0]
+        first = self._rounds[used[0]]
+        names = [
+            name
+            for name, value in first.items()
+            if all(name in self._rounds[r] and self._rounds[r][name].shape == value.shape for r in used[1:])
+        ]
+        out: dict[str, torch.Tensor] = {}
+        for name in names:
+            value = first[name]
+            for r in used[1:]:
+                value = _where_batch(self._round == r, self._rounds[r][name], value)
+            out[name] = value.clone()
+        return out
+
+
+def _detached(value: torch.Tensor) -> torch.Tensor:
+    return value.detach()
+
+
+def _copy(value: torch.Tensor) -> torch.Tensor:
+    return value.detach().clone()
 
 
 def _where_batch(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -24,14 +24,15 @@ def run_solver(solver: Solver, problem: InverseProblem, *, seed: int = 0, stop: 
     monitor = Monitor(show_progress=False)
     if stop:
         monitor.request_stop()
-    result = solver.solve(problem, generator=seeded(seed), monitor=monitor)
+    result = solver.solve(problem, rng=seeded(seed), monitor=monitor)
     if not isinstance(result, SolverResult):
         raise AssertionError(f"solve returned a {type(result).__qualname__}, not an invprob.solver.SolverResult")
     return result, monitor
 
 
 def check_result_shapes(result: SolverResult, problem: InverseProblem) -> None:
-    """``best_image`` is ``[B, C, H, W]`` and finite; ``best_loss`` is ``[B]`` and finite."""
+    """``best_image`` is ``[B, C, H, W]`` and finite; ``best_loss`` is ``[B]`` and finite; every
+    ``best_latents`` entry and ``best_round`` (when given) hold one entry per image."""
     expected = (problem.batch_size, *problem.image_shape)
     if tuple(result.best_image.shape) != expected:
         raise AssertionError(f"best_image has shape {tuple(result.best_image.shape)}, expected {expected}")
@@ -39,6 +40,14 @@ def check_result_shapes(result: SolverResult, problem: InverseProblem) -> None:
     if tuple(result.best_loss.shape) != (problem.batch_size,):
         raise AssertionError(f"best_loss has shape {tuple(result.best_loss.shape)}, expected ({problem.batch_size},)")
     assert_finite(result.best_loss, "best_loss")
+    for name, value in result.best_latents.items():
+        if value.shape[:1] != (problem.batch_size,):
+            raise AssertionError(
+                f"best_latents[{name!r}] has shape {tuple(value.shape)}; it must hold one entry per image, "
+                f"[{problem.batch_size}, ...] (the best restart's, not all R * B)"
+            )
+    if result.best_round is not None and tuple(result.best_round.shape) != (problem.batch_size,):
+        raise AssertionError(f"best_round has shape {tuple(result.best_round.shape)}, expected ({problem.batch_size},)")
 
 
 def check_best_loss_is_measurement_loss(result: SolverResult, problem: InverseProblem, *, rtol: float = 1e-4) -> None:
@@ -55,7 +64,7 @@ def check_best_loss_is_measurement_loss(result: SolverResult, problem: InversePr
 
 def initial_measurement_loss(problem: InverseProblem, *, seed: int = 0) -> torch.Tensor:
     """The measurement loss, per image, of ``G(z0)`` for the latent ``z0`` that a solver seeded
-    with ``seed`` draws first (``generator.sample_latent(B, torch.Generator().manual_seed(seed))``)."""
+    with ``seed`` draws first (``generator.sample_latent(B, torch.Generator().manual_seed(seed))``; restart 0 of a restart-major batch)."""
     if problem.generator is None:
         raise ValueError("the problem has no generator to draw an initial latent from")
     latent = problem.generator.sample_latent(problem.batch_size, seeded(seed))

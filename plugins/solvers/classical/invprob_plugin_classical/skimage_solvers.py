@@ -29,7 +29,7 @@ class _PerImageSolver(Solver):
     def restore(self, index: int, image: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def solve(self, problem: InverseProblem, *, generator: torch.Generator | None = None, monitor: Monitor | None = None) -> SolverResult:
+    def solve(self, problem: InverseProblem, *, rng: torch.Generator | None = None, monitor: Monitor | None = None) -> SolverResult:
         monitor = monitor if monitor is not None else Monitor(show_progress=False)
         started = time.perf_counter()
         observation = image_shaped_observation(problem, self.name)

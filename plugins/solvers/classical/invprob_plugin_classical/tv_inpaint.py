@@ -80,7 +80,7 @@ class TVInpaintSolver(Solver):
         self.iterations = iterations
         self.weight = weight
 
-    def solve(self, problem: InverseProblem, *, generator: torch.Generator | None = None, monitor: Monitor | None = None) -> SolverResult:
+    def solve(self, problem: InverseProblem, *, rng: torch.Generator | None = None, monitor: Monitor | None = None) -> SolverResult:
         monitor = monitor if monitor is not None else Monitor(show_progress=False)
         started = time.perf_counter()
         observation = image_shaped_observation(problem, "tv-inpaint")

@@ -21,7 +21,7 @@ from .common import classical_result
 class BicubicUpsampleSolver(Solver):
     """``x = bicubic(y)`` to ``problem.image_shape`` (align_corners=False), clamped to [-1, 1]."""
 
-    def solve(self, problem: InverseProblem, *, generator: torch.Generator | None = None, monitor: Monitor | None = None) -> SolverResult:
+    def solve(self, problem: InverseProblem, *, rng: torch.Generator | None = None, monitor: Monitor | None = None) -> SolverResult:
         monitor = monitor if monitor is not None else Monitor(show_progress=False)
         started = time.perf_counter()
         observation = problem.observation

@@ -38,7 +38,7 @@ def _problem(operator: Operator, truth: torch.Tensor, observation: torch.Tensor 
 
 
 def _solve(solver, problem):
-    return solver.solve(problem, generator=torch.Generator().manual_seed(0), monitor=Monitor(show_progress=False))
+    return solver.solve(problem, rng=torch.Generator().manual_seed(0), monitor=Monitor(show_progress=False))
 
 
 def _two_tone(channels: int = 3, size: int = 16) -> torch.Tensor:

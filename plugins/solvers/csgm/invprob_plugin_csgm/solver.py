@@ -6,7 +6,7 @@ from typing import Literal
 
 import torch
 
-from invprob.latent_optimisation import LatentOptimiser, optimise_latents
+from invprob.optimisation import OptimiserSettings, initial_latents, optimise, render_latents
 from invprob.problem import InverseProblem
 from invprob.progress import Monitor
 from invprob.solver import Solver, SolverResult
@@ -28,15 +28,16 @@ class CSGMSolver(Solver):
         schedule: Literal["constant", "cosine"] = "constant",
         restarts: int = 4,
     ):
-        self.settings = LatentOptimiser(
-            steps=steps, lr=lr, optimizer=optimizer, momentum=momentum, schedule=schedule, restarts=restarts
-        )
+        self.settings = OptimiserSettings(steps=steps, lr=lr, optimizer=optimizer, momentum=momentum, schedule=schedule)
+        self.restarts = restarts
 
     def solve(
         self,
         problem: InverseProblem,
         *,
-        generator: torch.Generator | None = None,
+        rng: torch.Generator | None = None,
         monitor: Monitor | None = None,
     ) -> SolverResult:
-        return optimise_latents(problem, self.settings, generator=generator, monitor=monitor, description="csgm")
+        latents = initial_latents(problem, self.restarts, rng, solver="csgm")
+        render = render_latents(problem.generator)
+        return optimise(latents, render, problem, self.settings, monitor=monitor, description="csgm")

@@ -31,12 +31,16 @@ class _Clamp(Constraint):
 
 
 def _solve(problem, seed: int = 0, **params):
-    return CSGMSolver(**params).solve(problem, generator=torch.Generator().manual_seed(seed), monitor=Monitor(show_progress=False))
+    return CSGMSolver(**params).solve(problem, rng=torch.Generator().manual_seed(seed), monitor=Monitor(show_progress=False))
+
+
+def _z(latents) -> torch.Tensor:
+    return latents["z"] if isinstance(latents, dict) else latents
 
 
 def _initial_losses(problem, restarts: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Measurement losses [R, B] and latents [R, B, k] of the R*B latents a seeded solver draws."""
-    latents = problem.generator.sample_latent(restarts * problem.batch_size, torch.Generator().manual_seed(seed))
+    latents = _z(problem.generator.sample_latent(restarts * problem.batch_size, torch.Generator().manual_seed(seed)))
     with torch.no_grad():
         losses = problem.measurement_loss(problem.generator(latents))
     return losses.reshape(restarts, problem.batch_size), latents.reshape(restarts, problem.batch_size, -1)
@@ -72,7 +76,7 @@ def test_batched_restarts_match_the_restarts_run_one_after_another(monkeypatch):
     starts = torch.randn(2, 2, 8, generator=torch.Generator().manual_seed(7))  # [restart, image, k]
 
     def run_from(latents: torch.Tensor):
-        monkeypatch.setattr(problem.generator, "sample_latent", lambda count, generator=None: latents.clone())
+        monkeypatch.setattr(problem.generator, "sample_latent", lambda count, rng=None: {"z": latents.clone()})
         return _solve(problem, steps=10, restarts=latents.shape[0] // 2)
 
     batched = run_from(starts.reshape(4, 8))

@@ -1,8 +1,11 @@
-"""The Yeh solver meets the core's solver contract on the in-range toy inpainting problem."""
+"""The Yeh solver and its context loss meet the core's contracts on the toy problems."""
 
-from invprob.testing import SolverConformance
+from invprob.testing import LossConformance, SolverConformance
 
 
 class TestYehConformance(SolverConformance):
     distribution = "invprob-plugin-yeh"
-    extra_distributions = ["invprob-plugin-gan-priors"]  # the default discriminator prior
+
+
+class TestContextLossConformance(LossConformance):
+    distribution = "invprob-plugin-yeh"

@@ -1,4 +1,4 @@
-"""The Yeh solver: defaults, clamping, blending as the last step, no ground truth used."""
+"""The Yeh solver: recipe defaults, the problem's losses and priors, blending as the last step."""
 
 from __future__ import annotations
 
@@ -8,24 +8,68 @@ import pytest
 import torch
 
 from invprob.context import BuildContext
-from invprob.context_loss import ContextLoss
+from invprob.problem import WeightedLoss
 from invprob.progress import Monitor
 from invprob.registry import new_registry
 from invprob.testing.toys import make_toy_problem
+from invprob_plugin_yeh.context_loss import ContextLoss
+from invprob_plugin_yeh.plugin import YEH_DEFAULTS
 from invprob_plugin_yeh.solver import YehSolver
 
 
+def _registry():
+    return new_registry(only={"invprob-plugin-yeh", "invprob-plugin-gan-priors"})
+
+
 def _build(**params):
-    registry = new_registry(only={"invprob-plugin-yeh", "invprob-plugin-gan-priors"})
+    registry = _registry()
     return registry.build("solvers", "yeh", params, BuildContext(registry=registry, image_shape=(3, 16, 16)))
 
 
 def _solve(solver, problem, seed: int = 0):
-    return solver.solve(problem, generator=torch.Generator().manual_seed(seed), monitor=Monitor(show_progress=False))
+    return solver.solve(problem, rng=torch.Generator().manual_seed(seed), monitor=Monitor(show_progress=False))
+
+
+def _with_yeh_defaults(problem):
+    """The toy problem with the losses and priors a recipe naming none gets (YEH_DEFAULTS)."""
+    registry = _registry()
+    context = BuildContext(registry=registry, image_shape=problem.image_shape)
+    context.extras["generator"] = problem.generator
+    losses = [WeightedLoss(1.0, registry.build("losses", c["type"], c.get("params"), context)) for c in YEH_DEFAULTS["losses"]]
+    priors = [registry.build("priors", c["type"], c.get("params"), context) for c in YEH_DEFAULTS["priors"]]
+    return dataclasses.replace(problem, losses=losses, priors=priors)
+
+
+def test_registration_declares_the_papers_losses_and_priors_as_recipe_defaults():
+    component = _registry().components["solvers"]["yeh"]
+    assert component.defaults == {
+        "losses": [{"type": "context", "params": {"window": 7}}],
+        "priors": [{"type": "discriminator", "params": {"lam": 0.003}}, {"type": "box"}],
+    }
+    problem = _with_yeh_defaults(make_toy_problem())
+    (loss,) = problem.losses
+    assert isinstance(loss.loss, ContextLoss) and loss.loss.window == 7
+    assert [type(p).__name__ for p in problem.priors] == ["DiscriminatorPrior", "BoxConstraint"]
+
+
+def test_removed_switches_are_refused():
+    from pydantic import ValidationError
+
+    for removed in ({"lam": 0.0}, {"clamp": False}, {"window": 5}, {"prior_form": "lsgan"}):
+        with pytest.raises(ValidationError):
+            _build(**removed)
+
+
+def test_the_problems_losses_are_optimised_as_given():
+    """No hidden defaults: with the MSE problem, best_loss is the MSE of the returned image."""
+    problem = make_toy_problem(batch=2)
+    result = _solve(_build(steps=5, blend=False), problem)
+    with torch.no_grad():
+        torch.testing.assert_close(result.best_loss, problem.measurement_loss(result.best_image))
 
 
 def test_changing_the_ground_truth_inside_the_hole_changes_nothing():
-    problem = make_toy_problem(batch=2)
+    problem = _with_yeh_defaults(make_toy_problem(batch=2))
     other_truth = problem.ground_truth.clone()
     hole = ~problem.operator.observed_mask().expand_as(other_truth).bool()
     other_truth[hole] = -other_truth[hole]
@@ -36,30 +80,10 @@ def test_changing_the_ground_truth_inside_the_hole_changes_nothing():
     assert torch.equal(first.best_latents["z"], second.best_latents["z"])
 
 
-def test_recipe_without_losses_or_priors_gets_the_context_loss_and_the_discriminator_prior():
-    solver = _build(steps=5, lam=0.01, window=5, prior_form="lsgan")
-    effective = solver.with_defaults(dataclasses.replace(make_toy_problem(), losses=[], priors=[]))
-    (loss,) = effective.losses
-    assert isinstance(loss.loss, ContextLoss) and loss.loss.window == 5
-    (prior,) = effective.priors
-    assert type(prior).__name__ == "DiscriminatorPrior" and prior.lam == 0.01 and prior.form == "lsgan"
-
-
-def test_recipe_losses_and_penalties_are_kept_as_given():
-    problem = make_toy_problem()
-    solver = _build(steps=5)
-    effective = solver.with_defaults(dataclasses.replace(problem, priors=[solver.default_prior]))
-    assert list(effective.losses) == list(problem.losses) and len(effective.priors) == 1
-
-
-def test_lam_zero_means_no_prior():
-    assert _build(steps=5, lam=0.0).default_prior is None
-
-
-def test_latents_stay_in_the_unit_box_and_blending_keeps_observed_pixels():
-    problem = dataclasses.replace(make_toy_problem(batch=2), losses=[])
+def test_box_default_keeps_latents_in_the_unit_box_and_blending_keeps_observed_pixels():
+    problem = _with_yeh_defaults(make_toy_problem(batch=2))
     result = _solve(_build(steps=15, lr=0.5, restarts=2), problem)
-    assert result.best_latents["z"].abs().max() <= 1.0
+    assert result.best_latents["z"].abs().max() <= 1.0 and result.last_latents["z"].abs().max() <= 1.0
     observed = problem.operator.observed_mask().expand_as(result.best_image).bool()
     assert torch.equal(result.best_image[observed], problem.observation[observed])
     assert {"optimise", "blend"} <= set(result.timings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from invprob.context_loss import ContextLoss, importance_weights
+from invprob_plugin_yeh.context_loss import ContextLoss, importance_weights
 from invprob.operator import Operator
 from invprob.testing.toys import MaskOperator
 
@@ -81,13 +81,14 @@ def test_even_window_is_rejected_with_the_reason():
         ContextLoss(window=4)
 
 
-def test_registered_as_context_with_validated_params():
+def test_registered_by_the_yeh_plugin_as_context_with_validated_params():
     from pydantic import ValidationError
 
     from invprob.context import BuildContext
     from invprob.registry import new_registry
 
-    registry = new_registry(entry_points=False)
+    registry = new_registry(only={"invprob-plugin-yeh"})
+    assert registry.components["losses"]["context"].distribution == "invprob-plugin-yeh"
     loss = registry.build("losses", "context", {"window": 5}, BuildContext(registry=registry))
     assert isinstance(loss, ContextLoss) and loss.window == 5
     with pytest.raises(ValidationError, match="odd"):
