@@ -30,7 +30,7 @@ import time
 import torch
 
 from invprob.losses import MSELoss
-from invprob.optimisation import OptimiserSettings, initial_latents, optimise, render_latents
+from invprob.optimisation import OptimiserSettings, initial_latents, optimise
 from invprob.problem import InverseProblem, WeightedLoss
 from invprob.progress import Monitor
 from invprob.testing.toys import MaskOperator, TinyGenerator
@@ -56,7 +56,7 @@ def load_generator(model: str, device: str):
 def make_problem(generator, images: int, device: str) -> InverseProblem:
     operator = MaskOperator(generator.image_shape).to(device)
     with torch.no_grad():
-        truth = render_latents(generator)(initial_latents_for(generator, images, seed=123))
+        truth = generator(initial_latents_for(generator, images, seed=123))
     return InverseProblem(operator, operator.A(truth), generator.image_shape, generator, [WeightedLoss(1.0, MSELoss())])
 
 
@@ -75,7 +75,7 @@ def bare_ms_per_step(problem: InverseProblem, count: int, steps: int, device: st
     generator, operator, loss = problem.generator, problem.operator, MSELoss()
     observed = problem.observation_for(count)
     z = {k: v.detach().clone().requires_grad_(True) for k, v in initial_latents_for(generator, count, seed=0).items()}
-    render = render_latents(generator)
+    render = generator
     parameters = list(z.values())
     adam = torch.optim.Adam(parameters, lr=LR)
 
@@ -123,7 +123,7 @@ def loop_ms_per_step(problem: InverseProblem, restarts: int, steps: int, device:
     latents = initial_latents(problem, restarts, torch.Generator().manual_seed(0), solver="benchmark")
     clock = _StepClock(device)
     settings = OptimiserSettings(steps=WARM_STEPS + steps, lr=LR)
-    optimise(latents, render_latents(problem.generator), problem, settings, monitor=clock)
+    optimise(latents, problem.generator, problem, settings, monitor=clock)
     return (clock.ended - clock.started) * 1000 / steps
 
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from invprob.optimisation import OptimiserSettings, initial_latents, optimise, render_latents
+from invprob.optimisation import OptimiserSettings, initial_latents, optimise
 from invprob.prior import Constraint, Reparameterisation
 from invprob.progress import Monitor
 from invprob.solver import BestIterate
@@ -148,7 +148,7 @@ def test_csgm_style_latents_render_through_the_generator():
     problem = make_toy_problem(batch=2)
     latents = initial_latents(problem, 2, torch.Generator().manual_seed(0), solver="test")
     assert set(latents) == {"z"} and latents["z"].shape == (4, 8) and latents["z"].is_leaf
-    result = optimise(latents, render_latents(problem.generator), problem, OptimiserSettings(steps=5, lr=0.1))
+    result = optimise(latents, problem.generator, problem, OptimiserSettings(steps=5, lr=0.1))
     with torch.no_grad():
         torch.testing.assert_close(result.best_image, problem.generator(result.best_latents["z"]))
 
@@ -160,7 +160,7 @@ def _two_rounds(problem, second: dict[str, torch.Tensor], render_second):
     """Round 0 optimises the generator's z; round 1 the given variables; one tracker."""
     best = BestIterate(problem.batch_size)
     first = initial_latents(problem, 1, torch.Generator().manual_seed(0), solver="test")
-    optimise(first, render_latents(problem.generator), problem, OptimiserSettings(steps=0, lr=0.1), best=best)
+    optimise(first, problem.generator, problem, OptimiserSettings(steps=0, lr=0.1), best=best)
     return optimise(second, render_second, problem, OptimiserSettings(steps=0, lr=0.1), best=best)
 
 
@@ -240,7 +240,7 @@ def test_invprob_code_reads_nothing_back_to_the_host_between_steps(monkeypatch):
     problem = dataclasses.replace(make_toy_problem(batch=2), priors=[_Clamp("z", 0.9)])
     latents = initial_latents(problem, 3, torch.Generator().manual_seed(0), solver="test")
     settings = OptimiserSettings(steps=6, lr=0.1, schedule="cosine")
-    result = optimise(latents, render_latents(problem.generator), problem, settings, monitor=Guarding(show_progress=False))
+    result = optimise(latents, problem.generator, problem, settings, monitor=Guarding(show_progress=False))
     assert len(result.history["loss"]) == 6 and not guard["on"]
 
 
@@ -269,7 +269,7 @@ def test_the_loop_does_not_synchronise_with_the_host_between_steps():
     latents = {name: value.cuda().detach().requires_grad_(True) for name, value in initial_latents(problem, 2, None, solver="test").items()}
     monitor = Strict(show_progress=False)
     try:
-        result = optimise(latents, render_latents(problem.generator), problem, OptimiserSettings(steps=5, lr=0.1, schedule="cosine"), monitor=monitor)
+        result = optimise(latents, problem.generator, problem, OptimiserSettings(steps=5, lr=0.1, schedule="cosine"), monitor=monitor)
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert len(result.history["loss"]) == 5

@@ -130,7 +130,7 @@ class GradientDescentSolver(Solver):
     def solve(self, problem: InverseProblem, *, rng=None, monitor=None) -> SolverResult:
         monitor = monitor or Monitor(show_progress=False)
         model = problem.generator
-        z = model.sample_latent(problem.batch_size, rng).requires_grad_(True)
+        z = model.sample_latent(problem.batch_size, rng)["z"].requires_grad_(True)
         optimiser = torch.optim.Adam([z], lr=self.lr)
         best = BestIterate(problem.batch_size)
         interrupted = False

@@ -15,7 +15,6 @@ aborts at once.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import signal
 import sys
 import threading
@@ -165,7 +164,7 @@ def solve_batches(
             if interrupts.stopped:
                 monitor.request_stop()
             try:
-                result = _solve(components.solver, problem, solver_rng, monitor)
+                result = components.solver.solve(problem, rng=solver_rng, monitor=monitor)
             finally:
                 monitor.close()
             if not torch.isfinite(result.best_image).all():
@@ -180,18 +179,6 @@ def solve_batches(
             if result.interrupted:
                 interrupts.stopped = True
     return observations, results, interrupts.stopped
-
-
-def _solve(solver: Any, problem: InverseProblem, rng: torch.Generator, monitor: Monitor) -> SolverResult:
-    """``solver.solve(problem, rng=rng, monitor=monitor)``.
-
-    MERGE: the loop helper renames the solvers' ``generator=`` keyword to ``rng=``; until
-    then, solvers with the old keyword get it under that name. Replace this function by the
-    plain call once every solver takes ``rng``.
-    """
-    if "rng" in inspect.signature(solver.solve).parameters:
-        return solver.solve(problem, rng=rng, monitor=monitor)
-    return solver.solve(problem, generator=rng, monitor=monitor)
 
 
 class _Interrupts:

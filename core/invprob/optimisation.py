@@ -41,7 +41,6 @@ from typing import Literal
 
 import torch
 
-from invprob.generator import Generator
 from invprob.problem import InverseProblem
 from invprob.progress import Monitor
 from invprob.solver import BestIterate, SolverResult
@@ -194,25 +193,7 @@ def initial_latents(problem: InverseProblem, restarts: int, rng: torch.Generator
     if restarts < 1:
         raise ValueError(f"the {solver} solver needs restarts >= 1, got {restarts}")
     sampled = model.sample_latent(problem.batch_size * restarts, rng)
-    if isinstance(sampled, torch.Tensor):  # a generator from before dict latents: its primary latent
-        sampled = {model.primary_latent.name: sampled}
     return {name: value.detach().clone().requires_grad_(True) for name, value in sampled.items()}
-
-
-def render_latents(model: Generator) -> Render:
-    """``G`` as a render function of its latents dict.
-
-    A dict holding only the primary latent is passed as the bare tensor, which every
-    generator accepts; any other dict is passed as is.
-    """
-    primary = model.primary_latent.name
-
-    def render(latents: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        if len(latents) == 1 and primary in latents:
-            return model(latents[primary])
-        return model(dict(latents))
-
-    return render
 
 
 def _leaf_variables(variables: Mapping[str, torch.Tensor], batch: int) -> list[torch.Tensor]:

@@ -84,7 +84,7 @@ class ToyDescent:
 
         monitor = monitor or Monitor(show_progress=False)
         batch = problem.batch_size * self.params.restarts
-        z = problem.generator.sample_latent(batch, rng).requires_grad_(True)
+        z = problem.generator.sample_latent(batch, rng)["z"].requires_grad_(True)
         optimiser = torch.optim.Adam([z], lr=self.params.lr)
         best = BestIterate(problem.batch_size)
         monitor.start(self.params.steps, "toy-descent")

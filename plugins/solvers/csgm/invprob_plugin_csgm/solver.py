@@ -6,7 +6,7 @@ from typing import Literal
 
 import torch
 
-from invprob.optimisation import OptimiserSettings, initial_latents, optimise, render_latents
+from invprob.optimisation import OptimiserSettings, initial_latents, optimise
 from invprob.problem import InverseProblem
 from invprob.progress import Monitor
 from invprob.solver import Solver, SolverResult
@@ -39,5 +39,4 @@ class CSGMSolver(Solver):
         monitor: Monitor | None = None,
     ) -> SolverResult:
         latents = initial_latents(problem, self.restarts, rng, solver="csgm")
-        render = render_latents(problem.generator)
-        return optimise(latents, render, problem, self.settings, monitor=monitor, description="csgm")
+        return optimise(latents, problem.generator, problem, self.settings, monitor=monitor, description="csgm")

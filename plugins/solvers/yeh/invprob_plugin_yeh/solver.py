@@ -6,7 +6,7 @@ import time
 
 import torch
 
-from invprob.optimisation import OptimiserSettings, initial_latents, optimise, render_latents
+from invprob.optimisation import OptimiserSettings, initial_latents, optimise
 from invprob.problem import InverseProblem
 from invprob.progress import Monitor
 from invprob.solver import Solver, SolverResult
@@ -53,7 +53,7 @@ class YehSolver(Solver):
                 f"{tuple(problem.observation.shape)}; set the solver's blend: false"
             )
         latents = initial_latents(problem, self.restarts, rng, solver="yeh")
-        result = optimise(latents, render_latents(problem.generator), problem, self.settings, monitor=monitor, description="yeh")
+        result = optimise(latents, problem.generator, problem, self.settings, monitor=monitor, description="yeh")
         if self.blend:
             started = time.perf_counter()
             result.best_image = poisson_blend(result.best_image, problem.observation, mask)
