@@ -81,12 +81,12 @@ class GaussianSensing(_FlatSensing):
         cls,
         image_shape: tuple[int, int, int],
         m: int,
-        generator: torch.Generator,
+        rng: torch.Generator,
         *,
         max_matrix_bytes: int = DEFAULT_MAX_MATRIX_BYTES,
         noise: NoiseModel | None = None,
     ) -> GaussianSensing:
-        """Draw ``A`` from ``generator``; refuse matrices above ``max_matrix_bytes`` (float32)."""
+        """Draw ``A`` from ``rng``; refuse matrices above ``max_matrix_bytes`` (float32)."""
         n = math.prod(image_shape)
         m = measurement_count(n, m, None)
         needed = 4 * m * n
@@ -96,7 +96,7 @@ class GaussianSensing(_FlatSensing):
                 f"limit max_matrix_bytes = {max_matrix_bytes} ({max_matrix_bytes / 2**30:.2f} GiB); use "
                 "cs-circulant, which senses with FFTs in O(n) memory, or raise max_matrix_bytes"
             )
-        matrix = torch.randn(m, n, generator=generator, device=generator.device) / math.sqrt(m)
+        matrix = torch.randn(m, n, generator=rng, device=rng.device) / math.sqrt(m)
         return cls(matrix, image_shape, noise)
 
     def A(self, x: torch.Tensor) -> torch.Tensor:
@@ -115,7 +115,7 @@ class CirculantSensing(_FlatSensing):
     first ``m``). Buffers: ``g_fft`` (the half spectrum of ``g``, computed once), ``signs``
     and ``rows``. Example::
 
-        op = CirculantSensing.random((3, 1024, 1024), m=314573, generator=torch.Generator())
+        op = CirculantSensing.random((3, 1024, 1024), m=314573, rng=torch.Generator())
         y = op.A(x)             # [B, 314573]
         x_back = op.A_adjoint(y)  # [B, 3, 1024, 1024]
     """
@@ -146,29 +146,29 @@ class CirculantSensing(_FlatSensing):
         cls,
         image_shape: tuple[int, int, int],
         m: int,
-        generator: torch.Generator,
+        rng: torch.Generator,
         *,
         distribution: Literal["gaussian", "rademacher"] = "gaussian",
         row_selection: Literal["first", "random"] = "first",
         noise: NoiseModel | None = None,
     ) -> CirculantSensing:
-        """Draw, in this order from ``generator``: ``g`` (``N(0, 1/m)``, or ``±1/sqrt(m)`` for
+        """Draw, in this order from ``rng``: ``g`` (``N(0, 1/m)``, or ``±1/sqrt(m)`` for
         ``rademacher``), the signs of ``D``, and (``row_selection="random"``) ``m`` distinct
         rows, sorted."""
         n = math.prod(image_shape)
         m = measurement_count(n, m, None)
-        device = generator.device
+        device = rng.device
         if distribution == "gaussian":
-            g = torch.randn(n, generator=generator, device=device) / math.sqrt(m)
+            g = torch.randn(n, generator=rng, device=device) / math.sqrt(m)
         elif distribution == "rademacher":
-            g = _random_signs(n, generator) / math.sqrt(m)
+            g = _random_signs(n, rng) / math.sqrt(m)
         else:
             raise ValueError(f"unknown distribution {distribution!r} for g; use gaussian or rademacher")
-        signs = _random_signs(n, generator)
+        signs = _random_signs(n, rng)
         if row_selection == "first":
             rows = None
         elif row_selection == "random":
-            rows = torch.randperm(n, generator=generator, device=device)[:m].sort().values
+            rows = torch.randperm(n, generator=rng, device=device)[:m].sort().values
         else:
             raise ValueError(f"unknown row_selection {row_selection!r}; use first or random")
         return cls(g, signs, image_shape, m, rows, noise)
@@ -185,6 +185,6 @@ class CirculantSensing(_FlatSensing):
         return self._unflatten(circulant_sense_adjoint(y, self.g_fft, self.signs, self.rows))
 
 
-def _random_signs(n: int, generator: torch.Generator) -> torch.Tensor:
-    bits = torch.randint(0, 2, (n,), generator=generator, device=generator.device)
+def _random_signs(n: int, rng: torch.Generator) -> torch.Tensor:
+    bits = torch.randint(0, 2, (n,), generator=rng, device=rng.device)
     return bits.to(torch.get_default_dtype()) * 2 - 1
