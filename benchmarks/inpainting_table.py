@@ -20,7 +20,7 @@ only (csgm, Adam lr 0.1); Yeh et al. (yeh, Adam lr 0.01, the box prior keeping z
 loss with window 7) without the discriminator prior, with it (lam = 0.003), and with it
 plus Poisson blending. The blended result is the Poisson blend of the unblended one (what the
 yeh solver does with blend: true), so Yeh with the prior is optimised once. CSGM and every Yeh
-variant start from the same latents (solver seed ``--seed + 3``). A last column, Yeh with the
+variant start from the same latents (the ``solver`` stream of ``--seed``, as ``invprob run``). A last column, Yeh with the
 prior and the observed pixels pasted over G(z) (no blending), separates what blending adds
 from what keeping the observed pixels adds. Cells are mean PSNR (dB) / mean SSIM over images
 (invprob.metrics, [0, 1] scale).
@@ -47,13 +47,12 @@ from invprob.metrics import psnr, ssim
 from invprob.problem import InverseProblem, WeightedLoss
 from invprob.progress import Monitor
 from invprob.registry import Registry, default_registry
-from invprob.weights import loaded_weights
+from invprob.weights import loaded_weights, recording
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT / ".." / "shared"
 CELEBA = SHARED / "data" / "celeba64"
 DCGAN32 = SHARED / "weights" / "dcgan32-celeba"
-SEED_SOLVER = 3  # as invprob.pipeline: solver stream = recipe seed + 3
 LAM = 0.003  # Yeh et al.'s lambda
 
 MASKS: dict[str, tuple[str, dict[str, Any], str]] = {
@@ -70,7 +69,6 @@ class ModelSpec:
     name: str
     params: dict[str, Any]
     data: Path
-    prior_form: str
     description: str
 
 
@@ -79,14 +77,12 @@ MODELS = {
         "dcgan32-celeba",
         {"generator_weights": str(DCGAN32 / "generator.pt"), "discriminator_weights": str(DCGAN32 / "discriminator.pt")},
         CELEBA / "celeba32.npz",
-        "lsgan",
         "shared 32x32 CelebA DCGAN (../shared/weights/dcgan32-celeba, LSGAN discriminator)",
     ),
     "dcgan64-faces": ModelSpec(
         "dcgan64-faces",
         {},
         CELEBA / "celeba64.zip",
-        "log",
         "embedded 64x64 face DCGAN (invprob-plugin-dcgan default model)",
     ),
 }
@@ -167,7 +163,7 @@ def run_model(
     mse = [WeightedLoss(1.0, build("losses", "mse", {}))]
     context_loss = [WeightedLoss(1.0, build("losses", "context", {"window": 7}))]
     box = build("priors", "box", {"lo": -1.0, "hi": 1.0})
-    discriminator = build("priors", "discriminator", {"lam": LAM, "form": spec.prior_form})
+    discriminator = build("priors", "discriminator", {"lam": LAM})  # form: what the model declares
     yeh = {"steps": args.steps, "restarts": args.restarts, "lr": args.yeh_lr, "blend": False}
     methods = {
         "TV": (build("solvers", "tv-inpaint", {"iterations": args.tv_iterations}), mse, []),
@@ -192,7 +188,7 @@ def run_model(
             started = time.perf_counter()
             result = solver.solve(
                 problem,
-                rng=torch.Generator().manual_seed(args.seed + SEED_SOLVER),  # CPU stream, as every rng
+                rng=context.rng("solver"),  # the run's solver stream, as invprob.run draws it
                 monitor=Monitor(show_progress=False),
             )
             seconds = time.perf_counter() - started
@@ -225,8 +221,8 @@ def report(args: argparse.Namespace, table: Table, skipped: list[str], wall: flo
         f"- images: the {args.images} highest CelebA ids of ../shared/data/celeba64 (held out: ids >= 201437)",
         f"- steps {args.steps} (CSGM and Yeh), restarts {args.restarts}, TV iterations {args.tv_iterations}; "
         f"CSGM Adam lr {args.csgm_lr}, Yeh Adam lr {args.yeh_lr}, lambda {LAM}",
-        f"- seeds: operator masks from seed {args.seed} (offset 0), solver latents from seed {args.seed + SEED_SOLVER} "
-        "(same initial latents for CSGM and every Yeh variant)",
+        f"- seeds: recipe seed {args.seed}; masks from its 'operator' stream, latents from its 'solver' stream "
+        "(invprob.seeding; the same initial latents for CSGM and every Yeh variant)",
         f"- masks: {masks}",
         f"- device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} thread(s), {platform.processor() or platform.machine()}",
         f"- wall time: {wall / 60:.1f} min" + (f"; skipped: {', '.join(skipped)}" if skipped else ""),
@@ -305,6 +301,17 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(report(args, table, skipped, time.perf_counter() - started), encoding="utf-8")
 
+    with recording():  # the weight files behind the numbers, listed in every report written
+        run_models(args, registry, table, skipped, save)
+        wall = time.perf_counter() - started
+        print("\n" + table.markdown())
+        print(f"\nwall time {wall / 60:.1f} min")
+        if table.rows:
+            save()
+            print(f"wrote {args.out}")
+
+
+def run_models(args: argparse.Namespace, registry: Registry, table: Table, skipped: list[str], save) -> None:
     for name in args.models:
         spec = MODELS[name]
         if not spec.data.is_file():
@@ -316,12 +323,6 @@ def main() -> None:
             skipped.append(name)
             continue
         run_model(registry, spec, generator, args, table, save)
-    wall = time.perf_counter() - started
-    print("\n" + table.markdown())
-    print(f"\nwall time {wall / 60:.1f} min")
-    if table.rows:
-        save()
-        print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
