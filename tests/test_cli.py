@@ -61,6 +61,19 @@ def test_run_exit_codes(invprob_command, toy_env, toy_recipe, tmp_path):
     assert "produced non-finite values" in failed.stderr
 
 
+def test_run_name_names_the_directory_and_never_overwrites_it(invprob_command, toy_env, toy_recipe, tmp_path):
+    out = tmp_path / "runs"
+    args = ["run", str(toy_recipe), "--out", str(out), "--name", "cell-0003", "--quiet", "data.samples=1", "solver.params.steps=2"]
+    first = invoke(invprob_command, args, toy_env)
+    assert first.returncode == 0, first.stderr
+    written = (out / "cell-0003" / "metrics.json").read_bytes()
+    again = invoke(invprob_command, args, toy_env)
+    assert again.returncode == 2
+    assert "cell-0003" in again.stderr and "already exists" in again.stderr
+    assert (out / "cell-0003" / "metrics.json").read_bytes() == written
+    assert [p.name for p in out.iterdir()] == ["cell-0003"]
+
+
 def test_quick_commands_do_not_import_torch(toy_env, toy_recipe):
     code = (
         "import sys, io, contextlib\n"

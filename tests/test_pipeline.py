@@ -320,6 +320,13 @@ def test_a_real_low_resolution_photo_is_super_resolved_without_ground_truth(real
     assert result.reconstructions.shape == (1, 3, 64, 64)
 
 
+def test_metrics_say_which_solver_round_gave_each_best_iterate(real_registry, tmp_path):
+    recipe = {**REAL_RECIPE, "operator": {"type": "inpaint-center"}, "data": {"images": str(PHOTO)}}
+    result = invprob.run(recipe, out=tmp_path / "runs", registry=real_registry, show_progress=False)
+    metrics = json.loads((result.directory / "metrics.json").read_text())
+    assert [image["best_round"] for image in metrics["images"]] == [0]  # csgm runs one round
+
+
 def test_an_observation_of_the_wrong_size_is_an_error_naming_both_shapes(real_registry, tmp_path):
     from invprob.components import InputError
 

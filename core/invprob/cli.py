@@ -82,8 +82,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from invprob.weights import WeightsMismatchError, WeightsNotFoundError
 
     try:
-        result = run(recipe, out=args.out, device=args.device, show_progress=not args.quiet)
-    except (InputError, DataError, WeightsNotFoundError, WeightsMismatchError) as exc:
+        result = run(recipe, out=args.out, name=args.name, device=args.device, show_progress=not args.quiet)
+    except (InputError, DataError, WeightsNotFoundError, WeightsMismatchError, FileExistsError) as exc:
         _print_error(str(exc))
         return EXIT_INVALID
     except KeyboardInterrupt:
@@ -180,6 +180,7 @@ def build_parser(registry: Registry | None) -> argparse.ArgumentParser:
     p.add_argument("recipe", help=RECIPE_HELP)
     p.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     p.add_argument("--out", help="parent folder of the run directory (default: the recipe's outputs.dir, else ./runs)")
+    p.add_argument("--name", help="name of the run directory (default: <timestamp>-<id>); an existing one is refused")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], help="override the recipe's device")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--traceback", action="store_true", help="show the full traceback on failure")

@@ -282,6 +282,7 @@ def write_outputs(
         return metrics
     reconstruction = torch.cat([r.best_image for r in results])
     measurement_loss = torch.cat([r.best_loss for r in results]).tolist()
+    rounds = torch.cat([r.best_round for r in results]).tolist() if all(r.best_round is not None for r in results) else None
     adjoint = components.operator.A_adjoint if components.operator.linear else None
     shown = [as_displayable(y, components.image_shape, adjoint) for y in observations]
     observed = torch.cat(shown) if all(s is not None for s in shown) else None
@@ -300,6 +301,8 @@ def write_outputs(
     values = _metric_values(components.metrics, reconstruction, truth) if truth is not None else {}
     for index, name in enumerate(names):
         entry: dict[str, Any] = {"name": name, "measurement_loss": measurement_loss[index]}
+        if rounds is not None:
+            entry["best_round"] = rounds[index]  # the solver round its best iterate came from
         entry.update({metric: values[metric][index] for metric in values})
         metrics["images"].append(entry)
     metrics["mean"] = {metric: _mean([v for v in values[metric] if v is not None]) for metric in values}
