@@ -154,15 +154,25 @@ class Case:
     overrides: list[str] = field(default_factory=list)
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    """Every path into a parsed recipe (dict keys and list indexes)."""
+def _paths(value: Any, prefix: tuple[Any, ...] = (), depth: int = 8) -> Iterator[tuple[Any, ...]]:
+    """The paths into a parsed recipe (dict keys and list indexes), at most ``depth`` deep."""
     yield prefix
+    if depth == 0:
+        return
     if isinstance(value, dict):
-        for key, child in value.items():
-            yield from _paths(child, (*prefix, key))
+        for key, child in list(value.items())[:50]:
+            yield from _paths(child, (*prefix, key), depth - 1)
     elif isinstance(value, list):
-        for index, child in enumerate(value):
-            yield from _paths(child, (*prefix, index))
+        for index, child in enumerate(value[:50]):
+            yield from _paths(child, (*prefix, index), depth - 1)
+
+
+def _yaml_value(text: str) -> Any:
+    """``text`` as YAML would read it, or the text itself where PyYAML fails."""
+    try:
+        return yaml.safe_load(text)
+    except Exception:  # noqa: BLE001 - the mutator wants a value, any value
+        return text
 
 
 def _dotted(path: tuple[Any, ...], rnd: random.Random) -> str:
@@ -249,7 +259,7 @@ def _mutate_data(data: dict[str, Any], rnd: random.Random) -> Any:
     if choice == 0:
         value = rnd.choice(PYTHON_VALUES)()
     elif choice == 1:
-        value = yaml.safe_load(rnd.choice([s for s in YAML_SCALARS if not s.startswith(("!", "&", "*", "{[", "{{"))]))
+        value = _yaml_value(rnd.choice(YAML_SCALARS))
     elif choice == 2:  # delete
         node = data
         for part in path[:-1]:
@@ -542,7 +552,9 @@ if __name__ == "__main__":
 
         case = mutator_case(args.seed, args.show)
         print(case.origin, case.overrides)
-        print((case.text or b"")[:2000].decode("utf-8", "replace") if case.text is not None else repr(case.data)[:2000])
+        import reprlib
+
+        print(case.text[:2000].decode("utf-8", "replace") if case.text is not None else reprlib.repr(case.data))
         with tempfile.TemporaryDirectory() as folder:
             print(run_case(case, default_registry(), Path(folder)))
         sys.exit(0)
