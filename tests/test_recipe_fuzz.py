@@ -307,7 +307,10 @@ def mutator_case(seed: int, index: int) -> Case:
     if kind == 1:
         data = yaml.safe_load(text)
         for _ in range(rnd.randint(1, 3)):
-            data = _mutate_data(data, rnd) if isinstance(data, dict) else data
+            try:
+                data = _mutate_data(data, rnd) if isinstance(data, dict) else data
+            except (TypeError, KeyError, IndexError):  # a path into a value the last step replaced
+                pass
         return Case(f"data:{name}", data=data)
     if kind == 2:
         return Case(f"overrides:{name}", text=text.encode(), overrides=[_override(parsed, rnd) for _ in range(rnd.randint(1, 3))])
