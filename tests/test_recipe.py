@@ -425,7 +425,12 @@ def test_a_file_that_is_not_utf8_text_is_named_as_such(toy_registry):
 
 def test_a_huge_file_is_not_read_whole(tmp_path, toy_registry):
     (line,) = problems_of(recipe_file(tmp_path, b"a: 1\n" * 300_000), toy_registry)
-    assert "larger than 1024 KiB" in line
+    assert line == "<recipe>: the file is larger than 64 KiB; a recipe is a small YAML text file"
+
+
+def test_thousands_of_problems_are_counted_not_listed(toy_registry):
+    lines = problems_of({**VALID, **{f"k{i}": 1 for i in range(20_000)}}, toy_registry)
+    assert len(lines) == 101 and lines[-1] == "<recipe>: and 19900 more problems"
 
 
 @pytest.mark.parametrize("depth", [60, 1000])

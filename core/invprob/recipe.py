@@ -58,12 +58,14 @@ from invprob.params import ComponentSpec, NestedKind, Params, RecipePath, needs_
 from invprob.hints import singular, suggest, unknown_component_message
 from invprob.registry import Component, Registry, default_registry
 
-MAX_FILE_BYTES = 1 << 20
-"""The largest recipe file read (a recipe is a few kilobytes of YAML)."""
+MAX_FILE_BYTES = 64 << 10
+"""The largest recipe file read: a recipe is a few kilobytes, and PyYAML reads ~100 KiB a second."""
 MAX_DEPTH = 50
 """How deeply values may nest (the deepest shipped recipe: 6 levels)."""
 MAX_VALUES = 100_000
 """How many values a recipe may hold once YAML aliases are expanded."""
+MAX_PROBLEMS = 100
+"""The most problems listed from one model's validation; the rest are counted."""
 SEED_RANGE = (-(2**63), 2**64)
 """The seeds ``torch.manual_seed`` accepts: ``low <= seed < high``."""
 
@@ -311,7 +313,8 @@ def problems_from_validation_error(
 ) -> list[RecipeProblem]:
     """Readable problems, with did-you-mean for unknown keys and bad literal values."""
     problems = []
-    for item in error.errors(include_url=False):
+    items = error.errors(include_url=False)
+    for item in items[:MAX_PROBLEMS]:
         loc = tuple(prefix) + tuple(item["loc"])
         kind = item["type"]
         value = item.get("input")
@@ -336,6 +339,8 @@ def problems_from_validation_error(
             if hint:
                 message += f"; did you mean {hint[0]!r}?"
         problems.append(RecipeProblem(format_path(loc), _strip_pydantic_prefix(message), value, True))
+    if len(items) > MAX_PROBLEMS:
+        problems.append(RecipeProblem(format_path(prefix), f"and {len(items) - MAX_PROBLEMS} more problems"))
     return problems
 
 
