@@ -154,17 +154,21 @@ class Case:
     overrides: list[str] = field(default_factory=list)
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = (), depth: int = 8) -> Iterator[tuple[Any, ...]]:
-    """The paths into a parsed recipe (dict keys and list indexes), at most ``depth`` deep."""
+def _paths(value: Any, prefix: tuple[Any, ...] = (), depth: int = 8, seen: set[int] | None = None) -> Iterator[tuple[Any, ...]]:
+    """The paths into a parsed recipe (dict keys and list indexes), at most ``depth`` deep,
+    entering a shared container (an earlier step's alias bomb or cycle) once."""
+    seen = set() if seen is None else seen
     yield prefix
-    if depth == 0:
+    if depth == 0 or id(value) in seen:
         return
+    if isinstance(value, (dict, list)):
+        seen.add(id(value))
     if isinstance(value, dict):
         for key, child in list(value.items())[:50]:
-            yield from _paths(child, (*prefix, key), depth - 1)
+            yield from _paths(child, (*prefix, key), depth - 1, seen)
     elif isinstance(value, list):
         for index, child in enumerate(value[:50]):
-            yield from _paths(child, (*prefix, index), depth - 1)
+            yield from _paths(child, (*prefix, index), depth - 1, seen)
 
 
 def _yaml_value(text: str) -> Any:
@@ -491,7 +495,8 @@ def _worker(connection: Any, memory_cap: int) -> None:
                 return
             seed, index = item
             try:
-                connection.send(run_case(mutator_case(seed, index), registry, Path(folder)))
+                case = mutator_case(seed, index)
+                connection.send(run_case(case, registry, Path(folder)))
             except MemoryError:
                 connection.send(("hang", "MemoryError"))
 
@@ -513,7 +518,7 @@ def measure(cases: int, seed: int, memory_cap: int = 2 << 30) -> int:
             worker = context.Process(target=_worker, args=(child, memory_cap), daemon=True)
             worker.start()
         connection.send((seed, index))
-        if connection.poll(TIME_LIMIT + (20 if fresh else 1)):  # a fresh worker loads the plugins first
+        if connection.poll(TIME_LIMIT + (20 if fresh else 5)):  # a fresh worker loads the plugins first
             try:
                 outcome, detail = connection.recv()
             except EOFError:
