@@ -540,10 +540,7 @@ def yaml_problem(exc: yaml.YAMLError) -> str:
 def read_recipe_file(path: str | Path) -> dict[str, Any]:
     """Parse a YAML recipe file into a dict (a :class:`RecipeError` on anything but a small
     UTF-8 YAML mapping)."""
-    try:
-        path = Path(path).expanduser()
-    except RuntimeError:  # ~nosuchuser
-        raise RecipeError([RecipeProblem("", f"recipe file not found: {path} (no such user)")]) from None
+    path = Path(path)
     try:
         with open(path, "rb") as file:
             raw = file.read(MAX_FILE_BYTES + 1)
@@ -748,7 +745,7 @@ def validate_recipe(
     problems += component_problems(resolved, Recipe, registry, base_dir=base)
     problems += _metric_problems(resolved, registry)
     problems += requirement_problems(data.get("requires") or [])
-    problems += _solver_needs_problems(resolved, registry)
+    problems += _generator_problems(resolved, registry)
     reported = {problem.path for problem in problems}
     problems += [problem for problem in not_finite if problem.path not in reported]
     if problems or recipe is None:
@@ -839,7 +836,7 @@ def component_problems(
     return problems
 
 
-def _solver_needs_problems(data: Mapping[str, Any], registry: Registry) -> list[RecipeProblem]:
+def _generator_problems(data: Mapping[str, Any], registry: Registry) -> list[RecipeProblem]:
     """What needs a generator, in a recipe without one: components whose params model says
     ``needs_generator`` (a latent solver, a prior on z), and ``data.samples``/``observation``."""
     if data.get("generator") is not None:
