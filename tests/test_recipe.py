@@ -653,3 +653,11 @@ def test_invprob_validate_exits_2_with_one_line_per_problem(real_registry, capsy
     assert main(["validate", str(REPO / target), *overrides]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("warning: ")]
     assert len(err) == 2 and err[0].endswith("invalid recipe, 1 error:") and expected in err[1], err
+
+
+def test_a_negative_index_in_an_override_counts_from_the_end():
+    data = {"losses": [{"type": "mse"}, {"type": "l1", "weight": 1}]}
+    assert apply_overrides(data, ["losses.-1.weight=2"])["losses"][1]["weight"] == 2
+    assert apply_overrides(data, ["losses[0].type=l1", "~losses.-1"])["losses"] == [{"type": "l1"}]
+    with pytest.raises(OverrideError, match=r"override 'losses.-3.weight=2': losses.-3 is not in the recipe"):
+        apply_overrides(data, ["losses.-3.weight=2"])

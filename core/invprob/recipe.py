@@ -418,7 +418,8 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[s
             parts = _split_path(override[1:])
             parent = _walk(result, parts[:-1], override, create=False)
             try:
-                del parent[parts[-1]]  # type: ignore[index]
+                last = parts[-1]
+                del parent[_list_index(last) if isinstance(parent, list) else last]  # type: ignore[index]
             except (KeyError, IndexError, TypeError):
                 raise OverrideError(f"cannot delete {short_repr(override[1:])}: there is no such field in the recipe") from None
             continue
@@ -433,6 +434,7 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[s
         parent = _walk(result, parts[:-1], override, create=True)
         key = parts[-1]
         if isinstance(parent, list):
+            key = _list_index(key)  # type: ignore[assignment]
             if not isinstance(key, int) or not -len(parent) <= key <= len(parent):
                 raise OverrideError(f"override {short_repr(override)}: index {key} is outside the list of {len(parent)}")
             if key == len(parent):
@@ -444,13 +446,21 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[s
     return result
 
 
+def _list_index(part: str | int) -> int | None:
+    """A path part as a list index: ``3``, or ``"-1"`` (the last item); None if it is a name."""
+    if isinstance(part, int):
+        return part
+    return int(part) if re.fullmatch(r"-[0-9]{1,18}", part) else None
+
+
 def _walk(data: Any, parts: Sequence[str | int], override: str, *, create: bool) -> Any:
     node = data
     for i, part in enumerate(parts):
         if isinstance(node, list):
-            if not isinstance(part, int) or not -len(node) <= part < len(node):
+            index = _list_index(part)
+            if index is None or not -len(node) <= index < len(node):
                 raise OverrideError(f"override {short_repr(override)}: {format_path(parts[: i + 1])} is not in the recipe")
-            node = node[part]
+            node = node[index]
         elif isinstance(node, dict):
             if part not in node or node[part] is None:
                 if not create:
