@@ -355,3 +355,309 @@ def test_validate_prints_the_components_it_will_use_and_where_they_came_from(ext
     ]
     assert lines[6].startswith("  metrics:   ") and "toy-sharpness" in lines[6] and "toy-accuracy" not in lines[6]
     assert lines[6].endswith("[every installed metric with default params]")
+
+
+# -- hostile input: one RecipeError with one line per problem, quickly (issue 9) ------------
+
+REPO = Path(__file__).resolve().parents[1]
+ALIAS_BOMB = "\n".join(
+    ["a0: &a0 [x]", *(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9))]
+)  # 9**8 = 43 million strings from a 460-byte file
+
+
+def problems_of(source, registry, overrides=(), **kwargs) -> list[str]:
+    """The problems a hostile recipe gives, checked to be one short line each and quick."""
+    import time
+
+    started = time.perf_counter()
+    with pytest.raises(RecipeError) as raised:
+        load_recipe(source, overrides, registry=registry, **kwargs)
+    assert time.perf_counter() - started < 2, "validation must be instant whatever the input"
+    lines = [str(problem) for problem in raised.value.problems]
+    assert all("\n" not in line and len(line) < 700 for line in lines), lines
+    return lines
+
+
+def recipe_file(tmp_path: Path, text: str | bytes) -> Path:
+    path = tmp_path / "recipe.yaml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def test_a_yaml_alias_bomb_is_refused_before_anything_expands_it(tmp_path, toy_registry):
+    text = yaml.safe_dump(VALID) + ALIAS_BOMB
+    assert len(ALIAS_BOMB) < 500
+    assert problems_of(recipe_file(tmp_path, text), toy_registry) == [
+        "a5: holds more than 100000 values once YAML aliases are expanded; a recipe is small"
+    ]
+
+
+def test_an_alias_bomb_in_an_override_is_refused(toy_registry):
+    bomb = "{" + ", ".join(line.replace(": ", ": ", 1) for line in ALIAS_BOMB.splitlines()) + "}"
+    (line,) = problems_of(VALID, toy_registry, [f"solver.params={bomb}"])
+    assert "more than 100000 values" in line
+
+
+def test_nested_yaml_merges_do_not_double_at_every_level(tmp_path, toy_registry):
+    merges = ["m0: &m0 {a: 1, b: 2}", *(f"m{i}: &m{i} {{<<: [*m{i - 1}, *m{i - 1}], k{i}: 1}}" for i in range(1, 40))]
+    lines = problems_of(recipe_file(tmp_path, yaml.safe_dump(VALID) + "\n".join(merges)), toy_registry)
+    assert lines[0] == "m0: unknown field 'm0'; allowed fields: " + lines[0].split("allowed fields: ")[1]
+
+
+def test_a_value_that_contains_itself_is_refused(tmp_path, toy_registry):
+    assert problems_of(recipe_file(tmp_path, yaml.safe_dump(VALID) + "x: &r [*r]\n"), toy_registry) == [
+        "x[0]: a value contains itself (a YAML alias inside its own anchor)"
+    ]
+    cycle: list = []
+    cycle.append(cycle)
+    assert problems_of({**VALID, "name": cycle}, toy_registry) == [
+        "name[0]: a value contains itself (a YAML alias inside its own anchor)"
+    ]
+
+
+def test_a_file_that_is_not_utf8_text_is_named_as_such(toy_registry):
+    png = REPO / "recipes" / "images" / "astronaut-face64.png"
+    (line,) = problems_of(png, toy_registry)
+    assert line == (
+        "<recipe>: not UTF-8 text (byte 0x89 at offset 0); a recipe is a YAML text file, saved as UTF-8"
+    )
+
+
+def test_a_huge_file_is_not_read_whole(tmp_path, toy_registry):
+    (line,) = problems_of(recipe_file(tmp_path, b"a: 1\n" * 300_000), toy_registry)
+    assert line == "<recipe>: the file is larger than 64 KiB; a recipe is a small YAML text file"
+
+
+def test_thousands_of_problems_are_counted_not_listed(toy_registry):
+    lines = problems_of({**VALID, **{f"k{i}": 1 for i in range(20_000)}}, toy_registry)
+    assert len(lines) == 101 and lines[-1] == "<recipe>: and 19900 more problems"
+
+
+@pytest.mark.parametrize("depth", [60, 1000])
+def test_nesting_1000_deep_in_a_file_is_refused(tmp_path, toy_registry, depth):
+    text = yaml.safe_dump(VALID) + "deep: " + "[" * depth + "]" * depth + "\n"
+    (line,) = problems_of(recipe_file(tmp_path, text), toy_registry)
+    assert line.startswith("<recipe>: not valid YAML: line 16, column ") and "nest more than 50 levels" in line
+
+
+def test_nesting_1000_deep_in_an_override_is_refused(toy_registry):
+    (value,) = problems_of(VALID, toy_registry, ["solver.params.steps=" + "[" * 1000 + "]" * 1000])
+    assert "is not valid YAML" in value and "nest more than 50 levels" in value
+    (path,) = problems_of(VALID, toy_registry, ["a." * 1000 + "b=1"])
+    assert "is 1001 fields deep; a recipe nests at most 50" in path
+
+
+def test_dicts_nested_800_deep_through_the_python_api_are_refused(toy_registry):
+    deep: dict = {"leaf": 1}
+    for _ in range(800):
+        deep = {"a": deep}
+    (line,) = problems_of({**VALID, "solver": {"type": "toy-descent", "params": deep}}, toy_registry)
+    assert line.startswith("solver.params.a.a.a") and line.endswith("values nest more than 50 levels deep")
+
+
+def test_a_home_folder_of_no_such_user_is_a_recipe_error(toy_registry):
+    data = {**VALID, "data": {"images": "~nosuchuser/x.png"}}
+    assert problems_of(data, toy_registry) == [
+        "data.images: cannot expand '~nosuchuser': no such user's home directory (got: '~nosuchuser/x.png')"
+    ]
+    assert problems_of(VALID, toy_registry, ["data.images=~nosuchuser/x.png", "~data.samples"]) == [
+        "data.images: cannot expand '~nosuchuser': no such user's home directory (got: '~nosuchuser/x.png')"
+    ]
+
+
+@pytest.mark.parametrize(
+    "tagged, reason",
+    [
+        ("!!float abc", "cannot read 'abc' as !!float: could not convert string to float: 'abc'"),
+        ("!!timestamp nope", "cannot read 'nope' as !!timestamp: not a valid value"),
+        ("!!int 0b102", "cannot read '0b102' as !!int: invalid literal for int() with base 2: '102'"),
+        ("!!bool maybe", "cannot read 'maybe' as !!bool: not a valid value"),
+    ],
+)
+def test_yaml_tags_that_pyyaml_cannot_read_are_named_in_one_line(tmp_path, toy_registry, tagged, reason):
+    assert problems_of(VALID, toy_registry, [f"seed={tagged}"]) == [
+        f"<recipe>: value of override 'seed' is not valid YAML: line 1, column 1: {reason}"
+    ]
+    text = yaml.safe_dump(VALID) + f"seed: {tagged}\n"
+    assert problems_of(recipe_file(tmp_path, text), toy_registry) == [
+        f"<recipe>: not valid YAML: line 16, column 7: {reason}"
+    ]
+
+
+def test_integers_of_more_than_4300_digits_are_errors_not_tracebacks(tmp_path, toy_registry):
+    digits = "9" * 5000
+    (in_file,) = problems_of(recipe_file(tmp_path, yaml.safe_dump(VALID) + f"seed: {digits}\n"), toy_registry)
+    assert "cannot read '99999" in in_file and "as !!int: Exceeds the limit (4300 digits)" in in_file
+    (override,) = problems_of(VALID, toy_registry, [f"seed={digits}"])
+    assert override.startswith("<recipe>: value of override 'seed' is not valid YAML")
+    (index,) = problems_of(VALID, toy_registry, [f"losses.{digits}.weight=1"])
+    assert "list index '9999" in index and index.endswith("is too large")
+    assert problems_of({**VALID, "seed": 10**5000}, toy_registry) == [
+        "seed: a seed must be in [-2**63, 2**64), the range torch.manual_seed accepts "
+        "(got: <an integer of about 5001 digits>)"
+    ]
+
+
+def test_every_value_in_a_message_is_shortened(toy_registry):
+    class HugeRepr:
+        def __repr__(self):
+            return "x" * 10_000_000
+
+    data = {**VALID, "k" * 100_000: 1, "name": HugeRepr(), "device": ["cpu"] * 1000}
+    lines = problems_of(data, toy_registry)
+    assert len(lines) == 3 and max(len(line) for line in lines) < 300
+
+
+def test_a_plugin_params_check_that_raises_is_a_problem_naming_the_plugin(toy_registry):
+    from pydantic import field_validator
+
+    class Fragile(Params):
+        size: int = 1
+
+        @field_validator("size")
+        @classmethod
+        def _crash(cls, value):
+            raise TypeError("a bug in the plugin")
+
+    class FragilePlugin:
+        @staticmethod
+        @hookimpl
+        def invprob_register_priors(registry):
+            registry.add("fragile", _unused_factory, params_model=Fragile)
+
+    toy_registry.register_plugin(FragilePlugin(), distribution="invprob-fragile-test")
+    assert problems_of({**VALID, "priors": [{"type": "fragile", "params": {"size": 2}}]}, toy_registry) == [
+        "priors[0].params: the params check of prior 'fragile' (invprob-fragile-test) failed on these params "
+        "with TypeError: a bug in the plugin; please report it to its authors"
+    ]
+
+
+# -- what the recipe alone decides is checked by validate (issue 9, item 4) -------------------
+
+
+@pytest.mark.parametrize("seed", [-(2**63), 0, 2**64 - 1])
+def test_seeds_in_torchs_range_are_valid(toy_registry, seed):
+    assert load_recipe({**VALID, "seed": seed}, registry=toy_registry).seed == seed
+
+
+@pytest.mark.parametrize("seed", [-(2**63) - 1, 2**64, 10**30])
+def test_seeds_outside_torchs_range_are_refused(toy_registry, seed):
+    (line,) = problems_of({**VALID, "seed": seed}, toy_registry)
+    assert line.startswith("seed: a seed must be in [-2**63, 2**64), the range torch.manual_seed accepts")
+
+
+def test_a_seed_is_not_true_or_false(toy_registry):
+    assert problems_of({**VALID, "seed": True}, toy_registry) == ["seed: a seed is an integer, not true/false (got: True)"]
+
+
+@pytest.mark.parametrize("select, kept", [("", ""), ("  ", ""), ("3", "3"), ("-8:", "-8:"), (" 0 : 64 ", "0 : 64"), (":", ":")])
+def test_data_select_is_an_index_or_a_slice(toy_registry, select, kept):
+    data = {**VALID, "data": {"images": "x.png", "select": select}}
+    assert load_recipe(data, registry=toy_registry).data.select == kept
+
+
+@pytest.mark.parametrize("select", ["-", "-:", "::2", "1:2:3", "a:b", "1.5", "9" * 5000, "+1"])
+def test_data_select_syntax_is_checked_before_the_data_is_read(toy_registry, select):
+    data = {**VALID, "data": {"images": "x.png", "select": select}}
+    (line,) = problems_of(data, toy_registry)
+    assert line.startswith("data.select: select must be one index or a Python slice start:stop of integers")
+
+
+def test_non_finite_numbers_are_refused_anywhere(toy_registry):
+    data = {
+        **VALID,
+        "operator": {"type": "toy-mask", "params": {"sigma": float("inf")}},
+        "losses": [{"type": "mse", "weight": float("nan")}],
+        "solver": {"type": "toy-descent", "params": {"lr": "inf"}},
+        "name": [float("-inf")],
+    }
+    finite = "must be a finite number (.inf and .nan are not allowed in a recipe)"
+    assert problems_of(data, toy_registry) == [
+        "name: Input should be a valid string (got: [-inf])",
+        f"losses[0].weight: {finite} (got: nan)",
+        f"operator.params.sigma: {finite} (got: inf)",
+        f"solver.params.lr: {finite} (got: 'inf')",
+        f"name[0]: {finite} (got: -inf)",
+    ]
+
+
+def test_non_finite_yaml_numbers_in_a_file_and_in_overrides(tmp_path, toy_registry):
+    text = yaml.safe_dump(VALID).replace("sigma: 0.1", "sigma: .inf")
+    assert problems_of(recipe_file(tmp_path, text), toy_registry, ["solver.params.lr=.nan"]) == [
+        "operator.params.sigma: must be a finite number (.inf and .nan are not allowed in a recipe) (got: inf)",
+        "solver.params.lr: must be a finite number (.inf and .nan are not allowed in a recipe) (got: nan)",
+    ]
+
+
+class LatentParams(Params):
+    """A solver on the generator's latent."""
+
+    needs_generator = True
+
+
+class LatentPlugin:
+    @staticmethod
+    @hookimpl
+    def invprob_register_solvers(registry):
+        registry.add("toy-latent", _unused_factory, params_model=LatentParams)
+
+
+def test_a_solver_that_needs_a_generator_without_one_is_invalid(toy_registry):
+    toy_registry.register_plugin(LatentPlugin(), distribution="invprob-latent-test")
+    data = {key: value for key, value in VALID.items() if key != "generator"}
+    data |= {"solver": {"type": "toy-latent"}, "data": {"images": "x.png"}}
+    assert problems_of(data, toy_registry) == [
+        "solver.type: solver 'toy-latent' works on a generator's latent, and the recipe has no 'generator' "
+        "section: add one"
+    ]
+    assert load_recipe({**data, "generator": {"type": "toy-generator"}}, registry=toy_registry)
+    assert load_recipe({**data, "solver": {"type": "toy-descent"}}, registry=toy_registry), "declared, not guessed"
+
+
+def test_samples_and_observations_need_a_generator(toy_registry):
+    data = {key: value for key, value in VALID.items() if key != "generator"}
+    assert problems_of(data, toy_registry) == [
+        "data.samples: data.samples needs a generator (it sets the size of the images to recover): add a "
+        "'generator' section or use data.images"
+    ]
+
+
+# -- the command line: exit 2 and the one-line reason ------------------------------------------
+
+
+@pytest.fixture
+def real_registry(monkeypatch):
+    import invprob.registry
+
+    monkeypatch.setattr(invprob.registry, "_DEFAULT", None)
+
+
+@pytest.mark.parametrize(
+    "target, overrides, expected",
+    [
+        ("recipes/images/astronaut-face64.png", [], "not UTF-8 text"),
+        ("recipes/demo.yaml", ["seed=!!float abc"], "cannot read 'abc' as !!float"),
+        ("recipes/demo.yaml", ["seed=!!timestamp nope"], "cannot read 'nope' as !!timestamp"),
+        ("recipes/demo.yaml", ["seed=!!int 0b102"], "cannot read '0b102' as !!int"),
+        ("recipes/demo.yaml", ["data.images=~nosuchuser/x.png"], "cannot expand '~nosuchuser'"),
+        ("recipes/demo.yaml", ["seed=" + "[" * 1000 + "]" * 1000], "nest more than 50 levels"),
+        ("recipes/demo.yaml", ["seed=" + "9" * 5000], "Exceeds the limit (4300 digits)"),
+        ("recipes/demo.yaml", ["seed=18446744073709551616"], "a seed must be in [-2**63, 2**64)"),
+        ("recipes/demo.yaml", ["solver.params.lr=.inf"], "solver.params.lr: must be a finite number"),
+        ("recipes/demo.yaml", ["data.select='-:'"], "data.select: select must be one index or a Python slice"),
+    ],
+)
+def test_invprob_validate_exits_2_with_one_line_per_problem(real_registry, capsys, target, overrides, expected):
+    from invprob.cli import main
+
+    assert main(["validate", str(REPO / target), *overrides]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("warning: ")]
+    assert len(err) == 2 and err[0].endswith("invalid recipe, 1 error:") and expected in err[1], err
+
+
+def test_a_negative_index_in_an_override_counts_from_the_end():
+    data = {"losses": [{"type": "mse"}, {"type": "l1", "weight": 1}]}
+    assert apply_overrides(data, ["losses.-1.weight=2"])["losses"][1]["weight"] == 2
+    assert apply_overrides(data, ["losses[0].type=l1", "~losses.-1"])["losses"] == [{"type": "l1"}]
+    with pytest.raises(OverrideError, match=r"override 'losses.-3.weight=2': losses.-3 is not in the recipe"):
+        apply_overrides(data, ["losses.-3.weight=2"])

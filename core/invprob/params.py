@@ -24,15 +24,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
 
 class Params(BaseModel):
-    """Base of every component's params model and of the recipe's own models: unknown keys are errors."""
+    """Base of every component's params model and of the recipe's own models: unknown keys are
+    errors, and so are non-finite floats (``lr: .inf``, ``weight: .nan``; write ``null`` where
+    a field means "no limit").
 
-    model_config = ConfigDict(extra="forbid")
+    ``needs_generator`` (a class attribute, not a field) declares that the component works on
+    a generator's latent (a latent solver, a prior on z): a recipe that uses it without a
+    ``generator`` section is invalid before anything is built.
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    needs_generator: ClassVar[bool] = False
 
 
 class ComponentSpec(Params):
@@ -63,7 +72,10 @@ def nested_component_fields(model: type[BaseModel]) -> dict[str, str]:
 
 
 def _resolve_against_recipe(path: Path, info: ValidationInfo) -> Path:
-    path = path.expanduser()
+    try:
+        path = path.expanduser()
+    except RuntimeError:  # ~nosuchuser/x.png: no home directory to expand
+        raise ValueError(f"cannot expand {str(path).split('/', 1)[0]!r}: no such user's home directory") from None
     base_dir = (info.context or {}).get("base_dir")
     if not path.is_absolute() and base_dir is not None:
         path = Path(base_dir) / path

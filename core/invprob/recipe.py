@@ -27,6 +27,12 @@ omitted section (``priors.0.params.lam=0.01``) first writes out the solver's def
 **Metrics** are names of registered metric components; ``metrics:`` omitted (``None``) means
 every installed metric whose params all have defaults (:func:`default_metric_names`).
 
+**Limits.** Whatever is written, validation ends quickly in a recipe or a :class:`RecipeError`
+with one line per problem: a recipe file is UTF-8 text of at most :data:`MAX_FILE_BYTES`;
+values nest at most :data:`MAX_DEPTH` deep and, with YAML aliases expanded, number at most
+:data:`MAX_VALUES`; numbers are finite; every value shown in a message is shortened
+(:func:`short_repr`).
+
 Torch is not imported here: validating a recipe is instant.
 """
 
@@ -35,7 +41,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import importlib.metadata
+import math
 import re
+import reprlib
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -47,8 +55,19 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from invprob.params import ComponentSpec, NestedKind, Params, RecipePath, needs_no_params, nested_component_fields
-from invprob.hints import suggest, unknown_component_message
+from invprob.hints import singular, suggest, unknown_component_message
 from invprob.registry import Component, Registry, default_registry
+
+MAX_FILE_BYTES = 64 << 10
+"""The largest recipe file read: a recipe is a few kilobytes, and PyYAML reads ~100 KiB a second."""
+MAX_DEPTH = 50
+"""How deeply values may nest (the deepest shipped recipe: 6 levels)."""
+MAX_VALUES = 100_000
+"""How many values a recipe may hold once YAML aliases are expanded."""
+MAX_PROBLEMS = 100
+"""The most problems listed from one model's validation; the rest are counted."""
+SEED_RANGE = (-(2**63), 2**64)
+"""The seeds ``torch.manual_seed`` accepts: ``low <= seed < high``."""
 
 SOLVER_DEFAULT_SECTIONS: tuple[str, ...] = ("losses", "priors")
 FALLBACK_DEFAULTS: dict[str, list[dict[str, Any]]] = {"losses": [{"type": "mse"}], "priors": []}
@@ -96,8 +115,15 @@ class DataSpec(Params):
     @field_validator("select")
     @classmethod
     def _slice_syntax(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"\s*-?\d*\s*(:\s*-?\d*\s*)?", value):
-            raise ValueError("select must be a Python slice such as '0:64' or '-64:'")
+        if value is None:
+            return None
+        value = value.strip()  # "" and "  " keep every file
+        index = r"-?[0-9]{1,18}"
+        if value and not re.fullmatch(rf"{index}|({index})?\s*:\s*({index})?", value):
+            raise ValueError(
+                "select must be one index or a Python slice start:stop of integers, such as '3', '0:64' "
+                "or '-64:' (no step)"
+            )
         return value
 
 
@@ -128,7 +154,7 @@ class Recipe(Params):
     name: str | None = None
     description: str | None = None
     requires: list[str] = Field(default_factory=list)
-    seed: int = 0
+    seed: int = Field(default=0, description="an integer in [-2**63, 2**64): torch.manual_seed's range")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     generator: Annotated[ComponentSpec | None, NestedKind("generators")] = None
     operator: Annotated[ComponentSpec, NestedKind("operators")]
@@ -144,6 +170,21 @@ class Recipe(Params):
         default=None, description="metric names; omitted: every installed metric whose params all have defaults"
     )
     outputs: OutputSpec = Field(default_factory=OutputSpec)
+
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _seed_is_not_a_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("a seed is an integer, not true/false")
+        return value
+
+    @field_validator("seed")
+    @classmethod
+    def _seed_in_torch_range(cls, value: int) -> int:
+        low, high = SEED_RANGE
+        if not low <= value < high:
+            raise ValueError("a seed must be in [-2**63, 2**64), the range torch.manual_seed accepts")
+        return value
 
     _source: Path | None = PrivateAttr(default=None)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
@@ -200,8 +241,8 @@ class RecipeProblem:
     has_value: bool = False
 
     def __str__(self) -> str:
-        got = f" (got: {_short_repr(self.value)})" if self.has_value else ""
-        return f"{self.path or '<recipe>'}: {self.message}{got}"
+        got = f" (got: {short_repr(self.value)})" if self.has_value else ""
+        return _one_line(f"{self.path or '<recipe>'}: {self.message}{got}")
 
 
 class RecipeError(ValueError):
@@ -219,19 +260,51 @@ class RecipeError(ValueError):
         return "\n".join([header, *(f"  {p}" for p in self.problems)])
 
 
-def _short_repr(value: Any, limit: int = 80) -> str:
-    text = repr(value)
+class _ShortRepr(reprlib.Repr):
+    """:mod:`reprlib` that also shortens integers without ever writing all their digits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxstring, self.maxother, self.maxlong = 3, 60, 60, 40
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 1000:  # about 300 digits; repr() refuses more than 4300
+            return f"<an integer of about {int(x.bit_length() * math.log10(2)) + 1} digits>"
+        return super().repr_int(x, level)
+
+
+_SHORT_REPR = _ShortRepr()
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` in at most ``limit`` characters, built without writing the whole repr
+    (a value may be a YAML alias bomb that expands to billions of items)."""
+    try:
+        text = _SHORT_REPR.repr(value)
+    except Exception:  # noqa: BLE001 - a repr that raises shows as its type
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _one_line(text: str, limit: int = 600) -> str:
+    text = " ".join(text.split()) if "\n" in text or "\r" in text else text
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _path_part(part: Any) -> str:
+    if isinstance(part, str) and part.isprintable() and len(part) <= 40:
+        return part
+    return short_repr(part, 40)
+
+
 def format_path(loc: Iterable[Any]) -> str:
-    """``("losses", 1, "weight")`` -> ``losses[1].weight``."""
+    """``("losses", 1, "weight")`` -> ``losses[1].weight``; odd keys as a short repr."""
     out = ""
     for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
+        if isinstance(part, int) and not isinstance(part, bool):
+            out += f"[{short_repr(part, 40)}]"
         else:
-            out += ("." if out else "") + str(part)
+            out += ("." if out else "") + _path_part(part)
     return out
 
 
@@ -240,15 +313,16 @@ def problems_from_validation_error(
 ) -> list[RecipeProblem]:
     """Readable problems, with did-you-mean for unknown keys and bad literal values."""
     problems = []
-    for item in error.errors(include_url=False):
+    items = error.errors(include_url=False)
+    for item in items[:MAX_PROBLEMS]:
         loc = tuple(prefix) + tuple(item["loc"])
         kind = item["type"]
         value = item.get("input")
         if kind == "extra_forbidden":
-            key = str(item["loc"][-1])
+            key = str(item["loc"][-1]) if isinstance(item["loc"][-1], str) else short_repr(item["loc"][-1])
             allowed = _field_names_at(model, item["loc"][:-1])
-            hint = suggest(key, allowed)
-            message = f"unknown field {key!r}"
+            hint = suggest(key, allowed) if len(key) <= 100 else []
+            message = f"unknown field {short_repr(key)}"
             if hint:
                 message += f"; did you mean {hint[0]!r}?"
             elif allowed:
@@ -258,14 +332,19 @@ def problems_from_validation_error(
         if kind == "missing":
             problems.append(RecipeProblem(format_path(loc), "required field is missing"))
             continue
-        message = item["msg"]
+        message = NOT_FINITE if kind == "finite_number" else item["msg"]
         if kind == "literal_error":
             expected = re.findall(r"'([^']*)'", str(item.get("ctx", {}).get("expected", "")))
-            hint = suggest(str(value), expected) if isinstance(value, str) else []
+            hint = suggest(value, expected) if isinstance(value, str) and len(value) <= 100 else []
             if hint:
                 message += f"; did you mean {hint[0]!r}?"
         problems.append(RecipeProblem(format_path(loc), _strip_pydantic_prefix(message), value, True))
+    if len(items) > MAX_PROBLEMS:
+        problems.append(RecipeProblem(format_path(prefix), f"and {len(items) - MAX_PROBLEMS} more problems"))
     return problems
+
+
+NOT_FINITE = "must be a finite number (.inf and .nan are not allowed in a recipe)"
 
 
 def _strip_pydantic_prefix(message: str) -> str:
@@ -311,10 +390,18 @@ class OverrideError(ValueError):
 
 def _split_path(path: str) -> list[str | int]:
     parts: list[str | int] = []
-    for token in re.findall(r"[^.\[\]]+|\[\d+\]", path):
-        parts.append(int(token[1:-1]) if token.startswith("[") else (int(token) if token.isdigit() else token))
+    for token in re.findall(r"[^.\[\]]+|\[[0-9]+\]", path):
+        digits = token[1:-1] if token.startswith("[") else token
+        if re.fullmatch(r"[0-9]+", digits):
+            if len(digits) > 18:
+                raise OverrideError(f"override {short_repr(path)}: list index {short_repr(digits, 24)} is too large")
+            parts.append(int(digits))
+        else:
+            parts.append(token)
     if not parts:
-        raise OverrideError(f"override {path!r} names no field")
+        raise OverrideError(f"override {short_repr(path)} names no field")
+    if len(parts) > MAX_DEPTH:
+        raise OverrideError(f"override {short_repr(path)} is {len(parts)} fields deep; a recipe nests at most {MAX_DEPTH}")
     return parts
 
 
@@ -331,23 +418,25 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[s
             parts = _split_path(override[1:])
             parent = _walk(result, parts[:-1], override, create=False)
             try:
-                del parent[parts[-1]]  # type: ignore[index]
+                last = parts[-1]
+                del parent[_list_index(last) if isinstance(parent, list) else last]  # type: ignore[index]
             except (KeyError, IndexError, TypeError):
-                raise OverrideError(f"cannot delete {override[1:]!r}: there is no such field in the recipe") from None
+                raise OverrideError(f"cannot delete {short_repr(override[1:])}: there is no such field in the recipe") from None
             continue
         if "=" not in override:
-            raise OverrideError(f"override {override!r} must look like 'a.b.c=value' or '~a.b'")
+            raise OverrideError(f"override {short_repr(override)} must look like 'a.b.c=value' or '~a.b'")
         path, raw_value = override.split("=", 1)
         parts = _split_path(path.strip())
         try:
-            value = yaml.safe_load(raw_value) if raw_value.strip() else ""
+            value = parse_yaml(raw_value) if raw_value.strip() else ""
         except yaml.YAMLError as exc:
-            raise OverrideError(f"value of override {path!r} is not valid YAML: {exc}") from None
+            raise OverrideError(f"value of override {short_repr(path)} is not valid YAML: {yaml_problem(exc)}") from None
         parent = _walk(result, parts[:-1], override, create=True)
         key = parts[-1]
         if isinstance(parent, list):
+            key = _list_index(key)  # type: ignore[assignment]
             if not isinstance(key, int) or not -len(parent) <= key <= len(parent):
-                raise OverrideError(f"override {override!r}: index {key} is outside the list of {len(parent)}")
+                raise OverrideError(f"override {short_repr(override)}: index {key} is outside the list of {len(parent)}")
             if key == len(parent):
                 parent.append(value)
             else:
@@ -357,48 +446,217 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[s
     return result
 
 
+def _list_index(part: str | int) -> int | None:
+    """A path part as a list index: ``3``, or ``"-1"`` (the last item); None if it is a name."""
+    if isinstance(part, int):
+        return part
+    return int(part) if re.fullmatch(r"-[0-9]{1,18}", part) else None
+
+
 def _walk(data: Any, parts: Sequence[str | int], override: str, *, create: bool) -> Any:
     node = data
     for i, part in enumerate(parts):
         if isinstance(node, list):
-            if not isinstance(part, int) or not -len(node) <= part < len(node):
-                raise OverrideError(f"override {override!r}: {format_path(parts[: i + 1])} is not in the recipe")
-            node = node[part]
+            index = _list_index(part)
+            if index is None or not -len(node) <= index < len(node):
+                raise OverrideError(f"override {short_repr(override)}: {format_path(parts[: i + 1])} is not in the recipe")
+            node = node[index]
         elif isinstance(node, dict):
             if part not in node or node[part] is None:
                 if not create:
-                    raise OverrideError(f"override {override!r}: {format_path(parts[: i + 1])} is not in the recipe")
+                    raise OverrideError(f"override {short_repr(override)}: {format_path(parts[: i + 1])} is not in the recipe")
                 node[part] = {}
             node = node[part]
         else:
-            raise OverrideError(f"override {override!r}: {format_path(parts[:i])} is a value, not a section")
+            raise OverrideError(f"override {short_repr(override)}: {format_path(parts[:i])} is a value, not a section")
     if not isinstance(node, (dict, list)):
-        raise OverrideError(f"override {override!r}: {format_path(parts)} is a value, not a section")
+        raise OverrideError(f"override {short_repr(override)}: {format_path(parts)} is a value, not a section")
     return node
 
 
 # -- loading and validation -----------------------------------------------------------------
 
 
+class _RecipeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, hardened for recipes.
+
+    It refuses nesting deeper than :data:`MAX_DEPTH` while composing (PyYAML recurses per
+    level), reports what its constructors raise besides ``YAMLError`` (``!!float abc`` is a
+    ``ValueError``, ``!!timestamp nope`` an ``AttributeError``, ``!!bool maybe`` a ``KeyError``,
+    an integer of more than 4300 digits a ``ValueError``) as a YAML error at the value, and
+    keeps one entry per key when merging (``<<: [*a, *a]``), so that nested merges cannot
+    double a mapping at every level.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(None, None, f"values nest more than {MAX_DEPTH} levels deep", mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError) as exc:
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            value = short_repr(node.value) if isinstance(node, yaml.ScalarNode) else "this"
+            reason = _one_line(str(exc), 120) if isinstance(exc, (ValueError, OverflowError)) else "not a valid value"
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {value} as {tag}: {reason}", node.start_mark
+            ) from None
+
+    def flatten_mapping(self, node: Any) -> None:
+        super().flatten_mapping(node)
+        seen: set[tuple[str, Any]] = set()
+        kept = []
+        for key, value in reversed(node.value):  # the last entry of a key is the one that counts
+            if isinstance(key, yaml.ScalarNode):
+                if (key.tag, key.value) in seen:
+                    continue
+                seen.add((key.tag, key.value))
+            kept.append((key, value))
+        node.value = kept[::-1]
+
+
+def parse_yaml(text: str) -> Any:
+    """``text`` parsed as YAML by the hardened safe loader (only ``yaml.YAMLError`` escapes)."""
+    loader = _RecipeLoader(text)
+    try:
+        return loader.get_single_data()
+    except RecursionError:
+        raise yaml.YAMLError(f"values nest too deeply (at most {MAX_DEPTH} levels)") from None
+    finally:
+        loader.dispose()
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line saying what is wrong and where: ``line 3, column 7: found unhashable key``."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    return _one_line(f"{where}{problem}", 300)
+
+
 def read_recipe_file(path: str | Path) -> dict[str, Any]:
-    """Parse a YAML recipe file into a dict (a :class:`RecipeError` on bad YAML)."""
+    """Parse a YAML recipe file into a dict (a :class:`RecipeError` on anything but a small
+    UTF-8 YAML mapping)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as file:
+            raw = file.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise RecipeError([RecipeProblem("", f"recipe file not found: {path}")]) from None
-    except OSError as exc:
-        raise RecipeError([RecipeProblem("", f"cannot read recipe file {path}: {exc.strerror}")]) from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise RecipeError([RecipeProblem("", f"cannot read recipe file {path}: {reason}")]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        message = f"the file is larger than {MAX_FILE_BYTES // 1024} KiB; a recipe is a small YAML text file"
+        raise RecipeError([RecipeProblem("", message)], source=path)
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        message = (
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "a recipe is a YAML text file, saved as UTF-8"
+        )
+        raise RecipeError([RecipeProblem("", message)], source=path) from None
+    try:
+        data = parse_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise RecipeError([RecipeProblem("", f"not valid YAML: {where}{problem}")], source=path) from None
+        raise RecipeError([RecipeProblem("", f"not valid YAML: {yaml_problem(exc)}")], source=path) from None
     if not isinstance(data, dict):
         raise RecipeError([RecipeProblem("", "a recipe must be a YAML mapping (key: value lines)")], source=path)
     return data
+
+
+def _walk_values(data: Any) -> tuple[list[RecipeProblem], list[RecipeProblem]]:
+    """``(shape problems, non-finite numbers)`` of raw recipe data, without recursion.
+
+    Shape problems (the walk stops at the first): a value that contains itself (YAML
+    ``&a [*a]``), nesting deeper than :data:`MAX_DEPTH`, more than :data:`MAX_VALUES` values
+    once a shared value (a YAML alias) is counted every time it appears. Each distinct
+    container is visited once, so an alias bomb costs no more than its text.
+    """
+    not_finite: list[RecipeProblem] = []
+    size: dict[int, int] = {}  # of each container walked: its values, aliases expanded
+    height: dict[int, int] = {}  # and how many containers deep it goes
+    on_path = {id(data)}
+    stack = [_Frame(data, (), _children(data))]  # the containers from the top to here
+
+    def too_many(at: tuple[Any, ...]) -> list[RecipeProblem]:
+        message = f"holds more than {MAX_VALUES} values once YAML aliases are expanded; a recipe is small"
+        return [RecipeProblem(format_path(at[:1]), message)]
+
+    while stack:
+        frame = stack[-1]
+        if not frame.todo:
+            stack.pop()
+            on_path.discard(id(frame.node))
+            size[id(frame.node)], height[id(frame.node)] = frame.count, frame.height + 1
+            if stack:
+                stack[-1].count += frame.count
+                stack[-1].height = max(stack[-1].height, frame.height + 1)
+                if stack[-1].count > MAX_VALUES:
+                    return too_many(frame.path), []
+            continue
+        key, child = frame.todo.pop()
+        path = (*frame.path, key)
+        if not isinstance(child, (Mapping, list, tuple)):
+            if isinstance(child, float) and not math.isfinite(child):
+                not_finite.append(RecipeProblem(format_path(path), NOT_FINITE, child, True))
+            frame.count += 1
+        elif id(child) in on_path:
+            return [RecipeProblem(format_path(path), "a value contains itself (a YAML alias inside its own anchor)")], []
+        elif id(child) in size:  # walked before: a shared value (a YAML alias)
+            if len(stack) + height[id(child)] > MAX_DEPTH:
+                return [RecipeProblem(format_path(path), f"values nest more than {MAX_DEPTH} levels deep")], []
+            frame.count += size[id(child)]
+            frame.height = max(frame.height, height[id(child)])
+        elif len(stack) >= MAX_DEPTH:
+            return [RecipeProblem(format_path(path), f"values nest more than {MAX_DEPTH} levels deep")], []
+        else:
+            on_path.add(id(child))
+            stack.append(_Frame(child, path, _children(child)))
+        if frame.count > MAX_VALUES:
+            return too_many(path), []
+    return [], not_finite
+
+
+@dataclass
+class _Frame:
+    """A container being walked by :func:`_walk_values`."""
+
+    node: Any
+    path: tuple[Any, ...]
+    todo: list[tuple[Any, Any]]  # (key, value) still to walk, the next one last
+    count: int = 1
+    height: int = 0
+
+
+def _children(value: Any) -> list[tuple[Any, Any]]:
+    if isinstance(value, Mapping):
+        items = list(value.items())
+    else:
+        items = list(enumerate(value)) if isinstance(value, (list, tuple)) else []
+    return items[::-1]
+
+
+def _check_shape(data: Any, source: Path | None) -> list[RecipeProblem]:
+    """Raise :class:`RecipeError` on a shape problem; else the non-finite numbers found."""
+    shape, not_finite = _walk_values(data)
+    if shape:
+        raise RecipeError(shape, source=source)
+    return not_finite
 
 
 def load_recipe(
@@ -426,6 +684,7 @@ def _load(
     data: Mapping[str, Any], overrides: Iterable[str], registry: Registry | None, *, base_dir: Path, source: Path | None
 ) -> Recipe:
     registry = registry if registry is not None else default_registry()
+    _check_shape(data, source)  # before overrides copy the data
     try:
         data = _apply_overrides(data, overrides, registry)
     except OverrideError as exc:
@@ -479,6 +738,7 @@ def validate_recipe(
     """
     registry = registry if registry is not None else default_registry()
     base = Path(base_dir) if base_dir is not None else Path.cwd()
+    not_finite = _check_shape(data, source)
     resolved = dict(data)
     defaulted: dict[str, str] = {}
     for section in SOLVER_DEFAULT_SECTIONS:
@@ -495,6 +755,9 @@ def validate_recipe(
     problems += component_problems(resolved, Recipe, registry, base_dir=base)
     problems += _metric_problems(resolved, registry)
     problems += requirement_problems(data.get("requires") or [])
+    problems += _generator_problems(resolved, registry)
+    reported = {problem.path for problem in problems}
+    problems += [problem for problem in not_finite if problem.path not in reported]
     if problems or recipe is None:
         raise RecipeError(_unique(_label_defaults(problems, defaulted)), source=source)
     recipe._source = source
@@ -558,7 +821,7 @@ def component_problems(
             name = spec["type"]
             component = registry.components[kind].get(name)
             if component is None:
-                message = unknown_component_message(registry, kind, name)
+                message = unknown_component_message(registry, kind, name if len(name) <= 60 else name[:57] + "...")
                 problems.append(RecipeProblem(format_path((*path, "type")), message))
                 continue
             params = spec.get("params") or {}
@@ -568,8 +831,47 @@ def component_problems(
                 component.validate_params(params, base_dir=base_dir)
             except ValidationError as exc:
                 problems += problems_from_validation_error(exc, component.params_model, prefix=(*path, "params"))
+            except Exception as exc:  # noqa: BLE001 - a plugin's validator failing is still a one-line problem
+                problems.append(
+                    RecipeProblem(
+                        format_path((*path, "params")),
+                        f"the params check of {singular(kind)} {name!r} ({component.distribution}) failed on these "
+                        f"params with {type(exc).__name__}: {_one_line(str(exc), 200)}; please report it to its authors",
+                    )
+                )
+                continue
             problems += component_problems(
                 params, component.params_model, registry, base_dir=base_dir, prefix=(*path, "params")
+            )
+    return problems
+
+
+def _generator_problems(data: Mapping[str, Any], registry: Registry) -> list[RecipeProblem]:
+    """What needs a generator, in a recipe without one: components whose params model says
+    ``needs_generator`` (a latent solver, a prior on z), and ``data.samples``/``observation``."""
+    if data.get("generator") is not None:
+        return []
+    problems = []
+    for section, kind in COMPONENT_SECTIONS.items():
+        for path, spec in _specs_at(data.get(section), (section,)):
+            component = registry.components[kind].get(spec["type"])
+            if component is not None and component.params_model.needs_generator:
+                problems.append(
+                    RecipeProblem(
+                        format_path((*path, "type")),
+                        f"{singular(kind)} {spec['type']!r} works on a generator's latent, and the recipe has no "
+                        "'generator' section: add one",
+                    )
+                )
+    data_spec = data.get("data")
+    for source in ("samples", "observation"):
+        if isinstance(data_spec, Mapping) and data_spec.get(source) is not None:
+            problems.append(
+                RecipeProblem(
+                    f"data.{source}",
+                    f"data.{source} needs a generator (it sets the size of the images to recover): add a "
+                    "'generator' section or use data.images",
+                )
             )
     return problems
 
