@@ -42,3 +42,12 @@ def test_recipe_runs_on_a_few_steps(path: Path, tmp_path: Path):
     assert result.metrics["images_solved"] >= 1
     assert result.metrics["mean"]["psnr"] > 5
     assert (result.directory / "grid.png").is_file()
+
+
+@pytest.mark.parametrize("solver", ["csgm", "yeh"])
+def test_a_latent_solver_without_a_generator_is_invalid_before_anything_is_built(solver: str):
+    from invprob.recipe import RecipeError
+
+    with pytest.raises(RecipeError) as caught:
+        invprob.load_recipe(REPO / "recipes" / "demo.yaml", ["~generator", f"solver.type={solver}"])
+    assert f"solver.type: solver '{solver}' works on a generator's latent" in str(caught.value)

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 class DiscriminatorParams(Params):
     """Discriminator prior of Yeh et al. (eq. 5): lam*log(1 - D(G(z))), or lam*(D(G(z)) - 1)^2 for LSGAN."""
 
+    needs_generator = True  # optimises or constrains a generator's latent
+
     lam: float = Field(0.003, ge=0, description="weight lambda of the prior (Yeh et al. use 0.003)")
     form: Literal["log", "lsgan"] | None = Field(
         None,
@@ -29,12 +31,16 @@ class DiscriminatorParams(Params):
 class GaussianNormParams(Params):
     """Gaussian latent prior of CSGM: weight * ||z||^2 per image."""
 
+    needs_generator = True  # optimises or constrains a generator's latent
+
     weight: float = Field(0.1, ge=0, description="weight of ||z||^2")
     variable: str = Field("z", description="which latent variable the norm is taken of")
 
 
 class BoxParams(Params):
     """Box constraint: clamp one latent to [lo, hi] after every step (Yeh et al.: z in [-1, 1])."""
+
+    needs_generator = True  # optimises or constrains a generator's latent
 
     lo: float = Field(-1.0, description="lower bound")
     hi: float = Field(1.0, description="upper bound")

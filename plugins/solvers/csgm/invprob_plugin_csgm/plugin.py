@@ -14,6 +14,8 @@ from invprob.registry import ComponentRegistry
 class CSGMParams(Params):
     """CSGM: optimise the generator's latent with random restarts batched, best restart per image."""
 
+    needs_generator = True  # optimises or constrains a generator's latent
+
     steps: int = Field(500, ge=0, description="optimiser steps per restart")
     lr: float = Field(0.1, gt=0, description="learning rate (Bora et al.'s CelebA DCGAN scripts: Adam, 0.1)")
     optimizer: Literal["adam", "sgd"] = Field("adam", description="adam, or sgd with heavy-ball momentum")

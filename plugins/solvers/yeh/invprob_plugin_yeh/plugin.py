@@ -18,6 +18,8 @@ from invprob.registry import ComponentRegistry
 class YehParams(Params):
     """Yeh et al. semantic inpainting: latent search on the recipe's losses and priors, then Poisson blending."""
 
+    needs_generator = True  # optimises or constrains a generator's latent
+
     steps: int = Field(1500, ge=0, description="iterations (the paper: 1500)")
     lr: float = Field(0.01, gt=0, description="Adam learning rate (bamos/dcgan-completion.tensorflow: 0.01)")
     restarts: int = Field(1, ge=1, description="random restarts, optimised together as one batch")
