@@ -34,11 +34,13 @@ def toy_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def misbehaving_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A site folder with plugins that call sys.exit(), raise KeyboardInterrupt or print at import."""
+    """A site folder with plugins that call sys.exit(), raise KeyboardInterrupt, print or (with
+    ``INVPROB_TEST_SLOW_IMPORT``) sleep at import."""
     site = tmp_path_factory.mktemp("misbehaving-site")
     write_distribution(site, "invprob-exiting-plugin", "0.1", {"exiting": "exiting_plugin"})
     write_distribution(site, "invprob-interrupting-plugin", "0.1", {"interrupting": "interrupting_plugin"})
     write_distribution(site, "invprob-printing-plugin", "0.1", {"printing": "printing_plugin"})
+    write_distribution(site, "invprob-slow-plugin", "0.1", {"slow": "slow_plugin"})
     return site
 
 

@@ -56,9 +56,13 @@ def test_run_exit_codes(invprob_command, toy_env, toy_recipe, tmp_path):
     invalid = invoke(invprob_command, ["run", str(toy_recipe), "--out", out, "~data.samples", "data.images=missing/*.png"], toy_env)
     assert invalid.returncode == 2
     assert "data.images: the pattern" in invalid.stderr and "matches no image file" in invalid.stderr
-    failed = invoke(invprob_command, ["run", str(toy_recipe), "--out", out, "--quiet", "data.samples=1", "solver.params.produce_nan=true"], toy_env)
+    failed = invoke(invprob_command, ["run", str(toy_recipe), "--out", out, "--quiet", "data.samples=1", "solver.params.raise_error=true"], toy_env)
     assert failed.returncode == 1
-    assert "produced non-finite values" in failed.stderr
+    assert "run failed: RuntimeError: the toy solver fails on purpose" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    unusable = invoke(invprob_command, ["run", str(toy_recipe), "--out", str(toy_recipe), "--quiet"], toy_env)
+    assert unusable.returncode == 2
+    assert f"cannot use {toy_recipe} for run directories" in unusable.stderr
 
 
 def test_run_name_names_the_directory_and_never_overwrites_it(invprob_command, toy_env, toy_recipe, tmp_path):

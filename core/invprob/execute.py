@@ -11,8 +11,9 @@ The observations are made from the ground truth with ``rng("noise")``, or given 
 
 Signals (:mod:`invprob.interrupts`): SIGINT (Ctrl-C) and SIGTERM alike ask the solver to
 stop after its current step; the best result so far is written as usual and marked
-``interrupted``. A second signal aborts the solve, and the batches already solved are still
-written. While the results are written no signal is honoured, so what is on disk is whole.
+``interrupted``. A second signal does not discard it; a third aborts the current batch, and
+the batches already solved are still written. While the results are written no signal is
+honoured, so what is on disk is whole.
 
 A loss that becomes non-finite (NaN, inf) is reported with the step where it first did; the
 best finite iterate is kept and the event recorded in ``metrics.json`` under ``diverged``.
@@ -260,7 +261,7 @@ def solve_batches(
                 raise
             solved.interrupted = True
             solved.aborted = (
-                f"{signal_name(exc.signum)} again while solving the batch starting at image {start}: "
+                f"{signal_name(exc.signum)} a third time while solving the batch starting at image {start}: "
                 f"the {start} image(s) solved before it are kept"
             )
             break

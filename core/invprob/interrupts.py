@@ -5,8 +5,10 @@ What a signal does depends on the phase the run is in:
 - ``abort`` (start-up: loading plugins, validating, building): raise :class:`Interrupted`
   at once; there is nothing to save.
 - ``stop`` (solving): the first signal asks the solver to stop after its current step, and
-  the best result so far is written as usual; a second one raises :class:`Interrupted`
-  (the batches already solved are still written).
+  the best result so far is written as usual. A second one is only acknowledged: the solver
+  may be assembling that result just then, and a second Ctrl-C must not discard it. A third
+  raises :class:`Interrupted`, the way out of a step that never ends (the batches already
+  solved are still written).
 - ``protect`` (writing the results): the signal is noted and nothing is raised, so that
   the result on disk is complete before the process ends.
 
@@ -59,6 +61,7 @@ class Interrupts:
     def __init__(self, phase: Phase = "abort") -> None:
         self.phase: Phase = phase
         self.signum: int | None = None
+        self.count = 0
         self.on_stop: Callable[[], None] | None = None
 
     @property
@@ -66,18 +69,20 @@ class Interrupts:
         return self.signum is not None
 
     def handle(self, signum: int, frame: Any) -> None:
-        first = self.signum is None
-        if first:
+        self.count += 1
+        if self.signum is None:
             self.signum = signum
         name = signal_name(signum)
         if self.phase == "protect":
             _say(f"{name} received while the results are written: they are finished first")
             return
-        if self.phase == "stop" and first:
-            _say(f"\ninterrupted ({name}): finishing the current step and saving the best result so far "
-                 "(send it again to abort)")  # fmt: skip
+        if self.phase == "stop" and self.count == 1:
+            _say(f"\ninterrupted ({name}): finishing the current step and saving the best result so far")
             if self.on_stop is not None:
                 self.on_stop()
+            return
+        if self.phase == "stop" and self.count == 2:
+            _say(f"{name} again: still saving the best result so far; a third signal aborts the current batch")
             return
         raise Interrupted(signum)
 

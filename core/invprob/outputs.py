@@ -352,7 +352,9 @@ def write_outputs(
     if not results:
         return metrics
     reconstruction = torch.cat([r.best_image for r in results])
-    measurement_loss = torch.cat([r.best_loss for r in results]).tolist()
+    finite = torch.isfinite(reconstruction.reshape(reconstruction.shape[0], -1)).all(dim=1).tolist()
+    losses = torch.cat([r.best_loss for r in results]).tolist()
+    measurement_loss = [loss if ok else math.nan for loss, ok in zip(losses, finite)]  # no image, no loss
     rounds = torch.cat([r.best_round for r in results]).tolist() if all(r.best_round is not None for r in results) else None
     adjoint = components.operator.A_adjoint if components.operator.linear else None
     shown = [as_displayable(y, components.image_shape, adjoint) for y in observations]
