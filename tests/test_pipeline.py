@@ -574,3 +574,72 @@ def test_an_rgb_file_with_equal_channels_is_a_grey_observation(tmp_path):
     Image.new("RGB", (6, 4), (51, 0, 51)).save(tmp_path / "colour.png")
     with pytest.raises(DataError, match=r"shape \[3, 4, 6\].*outputs \[1, 4, 6\]"):
         load_observations(tmp_path / "colour.png", (1, 4, 6))
+
+
+# -- input errors ------------------------------------------------------------------------
+
+
+def _faces_zip(path: Path, damaged: str | None = None) -> Path:
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for i in range(2):
+            buffer = io.BytesIO()
+            Image.new("RGB", (16, 16), (40 * i, 100, 200)).save(buffer, format="PNG")
+            name = f"faces/{i}.png"
+            archive.writestr(name, b"not a png at all" if name == damaged else buffer.getvalue())
+    return path
+
+
+def test_a_damaged_zip_member_is_named(tmp_path):
+    from invprob.data import DataError, load_images
+
+    archive = _faces_zip(tmp_path / "faces.zip", damaged="faces/1.png")
+    with pytest.raises(DataError, match=r"faces.zip: member 'faces/1.png' is not a readable image"):
+        load_images(archive, (3, 16, 16))
+
+
+def test_a_file_that_is_not_a_zip_is_an_input_error(tmp_path):
+    from invprob.data import DataError, list_images
+
+    (tmp_path / "faces.zip").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(DataError, match="is not a readable zip file"):
+        list_images(tmp_path / "faces.zip")
+
+
+def test_an_npz_with_fewer_ids_than_images_is_an_error(tmp_path):
+    import numpy as np
+
+    from invprob.data import DataError, list_images
+
+    np.savez(tmp_path / "faces.npz", images=np.zeros((3, 8, 8, 3), np.uint8), ids=np.array([5, 7]))
+    with pytest.raises(DataError, match="has 3 images but 2 ids"):
+        list_images(tmp_path / "faces.npz")
+    (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 nothing")
+    with pytest.raises(DataError, match="is not a readable .npz"):
+        list_images(tmp_path / "broken.npz")
+
+
+def test_bad_input_files_exit_2_before_the_run_directory_is_made(toy_env, toy_recipe, tmp_path, invprob_command):
+    (tmp_path / "broken.zip").write_bytes(b"not a zip")
+    damaged = _faces_zip(tmp_path / "damaged.zip", damaged="faces/0.png")
+    for images, expected in (("broken.zip", "is not a readable zip file"), (damaged.name, "member 'faces/0.png'")):
+        command = invprob_command + ["run", str(toy_recipe), "--out", str(tmp_path / "runs"), "--quiet",
+                                     "~data.samples", f"data.images={tmp_path / images}"]  # fmt: skip
+        finished = subprocess.run(command, env=toy_env, capture_output=True, text=True, timeout=300)
+        assert finished.returncode == 2, finished.stderr
+        assert expected in finished.stderr and "Traceback" not in finished.stderr
+    assert not list((tmp_path / "runs").glob("*/images"))
+
+
+def test_an_unusable_output_folder_is_refused_before_anything_is_built(toy_registry, toy_recipe, tmp_path, monkeypatch):
+    import invprob.execute
+    from invprob.outputs import OutputError
+
+    monkeypatch.setattr(invprob.execute, "build", lambda *a, **k: pytest.fail("built before the check"))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputError, match="cannot use"):
+        invprob.run(toy_recipe, out=tmp_path / "file" / "runs", registry=toy_registry, show_progress=False)

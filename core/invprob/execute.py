@@ -98,6 +98,7 @@ def run(
     recipe = as_recipe(recipe, overrides, registry)
     root = Path(out) if out is not None else (recipe.outputs.dir or Path.cwd() / "runs")
     outputs.check_root(root, name)
+    _check_inputs_early(recipe)
     interrupts = Interrupts("abort")
     directory: Path | None = None
     with interrupts.installed():
@@ -119,6 +120,17 @@ def run(
                 _mark_failed(directory, exc, interrupts)
                 exc.run_directory = directory  # type: ignore[attr-defined]
             raise
+
+
+def _check_inputs_early(recipe: Recipe) -> None:
+    """Find missing or unreadable image containers before any model is built (no decoding)."""
+    if recipe.data.images is not None:
+        from invprob.data import list_images
+
+        try:
+            list_images(recipe.data.images, recipe.data.npz_key)
+        except DataError as exc:
+            raise InputError(str(exc)) from None
 
 
 def _write_result(
