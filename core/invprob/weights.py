@@ -131,13 +131,15 @@ def _torch_load(path: Path, what: str) -> object:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        found = re.search(r"GLOBAL ([\w.]+)|global[:\s]+'?([\w.]+)", str(exc), re.IGNORECASE)
-        name = next((g for g in found.groups() if g), None) if found else None
-        referenced = f"references code ({name})" if name else "references code or objects that are not tensors"
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if found is None:  # not a pickle torch can read: damaged or not a checkpoint
+            reason = re.search(r"WeightsUnpickler error:\s*(.+)", str(exc))
+            detail = reason.group(1).strip() if reason else "not a pickle of tensors"
+            raise WeightsFileError(f"{what} file {path} is not a readable PyTorch state dict: {detail}") from None
         raise UnsafeCheckpointError(
-            f"{what} file {path} {referenced}, which a file of weights never needs; it was not loaded. "
-            "If you trust where it came from, convert it to .safetensors there (safetensors holds "
-            "tensors only) and use that file"
+            f"{what} file {path} references code ({found.group(1)}), which a file of weights never needs; "
+            "it was not loaded. If you trust where it came from, convert it to .safetensors there "
+            "(safetensors holds tensors only) and use that file"
         ) from None
     except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError, EOFError, zipfile errors...
         raise WeightsFileError(f"{what} file {path} is not a readable PyTorch state dict: {_first_line(exc)}") from None
