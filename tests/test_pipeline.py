@@ -186,25 +186,17 @@ def _assert_best_result_on_disk(out: Path, status: str = "interrupted") -> dict:
     return metrics
 
 
-def test_ctrl_c_stops_cleanly_and_keeps_the_best_result(toy_env, toy_recipe, tmp_path, invprob_command):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_stops_cleanly_and_keeps_the_best_result(toy_env, toy_recipe, tmp_path, invprob_command, signum):
+    name = signal.Signals(signum).name
     out = tmp_path / "runs"
     process = _start_run(invprob_command, toy_env, toy_recipe, out)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     stdout, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
-    assert "interrupted (SIGINT), best so far" in stdout
-    assert _assert_best_result_on_disk(out)["signal"] == "SIGINT"
-
-
-def test_sigterm_stops_like_ctrl_c_and_keeps_the_best_result(toy_env, toy_recipe, tmp_path, invprob_command):
-    out = tmp_path / "runs"
-    process = _start_run(invprob_command, toy_env, toy_recipe, out)
-    process.send_signal(signal.SIGTERM)
-    stdout, stderr = process.communicate(timeout=120)
-    assert process.returncode == 143, stderr
-    assert "interrupted (SIGTERM)" in stderr and "interrupted (SIGTERM), best so far" in stdout
-    assert _assert_best_result_on_disk(out)["signal"] == "SIGTERM"
-    assert "Traceback" not in stderr
+    assert process.returncode == 128 + signum, stderr
+    assert f"interrupted ({name}): finishing the current step" in stderr and "Traceback" not in stderr
+    assert f"interrupted ({name}), best so far" in stdout
+    assert _assert_best_result_on_disk(out)["signal"] == name
 
 
 def test_a_second_ctrl_c_does_not_discard_the_best_result(toy_env, toy_recipe, tmp_path, invprob_command):
@@ -643,3 +635,20 @@ def test_an_unusable_output_folder_is_refused_before_anything_is_built(toy_regis
     (tmp_path / "file").write_text("")
     with pytest.raises(OutputError, match="cannot use"):
         invprob.run(toy_recipe, out=tmp_path / "file" / "runs", registry=toy_registry, show_progress=False)
+
+
+class _CallsSystem:
+    def __reduce__(self):
+        return os.system, ("true",)
+
+
+def test_a_checkpoint_that_references_code_is_refused_without_loading_it(tmp_path):
+    from invprob.weights import UnsafeCheckpointError, WeightsFileError, load_state_dict
+
+    torch.save({"w": _CallsSystem()}, tmp_path / "evil.pt")
+    with pytest.raises(UnsafeCheckpointError, match=r"references code \(posix.system\).*convert it to .safetensors") as raised:
+        load_state_dict(tmp_path / "evil.pt")
+    assert "weights_only" not in str(raised.value)
+    (tmp_path / "damaged.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{bad json")
+    with pytest.raises(WeightsFileError, match="is not a readable safetensors file"):
+        load_state_dict(tmp_path / "damaged.safetensors")

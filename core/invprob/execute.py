@@ -23,6 +23,7 @@ exception carries the directory as ``run_directory``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -44,10 +45,6 @@ from invprob.progress import Monitor
 from invprob.recipe import Recipe, dump_recipe
 from invprob.registry import Registry, default_registry
 from invprob.solver import SolverResult
-
-
-class RunFailure(RuntimeError):
-    """The run failed while running (exit code 1)."""
 
 
 @dataclass
@@ -118,7 +115,8 @@ def run(
         except BaseException as exc:
             if directory is not None:
                 _mark_failed(directory, exc, interrupts)
-                exc.run_directory = directory  # type: ignore[attr-defined]
+                with contextlib.suppress(AttributeError):
+                    exc.run_directory = directory  # type: ignore[attr-defined]
             raise
 
 
