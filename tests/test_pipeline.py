@@ -652,3 +652,12 @@ def test_a_checkpoint_that_references_code_is_refused_without_loading_it(tmp_pat
     (tmp_path / "damaged.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{bad json")
     with pytest.raises(WeightsFileError, match="is not a readable safetensors file"):
         load_state_dict(tmp_path / "damaged.safetensors")
+
+
+def test_a_mask_file_that_is_not_an_image_is_an_input_error_naming_the_operator(real_registry, tmp_path):
+    from invprob.components import InputError
+
+    (tmp_path / "mask.png").write_bytes(b"not a png")
+    operator = {"type": "inpaint-mask-file", "params": {"path": str(tmp_path / "mask.png")}}
+    with pytest.raises(InputError, match=r"operator \(inpaint-mask-file\): cannot identify image file"):
+        _run_observed(real_registry, operator, PHOTO, tmp_path)

@@ -108,10 +108,10 @@ def run(
                     tmp.write_text(dump_recipe(recipe), encoding="utf-8")
                 environment = outputs.environment(components, registry, ledger.records)
                 outputs.write_json(directory / "environment.json", environment)
-                with interrupts.in_phase("stop"):
-                    solved = solve_batches(components, inputs, show_progress=show_progress, interrupts=interrupts)
-            with interrupts.in_phase("protect"):
-                return _write_result(directory, components, inputs, solved, interrupts, environment, started)
+                with interrupts.in_phase("protect"):  # no gap between solving and writing
+                    with interrupts.in_phase("stop"):
+                        solved = solve_batches(components, inputs, show_progress=show_progress, interrupts=interrupts)
+                    return _write_result(directory, components, inputs, solved, interrupts, environment, started)
         except BaseException as exc:
             if directory is not None:
                 _mark_failed(directory, exc, interrupts)
