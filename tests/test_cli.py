@@ -66,6 +66,8 @@ def test_a_misspelled_plugin_switch_is_reported(invprob_command, toy_env):
     assert result.returncode == 0
     assert "INVPROB_DISABLE_PLUGINS names 'invprob-misspeled-plugin', which is not an installed" in result.stdout
     assert "did you mean 'invprob-misspelled-plugin'?" in result.stdout
+    listing = json.loads(invoke(invprob_command, ["plugins", "--json"], env).stdout)
+    assert any("'invprob-misspeled-plugin'" in warning for warning in listing["warnings"])
 
 
 def test_a_clash_is_shown_by_plugins_and_makes_a_recipe_that_uses_the_name_invalid(

@@ -139,8 +139,9 @@ def plugins_listing(registry: Registry) -> dict[str, Any]:
 
     ``{"distributions": [{name, version, components: {kind: [names]}, commands, error}],
     "failures": [{entry_point, distribution, version, error}], "clashes": [{kind, name,
-    distributions}]}``; ``error`` joins the distribution's failures (None when it has none);
-    a clash is a name that several distributions register (no recipe can use it unqualified).
+    distributions}], "warnings": [str]}``; ``error`` joins the distribution's failures (None
+    when it has none); a clash is a name that several distributions register (no recipe can
+    use it unqualified); ``warnings`` say so, and name misspelled plugin switches.
     """
 
     def listing(dist: Distribution) -> dict[str, Any]:
@@ -167,6 +168,7 @@ def plugins_listing(registry: Registry) -> dict[str, Any]:
             for kind in KINDS
             for name, owners in sorted(registry.ambiguous[kind].items())
         ],
+        "warnings": list(registry.warnings),
     }
 
 
