@@ -463,3 +463,8 @@ def test_listing_is_derived_from_the_components_including_metrics_and_commands()
         "commands": ["measure sharpness"],
         "error": None,
     }
+
+
+def test_a_name_that_is_not_a_string_is_simply_not_found():
+    registry = core_only()
+    assert registry.components["losses"].get(["mse"]) is None and ["mse"] not in registry.components["losses"]

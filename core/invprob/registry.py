@@ -150,9 +150,11 @@ class Components(dict):
         self.qualified: dict[str, Component] = {}
 
     def get(self, key: Any, default: Any = None) -> Any:
+        if not isinstance(key, str):  # names are strings; a fuzzed recipe may hold a list
+            return default
         if dict.__contains__(self, key):
             return dict.__getitem__(self, key)
-        qualified = qualified_key(key) if isinstance(key, str) else None
+        qualified = qualified_key(key)
         return self.qualified.get(qualified, default) if qualified else default
 
     def __getitem__(self, key: Any) -> Component:
