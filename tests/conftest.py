@@ -33,11 +33,36 @@ def toy_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def clash_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A site folder with a distribution that re-registers the toy plugin's solver name."""
-    site = tmp_path_factory.mktemp("clash-site")
-    write_distribution(site, "zz-clashing-plugin", "3.0", {"clash": "clashing_plugin"})
+def misbehaving_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A site folder with plugins that call sys.exit(), raise KeyboardInterrupt, print or (with
+    ``INVPROB_TEST_SLOW_IMPORT``) sleep at import."""
+    site = tmp_path_factory.mktemp("misbehaving-site")
+    write_distribution(site, "invprob-exiting-plugin", "0.1", {"exiting": "exiting_plugin"})
+    write_distribution(site, "invprob-interrupting-plugin", "0.1", {"interrupting": "interrupting_plugin"})
+    write_distribution(site, "invprob-printing-plugin", "0.1", {"printing": "printing_plugin"})
+    write_distribution(site, "invprob-slow-plugin", "0.1", {"slow": "slow_plugin"})
     return site
+
+
+CLASHING_DISTRIBUTIONS = {"before": "aa-clashing-plugin", "after": "zz-clashing-plugin"}
+"""The clashing test plugin under a name that sorts before, and one that sorts after, the
+toy plugin's: the two orders in which the plugins are loaded."""
+
+
+@pytest.fixture(scope="session", params=sorted(CLASHING_DISTRIBUTIONS))
+def clash_site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A site folder with a distribution that re-registers the toy plugin's solver name and
+    the core's ``mse`` loss; once loaded before the toy plugin, once after it."""
+    name = CLASHING_DISTRIBUTIONS[request.param]
+    site = tmp_path_factory.mktemp(f"clash-site-{request.param}")
+    write_distribution(site, name, "3.0", {"clash": "clashing_plugin"})
+    return site
+
+
+@pytest.fixture
+def clash_distribution(clash_site: Path) -> str:
+    """The name of the clashing distribution in ``clash_site``."""
+    return next(site.name.split("-3.0")[0].replace("_", "-") for site in clash_site.glob("*.dist-info"))
 
 
 @pytest.fixture

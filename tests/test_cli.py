@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -31,11 +32,64 @@ def test_plugins_lists_failures_for_people(invprob_command, toy_env):
     assert "FAILED: ImportError: this plugin is broken on purpose" in result.stdout
 
 
-def test_strict_mode_fails_the_command_on_a_broken_plugin(invprob_command, toy_env):
+def test_strict_mode_fails_the_command_on_a_broken_plugin_with_its_traceback(invprob_command, toy_env):
     env = {**toy_env, "INVPROB_DISABLE_PLUGINS": "", "INVPROB_STRICT_PLUGINS": "1"}
     result = invoke(invprob_command, ["plugins"], env)
     assert result.returncode == 1
     assert "invprob-broken-plugin" in result.stderr
+    assert "Traceback (most recent call last)" in result.stderr and 'broken_plugin.py", line 3' in result.stderr
+
+
+def with_site(env: dict[str, str], site) -> dict[str, str]:
+    return {**env, "PYTHONPATH": os.pathsep.join([str(site), env["PYTHONPATH"]])}
+
+
+def test_plugins_that_exit_interrupt_or_print_at_import_cannot_take_the_cli_down(invprob_command, toy_env, misbehaving_site):
+    env = with_site(toy_env, misbehaving_site)
+    result = invoke(invprob_command, ["plugins", "--json"], env)
+    assert result.returncode == 0, result.stderr
+    listing = json.loads(result.stdout)  # nothing the plugins printed is in it
+    errors = {f["distribution"]: f["error"] for f in listing["failures"]}
+    assert errors["invprob-exiting-plugin"] == "the plugin called sys.exit(3) while loading"
+    assert errors["invprob-interrupting-plugin"] == "the plugin raised KeyboardInterrupt while loading"
+    by_name = {d["name"]: d for d in listing["distributions"]}
+    assert by_name["invprob-printing-plugin"]["components"]["metrics"] == ["printed-metric"]
+    assert "hello from printing_plugin at import" in result.stderr and "hello from printing_plugin's hook" in result.stderr
+    assert "Traceback" not in result.stderr
+    validated = invoke(invprob_command, ["validate", "--help"], env)
+    assert validated.returncode == 0 and "usage: invprob validate" in validated.stdout
+
+
+def test_a_misspelled_plugin_switch_is_reported(invprob_command, toy_env):
+    env = {**toy_env, "INVPROB_DISABLE_PLUGINS": "invprob-broken-plugin,invprob-misspeled-plugin"}
+    result = invoke(invprob_command, ["plugins"], env)
+    assert result.returncode == 0
+    assert "INVPROB_DISABLE_PLUGINS names 'invprob-misspeled-plugin', which is not an installed" in result.stdout
+    assert "did you mean 'invprob-misspelled-plugin'?" in result.stdout
+    listing = json.loads(invoke(invprob_command, ["plugins", "--json"], env).stdout)
+    assert any("'invprob-misspeled-plugin'" in warning for warning in listing["warnings"])
+
+
+def test_a_clash_is_shown_by_plugins_and_makes_a_recipe_that_uses_the_name_invalid(
+    invprob_command, toy_env, toy_recipe, clash_site, clash_distribution
+):
+    env = with_site(toy_env, clash_site)
+    listing = invoke(invprob_command, ["plugins"], env)
+    assert listing.returncode == 0
+    (line,) = [line for line in listing.stdout.splitlines() if line.startswith("  solver 'toy-descent': ")]
+    assert "invprob-toy-plugin" in line and clash_distribution in line
+    clashes = json.loads(invoke(invprob_command, ["plugins", "--json"], env).stdout)["clashes"]
+    assert {(c["kind"], c["name"]) for c in clashes} == {("solvers", "toy-descent"), ("losses", "mse")}
+    invalid = invoke(invprob_command, ["validate", str(toy_recipe)], env)
+    assert invalid.returncode == 2
+    assert "solver.type: solver 'toy-descent' is ambiguous" in invalid.stderr
+    assert "'type: invprob-toy-plugin:toy-descent'" in invalid.stderr
+    assert "losses[0].type: loss 'mse' is ambiguous" in invalid.stderr
+    named = ["solver.type=invprob-toy-plugin:toy-descent", "losses=[{type: 'invprob:mse'}]"]
+    valid = invoke(invprob_command, ["validate", str(toy_recipe), *named], env)
+    assert valid.returncode == 0, valid.stderr
+    disabled = invoke(invprob_command, ["validate", str(toy_recipe)], {**env, "INVPROB_DISABLE_PLUGINS": clash_distribution})
+    assert disabled.returncode == 0, disabled.stderr
 
 
 def test_validate_exit_codes(invprob_command, toy_env, toy_recipe):
@@ -56,9 +110,13 @@ def test_run_exit_codes(invprob_command, toy_env, toy_recipe, tmp_path):
     invalid = invoke(invprob_command, ["run", str(toy_recipe), "--out", out, "~data.samples", "data.images=missing/*.png"], toy_env)
     assert invalid.returncode == 2
     assert "data.images: the pattern" in invalid.stderr and "matches no image file" in invalid.stderr
-    failed = invoke(invprob_command, ["run", str(toy_recipe), "--out", out, "--quiet", "data.samples=1", "solver.params.produce_nan=true"], toy_env)
+    failed = invoke(invprob_command, ["run", str(toy_recipe), "--out", out, "--quiet", "data.samples=1", "solver.params.raise_error=true"], toy_env)
     assert failed.returncode == 1
-    assert "produced non-finite values" in failed.stderr
+    assert "run failed: RuntimeError: the toy solver fails on purpose" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    unusable = invoke(invprob_command, ["run", str(toy_recipe), "--out", str(toy_recipe), "--quiet"], toy_env)
+    assert unusable.returncode == 2
+    assert f"cannot use {toy_recipe} for run directories" in unusable.stderr
 
 
 def test_run_name_names_the_directory_and_never_overwrites_it(invprob_command, toy_env, toy_recipe, tmp_path):

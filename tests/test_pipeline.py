@@ -17,7 +17,6 @@ from safetensors.torch import load_file
 
 import invprob
 from invprob import hookimpl
-from invprob.execute import RunFailure
 
 
 EXPECTED_FILES = {
@@ -92,32 +91,178 @@ def test_images_from_a_folder_resolve_against_the_recipe(toy_registry, toy_recip
     assert result.reconstructions.shape == (2, 3, 16, 16)
 
 
-def test_non_finite_result_fails_with_a_one_line_cause(toy_registry, toy_recipe, tmp_path):
-    with pytest.raises(RunFailure, match="produced non-finite values"):
-        invprob.run(toy_recipe, ["solver.params.produce_nan=true"], out=tmp_path, registry=toy_registry, show_progress=False)
+def strict_json(path: Path):
+    """Parse ``path`` as strict JSON: NaN and infinities are refused, as strict parsers do."""
+
+    def refuse(constant: str):
+        raise ValueError(f"{path.name} holds {constant}, which is not JSON")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
 
 
-def test_ctrl_c_stops_cleanly_and_keeps_the_best_result(toy_env, toy_recipe, tmp_path, invprob_command):
-    out = tmp_path / "runs"
+def test_a_loss_that_becomes_nan_is_reported_and_the_best_finite_iterate_kept(toy_registry, toy_recipe, tmp_path, capsys):
+    result = invprob.run(
+        toy_recipe, ["data.samples=2", "solver.params.diverge_at=6"], out=tmp_path, registry=toy_registry,
+        show_progress=False,
+    )
+    assert "the loss became non-finite at step 6 of batch 0; the best finite iterate is kept" in capsys.readouterr().err
+    assert torch.isfinite(result.reconstructions).all()
+    metrics = strict_json(result.directory / "metrics.json")
+    assert metrics["diverged"] == [
+        {"batch": 0, "step": 6, "quantity": "loss", "images_without_finite_result": []}
+    ]
+    assert all(m["measurement_loss"] is not None for m in metrics["images"])
+    history = strict_json(result.directory / "history.json")
+    assert history[0]["loss"][5] is not None and history[0]["loss"][6] is None
+    assert strict_json(result.directory / "status.json")["status"] == "diverged"
+
+
+def test_a_result_without_any_finite_iterate_is_written_grey_with_null_metrics(toy_registry, toy_recipe, tmp_path):
+    result = invprob.run(toy_recipe, ["data.samples=2", "solver.params.produce_nan=true"], out=tmp_path, registry=toy_registry, show_progress=False)
+    metrics = strict_json(result.directory / "metrics.json")
+    (event,) = metrics["diverged"]
+    assert event["step"] is None and event["images_without_finite_result"] == ["sample0000", "sample0001"]
+    assert metrics["images"][0]["measurement_loss"] is None and metrics["images"][0]["psnr"] is None
+    assert (result.directory / "images" / "0000_sample0000_reconstruction.png").exists()
+
+
+def test_divergence_is_said_on_the_terminal_and_exits_1(toy_env, toy_recipe, tmp_path, invprob_command):
+    command = invprob_command + ["run", str(toy_recipe), "--out", str(tmp_path), "--quiet", "data.samples=1",
+                                 "solver.params.diverge_at=4"]  # fmt: skip
+    finished = subprocess.run(command, env=toy_env, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 1, finished.stderr
+    assert "diverged: the loss became non-finite at step 4 of batch 0" in finished.stderr
+    assert finished.stdout.startswith("diverged: 1 image(s)") and "results in" in finished.stdout
+
+
+def test_a_failed_run_is_marked_in_its_directory(toy_registry, toy_recipe, tmp_path):
+    with pytest.raises(RuntimeError, match="fails on purpose") as raised:
+        invprob.run(toy_recipe, ["solver.params.raise_error=true"], out=tmp_path, registry=toy_registry, show_progress=False)
+    directory = raised.value.run_directory
+    status = strict_json(directory / "status.json")
+    assert status["status"] == "failed" and status["error"] == "RuntimeError: the toy solver fails on purpose"
+    assert status["time"].endswith("+00:00")
+    assert "Traceback" in (directory / "error.txt").read_text()
+    assert not (directory / "metrics.json").exists()
+
+
+def test_a_failed_run_names_its_directory_on_the_terminal(toy_env, toy_recipe, tmp_path, invprob_command):
+    command = invprob_command + ["run", str(toy_recipe), "--out", str(tmp_path), "--quiet", "solver.params.raise_error=true"]
+    finished = subprocess.run(command, env=toy_env, capture_output=True, text=True, timeout=300)
+    (directory,) = list(tmp_path.glob("2*"))
+    assert finished.returncode == 1
+    assert f"the run directory {directory} is marked failed (status.json)" in finished.stderr
+
+
+def test_a_complete_run_says_so_and_every_output_has_one_file_mode(toy_registry, toy_recipe, tmp_path):
+    result = invprob.run(toy_recipe, ["data.samples=1"], out=tmp_path, registry=toy_registry, show_progress=False)
+    assert strict_json(result.directory / "status.json")["status"] == "complete"
+    modes = {p.name: p.stat().st_mode & 0o777 for p in result.directory.iterdir() if p.is_file()}
+    assert len(set(modes.values())) == 1, modes
+    assert not [p for p in result.directory.rglob(".*partial*")]
+
+
+def _start_run(invprob_command, toy_env, toy_recipe, out: Path, *overrides: str) -> subprocess.Popen:
     command = invprob_command + [
         "run", str(toy_recipe), "--out", str(out), "--quiet",
-        "solver.params.steps=100000", "solver.params.sleep_per_step=0.002", "data.samples=2",
-    ]
+        "solver.params.steps=100000", "solver.params.sleep_per_step=0.002", "data.samples=2", *overrides,
+    ]  # fmt: skip
     process = subprocess.Popen(command, env=toy_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None and not list(out.glob("*/environment.json")):
         time.sleep(0.1)
     time.sleep(1.5)  # let the solver take some steps
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=120)
-    assert process.returncode == 0, stderr
-    assert "interrupted, best so far" in stdout
+    return process
+
+
+def _assert_best_result_on_disk(out: Path, status: str = "interrupted") -> dict:
     (directory,) = list(out.iterdir())
-    metrics = json.loads((directory / "metrics.json").read_text())
+    metrics = strict_json(directory / "metrics.json")
     assert metrics["interrupted"] is True
     assert metrics["images_solved"] == 2
     assert all(m["measurement_loss"] < 1 for m in metrics["images"])
     assert (directory / "images" / "0000_sample0000_reconstruction.png").exists()
+    assert strict_json(directory / "status.json")["status"] == status
+    return metrics
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_stops_cleanly_and_keeps_the_best_result(toy_env, toy_recipe, tmp_path, invprob_command, signum):
+    name = signal.Signals(signum).name
+    out = tmp_path / "runs"
+    process = _start_run(invprob_command, toy_env, toy_recipe, out)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signum, stderr
+    assert f"interrupted ({name}): finishing the current step" in stderr and "Traceback" not in stderr
+    assert f"interrupted ({name}), best so far" in stdout
+    assert _assert_best_result_on_disk(out)["signal"] == name
+
+
+def test_a_second_ctrl_c_does_not_discard_the_best_result(toy_env, toy_recipe, tmp_path, invprob_command):
+    out = tmp_path / "runs"
+    process = _start_run(invprob_command, toy_env, toy_recipe, out, "outputs.gif_every=1")  # slow to write
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    _assert_best_result_on_disk(out)
+
+
+def test_a_second_signal_while_solving_keeps_the_best_of_the_current_batch(toy_registry, toy_recipe, tmp_path):
+    import invprob_toy_plugin
+
+    invprob_toy_plugin._SOLVES[0] = 0
+    result = invprob.run(
+        toy_recipe, ["data.samples=3", "data.batch_size=1", "solver.params.signal_in_solve=2", "solver.params.signals=2"],
+        out=tmp_path, registry=toy_registry, show_progress=False,
+    )  # fmt: skip
+    assert result.interrupted and result.names == ["sample0000", "sample0001"]
+    assert "aborted" not in strict_json(result.directory / "metrics.json")
+
+
+def test_a_third_signal_while_solving_keeps_the_batches_already_solved(toy_registry, toy_recipe, tmp_path):
+    import invprob_toy_plugin
+
+    invprob_toy_plugin._SOLVES[0] = 0
+    result = invprob.run(
+        toy_recipe, ["data.samples=3", "data.batch_size=1", "solver.params.signal_in_solve=2"],
+        out=tmp_path, registry=toy_registry, show_progress=False,
+    )  # fmt: skip
+    assert result.interrupted and result.signal == signal.SIGINT
+    assert result.names == ["sample0000"]
+    metrics = strict_json(result.directory / "metrics.json")
+    assert metrics["images_solved"] == 1 and "SIGINT a third time while solving" in metrics["aborted"]
+    assert strict_json(result.directory / "status.json")["status"] == "interrupted"
+
+
+def test_a_third_signal_in_the_first_batch_marks_the_run_aborted(toy_registry, toy_recipe, tmp_path):
+    import invprob_toy_plugin
+
+    from invprob.interrupts import Interrupted
+
+    invprob_toy_plugin._SOLVES[0] = 0
+    with pytest.raises(Interrupted) as raised:
+        invprob.run(toy_recipe, ["solver.params.signal_in_solve=1"], out=tmp_path, registry=toy_registry,
+                    show_progress=False)  # fmt: skip
+    status = strict_json(raised.value.run_directory / "status.json")
+    assert status["status"] == "aborted" and status["signal"] == "SIGINT"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_start_up_ends_the_command_without_a_traceback(toy_env, toy_recipe, misbehaving_site, tmp_path, invprob_command, signum):
+    env = {**toy_env, "INVPROB_TEST_SLOW_IMPORT": "30", "INVPROB_LOAD_PLUGINS": "invprob-toy-plugin,invprob-slow-plugin"}
+    env["PYTHONPATH"] = os.pathsep.join([str(misbehaving_site), env["PYTHONPATH"]])
+    command = invprob_command + ["run", str(toy_recipe), "--out", str(tmp_path / "runs"), "--quiet"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(5)  # the interpreter has started and sleeps in the slow plugin's import
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signum, stderr
+    assert "Traceback" not in stderr and f"interrupted ({signal.Signals(signum).name})" in stderr
+    assert not (tmp_path / "runs").exists()
 
 
 # -- per run, not per process --------------------------------------------------------------
@@ -421,3 +566,98 @@ def test_an_rgb_file_with_equal_channels_is_a_grey_observation(tmp_path):
     Image.new("RGB", (6, 4), (51, 0, 51)).save(tmp_path / "colour.png")
     with pytest.raises(DataError, match=r"shape \[3, 4, 6\].*outputs \[1, 4, 6\]"):
         load_observations(tmp_path / "colour.png", (1, 4, 6))
+
+
+# -- input errors ------------------------------------------------------------------------
+
+
+def _faces_zip(path: Path, damaged: str | None = None) -> Path:
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for i in range(2):
+            buffer = io.BytesIO()
+            Image.new("RGB", (16, 16), (40 * i, 100, 200)).save(buffer, format="PNG")
+            name = f"faces/{i}.png"
+            archive.writestr(name, b"not a png at all" if name == damaged else buffer.getvalue())
+    return path
+
+
+def test_a_damaged_zip_member_is_named(tmp_path):
+    from invprob.data import DataError, load_images
+
+    archive = _faces_zip(tmp_path / "faces.zip", damaged="faces/1.png")
+    with pytest.raises(DataError, match=r"faces.zip: member 'faces/1.png' is not a readable image"):
+        load_images(archive, (3, 16, 16))
+
+
+def test_a_file_that_is_not_a_zip_is_an_input_error(tmp_path):
+    from invprob.data import DataError, list_images
+
+    (tmp_path / "faces.zip").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(DataError, match="is not a readable zip file"):
+        list_images(tmp_path / "faces.zip")
+
+
+def test_an_npz_with_fewer_ids_than_images_is_an_error(tmp_path):
+    import numpy as np
+
+    from invprob.data import DataError, list_images
+
+    np.savez(tmp_path / "faces.npz", images=np.zeros((3, 8, 8, 3), np.uint8), ids=np.array([5, 7]))
+    with pytest.raises(DataError, match="has 3 images but 2 ids"):
+        list_images(tmp_path / "faces.npz")
+    (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 nothing")
+    with pytest.raises(DataError, match="is not a readable .npz"):
+        list_images(tmp_path / "broken.npz")
+
+
+def test_bad_input_files_exit_2_before_the_run_directory_is_made(toy_env, toy_recipe, tmp_path, invprob_command):
+    (tmp_path / "broken.zip").write_bytes(b"not a zip")
+    damaged = _faces_zip(tmp_path / "damaged.zip", damaged="faces/0.png")
+    for images, expected in (("broken.zip", "is not a readable zip file"), (damaged.name, "member 'faces/0.png'")):
+        command = invprob_command + ["run", str(toy_recipe), "--out", str(tmp_path / "runs"), "--quiet",
+                                     "~data.samples", f"data.images={tmp_path / images}"]  # fmt: skip
+        finished = subprocess.run(command, env=toy_env, capture_output=True, text=True, timeout=300)
+        assert finished.returncode == 2, finished.stderr
+        assert expected in finished.stderr and "Traceback" not in finished.stderr
+    assert not list((tmp_path / "runs").glob("*/images"))
+
+
+def test_an_unusable_output_folder_is_refused_before_anything_is_built(toy_registry, toy_recipe, tmp_path, monkeypatch):
+    import invprob.execute
+    from invprob.outputs import OutputError
+
+    monkeypatch.setattr(invprob.execute, "build", lambda *a, **k: pytest.fail("built before the check"))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputError, match="cannot use"):
+        invprob.run(toy_recipe, out=tmp_path / "file" / "runs", registry=toy_registry, show_progress=False)
+
+
+class _CallsSystem:
+    def __reduce__(self):
+        return os.system, ("true",)
+
+
+def test_a_checkpoint_that_references_code_is_refused_without_loading_it(tmp_path):
+    from invprob.weights import UnsafeCheckpointError, WeightsFileError, load_state_dict
+
+    torch.save({"w": _CallsSystem()}, tmp_path / "evil.pt")
+    with pytest.raises(UnsafeCheckpointError, match=r"references code \(posix.system\).*convert it to .safetensors") as raised:
+        load_state_dict(tmp_path / "evil.pt")
+    assert "weights_only" not in str(raised.value)
+    (tmp_path / "damaged.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{bad json")
+    with pytest.raises(WeightsFileError, match="is not a readable safetensors file"):
+        load_state_dict(tmp_path / "damaged.safetensors")
+
+
+def test_a_mask_file_that_is_not_an_image_is_an_input_error_naming_the_operator(real_registry, tmp_path):
+    from invprob.components import InputError
+
+    (tmp_path / "mask.png").write_bytes(b"not a png")
+    operator = {"type": "inpaint-mask-file", "params": {"path": str(tmp_path / "mask.png")}}
+    with pytest.raises(InputError, match=r"operator \(inpaint-mask-file\): cannot identify image file"):
+        _run_observed(real_registry, operator, PHOTO, tmp_path)

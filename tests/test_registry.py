@@ -14,7 +14,6 @@ from invprob.cli import plugins_listing
 from invprob.hints import unknown_component_message
 from invprob.params import Params
 from invprob.registry import (
-    DuplicateComponentError,
     PluginLoadError,
     Registry,
     RegistryError,
@@ -168,19 +167,49 @@ def test_hook_with_an_argument_the_spec_does_not_have_is_a_failure():
 # -- duplicates ------------------------------------------------------------------------------
 
 
-def test_duplicate_component_name_is_an_error_naming_both_distributions(toy_path, clash_site, monkeypatch):
+def test_a_clashing_name_is_ambiguous_and_both_distributions_keep_the_rest(toy_path, clash_site, clash_distribution, monkeypatch):
     monkeypatch.syspath_prepend(str(clash_site))
     registry = new_registry(strict=False)
-    failure = next(f for f in registry.failures if f.distribution == "zz-clashing-plugin")
-    assert "solver 'toy-descent' is registered by both invprob-toy-plugin and zz-clashing-plugin" in failure.error
+    assert {c.distribution for c in registry.ambiguous["solvers"]["toy-descent"]} == {"invprob-toy-plugin", clash_distribution}
+    assert {c.distribution for c in registry.ambiguous["losses"]["mse"]} == {"invprob", clash_distribution}
+    assert "toy-descent" not in registry.names("solvers") and "mse" not in registry.names("losses")
+    assert "toy-mask" in registry.names("operators") and "clash-only" in registry.names("operators")
+    assert "l1" in registry.names("losses")  # the core keeps everything else
+    assert not [f for f in registry.failures if f.distribution in {"invprob-toy-plugin", clash_distribution}]
+    with pytest.raises(UnknownComponentError) as raised:
+        registry.get("solvers", "toy-descent")
+    message = str(raised.value)
+    assert "'toy-descent' is ambiguous" in message and "INVPROB_DISABLE_PLUGINS" in message
+    assert "'type: invprob-toy-plugin:toy-descent'" in message and f"'type: {clash_distribution}:toy-descent'" in message
+    assert any("solver 'toy-descent' is registered by both" in w for w in registry.warnings)
+
+
+def test_a_name_of_a_distribution_picks_one_component_of_an_ambiguous_name(toy_path, clash_site, clash_distribution, monkeypatch):
+    monkeypatch.syspath_prepend(str(clash_site))
+    registry = new_registry(strict=False)
+    assert registry.get("solvers", "invprob-toy-plugin:toy-descent").distribution == "invprob-toy-plugin"
+    assert registry.get("solvers", f"{clash_distribution}:toy-descent").distribution == clash_distribution
+    assert registry.get("losses", "Invprob:mse").distribution == "invprob"
+    assert registry.get("operators", "invprob-toy-plugin:toy-mask").name == "toy-mask"
+    with pytest.raises(UnknownComponentError, match="no distribution 'invprob' provides solver 'toy-descent'"):
+        registry.get("solvers", "invprob:toy-descent")
+
+
+def test_disabling_one_distribution_of_a_clash_gives_the_name_back(toy_path, clash_site, clash_distribution, monkeypatch):
+    monkeypatch.syspath_prepend(str(clash_site))
+    registry = new_registry(strict=False, disable={clash_distribution})
     assert registry.get("solvers", "toy-descent").distribution == "invprob-toy-plugin"
-    with pytest.raises(PluginLoadError) as raised:
-        new_registry(strict=True, only={"invprob-toy-plugin", "zz-clashing-plugin"})
-    assert isinstance(raised.value.__cause__, DuplicateComponentError)
+    assert registry.ambiguous["solvers"] == {}
+
+
+def test_a_clash_is_raised_in_strict_mode(toy_path, clash_site, clash_distribution, monkeypatch):
+    monkeypatch.syspath_prepend(str(clash_site))
+    with pytest.raises(PluginLoadError, match="registered by both"):
+        new_registry(strict=True, only={"invprob-toy-plugin", clash_distribution})
 
 
 @pytest.mark.parametrize("kind", ["metrics", "losses"])
-def test_duplicate_names_of_every_kind_name_both_distributions(kind):
+def test_duplicate_names_of_every_kind_are_ambiguous(kind):
     class Plugin:  # a marked hook under another name, as pluggy allows
         @hookimpl(specname=f"invprob_register_{kind}")
         def register(self, registry):
@@ -188,10 +217,11 @@ def test_duplicate_names_of_every_kind_name_both_distributions(kind):
 
     registry = core_only()
     assert registry.register_plugin(Plugin(), distribution="first-dist")
-    assert registry.register_plugin(Plugin(), distribution="second-dist") is False
+    assert registry.register_plugin(Plugin(), distribution="second-dist")
     singular = {"metrics": "metric", "losses": "loss"}[kind]
-    assert f"{singular} 'twice' is registered by both first-dist and second-dist" in registry.failures[-1].error
-    assert registry.get(kind, "twice").distribution == "first-dist"
+    assert f"{singular} 'twice' is registered by both first-dist and second-dist" in registry.warnings[-1]
+    assert [c.distribution for c in registry.ambiguous[kind]["twice"]] == ["first-dist", "second-dist"]
+    assert registry.get(kind, "second-dist:twice").distribution == "second-dist"
 
 
 def test_a_plugin_registering_one_name_twice_is_an_error():
@@ -201,18 +231,19 @@ def test_a_plugin_registering_one_name_twice_is_an_error():
 
     registry = core_only()
     assert registry.register_plugin(plugin(register_metrics=register_metrics), distribution="twice") is False
-    assert "metric 'same' is registered by both twice and twice" in registry.failures[-1].error
+    assert "metric 'same' is registered twice by twice" in registry.failures[-1].error
 
 
-def test_duplicate_command_names_both_distributions():
+def test_a_command_two_distributions_register_is_left_out_and_reported():
     def commands():
         return plugin(register_commands=lambda registry: registry.add("train thing", lambda args: 0, help="train"))
 
     registry = core_only()
     assert registry.register_plugin(commands(), distribution="cmd-a")
-    assert registry.register_plugin(commands(), distribution="cmd-b") is False
-    assert "command 'invprob train thing' is registered by both cmd-a and cmd-b" in registry.failures[-1].error
-    assert registry.commands[("train", "thing")].distribution == "cmd-a"
+    assert registry.register_plugin(commands(), distribution="cmd-b")
+    assert registry.register_plugin(commands(), distribution="cmd-c")
+    assert "command 'invprob train thing' is registered by both cmd-a and cmd-b" in registry.warnings[0]
+    assert ("train", "thing") not in registry.commands
 
 
 # -- environment switches --------------------------------------------------------------------
@@ -235,6 +266,23 @@ def test_the_core_is_loaded_whatever_the_switches_say(toy_path, monkeypatch):
     monkeypatch.setenv("INVPROB_DISABLE_PLUGINS", "invprob")
     registry = new_registry(strict=False)
     assert registry.get("losses", "mse").distribution == "invprob"
+
+
+@pytest.mark.parametrize("variable", ["INVPROB_LOAD_PLUGINS", "INVPROB_DISABLE_PLUGINS"])
+def test_a_misspelled_distribution_in_a_switch_is_reported(toy_path, monkeypatch, variable):
+    monkeypatch.setenv(variable, "invprob-toy-plugn")
+    registry = new_registry(strict=False)
+    (warning,) = [w for w in registry.warnings if variable in w]
+    assert "'invprob-toy-plugn', which is not an installed invprob plugin distribution" in warning
+    assert "did you mean 'invprob-toy-plugin'?" in warning
+
+
+def test_an_excluded_distribution_is_named_instead_of_install_advice(toy_path, monkeypatch):
+    monkeypatch.setenv("INVPROB_DISABLE_PLUGINS", "invprob-toy-plugin,invprob-broken-plugin,invprob-misspelled-plugin")
+    registry = new_registry(strict=False)
+    message = unknown_component_message(registry, "generators", "dcgan-nothing")
+    assert "installed but not loaded" in message and "invprob-toy-plugin" in message
+    assert "install the plugin" not in message
 
 
 def test_disable_some_distributions(toy_path, monkeypatch):
@@ -415,3 +463,8 @@ def test_listing_is_derived_from_the_components_including_metrics_and_commands()
         "commands": ["measure sharpness"],
         "error": None,
     }
+
+
+def test_a_name_that_is_not_a_string_is_simply_not_found():
+    registry = core_only()
+    assert registry.components["losses"].get(["mse"]) is None and ["mse"] not in registry.components["losses"]

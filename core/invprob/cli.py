@@ -1,6 +1,8 @@
 """The ``invprob`` command line.
 
-Exit codes: 0 success, 2 invalid recipe or input, 1 failure while running. ``--help``,
+Exit codes: 0 success, 2 invalid recipe or input, 1 failure while running (a loss that
+became non-finite included), 128 + the signal's number when a signal stopped the command (130
+for Ctrl-C, 143 for SIGTERM; an interrupted run still writes its best result). ``--help``,
 ``plugins``, ``validate`` and ``schema`` import neither torch nor any plugin's heavy modules.
 """
 
@@ -8,11 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from invprob import __version__
+from invprob.interrupts import Interrupts, exit_code, signal_name
+from invprob.hints import singular
 from invprob.registry import KINDS, Component, Distribution, Registry, default_registry
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
@@ -28,6 +34,19 @@ def _print_error(message: str) -> None:
 def _report_plugin_failures(registry: Registry) -> None:
     for failure in registry.failures:
         print(f"warning: plugin not loaded: {failure.summary()}", file=sys.stderr)
+    for warning in registry.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
+def _input_errors() -> tuple[type[BaseException], ...]:
+    """What a wrong input raises (exit code 2), importing torch only when a run already did."""
+    from invprob.components import InputError
+    from invprob.data import DataError
+    from invprob.outputs import OutputError
+    from invprob.weights import WeightsFileError, WeightsMismatchError, WeightsNotFoundError
+
+    return (InputError, DataError, OutputError, WeightsNotFoundError, WeightsMismatchError, WeightsFileError,
+            FileExistsError)  # fmt: skip
 
 
 def _load_recipe(args: argparse.Namespace):
@@ -76,39 +95,53 @@ def cmd_run(args: argparse.Namespace) -> int:
     if recipe is None:
         return EXIT_INVALID
 
-    from invprob.data import DataError
-    from invprob.components import InputError
     from invprob.execute import run
-    from invprob.weights import WeightsMismatchError, WeightsNotFoundError
 
     try:
         result = run(recipe, out=args.out, name=args.name, device=args.device, show_progress=not args.quiet)
-    except (InputError, DataError, WeightsNotFoundError, WeightsMismatchError, FileExistsError) as exc:
+    except KeyboardInterrupt as exc:
+        _print_error(f"aborted ({signal_name(getattr(exc, 'signum', 2))}): no result was written")
+        _say_where(exc, "aborted")
+        return exit_code(getattr(exc, "signum", None))
+    except _input_errors() as exc:
         _print_error(str(exc))
+        _say_where(exc, "failed")
         return EXIT_INVALID
-    except KeyboardInterrupt:
-        _print_error("aborted")
-        return 130
     except Exception as exc:  # noqa: BLE001 - a one-line cause, not a traceback, for users
         _print_error(f"run failed: {type(exc).__name__}: {exc}")
+        _say_where(exc, "failed")
         if args.traceback:
             raise
         print("(rerun with --traceback for details)", file=sys.stderr)
         return EXIT_FAILURE
-    mean = result.metrics.get("mean", {})
+    metrics = result.metrics
+    mean = metrics.get("mean", {})
     shown = ", ".join(f"{k} {v:.4g}" for k, v in mean.items() if isinstance(v, float))
-    state = "interrupted, best so far" if result.interrupted else "done"
-    print(f"{state}: {result.metrics.get('images_solved', 0)} image(s); {shown}")
+    if result.interrupted:
+        state = f"interrupted ({signal_name(result.signal)}), best so far" if result.signal else "interrupted, best so far"
+    else:
+        state = "diverged" if metrics.get("diverged") else "done"
+    print(f"{state}: {metrics.get('images_solved', 0)} image(s); {shown}")
     print(f"results in {result.directory}")
-    return EXIT_OK
+    if result.interrupted:
+        return exit_code(result.signal)
+    return EXIT_FAILURE if metrics.get("diverged") else EXIT_OK
+
+
+def _say_where(exc: BaseException, status: str) -> None:
+    directory = getattr(exc, "run_directory", None)
+    if directory is not None:
+        print(f"the run directory {directory} is marked {status} (status.json)", file=sys.stderr)
 
 
 def plugins_listing(registry: Registry) -> dict[str, Any]:
     """What each distribution registered, and every failure: the shape ``plugins --json`` prints.
 
     ``{"distributions": [{name, version, components: {kind: [names]}, commands, error}],
-    "failures": [{entry_point, distribution, version, error}]}``; ``error`` joins the
-    distribution's failures (None when it has none).
+    "failures": [{entry_point, distribution, version, error}], "clashes": [{kind, name,
+    distributions}], "warnings": [str]}``; ``error`` joins the distribution's failures (None
+    when it has none); a clash is a name that several distributions register (no recipe can
+    use it unqualified); ``warnings`` say so, and name misspelled plugin switches.
     """
 
     def listing(dist: Distribution) -> dict[str, Any]:
@@ -130,6 +163,12 @@ def plugins_listing(registry: Registry) -> dict[str, Any]:
             {"entry_point": f.entry_point, "distribution": f.distribution, "version": f.version, "error": f.error}
             for f in registry.failures
         ],
+        "clashes": [
+            {"kind": kind, "name": name, "distributions": [c.distribution for c in owners]}
+            for kind in KINDS
+            for name, owners in sorted(registry.ambiguous[kind].items())
+        ],
+        "warnings": list(registry.warnings),
     }
 
 
@@ -155,6 +194,13 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             print(f"  commands: {', '.join(dist['commands'])}")
         if dist["error"]:
             print(f"  FAILED: {dist['error']}")
+    if listing["clashes"]:
+        print("\nnames registered by more than one distribution (a recipe must say which, "
+              "e.g. `type: DISTRIBUTION:NAME`):")  # fmt: skip
+        for clash in listing["clashes"]:
+            print(f"  {singular(clash['kind'])} {clash['name']!r}: {', '.join(clash['distributions'])}")
+    for warning in registry.warnings:
+        print(f"warning: {warning}")
     if registry.failures:
         print(f"\n{len(registry.failures)} plugin(s) failed; set INVPROB_STRICT_PLUGINS=1 for tracebacks")
     return EXIT_OK
@@ -216,10 +262,48 @@ def _add_plugin_commands(sub: argparse._SubParsersAction, registry: Registry) ->
             parent = groups[key]
         p = parent.add_parser(words[-1], help=f"{command.help} [{command.distribution}]")
         command.configure(p)
-        p.set_defaults(func=lambda args, command=command: command.run(args))
+        p.set_defaults(func=_plugin_command(command))
+
+
+def _plugin_command(command: Any) -> Callable[[argparse.Namespace], int]:
+    """A plugin command's ``run`` with one-line errors: exit 2 for a wrong input (a missing
+    or unreadable file, a value the command refuses), 1 for anything else; the traceback with
+    ``INVPROB_TRACEBACK=1``."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command.run(args)
+        except (KeyboardInterrupt, BrokenPipeError):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - SystemExit from a plugin included
+            if isinstance(exc, SystemExit):
+                return exc.code if isinstance(exc.code, int) else EXIT_FAILURE if exc.code else EXIT_OK
+            if os.environ.get("INVPROB_TRACEBACK"):
+                traceback.print_exception(exc)
+            invalid = isinstance(exc, (*_input_errors(), FileNotFoundError, NotADirectoryError, IsADirectoryError,
+                                       PermissionError, ValueError))  # fmt: skip
+            what = f"invprob {' '.join(command.name)}"
+            _print_error(f"{what}: {exc}" if invalid else f"{what} failed: {type(exc).__name__}: {exc}")
+            if not os.environ.get("INVPROB_TRACEBACK"):
+                print("(set INVPROB_TRACEBACK=1 for details)", file=sys.stderr)
+            return EXIT_INVALID if invalid else EXIT_FAILURE
+
+    return run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; SIGINT and SIGTERM end it without a traceback (exit 128 + signal)."""
+    interrupts = Interrupts("abort")
+    try:
+        with interrupts.installed():
+            return _main(argv)
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", interrupts.signum)
+        _print_error(f"interrupted ({signal_name(signum) if signum else 'SIGINT'})")
+        return exit_code(signum)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     from invprob.registry import PluginLoadError
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -227,6 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         registry = default_registry()
     except PluginLoadError as exc:  # only in strict mode (INVPROB_STRICT_PLUGINS=1)
         _print_error(str(exc))
+        if exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__)
         return EXIT_FAILURE
     parser = build_parser(registry)
     args, extra = parser.parse_known_args(argv)

@@ -86,21 +86,36 @@ def build(recipe: Recipe, *, device: str | None = None, registry: Registry | Non
     registry.setup_runtime(torch.device(context.device))
     generator = None
     if recipe.generator is not None:
-        generator = registry.build("generators", recipe.generator.type, recipe.generator.params, context)
+        generator = _built(registry, "generators", recipe.generator, context, "generator")
         generator = generator.to(context.device).eval().requires_grad_(False)
         context.image_shape = tuple(generator.image_shape)  # type: ignore[assignment]
     else:
         context.image_shape = _native_image_shape(recipe)
     context.extras["generator"] = generator
-    operator = registry.build("operators", recipe.operator.type, recipe.operator.params, context).to(context.device)
+    operator = _built(registry, "operators", recipe.operator, context, "operator").to(context.device)
     losses = [
-        WeightedLoss(spec.weight, registry.build("losses", spec.type, spec.params, context).to(context.device))
-        for spec in recipe.losses
+        WeightedLoss(spec.weight, _built(registry, "losses", spec, context, f"losses[{i}]").to(context.device))
+        for i, spec in enumerate(recipe.losses)
     ]
-    priors = [registry.build("priors", spec.type, spec.params, context).to(context.device) for spec in recipe.priors]
-    solver = registry.build("solvers", recipe.solver.type, recipe.solver.params, context)
+    priors = [
+        _built(registry, "priors", spec, context, f"priors[{i}]").to(context.device) for i, spec in enumerate(recipe.priors)
+    ]
+    solver = _built(registry, "solvers", recipe.solver, context, "solver")
     metrics, unavailable = build_metrics(recipe.metrics, registry, context)
     return Components(recipe, context, generator, operator, losses, priors, solver, metrics, unavailable)
+
+
+def _built(registry: Registry, kind: str, spec: Any, context: BuildContext, where: str) -> Any:
+    """Build one component; a file it cannot read (a damaged mask, a missing image: an
+    ``OSError``) is an :class:`InputError` naming the recipe section, not a crash."""
+    from invprob.weights import WeightsNotFoundError
+
+    try:
+        return registry.build(kind, spec.type, spec.params, context)
+    except WeightsNotFoundError:
+        raise  # already says which file and where it was looked for
+    except OSError as exc:
+        raise InputError(f"{where} ({spec.type}): {exc}") from None
 
 
 def _native_image_shape(recipe: Recipe) -> tuple[int, int, int]:

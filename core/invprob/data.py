@@ -69,13 +69,28 @@ def _to_tensor(array: np.ndarray, shape: tuple[int, int, int]) -> torch.Tensor:
     return from_uint8(np.array(image))
 
 
-def _read_image(source: Path | bytes) -> np.ndarray:
+def _read_image(source: Path | bytes, name: str | None = None) -> np.ndarray:
+    """Decode one image file (or its bytes; ``name`` says where they came from for errors)."""
     from PIL import Image
 
-    with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
-        if image.mode not in ("RGB", "L"):
-            image = image.convert("RGB")
-        return np.asarray(image)
+    where = name or str(source)
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+            if image.mode not in ("RGB", "L"):
+                image = image.convert("RGB")
+            return np.asarray(image)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:  # PIL's errors
+        raise DataError(f"{where} is not a readable image: {type(exc).__name__}: {exc}") from None
+
+
+def _read_member(archive: zipfile.ZipFile, spec: Path, member: str) -> np.ndarray:
+    """Decode the image ``member`` of the zip ``spec``, naming the member when it is damaged."""
+    where = f"{spec}: member {member!r}"
+    try:
+        data = archive.read(member)
+    except Exception as exc:  # noqa: BLE001 - BadZipFile (bad CRC), zlib.error, EOFError, encrypted members...
+        raise DataError(f"{where} cannot be read: {type(exc).__name__}: {exc}") from None
+    return _read_image(data, where)
 
 
 def list_images(spec: Path, npz_key: str = "images", *, field: str = "data.images") -> list[tuple[str, Callable[[], np.ndarray]]]:
@@ -99,22 +114,36 @@ def list_images(spec: Path, npz_key: str = "images", *, field: str = "data.image
     if spec.suffix == ".npz":
         return _list_npz(spec, npz_key)
     if spec.suffix == ".zip":
-        archive = zipfile.ZipFile(spec)
+        try:
+            archive = zipfile.ZipFile(spec)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise DataError(f"{field}: {spec} is not a readable zip file: {exc}") from None
         names = sorted((n for n in archive.namelist() if Path(n).suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
-        return [(Path(n).stem, partial(lambda n: _read_image(archive.read(n)), n)) for n in names]
+        if not names:
+            raise DataError(f"{field}: the zip {spec} holds no image file ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        return [(Path(n).stem, partial(_read_member, archive, spec, n)) for n in names]
     if spec.suffix.lower() in IMAGE_SUFFIXES:
         return [(spec.stem, partial(_read_image, spec))]
     raise DataError(f"data.images: {spec} is not an image, a folder, a glob, a .zip or an .npz")
 
 
 def _list_npz(spec: Path, npz_key: str) -> list[tuple[str, Callable[[], np.ndarray]]]:
-    with np.load(spec) as archive:
-        if npz_key not in archive.files:
-            raise DataError(f"data.images: {spec} has no array {npz_key!r}; it has {', '.join(archive.files)}")
-        images = archive[npz_key]
-        ids = archive["ids"] if "ids" in archive.files else np.arange(len(images))
+    try:
+        with np.load(spec, allow_pickle=False) as archive:
+            if npz_key not in archive.files:
+                raise DataError(f"data.images: {spec} has no array {npz_key!r}; it has {', '.join(archive.files)}")
+            images = archive[npz_key]
+            ids = archive["ids"] if "ids" in archive.files else np.arange(len(images))
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - numpy raises BadZipFile, ValueError, OSError, EOFError...
+        raise DataError(f"data.images: {spec} is not a readable .npz: {type(exc).__name__}: {exc}") from None
     if images.dtype != np.uint8 or images.ndim not in (3, 4):
         raise DataError(f"data.images: {spec}[{npz_key!r}] must be uint8 [N, H, W(, C)], got {images.dtype} {tuple(images.shape)}")
+    if ids.ndim != 1 or len(ids) != len(images):
+        raise DataError(
+            f"data.images: {spec} has {len(images)} images but {ids.size} ids; 'ids' must name every image once"
+        )
     order = np.argsort(ids, kind="stable")
     return [(str(ids[i]), partial(lambda i: images[i], i)) for i in order]
 
@@ -177,15 +206,22 @@ def _read_measurements(spec: Path, output_shape: tuple[int, ...]) -> tuple[torch
     if not spec.is_file():
         raise DataError(f"data.observation: {spec} does not exist")
     suffix = spec.suffix.lower()
-    if suffix == ".npy":
-        values = torch.from_numpy(np.load(spec, allow_pickle=False))
-    elif suffix == ".safetensors":
-        from safetensors.torch import load_file
+    try:
+        if suffix == ".npy":
+            values = torch.from_numpy(np.load(spec, allow_pickle=False))
+        elif suffix == ".safetensors":
+            from safetensors.torch import load_file
 
-        values = _single_tensor(load_file(str(spec)), spec)
-    else:
-        loaded = torch.load(spec, map_location="cpu", weights_only=True)
-        values = loaded if isinstance(loaded, torch.Tensor) else _single_tensor(loaded, spec)
+            values = _single_tensor(load_file(str(spec)), spec)
+        else:
+            from invprob.weights import _torch_load
+
+            loaded = _torch_load(spec, "data.observation: measurement")
+            values = loaded if isinstance(loaded, torch.Tensor) else _single_tensor(loaded, spec)
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - numpy, safetensors and torch each raise their own
+        raise DataError(f"data.observation: {spec} is not a readable tensor file: {exc}") from None
     values = values.to(torch.get_default_dtype())
     shape = tuple(output_shape)
     if tuple(values.shape) == shape:

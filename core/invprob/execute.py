@@ -1,25 +1,34 @@
-"""Running a recipe: its data, the solve loop over batches, and Ctrl-C.
+"""Running a recipe: its data, the solve loop over batches, signals and divergence.
 
-``run`` builds the components (:mod:`invprob.components`), loads the data, creates the run
-directory and writes its record, then solves batch by batch and writes the results
-(:mod:`invprob.outputs`). Everything that is per run -- the weight files loaded, the random
-streams -- is scoped to the call, so several runs can share a process (a study) or run on
-remote workers and return their :meth:`RunResult.summary`.
+``run`` checks the output folder, builds the components (:mod:`invprob.components`), loads
+the data, creates the run directory and writes its record, then solves batch by batch and
+writes the results (:mod:`invprob.outputs`). Everything that is per run -- the weight files
+loaded, the random streams -- is scoped to the call, so several runs can share a process (a
+study) or run on remote workers and return their :meth:`RunResult.summary`.
 
 The observations are made from the ground truth with ``rng("noise")``, or given directly
-(``data.observation``, no ground truth). Ctrl-C asks the solver to stop after its current
-step; the best result so far is written as usual and marked ``interrupted``. A second Ctrl-C
-aborts at once.
+(``data.observation``, no ground truth).
+
+Signals (:mod:`invprob.interrupts`): SIGINT (Ctrl-C) and SIGTERM alike ask the solver to
+stop after its current step; the best result so far is written as usual and marked
+``interrupted``. A second signal does not discard it; a third aborts the current batch, and
+the batches already solved are still written. While the results are written no signal is
+honoured, so what is on disk is whole.
+
+A loss that becomes non-finite (NaN, inf) is reported with the step where it first did; the
+best finite iterate is kept and the event recorded in ``metrics.json`` under ``diverged``.
+A run that fails after its directory was created leaves ``status.json`` saying so, and the
+exception carries the directory as ``run_directory``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import signal
+import math
 import sys
-import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+import traceback
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,16 +38,13 @@ import torch
 from invprob import outputs, weights
 from invprob.components import Components, InputError, as_recipe, build
 from invprob.data import DataError, load_images, load_observations
+from invprob.interrupts import Interrupted, Interrupts, signal_name
 from invprob.outputs import RunResult
 from invprob.problem import InverseProblem
 from invprob.progress import Monitor
 from invprob.recipe import Recipe, dump_recipe
 from invprob.registry import Registry, default_registry
 from invprob.solver import SolverResult
-
-
-class RunFailure(RuntimeError):
-    """The run failed while running (exit code 1)."""
 
 
 @dataclass
@@ -50,6 +56,21 @@ class Inputs:
     truth: torch.Tensor | None
     observations: torch.Tensor | None
     names: list[str]
+
+
+@dataclass
+class Solved:
+    """The batches a run solved: observations, results, and what stopped or went wrong.
+
+    ``diverged`` lists one event per batch whose loss became non-finite (see
+    :func:`divergence`); ``aborted`` is set when a second signal cut a batch short.
+    """
+
+    observations: list[torch.Tensor]
+    results: list[SolverResult]
+    interrupted: bool
+    diverged: list[dict[str, Any]]
+    aborted: str | None = None
 
 
 def run(
@@ -66,28 +87,98 @@ def run(
 
     The directory is ``out/name`` when ``name`` is given (an error if it exists: nothing is
     overwritten), else ``out/<timestamp>-<id>``; ``out`` defaults to the recipe's
-    ``outputs.dir``, else ``./runs``.
+    ``outputs.dir``, else ``./runs``. SIGINT and SIGTERM are handled while it runs (module
+    docstring); an abort raises :class:`invprob.interrupts.Interrupted`.
     """
     started = time.perf_counter()
     registry = registry if registry is not None else default_registry()
     recipe = as_recipe(recipe, overrides, registry)
-    with weights.recording() as ledger:
-        components = build(recipe, device=device, registry=registry)
-        inputs = load_inputs(components)
-        root = Path(out) if out is not None else (recipe.outputs.dir or Path.cwd() / "runs")
-        directory = outputs.new_run_directory(root, name)
-        (directory / "recipe.resolved.yaml").write_text(dump_recipe(recipe), encoding="utf-8")
-        environment = outputs.environment(components, registry, ledger.records)
-        outputs.write_json(directory / "environment.json", environment)
-        observations, results, interrupted = solve_batches(components, inputs, show_progress=show_progress)
+    root = Path(out) if out is not None else (recipe.outputs.dir or Path.cwd() / "runs")
+    outputs.check_root(root, name)
+    _check_inputs_early(recipe)
+    interrupts = Interrupts("abort")
+    directory: Path | None = None
+    with interrupts.installed():
+        try:
+            with weights.recording() as ledger:
+                components = build(recipe, device=device, registry=registry)
+                inputs = load_inputs(components)
+                directory = outputs.new_run_directory(root, name)
+                with outputs.atomic_path(directory / "recipe.resolved.yaml") as tmp:
+                    tmp.write_text(dump_recipe(recipe), encoding="utf-8")
+                environment = outputs.environment(components, registry, ledger.records)
+                outputs.write_json(directory / "environment.json", environment)
+                with interrupts.in_phase("protect"):  # no gap between solving and writing
+                    with interrupts.in_phase("stop"):
+                        solved = solve_batches(components, inputs, show_progress=show_progress, interrupts=interrupts)
+                    return _write_result(directory, components, inputs, solved, interrupts, environment, started)
+        except BaseException as exc:
+            if directory is not None:
+                _mark_failed(directory, exc, interrupts)
+                with contextlib.suppress(AttributeError):
+                    exc.run_directory = directory  # type: ignore[attr-defined]
+            raise
 
-    solved = sum(r.best_image.shape[0] for r in results)
-    names = inputs.names[:solved]
-    truth = inputs.truth[:solved] if inputs.truth is not None else None
-    metrics = outputs.write_outputs(directory, components, names, observations, results, truth, interrupted)
+
+def _check_inputs_early(recipe: Recipe) -> None:
+    """Find missing or unreadable image containers before any model is built (no decoding)."""
+    if recipe.data.images is not None:
+        from invprob.data import list_images
+
+        try:
+            list_images(recipe.data.images, recipe.data.npz_key)
+        except DataError as exc:
+            raise InputError(str(exc)) from None
+
+
+def _write_result(
+    directory: Path,
+    components: Components,
+    inputs: Inputs,
+    solved: Solved,
+    interrupts: Interrupts,
+    environment: dict[str, Any],
+    started: float,
+) -> RunResult:
+    """Every output of the batches solved, ``metrics.json`` and, last, ``status.json``."""
+    results = solved.results
+    count = sum(r.best_image.shape[0] for r in results)
+    names = inputs.names[:count]
+    truth = inputs.truth[:count] if inputs.truth is not None else None
+    metrics = outputs.write_outputs(
+        directory, components, names, solved.observations, results, truth, solved.interrupted
+    )
+    signal = signal_name(interrupts.signum) if solved.interrupted and interrupts.signum is not None else None
+    if signal is not None:
+        metrics["signal"] = signal
+    if solved.aborted:
+        metrics["aborted"] = solved.aborted
+    if solved.diverged:
+        metrics["diverged"] = solved.diverged
     metrics["seconds"] = time.perf_counter() - started
     outputs.write_json(directory / "metrics.json", metrics)
-    return RunResult(directory, metrics, results, names, interrupted, environment)
+    status = "interrupted" if solved.interrupted else "diverged" if solved.diverged else "complete"
+    outputs.write_status(directory, status, error=_divergence_text(solved.diverged) or None, signal=signal)
+    result = RunResult(directory, metrics, results, names, solved.interrupted, environment)
+    result.signal = interrupts.signum if solved.interrupted else None
+    return result
+
+
+def _mark_failed(directory: Path, exc: BaseException, interrupts: Interrupts) -> None:
+    """``status.json`` of a run that ended without its result: ``aborted`` by a signal, else
+    ``failed``, with the error and its traceback."""
+    try:
+        if isinstance(exc, KeyboardInterrupt):
+            signum = getattr(exc, "signum", interrupts.signum)
+            name = signal_name(signum) if signum is not None else "SIGINT"
+            outputs.write_status(directory, "aborted", error=f"aborted by {name} before any result", signal=name)
+        else:
+            error = f"{type(exc).__name__}: {exc}"
+            outputs.write_status(directory, "failed", error=error)
+            with outputs.atomic_path(directory / "error.txt") as tmp:
+                tmp.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+    except Exception:  # noqa: BLE001 - the original error matters more than the marker
+        pass
 
 
 def load_inputs(components: Components) -> Inputs:
@@ -123,87 +214,120 @@ def _output_shape(components: Components) -> tuple[int, ...]:
 
 
 def solve_batches(
-    components: Components, inputs: Inputs, *, show_progress: bool = True
-) -> tuple[list[torch.Tensor], list[SolverResult], bool]:
-    """Solve every batch in turn: ``(observations, results, interrupted)`` of the batches solved.
+    components: Components,
+    inputs: Inputs,
+    *,
+    show_progress: bool = True,
+    interrupts: Interrupts | None = None,
+) -> Solved:
+    """Solve every batch in turn; returns the batches solved (:class:`Solved`).
 
     Noise draws come from ``rng("noise")`` and the solver's from ``rng("solver")``, both
-    created here, once per run.
+    created here, once per run. ``interrupts`` (installed by :func:`run`) stops the solver on
+    the first signal; without it, nothing is handled here.
     """
     recipe = components.recipe
     noise_rng = components.context.rng("noise")
     solver_rng = components.context.rng("solver")
     count = len(inputs.names)
-    interrupts = _Interrupts()
-    observations: list[torch.Tensor] = []
-    results: list[SolverResult] = []
-    with interrupts.installed():
-        for start in range(0, count, recipe.data.batch_size):
-            if interrupts.stopped:
-                break
-            stop = start + recipe.data.batch_size
-            truth = inputs.truth[start:stop] if inputs.truth is not None else None
-            if inputs.observations is not None:
-                observation = inputs.observations[start:stop]
-            else:
-                assert truth is not None
-                with torch.no_grad():
-                    observation = components.operator(truth, rng=noise_rng)
-            problem = InverseProblem(
-                operator=components.operator,
-                observation=observation,
-                image_shape=components.image_shape,
-                generator=components.generator,
-                losses=components.losses,
-                priors=components.priors,
-                ground_truth=truth,
-            )
-            frame_every = recipe.outputs.gif_every if recipe.outputs.gif else None
-            monitor = Monitor(show_progress=show_progress, frame_every=frame_every)
-            interrupts.monitor = monitor
-            if interrupts.stopped:
-                monitor.request_stop()
-            try:
-                result = components.solver.solve(problem, rng=solver_rng, monitor=monitor)
-            finally:
-                monitor.close()
-            if not torch.isfinite(result.best_image).all():
-                raise RunFailure(
-                    f"the solver {recipe.solver.type!r} produced non-finite values (NaN or inf) for batch "
-                    f"starting at image {start}; lower the learning rate or check the operator"
-                )
-            if not result.frames:
-                result.frames = monitor.frames
-            results.append(result)
-            observations.append(observation)
-            if result.interrupted:
-                interrupts.stopped = True
-    return observations, results, interrupts.stopped
+    interrupts = interrupts if interrupts is not None else Interrupts("stop")
+    solved = Solved([], [], False, [])
+    monitor: Monitor | None = None
 
+    def stop() -> None:
+        if monitor is not None:
+            monitor.request_stop()
 
-class _Interrupts:
-    """Ctrl-C once: stop the current solver cleanly and skip the remaining batches."""
-
-    def __init__(self) -> None:
-        self.stopped = False
-        self.monitor: Monitor | None = None
-
-    def handle(self, signum: int, frame: Any) -> None:
-        if self.stopped:
-            raise KeyboardInterrupt
-        self.stopped = True
-        print("\ninterrupted: finishing the current step and saving the best result so far "
-              "(press Ctrl-C again to abort)", file=sys.stderr)
-        if self.monitor is not None:
-            self.monitor.request_stop()
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[_Interrupts]:
-        if threading.current_thread() is not threading.main_thread():
-            yield self
-            return
-        previous = signal.signal(signal.SIGINT, self.handle)
+    interrupts.on_stop = stop
+    for index, start in enumerate(range(0, count, recipe.data.batch_size)):
+        if interrupts.received:
+            solved.interrupted = True
+            break
+        stop_at = start + recipe.data.batch_size
+        truth = inputs.truth[start:stop_at] if inputs.truth is not None else None
+        if inputs.observations is not None:
+            observation = inputs.observations[start:stop_at]
+        else:
+            assert truth is not None
+            with torch.no_grad():
+                observation = components.operator(truth, rng=noise_rng)
+        problem = InverseProblem(
+            operator=components.operator,
+            observation=observation,
+            image_shape=components.image_shape,
+            generator=components.generator,
+            losses=components.losses,
+            priors=components.priors,
+            ground_truth=truth,
+        )
+        frame_every = recipe.outputs.gif_every if recipe.outputs.gif else None
+        monitor = Monitor(show_progress=show_progress, frame_every=frame_every)
+        if interrupts.received:
+            monitor.request_stop()
         try:
-            yield self
+            result = components.solver.solve(problem, rng=solver_rng, monitor=monitor)
+        except Interrupted as exc:
+            if not solved.results:
+                raise
+            solved.interrupted = True
+            solved.aborted = (
+                f"{signal_name(exc.signum)} a third time while solving the batch starting at image {start}: "
+                f"the {start} image(s) solved before it are kept"
+            )
+            break
         finally:
-            signal.signal(signal.SIGINT, previous)
+            monitor.close()
+        if not result.frames:
+            result.frames = monitor.frames
+        event = divergence(result, index, inputs.names[start:stop_at])
+        if event is not None:
+            solved.diverged.append(event)
+            _warn(f"diverged: {_divergence_text([event])}")
+        solved.results.append(result)
+        solved.observations.append(observation)
+        if result.interrupted:
+            solved.interrupted = True
+    return solved
+
+
+def divergence(result: SolverResult, batch: int, names: list[str]) -> dict[str, Any] | None:
+    """The event of a batch whose loss became non-finite, or None.
+
+    ``{"batch", "step", "quantity", "images_without_finite_result"}``: the first step at
+    which a recorded scalar (``loss``, ``measurement_loss``...) was NaN or infinite (None when
+    only the returned result was), and the images for which not even the best iterate is
+    finite (their outputs are grey and their metrics null).
+    """
+    step, quantity = None, None
+    for name, values in result.history.items():
+        first = next((i for i, v in enumerate(values) if v is None or not math.isfinite(v)), None)
+        if first is not None and (step is None or first < step):
+            step, quantity = first, name
+    finite = torch.isfinite(result.best_image.detach().reshape(result.best_image.shape[0], -1)).all(dim=1)
+    finite &= torch.isfinite(result.best_loss.detach().reshape(-1))
+    lost = [names[i] for i in range(len(names)) if i < finite.shape[0] and not bool(finite[i])]
+    if step is None and not lost:
+        return None
+    return {"batch": batch, "step": step, "quantity": quantity, "images_without_finite_result": lost}
+
+
+def _divergence_text(events: list[dict[str, Any]]) -> str:
+    parts = []
+    for event in events:
+        where = (
+            f"the {event['quantity']} became non-finite at step {event['step']} of batch {event['batch']}"
+            if event["step"] is not None
+            else f"the solver returned non-finite values for batch {event['batch']}"
+        )
+        lost = event["images_without_finite_result"]
+        kept = (
+            f"no finite iterate for {', '.join(lost)} (lower the learning rate or check the operator)"
+            if lost
+            else "the best finite iterate is kept"
+        )
+        parts.append(f"{where}; {kept}")
+    return "; ".join(parts)
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)

@@ -33,15 +33,43 @@ def unknown_component_message(registry: Registry, kind: str, name: str) -> str:
     >>> unknown_component_message(registry, "solvers", "csgn")  # doctest: +SKIP
     "unknown solver 'csgn'; did you mean 'csgm'?"
     """
+    what = singular(kind)
+    owners = getattr(registry, "ambiguous", {}).get(kind, {}).get(name)
+    if owners:
+        return ambiguous_component_message(what, name, [c.distribution for c in owners])
+    distribution, _, plain = name.rpartition(":")
+    if distribution:
+        providers = [c.distribution for c in registry.ambiguous.get(kind, {}).get(plain, [])]
+        if not providers and plain in registry.components[kind]:
+            providers = [registry.components[kind][plain].distribution]
+        if providers:
+            return (f"no distribution {distribution!r} provides {what} {plain!r}; "
+                    f"it is provided by {', '.join(providers)}")  # fmt: skip
+        name = plain
     installed = registry.names(kind)
-    unknown = f"unknown {singular(kind)} {name!r}"
+    unknown = f"unknown {what} {name!r}"
     close = suggest(name, installed)
     if close:
         return f"{unknown}; did you mean {' or '.join(repr(c) for c in close)}?"
     parts = [unknown, f"installed {kind}: {', '.join(installed) or 'none'}"]
     failed = sorted({failure.distribution for failure in registry.failures})
+    excluded = list(getattr(registry, "excluded", []))
     if failed:
         parts.append(f"these failed to load and may provide it: {', '.join(failed)} (`invprob plugins` says why)")
-    else:
+    if excluded:
+        parts.append(
+            f"these are installed but not loaded (INVPROB_LOAD_PLUGINS/INVPROB_DISABLE_PLUGINS) and may provide "
+            f"it: {', '.join(excluded)}"
+        )
+    if not failed and not excluded:
         parts.append("install the plugin distribution that provides it (`invprob plugins` lists what is installed)")
     return "; ".join(parts)
+
+
+def ambiguous_component_message(what: str, name: str, distributions: list[str]) -> str:
+    """Why a name several distributions register cannot be used as it is, and how to choose."""
+    choices = " or ".join(f"'type: {d}:{name}'" for d in distributions)
+    return (
+        f"{what} {name!r} is ambiguous: it is registered by {' and '.join(distributions)}; "
+        f"name the one you mean ({choices}) or disable the other with INVPROB_DISABLE_PLUGINS"
+    )

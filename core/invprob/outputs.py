@@ -4,7 +4,13 @@ Every run writes a new directory under the output root, ``<YYYYmmdd-HHMMSS>-<6 h
 name the caller gives, and never touches an existing one. Inside: ``recipe.resolved.yaml``,
 ``environment.json`` (written once, when every component is built), ``metrics.json``,
 ``images/`` (observed, reconstruction and, when known, ground truth per image), ``grid.png``,
-``latents.safetensors``, ``history.json``, ``loss.png`` and optionally ``optimisation.gif``.
+``latents.safetensors``, ``history.json``, ``loss.png``, optionally ``optimisation.gif``, and
+``status.json``: how the run ended (``complete``, ``interrupted``, ``diverged``, ``failed`` or
+``aborted``), the error and the time, so that a partial directory is never mistaken for a
+result.
+
+Every file is written under a temporary name and renamed into place, so that a file present
+is a whole file. JSON is strict: NaN and infinities are written as ``null``.
 
 A run given its observation (``data.observation``) has no ground truth: the metrics that
 compare with it are listed under ``unavailable`` in ``metrics.json`` with the reason, and the
@@ -13,6 +19,8 @@ grid shows observation and reconstruction.
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import json
 import math
 import os
@@ -20,7 +28,7 @@ import platform
 import secrets
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,6 +73,8 @@ class RunResult:
     names: list[str] = field(default_factory=list)
     interrupted: bool = False
     environment: dict[str, Any] = field(default_factory=dict)
+    signal: int | None = None
+    """The signal that interrupted the run (None when none did)."""
 
     @property
     def reconstructions(self) -> torch.Tensor:
@@ -82,53 +92,109 @@ class RunResult:
 # -- the directory ----------------------------------------------------------------------
 
 
+def check_root(root: str | Path, name: str | None = None) -> Path:
+    """Create the output root if needed and check that a run directory can go there, before
+    anything is built; raises :class:`OutputError` saying why not."""
+    root = Path(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot use {root} for run directories: {exc.strerror or exc}") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot use {root} for run directories: it is not writable")
+    if name is not None:
+        _check_name(name)
+        if (root / name).exists():
+            raise FileExistsError(_exists_message(root / name))
+    return root
+
+
 def new_run_directory(root: str | Path, name: str | None = None) -> Path:
     """Create and return a fresh directory under ``root``: ``name``, or ``<timestamp>-<id>``.
 
     A given ``name`` must be a plain folder name that does not exist yet: nothing is ever
     overwritten.
     """
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    if name is not None:
-        if not name or Path(name).name != name or name in (".", ".."):
-            raise ValueError(f"a run name must be a plain folder name (no '/'), got {name!r}")
-        try:
+    root = check_root(root, name)
+    try:
+        if name is not None:
             (root / name).mkdir()
-        except FileExistsError:
-            raise FileExistsError(
-                f"the run directory {root / name} already exists; choose another name or remove it "
-                "(runs never overwrite each other)"
-            ) from None
-        return root / name
-    for _ in range(100):
-        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-        try:
-            (root / name).mkdir()
-        except FileExistsError:
-            continue
-        return root / name
-    raise RuntimeError(f"could not create a new run directory under {root}")
+            return root / name
+        for _ in range(100):
+            name = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+            with contextlib.suppress(FileExistsError):
+                (root / name).mkdir()
+                return root / name
+    except FileExistsError:
+        raise FileExistsError(_exists_message(root / str(name))) from None
+    except OSError as exc:
+        raise OutputError(f"cannot create a run directory in {root}: {exc.strerror or exc}") from None
+    raise OutputError(f"could not create a new run directory under {root}")
+
+
+class OutputError(ValueError):
+    """The output folder cannot hold a run directory (exit code 2)."""
+
+
+def _check_name(name: str) -> None:
+    if not name or Path(name).name != name or name in (".", ".."):
+        raise OutputError(f"a run name must be a plain folder name (no '/'), got {name!r}")
+
+
+def _exists_message(directory: Path) -> str:
+    return (
+        f"the run directory {directory} already exists; choose another name or remove it "
+        "(runs never overwrite each other)"
+    )
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path next to ``path`` (same suffix, for writers that go by it), renamed to
+    ``path`` when the block succeeds and removed when it fails: a file present is whole."""
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (a temporary file renamed into place)."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(_dumps(data) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    """Write strict JSON atomically (NaN and infinities become ``null``)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(_dumps(data) + "\n", encoding="utf-8")
+
+
+def write_status(directory: Path, status: str, *, error: str | None = None, signal: str | None = None) -> None:
+    """``status.json``: how the run ended, the error (None when there is none), the signal
+    that stopped it (if one did) and when, in UTC."""
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    write_json(directory / "status.json", {"status": status, "error": error, "signal": signal, "time": now})
 
 
 def _dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, default=_json_default)
+    return json.dumps(json_safe(data), indent=2, allow_nan=False)
 
 
-def _json_default(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinity replaced by None, tensors and numpy scalars as
+    Python values and paths as strings: what strict JSON parsers accept."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, torch.Tensor):
-        return value.tolist()
+        return json_safe(value.tolist())
     if isinstance(value, np.generic):
-        return value.item()
+        return json_safe(value.item())
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
@@ -163,11 +229,12 @@ def save_png(image: torch.Tensor, path: Path) -> None:
     """A ``[C, H, W]`` image in [-1, 1] as an 8-bit PNG (grey for one channel)."""
     from PIL import Image
 
-    Image.fromarray(_tile(image, grey_as_rgb=False)).save(path)
+    with atomic_path(path) as tmp:
+        Image.fromarray(_tile(image, grey_as_rgb=False)).save(tmp)
 
 
 def _tile(image: torch.Tensor, *, grey_as_rgb: bool) -> np.ndarray:
-    array = to_uint8(image)
+    array = to_uint8(torch.nan_to_num(image.detach(), nan=0.0))  # an image without a finite value is grey
     if array.shape[-1] == 1:
         return np.repeat(array, 3, axis=-1) if grey_as_rgb else array[..., 0]
     return array
@@ -212,7 +279,8 @@ def save_grid(columns: Sequence[torch.Tensor | None], path: Path, padding: int =
     image = Image.fromarray(canvas)
     if scale > 1:
         image = image.resize((canvas.shape[1] * scale, canvas.shape[0] * scale), Image.Resampling.NEAREST)
-    image.save(path)
+    with atomic_path(path) as tmp:
+        image.save(tmp)
 
 
 def save_gif(frames: Sequence[torch.Tensor], path: Path, duration: float = 0.1) -> None:
@@ -220,7 +288,8 @@ def save_gif(frames: Sequence[torch.Tensor], path: Path, duration: float = 0.1) 
     import imageio.v2 as imageio
 
     rows = [np.concatenate([_tile(image, grey_as_rgb=True) for image in frame], axis=1) for frame in frames]
-    imageio.mimsave(path, rows, duration=duration, loop=0)
+    with atomic_path(path) as tmp:
+        imageio.mimsave(tmp, rows, duration=duration, loop=0)
 
 
 def save_latents(latents: Mapping[str, torch.Tensor], path: Path, metadata: Mapping[str, str] | None = None) -> None:
@@ -243,15 +312,17 @@ def plot_history(histories: Sequence[Mapping[str, Sequence[float]]], path: Path)
             if not values:
                 continue
             label = name if len(histories) == 1 else f"{name} (batch {index})"
-            axis.plot(range(len(values)), values, label=label)
-            positive = positive and min(v for v in values if v is not None) > 0
+            finite = [v for v in values if v is not None and math.isfinite(v)]
+            axis.plot(range(len(values)), [v if v is not None else math.nan for v in values], label=label)
+            positive = positive and bool(finite) and min(finite) > 0
     if positive:
         axis.set_yscale("log")
     axis.set_xlabel("step")
     axis.set_ylabel("loss")
     axis.legend(fontsize="small")
     figure.tight_layout()
-    figure.savefig(path)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp)
     plt.close(figure)
 
 
@@ -281,7 +352,9 @@ def write_outputs(
     if not results:
         return metrics
     reconstruction = torch.cat([r.best_image for r in results])
-    measurement_loss = torch.cat([r.best_loss for r in results]).tolist()
+    finite = torch.isfinite(reconstruction.reshape(reconstruction.shape[0], -1)).all(dim=1).tolist()
+    losses = torch.cat([r.best_loss for r in results]).tolist()
+    measurement_loss = [loss if ok else math.nan for loss, ok in zip(losses, finite)]  # no image, no loss
     rounds = torch.cat([r.best_round for r in results]).tolist() if all(r.best_round is not None for r in results) else None
     adjoint = components.operator.A_adjoint if components.operator.linear else None
     shown = [as_displayable(y, components.image_shape, adjoint) for y in observations]
@@ -306,7 +379,7 @@ def write_outputs(
         entry.update({metric: values[metric][index] for metric in values})
         metrics["images"].append(entry)
     metrics["mean"] = {metric: _mean([v for v in values[metric] if v is not None]) for metric in values}
-    metrics["mean"]["measurement_loss"] = _mean(measurement_loss)
+    metrics["mean"]["measurement_loss"] = _mean([v for v in measurement_loss if math.isfinite(v)])
     metrics["timings"] = [r.timings for r in results]
 
     if recipe.outputs.latents:

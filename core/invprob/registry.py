@@ -2,21 +2,31 @@
 
 Every plugin, the core's own :mod:`invprob.default_plugins` included, is found through the
 ``invprob`` entry-point group and loaded in isolation: its registrations are staged and
-committed only when all its hooks have returned. A plugin that fails to import, implements an
-unknown hook, raises in a hook or registers a name another distribution registered leaves
-nothing behind; it is recorded as a :class:`PluginFailure` and the others keep working. With
-``INVPROB_STRICT_PLUGINS=1`` the first failure is raised instead (CI sets it).
+committed only when all its hooks have returned. A plugin that fails to import (even by
+calling ``sys.exit()`` or raising ``KeyboardInterrupt``), implements an unknown hook or raises
+in a hook leaves nothing behind; it is recorded as a :class:`PluginFailure` and the others
+keep working. What a plugin prints while it loads goes to stderr, never into a command's
+output. With ``INVPROB_STRICT_PLUGINS=1`` the first failure is raised instead (CI sets it).
+
+A name belongs to one distribution. When two register the same name of a kind, both keep
+every other component, and the name is *ambiguous*: it is listed in :attr:`Registry.ambiguous`,
+no plain lookup finds it, and a recipe must say which one it means, ``DISTRIBUTION:NAME``
+(``invprob-plugin-imaging:inpaint-center``), or disable one distribution. Every component can
+be named that way. In strict mode a clash is raised.
 
 ``INVPROB_LOAD_PLUGINS=a,b`` loads only those distributions, ``INVPROB_DISABLE_PLUGINS=a,b``
-skips them; the core's own distribution (``invprob``) is always loaded.
+skips them; the core's own distribution (``invprob``) is always loaded. A name in either that
+is no installed plugin distribution is reported in :attr:`Registry.warnings`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import os
 import re
+import sys
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +37,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from invprob import hookspecs
 from invprob.hints import singular, suggest, unknown_component_message
+from invprob.interrupts import Interrupted, handled_here
 from invprob.params import Params
 
 if TYPE_CHECKING:
@@ -129,6 +140,42 @@ class _Default(Params):
 _SOLVER_DEFAULTS = TypeAdapter(dict[Literal["losses", "priors"], list[_Default]])
 
 
+class Components(dict):
+    """The components of one kind by name (a ``dict``), where ``get``, ``[]`` and ``in`` also
+    accept ``DISTRIBUTION:NAME``, which finds a name of that distribution even when another
+    registers the same name (iteration lists plain, unambiguous names only)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.qualified: dict[str, Component] = {}
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if not isinstance(key, str):  # names are strings; a fuzzed recipe may hold a list
+            return default
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        qualified = qualified_key(key)
+        return self.qualified.get(qualified, default) if qualified else default
+
+    def __getitem__(self, key: Any) -> Component:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return self.get(key) is not None
+
+
+def qualified_key(name: str) -> str | None:
+    """``"Invprob_Plugin_Imaging:inpaint-center"`` -> ``"invprob-plugin-imaging:inpaint-center"``;
+    None for a plain name."""
+    if ":" not in name:
+        return None
+    distribution, _, plain = name.rpartition(":")
+    return f"{canonical_distribution_name(distribution.strip())}:{plain.strip()}"
+
+
 class _Staging:
     """Additions of one plugin, kept apart until the registry commits them (after its hooks)."""
 
@@ -138,11 +185,8 @@ class _Staging:
 
     def _stage(self, key: Any, item: Component | Command, what: str) -> None:
         existing = self.staged.get(key) or self._registered.get(key)
-        if existing is not None:
-            raise DuplicateComponentError(
-                f"{what} is registered by both {existing.distribution} and {self.distribution}; "
-                "uninstall one of them or disable it with INVPROB_DISABLE_PLUGINS"
-            )
+        if existing is not None and (key in self.staged or existing.distribution == self.distribution):
+            raise DuplicateComponentError(f"{what} is registered twice by {self.distribution}")
         self.staged[key] = item
 
 
@@ -230,12 +274,19 @@ class Registry:
 
     def __init__(self, *, strict: bool = False):
         self.strict = strict
-        self.components: dict[str, dict[str, Component]] = {kind: {} for kind in KINDS}
+        self.components: dict[str, Components] = {kind: Components() for kind in KINDS}
+        self.ambiguous: dict[str, dict[str, list[Component]]] = {kind: {} for kind in KINDS}
+        """Per kind, the names several distributions register, with every claimant."""
         self.commands: dict[tuple[str, ...], Command] = {}
         self.distributions: dict[str, Distribution] = {}
         self.failures: list[PluginFailure] = []
+        self.warnings: list[str] = []
+        """Clashes and misspelled plugin switches: printed by the CLI, listed by ``plugins``."""
+        self.excluded: list[str] = []
+        """Installed distributions not loaded because of ``only``/``disable``."""
         self._hooks = _PrefixPluginManager(hookspecs.PROJECT_NAME)
         self._hooks.add_hookspecs(hookspecs)
+        self._clashing_commands: set[tuple[str, ...]] = set()
 
     def register_plugin(
         self, plugin: object, *, distribution: str, version: str | None = None, entry_point: str | None = None
@@ -250,22 +301,56 @@ class Registry:
         kinds = [ComponentRegistry(kind, distribution, self.components[kind]) for kind in KINDS]
         commands = CommandRegistry(distribution, self.commands)
         try:
-            self._hooks.register(plugin, name=f"{distribution}:{entry_point}")  # parsed by setup_runtime
-            try:
-                self._check_hook_names(plugin)
-                for registry in kinds:
-                    self._call(plugin, f"invprob_register_{registry.kind}", registry=registry)
-                self._call(plugin, "invprob_register_commands", registry=commands)
-            except BaseException:
-                self._hooks.unregister(plugin)
-                raise
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must never take the rest down
+            with _plugin_code():
+                self._hooks.register(plugin, name=f"{distribution}:{entry_point}")  # parsed by setup_runtime
+                try:
+                    self._check_hook_names(plugin)
+                    for registry in kinds:
+                        self._call(plugin, f"invprob_register_{registry.kind}", registry=registry)
+                    self._call(plugin, "invprob_register_commands", registry=commands)
+                except BaseException:
+                    self._hooks.unregister(plugin)
+                    raise
+        except _PluginMisbehaved as exc:  # noqa: BLE001 - a broken plugin must never take the rest down
+            self._record_failure(entry_point, distribution, exc.error)
+            return False
+        except Exception as exc:  # noqa: BLE001
             self._record_failure(entry_point, distribution, exc)
             return False
         for registry in kinds:
-            self.components[registry.kind].update(registry.staged)
-        self.commands.update(commands.staged)
+            self._commit(registry.kind, registry.staged)
+        for words, command in commands.staged.items():
+            existing = self.commands.pop(words, None)
+            if existing is None and words not in self._clashing_commands:
+                self.commands[words] = command
+                continue
+            self._clashing_commands.add(words)
+            owners = f"{existing.distribution} and {distribution}" if existing else f"another distribution and {distribution}"
+            self._clash(f"command 'invprob {' '.join(words)}' is registered by both {owners}; it is left out")
         return True
+
+    def _commit(self, kind: str, staged: Mapping[str, Component]) -> None:
+        """Add a plugin's components; a name another distribution has becomes ambiguous."""
+        named = self.components[kind]
+        for name, component in staged.items():
+            named.qualified[f"{canonical_distribution_name(component.distribution)}:{name}"] = component
+            if name in self.ambiguous[kind]:
+                self.ambiguous[kind][name].append(component)
+            elif dict.__contains__(named, name):
+                self.ambiguous[kind][name] = [dict.pop(named, name), component]
+            else:
+                dict.__setitem__(named, name, component)
+                continue
+            owners = " and ".join(c.distribution for c in self.ambiguous[kind][name])
+            self._clash(
+                f"{singular(kind)} {name!r} is registered by both {owners}; a recipe must name one "
+                f"(type: {component.distribution}:{name}) or disable one with INVPROB_DISABLE_PLUGINS"
+            )
+
+    def _clash(self, message: str) -> None:
+        self.warnings.append(message)
+        if self.strict:
+            raise PluginLoadError(f"plugin clash: {message}")
 
     def load_entry_points(self, *, only: set[str] | None = None, disable: set[str] | None = None) -> None:
         """Load the plugins of the ``invprob`` entry-point group, the core's first, each on its own.
@@ -277,21 +362,39 @@ class Registry:
         disable = {canonical_distribution_name(name) for name in disable or ()}
         entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
         seen: set[tuple[str, str]] = set()
+        installed: dict[str, str] = {}
         for ep in sorted(entry_points, key=lambda e: (_dist_name(e) != CORE_DISTRIBUTION, _dist_name(e), e.name)):
             dist, version = _dist_name(ep), ep.dist.version if ep.dist is not None else None
             key = canonical_distribution_name(dist)
+            installed[key] = dist
             if (key, ep.name) in seen:  # the same distribution visible twice on sys.path
                 continue
             seen.add((key, ep.name))
             if key != CORE_DISTRIBUTION and (key in disable or (only is not None and key not in only)):
+                if dist not in self.excluded:
+                    self.excluded.append(dist)
                 continue
             try:
-                plugin = ep.load()
+                with _plugin_code():
+                    plugin = ep.load()
+            except _PluginMisbehaved as exc:
+                self.distributions.setdefault(dist, Distribution(dist, version))
+                self._record_failure(ep.name, dist, exc.error)
+                continue
             except Exception as exc:  # noqa: BLE001
                 self.distributions.setdefault(dist, Distribution(dist, version))
                 self._record_failure(ep.name, dist, exc)
                 continue
             self.register_plugin(plugin, distribution=dist, version=version, entry_point=ep.name)
+        for variable, names in (("INVPROB_LOAD_PLUGINS", only or set()), ("INVPROB_DISABLE_PLUGINS", disable)):
+            for name in sorted(names - set(installed)):
+                close = suggest(name, list(installed), n=1)
+                hint = f"; did you mean {installed[close[0]]!r}?" if close else ""
+                known = ", ".join(sorted(installed.values()))
+                self.warnings.append(
+                    f"{variable} names {name!r}, which is not an installed invprob plugin distribution{hint} "
+                    f"(installed: {known})"
+                )
 
     def setup_runtime(self, device: torch.device | str) -> list[PluginFailure]:
         """Call every plugin's ``invprob_setup_runtime(device)``, each in isolation.
@@ -310,13 +413,15 @@ class Registry:
         return failures
 
     def names(self, kind: str) -> list[str]:
-        """The registered names of ``kind``, sorted."""
+        """The registered names of ``kind`` that belong to one distribution, sorted."""
         return sorted(self.components[_check_kind(kind)])
 
     def get(self, kind: str, name: str) -> Component:
-        """The component ``name`` of ``kind``; a helpful :class:`UnknownComponentError` if absent."""
-        if name in self.components[_check_kind(kind)]:
-            return self.components[kind][name]
+        """The component ``name`` (or ``DISTRIBUTION:NAME``) of ``kind``; a helpful
+        :class:`UnknownComponentError` if absent or ambiguous."""
+        component = self.components[_check_kind(kind)].get(name)
+        if component is not None:
+            return component
         raise UnknownComponentError(kind, name, unknown_component_message(self, kind, name))
 
     def build(self, kind: str, name: str, params: Mapping[str, Any] | BaseModel | None, context: Any) -> Any:
@@ -339,11 +444,45 @@ class Registry:
     def _record_failure(self, entry_point: str, distribution: str, exc: BaseException) -> PluginFailure:
         version = self.distributions[distribution].version if distribution in self.distributions else None
         error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, SystemExit):
+            error = f"the plugin called sys.exit({exc.code!r}) while loading"
+        elif isinstance(exc, KeyboardInterrupt):
+            error = "the plugin raised KeyboardInterrupt while loading"
         failure = PluginFailure(entry_point, distribution, version, error, "".join(traceback.format_exception(exc)))
         self.failures.append(failure)
         if self.strict:
             raise PluginLoadError(f"plugin failed: {failure.summary()}") from exc
         return failure
+
+
+class _PluginMisbehaved(Exception):
+    """A plugin raised ``SystemExit`` or a ``KeyboardInterrupt`` of its own while loading."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
+
+@contextlib.contextmanager
+def _plugin_code():
+    """Around a plugin's own code: what it prints goes to stderr (never into ``--json``
+    output), and ``sys.exit()`` or a ``KeyboardInterrupt`` it raises becomes its failure.
+
+    A real Ctrl-C still aborts: under invprob's handlers it arrives as
+    :class:`~invprob.interrupts.Interrupted`, and without them a ``KeyboardInterrupt`` cannot
+    be told from the user's, so it is raised.
+    """
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    except Interrupted:
+        raise
+    except SystemExit as exc:
+        raise _PluginMisbehaved(exc) from None
+    except KeyboardInterrupt as exc:
+        if not handled_here():
+            raise
+        raise _PluginMisbehaved(exc) from None
 
 
 def canonical_distribution_name(name: str) -> str:
@@ -387,6 +526,8 @@ def new_registry(
         only=_env_set("INVPROB_LOAD_PLUGINS") if only is None else only,
         disable=_env_set("INVPROB_DISABLE_PLUGINS") if disable is None else disable,
     )
+    if not entry_points:
+        registry.excluded.clear()  # left out by the caller, not by a switch a user set
     return registry
 
 

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import pickle
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -28,6 +31,15 @@ class WeightsNotFoundError(FileNotFoundError):
 
 class WeightsMismatchError(ValueError):
     """A state dict does not match the model; the message is a readable key/shape diff."""
+
+
+class WeightsFileError(ValueError):
+    """A weight file cannot be read (damaged, truncated, not a weight file); exit code 2."""
+
+
+class UnsafeCheckpointError(WeightsFileError):
+    """A PyTorch pickle references code (a function such as ``posix.system``), which a file of
+    weights never needs; it is refused unread."""
 
 
 @dataclass(frozen=True)
@@ -100,14 +112,42 @@ def load_state_dict(path: str | Path, *, what: str = "weights") -> dict[str, tor
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        state = load_file(str(path), device="cpu")
+        try:
+            state = load_file(str(path), device="cpu")
+        except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
+            raise WeightsFileError(f"{what} file {path} is not a readable safetensors file: {_first_line(exc)}") from None
     else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = _torch_load(path, what)
         if not isinstance(state, Mapping):
             raise WeightsMismatchError(f"{what} file {path} holds a {type(state).__name__}, not a state dict")
         state = dict(state)
     record(path)
     return state
+
+
+def _torch_load(path: Path, what: str) -> object:
+    """``torch.load(weights_only=True)`` with one-line errors; a pickle that references code is
+    an :class:`UnsafeCheckpointError` (never a suggestion to load it with ``weights_only=False``)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if found is None:  # not a pickle torch can read: damaged or not a checkpoint
+            reason = re.search(r"WeightsUnpickler error:\s*(.+)", str(exc))
+            detail = reason.group(1).strip() if reason else "not a pickle of tensors"
+            raise WeightsFileError(f"{what} file {path} is not a readable PyTorch state dict: {detail}") from None
+        raise UnsafeCheckpointError(
+            f"{what} file {path} references code ({found.group(1)}), which a file of weights never needs; "
+            "it was not loaded. If you trust where it came from, convert it to .safetensors there "
+            "(safetensors holds tensors only) and use that file"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError, EOFError, zipfile errors...
+        raise WeightsFileError(f"{what} file {path} is not a readable PyTorch state dict: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
 
 
 def record(path: Path) -> WeightRecord | None:
@@ -143,8 +183,21 @@ def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], *, what: s
 
 
 def save_safetensors(state: Mapping[str, torch.Tensor], path: str | Path, metadata: Mapping[str, str] | None = None) -> None:
-    """Write a state dict as safetensors (contiguous CPU copies)."""
-    from safetensors.torch import save_file
+    """Write a state dict as safetensors (contiguous CPU copies).
 
+    The bytes are written by Python under a temporary name and renamed into place: the file
+    gets the same mode as every other file the process writes (the umask's), and a file
+    present is a whole file.
+    """
+    from safetensors.torch import save
+
+    path = Path(path)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
-    save_file(tensors, str(path), metadata=dict(metadata or {}))
+    data = save(tensors, metadata=dict(metadata or {}))
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()

@@ -1,4 +1,5 @@
-"""A plugin that registers a solver name the toy plugin already registers."""
+"""A plugin that registers names others already register: the toy plugin's solver and the
+core's ``mse`` loss, next to an operator of its own that nobody else has."""
 
 from invprob import hookimpl
 
@@ -6,3 +7,13 @@ from invprob import hookimpl
 @hookimpl
 def invprob_register_solvers(registry):
     registry.add("toy-descent", lambda params, context: None)
+
+
+@hookimpl
+def invprob_register_losses(registry):
+    registry.add("mse", lambda params, context: None)
+
+
+@hookimpl
+def invprob_register_operators(registry):
+    registry.add("clash-only", lambda params, context: None)

@@ -41,6 +41,15 @@ class ToyDescentParams(Params):
     restarts: int = Field(default=1, gt=0)
     sleep_per_step: float = Field(default=0.0, ge=0)
     produce_nan: bool = False
+    diverge_at: int | None = None
+    """From this step on the latent is NaN (a learning rate too high, in miniature)."""
+    raise_error: bool = False
+    signal_in_solve: int | None = None
+    """In the solve call with this number (1, 2, ...), send this process ``signals`` SIGINTs at step 2."""
+    signals: int = Field(default=3, ge=1)
+
+
+_SOLVES = [0]  # solve calls in this process, for signal_in_solve
 
 
 def _generator(params: ToyGeneratorParams, context):
@@ -91,7 +100,20 @@ class ToyDescent:
         started = time.perf_counter()
         interrupted = False
         image = problem.generator(z)
-        for _ in range(self.params.steps):
+        if self.params.raise_error:
+            raise RuntimeError("the toy solver fails on purpose")
+        _SOLVES[0] += 1
+        for step in range(self.params.steps):
+            if step == 2 and _SOLVES[0] == self.params.signal_in_solve:
+                import os
+                import signal
+
+                for _ in range(self.params.signals):
+                    os.kill(os.getpid(), signal.SIGINT)
+                    time.sleep(0.05)
+            if step == self.params.diverge_at:
+                with torch.no_grad():
+                    z.mul_(float("nan"))
             if monitor.stop_requested:
                 interrupted = True
                 break

@@ -11,7 +11,9 @@ import argparse
 def configure_train(parser: argparse.ArgumentParser) -> None:
     """The command-line options of ``invprob train dcgan``."""
     parser.add_argument("data", help="image folder, .zip of images, or .npz with 'images' (uint8 NHWC) and optional 'ids'")
-    parser.add_argument("--out", required=True, help="output folder (created; reused with --resume)")
+    parser.add_argument("--out", required=True,
+                        help="output folder (created; an earlier training there is continued with --resume, "
+                             "replaced with --force, and otherwise refused)")  # fmt: skip
     parser.add_argument("--image-size", type=int, default=64, choices=(32, 64, 128))
     parser.add_argument("--nz", type=int, default=100)
     parser.add_argument("--ngf", type=int, default=64)
@@ -31,6 +33,7 @@ def configure_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample-every", type=int, default=200, help="steps between sample grids")
     parser.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
+    parser.add_argument("--force", action="store_true", help="start afresh in OUT, replacing an earlier training there")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (log lines instead)")
 
 

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``invprob convert dcgan``."""
     if Path(args.dst).exists() and not args.force:
         print(f"error: {args.dst} exists; pass --force to overwrite it", file=sys.stderr)
-        return 1
+        return 2
     metadata = convert(args.src, args.dst, arch=args.arch, latent=args.latent)
     shape = f"{metadata.get('nc', '?')}x{metadata.get('image_size', '?')}x{metadata.get('image_size', '?')}"
     print(f"wrote {args.dst}: {metadata['arch']} {metadata['role']}, images {shape}, latent {metadata.get('latent')}")

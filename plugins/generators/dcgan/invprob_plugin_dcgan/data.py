@@ -65,20 +65,38 @@ def load_images(
 
 
 def _from_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    with np.load(path) as data:
-        if "images" not in data:
-            raise KeyError(f"{path} has no 'images' array (found: {', '.join(data.files)})")
-        images = data["images"]
-        ids = data["ids"] if "ids" in data else np.arange(len(images))
-    if images.dtype != np.uint8:
-        raise TypeError(f"{path}: 'images' must be uint8 [N, H, W, C], got {images.dtype}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "images" not in data:
+                raise ValueError(f"{path} has no 'images' array (found: {', '.join(data.files)})")
+            images = data["images"]
+            ids = data["ids"] if "ids" in data else np.arange(len(images))
+    except ValueError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - numpy raises BadZipFile, OSError, EOFError...
+        raise ValueError(f"{path} is not a readable .npz: {type(exc).__name__}: {exc}") from None
+    if images.dtype != np.uint8 or images.ndim != 4:
+        raise ValueError(f"{path}: 'images' must be uint8 [N, H, W, C], got {images.dtype} {tuple(images.shape)}")
+    if np.ndim(ids) != 1 or len(ids) != len(images):
+        raise ValueError(f"{path} has {len(images)} images but {np.size(ids)} ids; 'ids' must name every image once")
     return images, np.asarray(ids, dtype=np.int64)
 
 
 def _zip_members(path: Path):
-    archive = zipfile.ZipFile(path)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ValueError(f"{path} is not a readable zip file: {exc}") from None
     names = [n for n in archive.namelist() if n.lower().endswith(IMAGE_SUFFIXES) and not n.startswith("__MACOSX")]
-    return names, archive.read
+
+    def read(name: str) -> bytes:
+        try:
+            return archive.read(name)
+        except Exception as exc:  # noqa: BLE001 - bad CRC, zlib.error, encrypted member...
+            raise ValueError(f"{path}: member {name!r} cannot be read: {type(exc).__name__}: {exc}") from None
+
+    read.where = lambda name: f"{path}: member {name!r}"  # type: ignore[attr-defined]
+    return names, read
 
 
 def _folder_members(path: Path):
@@ -97,8 +115,12 @@ def _from_named_files(names, read, *, channels: int, size: int | None) -> tuple[
     if mode is None:
         raise ValueError(f"only 1- or 3-channel images are supported, not {channels}")
     arrays = []
+    where = getattr(read, "where", lambda name: name)
     for name in names:
-        image = Image.open(io.BytesIO(read(name))).convert(mode)
+        try:
+            image = Image.open(io.BytesIO(read(name))).convert(mode)
+        except (OSError, SyntaxError) as exc:  # PIL: UnidentifiedImageError, truncated files
+            raise ValueError(f"{where(name)} is not a readable image: {exc}") from None
         array = np.asarray(image)
         arrays.append(_resize(array, size) if size is not None and array.shape[:2] != (size, size) else array)
     if len({a.shape for a in arrays}) > 1:

@@ -122,7 +122,7 @@ class Trainer:
         total_steps = math.floor(args.epochs * self.steps_per_epoch)
         deadline = time.monotonic() + args.minutes * 60 if args.minutes is not None else math.inf
         start, start_step = time.monotonic(), self.step
-        log = open(self.out / "log.csv", "a", newline="")
+        log = open(self.out / "log.csv", "a" if self.step else "w", newline="")  # a fresh start, a fresh log
         writer = csv.writer(log)
         if log.tell() == 0:
             writer.writerow(["step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "wall_s"])
@@ -276,8 +276,28 @@ def _progress(total: int, initial: int, *, disabled: bool):
     return tqdm(total=total, initial=initial, unit="step", disable=disabled, dynamic_ncols=True, mininterval=2.0)
 
 
+TRAINING_FILES = (CHECKPOINT, "generator.safetensors", "discriminator.safetensors", "train.json", "log.csv")
+"""What a training writes into its ``--out`` folder; any of them marks an earlier training."""
+
+
+def check_out(args: argparse.Namespace) -> None:
+    """Refuse an ``--out`` folder that holds an earlier training unless ``--resume`` (continue
+    it) or ``--force`` (replace it) says what to do with it: a finished model is never
+    overwritten by accident."""
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {out} is a file, not a folder")
+    found = [name for name in TRAINING_FILES if (out / name).exists()]
+    if found and not (args.resume or getattr(args, "force", False)):
+        raise FileExistsError(
+            f"--out {out} holds an earlier training ({', '.join(found)}); pass --resume to continue it, "
+            "--force to start afresh and replace it, or choose another --out"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``invprob train dcgan``; returns the exit status."""
+    check_out(args)
     threads = torch.get_num_threads()
     if args.threads:
         torch.set_num_threads(args.threads)

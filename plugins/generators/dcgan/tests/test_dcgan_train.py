@@ -80,3 +80,37 @@ def test_time_budget_stops_cleanly_and_still_writes_weights(npz: Path, tmp_path:
     assert summary["stopped_by"] == "minutes" and summary["steps"] == 0
     assert (out / "generator.safetensors").is_file()
 
+
+
+def invprob_cli(*args: str):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "invprob.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_an_earlier_training_is_not_overwritten_without_resume_or_force(npz: Path, tmp_path: Path):
+    out = tmp_path / "run"
+    assert main([str(npz), "--out", str(out), "--epochs", "0.5", *TINY]) == 0
+    before = (out / "generator.safetensors").read_bytes()
+    refused = invprob_cli("train", "dcgan", str(npz), "--out", str(out), "--epochs", "0.5", *TINY)
+    assert refused.returncode == 2, refused.stderr
+    assert "holds an earlier training" in refused.stderr and "--resume" in refused.stderr and "--force" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert (out / "generator.safetensors").read_bytes() == before
+    assert main([str(npz), "--out", str(out), "--epochs", "0.5", "--seed", "1", "--force", *TINY]) == 0
+    assert (out / "generator.safetensors").read_bytes() != before
+    log = (out / "log.csv").read_text().splitlines()
+    assert sum(line.startswith("step,") for line in log) == 1  # a fresh start, a fresh log
+
+
+def test_training_data_errors_are_one_line_and_name_the_bad_file(tmp_path: Path):
+    np.savez(tmp_path / "short.npz", images=_faces(4), ids=np.arange(3))
+    with pytest.raises(ValueError, match="has 4 images but 3 ids"):
+        load_images(tmp_path / "short.npz")
+    with zipfile.ZipFile(tmp_path / "faces.zip", "w") as archive:
+        archive.writestr("0.png", b"garbage")
+    with pytest.raises(ValueError, match=r"faces.zip: member '0.png' is not a readable image"):
+        load_images(tmp_path / "faces.zip")
+    result = invprob_cli("train", "dcgan", str(tmp_path / "short.npz"), "--out", str(tmp_path / "out"), *TINY)
+    assert result.returncode == 2 and "has 4 images but 3 ids" in result.stderr and "Traceback" not in result.stderr
