@@ -207,6 +207,19 @@ def test_the_tracker_keeps_an_earlier_better_iterate():
     assert best.round.tolist() == [0, 0]
 
 
+def test_a_diverged_iterate_never_wins_and_a_diverged_first_one_is_replaced():
+    nan = float("nan")
+    best = BestIterate(2)
+    image = torch.zeros(4, 1, 2, 2)
+    # restart-major: restart 0 of image 0 diverged, restart 1 of image 0 is finite
+    best.update(torch.tensor([nan, 3.0, 2.0, 1.0]), image, {"v": torch.tensor([[1.0], [2.0], [3.0], [4.0]])})
+    assert best.loss.tolist() == [2.0, 1.0] and best.variables["v"].tolist() == [[3.0], [4.0]]
+    first_diverged = BestIterate(1)
+    first_diverged.update(torch.tensor([nan]), image[:1], {"v": torch.tensor([[1.0]])})
+    first_diverged.update(torch.tensor([7.0]), image[:1], {"v": torch.tensor([[2.0]])})
+    assert first_diverged.loss.tolist() == [7.0] and first_diverged.variables["v"].tolist() == [[2.0]]
+
+
 _HOST_READS = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__", "__index__")
 
 

@@ -116,7 +116,8 @@ class BestIterate:
             )
         if self._image_index is None or self._image_index.device != loss.device:
             self._image_index = torch.arange(self.batch_size, device=loss.device)
-        return loss.detach().reshape(restarts, self.batch_size).argmin(dim=0) * self.batch_size + self._image_index
+        ranked = loss.detach().nan_to_num(nan=float("inf"))  # a diverged restart never wins
+        return ranked.reshape(restarts, self.batch_size).argmin(dim=0) * self.batch_size + self._image_index
 
     @torch.no_grad()
     def update(self, loss: torch.Tensor, image: torch.Tensor, variables: Mapping[str, torch.Tensor]) -> None:
@@ -137,7 +138,8 @@ class BestIterate:
                 self._round = torch.full_like(self.loss, self.current_round, dtype=torch.long)
             better = None
         else:
-            better = candidate_loss < self.loss
+            # a finite loss also replaces a NaN kept so far (a first iterate that diverged)
+            better = (candidate_loss < self.loss) | (self.loss.isnan() & ~candidate_loss.isnan())
             self.loss = torch.where(better, candidate_loss, self.loss)
             self.image = _where_batch(better, pick(image), self.image)
             if self._round is not None:  # None while everything is round 0: one op less per step
