@@ -1,0 +1,60 @@
+"""The two low-level operations of StyleGAN2, in plain PyTorch (nothing compiled).
+
+``upfirdn2d(x, K, up, down, pad)`` upsamples, filters and downsamples every channel alone:
+
+1. insert ``up - 1`` zeros after every sample along H and W (length ``H * up``);
+2. zero-pad ``pad[0]`` before and ``pad[1]`` after each spatial axis (negative values crop);
+3. convolve with ``K`` in "valid" mode as a true convolution (correlation with ``K`` flipped);
+4. keep every ``down``-th sample from index 0.
+
+The output length is ``(H * up + pad0 + pad1 - kh) // down + 1``. This is rosinality's
+``upfirdn2d_native``, the path its CUDA kernel is checked against.
+
+``fused_leaky_relu(x, bias)`` is ``leaky_relu(x + bias, 0.2) * sqrt(2)``: the bias is added
+per channel (axis 1) before the activation, and the gain sqrt(2) keeps the variance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+LRELU_SLOPE = 0.2
+LRELU_GAIN = math.sqrt(2)
+
+
+def make_kernel(taps: Sequence[float] | torch.Tensor) -> torch.Tensor:
+    """The 2-D FIR kernel ``outer(k, k) / sum`` (a 1-D ``k``) or ``K / sum`` (a 2-D ``K``)."""
+    kernel = torch.as_tensor(taps, dtype=torch.float32)
+    if kernel.dim() == 1:
+        kernel = kernel[None, :] * kernel[:, None]
+    return kernel / kernel.sum()
+
+
+def upfirdn2d(
+    x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1, pad: tuple[int, int] = (0, 0)
+) -> torch.Tensor:
+    """Upsample by ``up`` (zero insertion), pad, filter with ``kernel``, keep every ``down``-th sample."""
+    batch, channels, height, width = x.shape
+    out = x.reshape(batch * channels, 1, height, width)
+    if up > 1:
+        out = out.reshape(batch * channels, 1, height, 1, width, 1)
+        out = F.pad(out, [0, up - 1, 0, 0, 0, up - 1])
+        out = out.reshape(batch * channels, 1, height * up, width * up)
+    pad0, pad1 = pad
+    out = F.pad(out, [pad0, pad1, pad0, pad1])  # negative padding crops
+    weight = torch.flip(kernel, [0, 1]).to(out.dtype)[None, None]
+    out = F.conv2d(out, weight)
+    if down > 1:
+        out = out[:, :, ::down, ::down]
+    return out.reshape(batch, channels, out.shape[2], out.shape[3])
+
+
+def fused_leaky_relu(x: torch.Tensor, bias: torch.Tensor | None = None, scale: float = LRELU_GAIN) -> torch.Tensor:
+    """``leaky_relu(x + bias, 0.2) * scale``, the bias broadcast over axis 1."""
+    if bias is not None:
+        x = x + bias.reshape(1, -1, *([1] * (x.dim() - 2)))
+    return F.leaky_relu(x, LRELU_SLOPE) * scale
