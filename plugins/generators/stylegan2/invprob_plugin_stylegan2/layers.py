@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .ops import fused_leaky_relu, make_kernel, upfirdn2d
+from .ops import fused_leaky_relu, make_kernel, upfirdn2d, using_reference
 
 
 class PixelNorm(nn.Module):
@@ -109,9 +109,16 @@ class ModulatedConv2d(nn.Module):
         W'[b, o, i]  = weight[0, o, i] / sqrt(in * k * k) * s[b, i]
         W''[b, o]    = W'[b, o] / sqrt(sum_{i, kh, kw} W'[b, o]**2 + 1e-8)     (if demodulate)
 
-    The batch is folded into channel groups (``groups = B``), as upstream does. With
-    ``upsample`` the convolution is transposed with stride 2 (``H -> 2H + 1`` for 3×3) and
-    followed by :class:`Blur` (gain 4), which brings it to ``2H``.
+    Upstream folds the batch into channel groups (``groups = B``) and convolves with the
+    per-sample weights (:meth:`forward_grouped`; used for a batch of one and inside
+    :func:`~invprob_plugin_stylegan2.ops.reference_formulation`). For a larger batch the same
+    result is computed with one shared weight (:meth:`forward_shared`): the input is scaled
+    by ``s * scale`` per input channel, convolved with ``weight``, and the output scaled by the
+    demodulation factor ``d[b, o] = rsqrt(sum_i s[b, i]**2 * scale**2 * sum_k weight[o, i, k]**2 + 1e-8)``,
+    which is exactly the norm of ``W'[b, o]``.
+
+    With ``upsample`` the convolution is transposed with stride 2 (``H -> 2H + 1`` for 3×3)
+    and followed by :class:`Blur` (gain 4), which brings it to ``2H``.
     """
 
     def __init__(
@@ -141,6 +148,27 @@ class ModulatedConv2d(nn.Module):
         self.modulation = EqualLinear(style_dim, in_channels, bias_init=1)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] == 1 or using_reference():
+            return self.forward_grouped(x, w)
+        return self.forward_shared(x, w)
+
+    def forward_shared(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """One convolution with the shared weight; the style and demodulation scale activations."""
+        batch = x.shape[0]
+        style = self.modulation(w) * self.scale  # [B, in]
+        weight = self.weight[0]  # [out, in, k, k]
+        x = x * style[:, :, None, None]
+        if self.upsample:
+            out = self.blur(F.conv_transpose2d(x, weight.transpose(0, 1), padding=0, stride=2))
+        else:
+            out = F.conv2d(x, weight, padding=self.padding)
+        if self.demodulate:
+            demod = torch.rsqrt(style.pow(2) @ weight.pow(2).sum([2, 3]).T + 1e-8)  # [B, out]
+            out = out * demod.reshape(batch, -1, 1, 1)
+        return out
+
+    def forward_grouped(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """Upstream's formulation: per-sample modulated, demodulated weights, batch folded into groups."""
         batch, in_channels, height, width = x.shape
         style = self.modulation(w).reshape(batch, 1, in_channels, 1, 1)
         weight = self.scale * self.weight * style  # [B, out, in, k, k]

@@ -7,8 +7,12 @@
 3. convolve with ``K`` in "valid" mode as a true convolution (correlation with ``K`` flipped);
 4. keep every ``down``-th sample from index 0.
 
-The output length is ``(H * up + pad0 + pad1 - kh) // down + 1``. This is rosinality's
-``upfirdn2d_native``, the path its CUDA kernel is checked against.
+The output length is ``(H * up + pad0 + pad1 - kh) // down + 1``. :func:`upfirdn2d_native`
+is rosinality's ``upfirdn2d_native``, the path its CUDA kernel is checked against, step by
+step. :func:`upfirdn2d` computes the same thing faster where it can: an upsampling is one
+strided transposed convolution (no zero-stuffed tensor), a plain filter pads inside the
+convolution. Inside ``with reference_formulation():`` every op of this plugin takes the
+upstream path instead (the benchmark compares the two).
 
 ``fused_leaky_relu(x, bias)`` is ``leaky_relu(x + bias, 0.2) * sqrt(2)``: the bias is added
 per channel (axis 1) before the activation, and the gain sqrt(2) keeps the variance.
@@ -16,8 +20,10 @@ per channel (axis 1) before the activation, and the gain sqrt(2) keeps the varia
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 
 import torch
 import torch.nn.functional as F
@@ -34,10 +40,51 @@ def make_kernel(taps: Sequence[float] | torch.Tensor) -> torch.Tensor:
     return kernel / kernel.sum()
 
 
+_REFERENCE: ContextVar[bool] = ContextVar("stylegan2_reference_formulation", default=False)
+
+
+@contextlib.contextmanager
+def reference_formulation(enabled: bool = True) -> Iterator[None]:
+    """Run upstream's formulation (grouped modulated convs, step-by-step upfirdn2d) inside the block."""
+    token = _REFERENCE.set(enabled)
+    try:
+        yield
+    finally:
+        _REFERENCE.reset(token)
+
+
+def using_reference() -> bool:
+    return _REFERENCE.get()
+
+
 def upfirdn2d(
     x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1, pad: tuple[int, int] = (0, 0)
 ) -> torch.Tensor:
-    """Upsample by ``up`` (zero insertion), pad, filter with ``kernel``, keep every ``down``-th sample."""
+    """Upsample by ``up`` (zero insertion), pad, filter with ``kernel``, keep every ``down``-th sample.
+
+    The zero insertion and the true convolution together are a transposed convolution with
+    stride ``up`` and the unflipped kernel; its ``padding`` crops ``kh - 1 - pad0`` at both ends,
+    which gives the same samples when ``pad0 - pad1 == up - 1`` (as in every StyleGAN2 call).
+    """
+    kh, kw = kernel.shape
+    pad0, pad1 = pad
+    if not using_reference() and kh == kw and down == 1:
+        batch, channels, height, width = x.shape
+        flat = x.reshape(batch * channels, 1, height, width)
+        weight = kernel.to(x.dtype)[None, None]
+        if up > 1 and pad0 - pad1 == up - 1 and 0 <= kh - 1 - pad0:
+            out = F.conv_transpose2d(flat, weight, stride=up, padding=kh - 1 - pad0)
+            return out.reshape(batch, channels, out.shape[2], out.shape[3])
+        if up == 1 and pad0 == pad1 >= 0:
+            out = F.conv2d(flat, torch.flip(weight, [2, 3]), padding=pad0)
+            return out.reshape(batch, channels, out.shape[2], out.shape[3])
+    return upfirdn2d_native(x, kernel, up, down, pad)
+
+
+def upfirdn2d_native(
+    x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1, pad: tuple[int, int] = (0, 0)
+) -> torch.Tensor:
+    """:func:`upfirdn2d` step by step (zero insertion, pad, filter, subsample), as upstream's fallback."""
     batch, channels, height, width = x.shape
     out = x.reshape(batch * channels, 1, height, width)
     if up > 1:

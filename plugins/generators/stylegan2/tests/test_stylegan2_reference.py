@@ -94,3 +94,12 @@ def test_registered_generator_loads_the_fixture_from_a_recipe_path(stylegan2_reg
     built = stylegan2_registry.build("generators", "stylegan2", {"checkpoint": "checkpoint.pt"}, context)
     assert built.image_shape == (3, 32, 32) and built.discriminator_output == "logit"
     torch.testing.assert_close(built({"w+": reference["wplus"]}), reference["img_wplus"].clamp(-1, 1), **TOL)
+
+
+def test_upstream_formulation_matches_too(model, reference):
+    from invprob_plugin_stylegan2.ops import reference_formulation
+
+    with reference_formulation():
+        torch.testing.assert_close(model({"w+": reference["wplus"]}), reference["img_wplus"], **TOL)
+        torch.testing.assert_close(model({"z": reference["z"]}), reference["img_z"], **TOL)
+        torch.testing.assert_close(model.discriminator(reference["d_in"]), reference["d_out"], **TOL)
