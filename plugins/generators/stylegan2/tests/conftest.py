@@ -26,3 +26,14 @@ def reference(fixtures: Path):
     from safetensors.torch import load_file
 
     return load_file(str(fixtures / "reference.safetensors"))
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These models are tiny: one CPU thread is faster than two fighting over a shared machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
