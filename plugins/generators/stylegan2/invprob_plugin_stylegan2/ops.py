@@ -11,7 +11,8 @@ The output length is ``(H * up + pad0 + pad1 - kh) // down + 1``. :func:`upfirdn
 is rosinality's ``upfirdn2d_native``, the path its CUDA kernel is checked against, step by
 step. :func:`upfirdn2d` computes the same thing faster where it can: an upsampling is one
 strided transposed convolution (no zero-stuffed tensor), a plain filter pads inside the
-convolution. Inside ``with reference_formulation():`` every op of this plugin takes the
+convolution, and both are depthwise (``groups = C``), which CPU and GPU kernels run far faster
+than upstream's single-channel convolution over ``[B * C, 1, H, W]``. Inside ``with reference_formulation():`` every op of this plugin takes the
 upstream path instead (the benchmark compares the two).
 
 ``fused_leaky_relu(x, bias)`` is ``leaky_relu(x + bias, 0.2) * sqrt(2)``: the bias is added
@@ -69,15 +70,12 @@ def upfirdn2d(
     kh, kw = kernel.shape
     pad0, pad1 = pad
     if not using_reference() and kh == kw and down == 1:
-        batch, channels, height, width = x.shape
-        flat = x.reshape(batch * channels, 1, height, width)
-        weight = kernel.to(x.dtype)[None, None]
+        channels = x.shape[1]
+        weight = kernel.to(x.dtype)[None, None].expand(channels, 1, kh, kw)  # depthwise: one filter per channel
         if up > 1 and pad0 - pad1 == up - 1 and 0 <= kh - 1 - pad0:
-            out = F.conv_transpose2d(flat, weight, stride=up, padding=kh - 1 - pad0)
-            return out.reshape(batch, channels, out.shape[2], out.shape[3])
+            return F.conv_transpose2d(x, weight, stride=up, padding=kh - 1 - pad0, groups=channels)
         if up == 1 and pad0 == pad1 >= 0:
-            out = F.conv2d(flat, torch.flip(weight, [2, 3]), padding=pad0)
-            return out.reshape(batch, channels, out.shape[2], out.shape[3])
+            return F.conv2d(x, torch.flip(weight, [2, 3]), padding=pad0, groups=channels)
     return upfirdn2d_native(x, kernel, up, down, pad)
 
 
