@@ -1,4 +1,4 @@
-"""invprob entry point of the StyleGAN2 plugin: the ``stylegan2`` generator and ``invprob convert stylegan2``.
+"""invprob entry point of the StyleGAN2 plugin: the ``stylegan2`` generator, ``invprob convert stylegan2`` and ``invprob train stylegan2``.
 
 Light on purpose: torch and the model are imported inside the factory and the commands.
 """
@@ -106,8 +106,26 @@ def _configure_convert(parser: argparse.ArgumentParser) -> None:
     configure_convert(parser)
 
 
+def _run_train(args: argparse.Namespace) -> int:
+    from .train import run
+
+    return run(args)
+
+
+def _configure_train(parser: argparse.ArgumentParser) -> None:
+    from .commands import configure_train
+
+    configure_train(parser)
+
+
 @hookimpl
 def invprob_register_commands(registry: CommandRegistry) -> None:
+    registry.add(
+        "train stylegan2",
+        _run_train,
+        help="train a StyleGAN2 (logistic loss, lazy R1, style mixing, EMA; no path-length regularisation)",
+        configure=_configure_train,
+    )
     registry.add(
         "convert stylegan2",
         _run_convert,
