@@ -110,10 +110,11 @@ def train(args: argparse.Namespace) -> dict:
         with torch.no_grad():
             for ema, live in zip(g_ema.parameters(), g.parameters()):
                 ema.mul_(accumulate).add_(live, alpha=1 - accumulate)
-        if not (math.isfinite(float(d_loss)) and math.isfinite(float(g_loss))):
-            raise FloatingPointError(f"training diverged at step {step}: d_loss {float(d_loss)}, g_loss {float(g_loss)}")
-        if step % 10 == 0 or step == 1:
-            history.append({"step": step, "d_loss": float(d_loss), "g_loss": float(g_loss), "r1": float(r1)})
+        if step % 10 == 0 or step == 1:  # a host sync only every 10 steps
+            losses = {"d_loss": float(d_loss.detach()), "g_loss": float(g_loss.detach()), "r1": float(r1.detach())}
+            if not all(math.isfinite(v) for v in losses.values()):
+                raise FloatingPointError(f"training diverged at step {step}: {losses}")
+            history.append({"step": step, **losses})
     latent_avg = mean_latent(g_ema, 4096, seed=args.seed)
     state = {f"g_ema.{k}": v for k, v in g_ema.state_dict().items()}
     state.update({f"d.{k}": v for k, v in d.state_dict().items()})
