@@ -23,11 +23,10 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from invprob.data import load_images
-from invprob.images import to_uint8
+from invprob.outputs import save_grid
 from invprob.seeding import make_rng, randn, rand
 from invprob.weights import save_safetensors
 
@@ -130,20 +129,12 @@ def train(args: argparse.Namespace) -> dict:
     return summary
 
 
-def _save_samples(g: StyleGAN2Network, latent_avg: torch.Tensor, path: Path, *, seed: int, n: int = 16) -> None:
-    from PIL import Image
-
-    device = latent_avg.device
+def _save_samples(g: StyleGAN2Network, latent_avg: torch.Tensor, path: Path, *, seed: int, side: int = 4) -> None:
+    """A ``side`` x ``side`` grid of ``g`` samples (fixed latents, checkpoint noise)."""
     with torch.no_grad():
-        w = g.get_latent(randn((n, g.config.style_dim), make_rng(seed, "samples"), device=device))
-        image, _ = g.synthesis(w[:, None].repeat(1, g.config.n_latent, 1))
-    tiles = to_uint8(image)  # [n, H, W, 3]
-    side = int(math.ceil(math.sqrt(n)))
-    h, w_ = tiles.shape[1:3]
-    grid = np.zeros((side * h, side * w_, 3), dtype=np.uint8)
-    for i, tile in enumerate(tiles):
-        grid[(i // side) * h : (i // side + 1) * h, (i % side) * w_ : (i % side + 1) * w_] = tile
-    Image.fromarray(grid).save(path)
+        z = randn((side * side, g.config.style_dim), make_rng(seed, "samples"), device=latent_avg.device)
+        image, _ = g.synthesis(g.get_latent(z)[:, None].repeat(1, g.config.n_latent, 1))
+    save_grid([image[i * side : (i + 1) * side] for i in range(side)], path)
 
 
 def run(args: argparse.Namespace) -> int:
