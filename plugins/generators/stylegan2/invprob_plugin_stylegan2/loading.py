@@ -57,9 +57,8 @@ def read_rosinality(path: Path) -> dict[str, Any]:
         with torch.serialization.safe_globals([argparse.Namespace]):
             data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - every reader failure becomes one line naming the file
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StyleGAN2CheckpointError(
-            f"{path}: cannot read it as a PyTorch checkpoint (truncated, corrupt or not a torch.save file): {reason}"
+            f"{path}: cannot read it as a PyTorch checkpoint (truncated, corrupt or not a torch.save file): {_reason(exc)}"
         ) from None
     if not isinstance(data, Mapping):
         raise StyleGAN2CheckpointError(f"{path}: holds a {type(data).__name__}; expected a rosinality StyleGAN2 checkpoint dict with 'g_ema'")
@@ -80,6 +79,16 @@ def read_rosinality(path: Path) -> dict[str, Any]:
     if isinstance(args, Mapping):
         result["args"] = dict(args)
     return result
+
+
+def _reason(exc: Exception) -> str:
+    """One line of a reader error; for a refused weights-only load, the refused item, never torch's
+    advice to retry with ``weights_only=False`` (which would run code from the file)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if lines and lines[0].startswith("Weights only load failed"):
+        refused = [line for line in lines if line.startswith("Unsupported")]
+        return f"a weights-only load refused it ({refused[0] if refused else 'objects other than tensors and plain data'})"
+    return lines[0] if lines else type(exc).__name__
 
 
 def read_converted(path: Path) -> dict[str, Any]:

@@ -105,3 +105,14 @@ def test_a_wrong_shape_prints_the_key_diff(rosinality_pt, tmp_path):
         load_stylegan2(bad)
     message = str(error.value)
     assert "missing in file:     to_rgbs.1.bias" in message and "convs.1.activate.bias file (5,) vs model (8,)" in message
+
+
+def test_a_pickle_with_other_objects_is_refused_without_advice_to_run_it(tmp_path):
+    import collections
+
+    path = tmp_path / "odd.pt"
+    torch.save({"g_ema": collections.Counter(a=1)}, path)
+    with pytest.raises(StyleGAN2CheckpointError) as error:
+        load_stylegan2(path)
+    message = str(error.value)
+    assert "odd.pt" in message and "weights-only load refused it" in message and "weights_only` set to `False" not in message
