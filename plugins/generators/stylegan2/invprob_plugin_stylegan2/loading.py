@@ -19,7 +19,6 @@ determine the widths (checkpoints with reduced or custom widths exist):
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,16 +26,14 @@ from typing import Any
 
 import torch
 
-from invprob.weights import WeightsMismatchError, find_weights, load_strict, record
+from invprob.weights import find_weights, load_strict, record
+
+from .errors import StyleGAN2CheckpointError
 
 from .generator import StyleGAN2Generator
 from .networks import StyleGAN2Config, StyleGAN2Discriminator, StyleGAN2Network, is_power_of_two
 
 FORMAT = "invprob-stylegan2"
-
-
-class StyleGAN2CheckpointError(WeightsMismatchError):
-    """A file that is not a StyleGAN2 checkpoint we can read; the message names the file and what was expected."""
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
@@ -223,7 +220,3 @@ def load_stylegan2(
     record(path)
     return build_from_checkpoint(data, path=path, discriminator=discriminator, **options)
 
-
-def describe(generator: StyleGAN2Generator) -> str:
-    """A one-line JSON description of a loaded StyleGAN2's architecture."""
-    return json.dumps(json.loads(generator.config.to_json()), sort_keys=True)

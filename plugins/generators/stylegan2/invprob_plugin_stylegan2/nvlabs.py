@@ -64,7 +64,7 @@ from typing import Any
 
 import torch
 
-from .loading import StyleGAN2CheckpointError
+from .errors import StyleGAN2CheckpointError
 
 
 class UnsafePickleError(StyleGAN2CheckpointError):
@@ -257,7 +257,7 @@ def _map_generator(flat: Mapping[str, torch.Tensor], size: int, path: Path) -> t
     out["input.input"] = take("synthesis.b4.const")[None]
     noise_index = 0
 
-    def layer(source: str, target: str, *, upsample: bool, resample: torch.Tensor | None) -> None:
+    def layer(source: str, target: str, *, upsample: bool) -> None:
         nonlocal noise_index
         out[f"{target}.conv.weight"] = take(f"{source}.weight")[None]
         if upsample:
@@ -279,7 +279,7 @@ def _map_generator(flat: Mapping[str, torch.Tensor], size: int, path: Path) -> t
         out[f"{target}.conv.modulation.weight"] = take(f"{source}.affine.weight")
         out[f"{target}.conv.modulation.bias"] = take(f"{source}.affine.bias")
 
-    layer("synthesis.b4.conv1", "conv1", upsample=False, resample=None)
+    layer("synthesis.b4.conv1", "conv1", upsample=False)
     torgb("synthesis.b4.torgb", "to_rgb1", None)
     if "synthesis.b4.resample_filter" in flat:
         used.add("synthesis.b4.resample_filter")
@@ -287,8 +287,8 @@ def _map_generator(flat: Mapping[str, torch.Tensor], size: int, path: Path) -> t
     while resolution <= size:
         block = f"synthesis.b{resolution}"
         resample = take(f"{block}.resample_filter")
-        layer(f"{block}.conv0", f"convs.{2 * k - 2}", upsample=True, resample=resample)
-        layer(f"{block}.conv1", f"convs.{2 * k - 1}", upsample=False, resample=None)
+        layer(f"{block}.conv0", f"convs.{2 * k - 2}", upsample=True)
+        layer(f"{block}.conv1", f"convs.{2 * k - 1}", upsample=False)
         torgb(f"{block}.torgb", f"to_rgbs.{k - 1}", resample)
         resolution, k = resolution * 2, k + 1
     return out, used
