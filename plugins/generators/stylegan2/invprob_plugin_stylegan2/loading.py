@@ -171,6 +171,7 @@ def infer_config(checkpoint: Mapping[str, Any], *, path: Path | str = "checkpoin
         lr_mlp=float(args.get("lr_mlp", 0.01)),
         blur_kernel=taps,
         d_channels=d_channels if d_channels != channels else None,
+        stddev_group=int(args.get("stddev_group", 4)),
     )
 
 

@@ -50,7 +50,8 @@ def standard_channels(channel_multiplier: int = 2, *, max_channels: int = 512) -
 @dataclass(frozen=True)
 class StyleGAN2Config:
     """Architecture hyperparameters. ``channels`` maps each resolution ``4…size`` to its width;
-    ``d_channels`` the discriminator's (``size…4``; default: the same)."""
+    ``d_channels`` the discriminator's (``size…4``; default: the same); ``stddev_group`` the
+    discriminator's minibatch-stddev group size (upstream: 4)."""
 
     size: int
     style_dim: int = 512
@@ -59,6 +60,7 @@ class StyleGAN2Config:
     lr_mlp: float = 0.01
     blur_kernel: tuple[int, ...] = (1, 3, 3, 1)
     d_channels: Mapping[int, int] | None = None
+    stddev_group: int = 4
 
     def __post_init__(self) -> None:
         if not is_power_of_two(self.size) or self.size < 4:
@@ -202,7 +204,7 @@ class StyleGAN2Discriminator(nn.Module):
     """rosinality's ``Discriminator``: fromRGB, one :class:`ResBlock` per resolution down to 4×4,
     minibatch stddev, a 3×3 conv and two linear layers; returns a raw logit ``[B, 1]``."""
 
-    def __init__(self, config: StyleGAN2Config, *, stddev_group: int = 4):
+    def __init__(self, config: StyleGAN2Config):
         super().__init__()
         c = config.discriminator_channels()
         taps = config.blur_kernel
@@ -213,7 +215,7 @@ class StyleGAN2Discriminator(nn.Module):
             layers.append(ResBlock(in_channels, out_channels, taps))
             in_channels = out_channels
         self.convs = nn.Sequential(*layers)
-        self.stddev_group = stddev_group
+        self.stddev_group = config.stddev_group
         self.final_conv = ConvLayer(in_channels + 1, c[4], 3)
         self.final_linear = nn.Sequential(
             EqualLinear(c[4] * 4 * 4, c[4], activation=True),

@@ -48,6 +48,7 @@ The two formulations compute the same functions (ada's ``conv2d_resample`` pads 
 as rosinality's Blur; ada's resnet D scales both branches by sqrt(0.5)). Two differences that
 do not change real outputs: ada demodulates before the 1/sqrt(fan-in) gain (the 1e-8 differs),
 and clamps activations at ``conv_clamp`` (256 when set), which trained models do not reach.
+D's minibatch-stddev group size is read from ``b4.mbstd.group_size`` (configs differ: 4, 8, 32).
 Conditional models (``c_dim > 0``) and other architectures (StyleGAN3, ``orig``/``resnet``
 generators) are refused with the keys that did not map.
 """
@@ -221,6 +222,11 @@ def read_nvlabs_pickle(path: Path) -> dict[str, Any]:
         "args": {"size": resolution, "lr_mlp": lr_mlp},
     }
     if isinstance(data.get("D"), PersistentObject):
+        mbstd = _find(data["D"], "b4.mbstd")
+        if mbstd is not None:
+            if int(mbstd.state.get("num_channels", 1) or 1) != 1:
+                raise StyleGAN2CheckpointError(f"{path}: D's minibatch stddev has {mbstd.state['num_channels']} channels; rosinality's has 1")
+            result["args"]["stddev_group"] = int(mbstd.state.get("group_size") or 4)
         d_flat = flatten_state(data["D"])
         d_state, d_used = _map_discriminator(d_flat, resolution, path)
         _refuse_leftovers(d_flat, d_used, path, "D")

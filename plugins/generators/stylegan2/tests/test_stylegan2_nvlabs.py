@@ -1,5 +1,6 @@
 """NVlabs stylegan2-ada-pytorch ``.pkl``: a synthetic snapshot with the real pickle structure, and a malicious one."""
 
+import dataclasses
 import os
 import pickle
 import sys
@@ -122,7 +123,7 @@ def _ada_snapshot(mods, generator):
             attrs["fromrgb"] = conv(d["convs.0.0.weight"], d["convs.0.1.bias"])
         dblocks[f"b{res}"] = _persistent(mods, "DiscriminatorBlock", **attrs)
     lin = lambda name: _persistent(mods, "FullyConnectedLayer", weight=P(d[f"{name}.weight"]), bias=P(d[f"{name}.bias"]))  # noqa: E731
-    dblocks["b4"] = _persistent(mods, "DiscriminatorEpilogue", mbstd=_persistent(mods, "MinibatchStdLayer", group_size=4),
+    dblocks["b4"] = _persistent(mods, "DiscriminatorEpilogue", mbstd=_persistent(mods, "MinibatchStdLayer", group_size=2, num_channels=1),
                                 conv=conv(d["final_conv.0.weight"], d["final_conv.1.bias"]), fc=lin("final_linear.0"), out=lin("final_linear.1"))
     disc = _persistent(mods, "Discriminator", c_dim=0, img_resolution=16, **dblocks)
     return {"G": g_ema, "D": disc, "G_ema": g_ema, "augment_pipe": None,
@@ -156,11 +157,13 @@ def test_nvlabs_pickle_loads_to_the_same_model_without_running_its_code(snapshot
     path, original, mods = snapshot
     loaded = load_stylegan2(path)
     assert not mods.marker.exists(), "the module source embedded in the pickle was executed"
-    assert loaded.config == TINY
+    assert loaded.config == dataclasses.replace(TINY, stddev_group=2)
     latents = original.sample_latent(2, torch.Generator().manual_seed(0))
     torch.testing.assert_close(loaded(latents), original(latents), rtol=0, atol=0)
     torch.testing.assert_close(loaded.latent_avg, original.latent_avg, rtol=0, atol=0)
     image = original(latents)
+    assert loaded.config.stddev_group == 2, "the snapshot's minibatch-stddev group size"
+    original.discriminator.stddev_group = 2
     torch.testing.assert_close(loaded.discriminator(image), original.discriminator(image), rtol=0, atol=0)
 
 
