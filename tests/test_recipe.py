@@ -68,9 +68,9 @@ def test_missing_sections_and_wrong_version(toy_registry):
 
 
 def test_a_component_no_installed_plugin_provides_lists_the_installed_ones(toy_registry):
-    data = {**VALID, "generator": {"type": "stylegan2"}}
+    data = {**VALID, "generator": {"type": "biggan"}}
     (message,) = messages(data, toy_registry)
-    assert message.startswith("generator.type: unknown generator 'stylegan2'; installed generators: ")
+    assert message.startswith("generator.type: unknown generator 'biggan'; installed generators: ")
     assert "toy-generator" in message
 
 

@@ -431,7 +431,7 @@ def test_unknown_component_without_a_close_name_lists_what_is_installed():
 
 
 def test_unknown_component_names_the_plugins_that_failed_to_load(toy_registry: Registry):
-    message = unknown_component_message(toy_registry, "generators", "stylegan2")
+    message = unknown_component_message(toy_registry, "generators", "biggan")
     assert "installed generators: " in message and "toy-generator" in message
     assert "failed to load and may provide it: invprob-broken-plugin, invprob-misspelled-plugin" in message
 
