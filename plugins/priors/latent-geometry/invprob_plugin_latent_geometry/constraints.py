@@ -56,13 +56,16 @@ class SphereConstraint(Constraint):
 
     The vectors are the last ``vector_dims`` dimensions (``None``: everything after the batch
     axis): ``z [B, 100]`` is one vector per image; ``w+ [B, L, 512]`` with ``vector_dims=1`` is
-    one per layer, as PULSE does. ``radius`` defaults to ``sqrt(n)`` for vectors of ``n``
-    entries: the norm a standard Gaussian latent concentrates at. PULSE renormalises to each
-    latent's *initial* norm, which for a Gaussian start is ``sqrt(n)`` up to ``O(1)``; a fixed
+    one per layer, as PULSE does. ``radius`` defaults to ``rms * sqrt(n)`` for vectors of ``n``
+    entries: the norm a latent with entries of root mean square ``rms`` concentrates at (1 for
+    N(0, 1), ``1/sqrt(3)`` for U(-1, 1)). PULSE renormalises to each latent's *initial* norm,
+    which for a start drawn from the latent distribution is this radius up to ``O(1)``; a fixed
     radius keeps the projection stateless (the same for every restart and run, and idempotent).
     """
 
-    def __init__(self, radius: float | None = None, variable: str = "z", vector_dims: int | None = None):
+    def __init__(
+        self, radius: float | None = None, variable: str = "z", vector_dims: int | None = None, rms: float = 1.0
+    ):
         super().__init__(variable)
         if radius is not None and radius <= 0:
             raise ValueError(f"the sphere needs radius > 0, got {radius}")
@@ -70,11 +73,12 @@ class SphereConstraint(Constraint):
             raise ValueError(f"vector_dims must be at least 1 (or None for every dimension), got {vector_dims}")
         self.radius = radius
         self.vector_dims = vector_dims
+        self.rms = float(rms)
 
     def project(self, value: torch.Tensor) -> torch.Tensor:
         trailing = value.dim() - 1 if self.vector_dims is None else min(self.vector_dims, value.dim() - 1)
         dims = tuple(range(value.dim() - trailing, value.dim()))
         size = math.prod(value.shape[d] for d in dims)
-        radius = self.radius if self.radius is not None else math.sqrt(size)
+        radius = self.radius if self.radius is not None else self.rms * math.sqrt(size)
         norm = value.square().sum(dim=dims, keepdim=True).sqrt().clamp(min=torch.finfo(value.dtype).tiny)
         return value * (radius / norm)

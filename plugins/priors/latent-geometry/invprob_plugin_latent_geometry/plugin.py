@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from invprob.registry import ComponentRegistry
 
 
+UNIFORM_RMS = 3 ** -0.5
+"""Root mean square of U(-1, 1): a uniform latent of n entries has norm about sqrt(n / 3)."""
+
+
 class L1BallParams(Params):
     """l1-ball constraint: project one latent onto ||v - centre||_1 <= radius after every step (centre: the origin)."""
 
@@ -24,7 +28,7 @@ class L1BallParams(Params):
 class SphereParams(Params):
     """Sphere constraint (PULSE): rescale each vector of one latent to a fixed norm after every step."""
 
-    radius: float | None = Field(None, gt=0, description="norm of each vector; default sqrt(n), n its entries")
+    radius: float | None = Field(None, gt=0, description="norm of each vector; default sqrt(n) for n entries (sqrt(n / 3) for a U(-1, 1) latent)")
     variable: str = Field("z", description="which latent variable is projected")
     vector_dims: int | None = Field(
         None, ge=1, description="trailing dimensions forming one vector (1: each layer of w+); default all but the batch"
@@ -49,7 +53,14 @@ def _sphere(params: SphereParams, context: BuildContext):
     from .constraints import SphereConstraint
 
     _latent_shape("sphere", params.variable, context)
-    return SphereConstraint(radius=params.radius, variable=params.variable, vector_dims=params.vector_dims)
+    spaces = getattr(context.extras.get("generator"), "latent_spaces", {})
+    uniform = params.variable in spaces and spaces[params.variable].distribution == "uniform"
+    return SphereConstraint(
+        radius=params.radius,
+        variable=params.variable,
+        vector_dims=params.vector_dims,
+        rms=UNIFORM_RMS if uniform else 1.0,  # the norm a latent drawn from its distribution concentrates at
+    )
 
 
 def _geocross(params: GeocrossParams, context: BuildContext):

@@ -86,3 +86,15 @@ def test_factories_check_the_variable_against_the_generator():
         registry.build("priors", "sphere", {"variable": "w"}, context)
     with pytest.raises(Exception, match="DCGAN's z has no layers"):
         registry.build("priors", "geocross", {}, context)
+
+
+def test_the_default_sphere_follows_the_latent_distribution():
+    from invprob.context import BuildContext
+    from invprob.registry import new_registry
+
+    registry = new_registry(only={"invprob-plugin-latent-geometry"})
+    for distribution, norm in (("normal", math.sqrt(8)), ("uniform", math.sqrt(8 / 3))):
+        context = BuildContext(registry=registry, image_shape=(3, 16, 16))
+        context.extras["generator"] = TinyGenerator(distribution=distribution)
+        sphere = registry.build("priors", "sphere", {}, context)
+        torch.testing.assert_close(sphere.project(torch.randn(2, 8)).norm(dim=1), torch.full((2,), norm))
