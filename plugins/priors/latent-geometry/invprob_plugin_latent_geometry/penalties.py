@@ -28,13 +28,7 @@ class GeocrossPenalty(Penalty):
         self.variable = variable
 
     def forward(self, context: PenaltyContext) -> torch.Tensor:
-        if self.variable not in context.variables:
-            known = ", ".join(sorted(context.variables)) or "none"
-            raise ValueError(
-                f"the geocross prior is set on variable {self.variable!r}, which this solver does not "
-                f"optimise (it optimises: {known}); set its 'variable' param to one of them"
-            )
-        value = context.variables[self.variable]
+        value = context.variable(self.variable, "geocross")
         if value.dim() < 3:
             raise ValueError(
                 f"geocross needs a layer axis: the variable {self.variable!r} is {tuple(value.shape)}, "
