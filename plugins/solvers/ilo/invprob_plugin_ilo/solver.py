@@ -99,7 +99,7 @@ class ILOSolver(Solver):
             for kind, given in (("features", radius_features), ("latents", radius_latents), ("noises", radius_noises))
         }
         for kind, values in self.radii.items():
-            if any(value < 0 for value in values):
+            if any(value is not None and value < 0 for value in values):
                 raise ValueError(f"radius_{kind} must be >= 0 in every round, got {values}")
         self.first_layer = first_layer
         self.project_to_range = project_to_range
@@ -200,7 +200,15 @@ class ILOSolver(Solver):
             kind = "noises" if name.startswith("noise") else "latents"
         else:
             kind = "features"
-        return float(self.radii[kind][k - 1])
+        radius = self.radii[kind][k - 1]
+        if radius is None:
+            values = PAPER_RADII[kind]
+            raise ValueError(
+                f"round {k} optimises {name!r}, which takes radius_{kind}, but the paper gives radius_{kind} "
+                f"for {len(values)} deeper rounds only ({values}); give radius_{kind}: one value, or a list of "
+                f"{self.rounds - 1}"
+            )
+        return float(radius)
 
     def _noise(self, k: int, rng: torch.Generator | None) -> NoiseAddition | None:
         return NoiseAddition(self.sna, self.steps[k], rng) if self.sna else None
@@ -269,11 +277,7 @@ def _merge(best: BestIterate, round_best: BestIterate, extra: dict[str, torch.Te
     extra[f"round{k}"] = round_best.image
 
 
-def _paper(kind: str, count: int) -> list[float]:
-    values = PAPER_RADII[kind]
-    if count > len(values):
-        raise ValueError(
-            f"the paper gives radius_{kind} for {len(values)} deeper rounds only; with {count} deeper rounds, "
-            f"give radius_{kind} (one value, or a list of {count})"
-        )
-    return values[:count]
+def _paper(kind: str, count: int) -> list[float | None]:
+    """The paper's radii for ``count`` deeper rounds; None past them (an error if a round needs one)."""
+    values: list[float | None] = list(PAPER_RADII[kind][:count])
+    return values + [None] * (count - len(values))

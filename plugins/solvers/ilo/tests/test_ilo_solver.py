@@ -90,8 +90,10 @@ def test_per_round_settings_broadcast_a_scalar_and_check_a_list():
         ILOSolver(steps=[5, 5, 5], lr=[0.1, 0.1])
     with pytest.raises(ValueError, match="radius_features has 3 entries but there are 2 deeper rounds"):
         ILOSolver(steps=[5, 5, 5], radius_features=[1.0, 2.0, 3.0])
-    with pytest.raises(ValueError, match="the paper gives radius_features for 3 deeper rounds only"):
-        ILOSolver(steps=[5] * 5)
+    beyond_the_paper = ILOSolver(steps=[2] * 5)  # 4 deeper rounds; the paper gives 3 feature radii
+    with pytest.raises(ValueError, match="round 4 optimises 'features', which takes radius_features, but the paper"):
+        beyond_the_paper._radius("features", 4, TinyGenerator())
+    assert beyond_the_paper._radius("features", 3, TinyGenerator()) == 2000.0
 
 
 def test_the_params_model_reports_every_list_of_the_wrong_length():
