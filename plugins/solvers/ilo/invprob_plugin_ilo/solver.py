@@ -8,7 +8,8 @@ k. Take the state at ``s_k`` of the previous solution, ``c = segment(s_{k-1}, s_
    (``G1(z*)`` in round 1), as the round's variables -- for a DCGAN the feature map, for a
    StyleGAN2 the feature map, the RGB skip, the remaining w+ entries and noises -- and run
    projected gradient descent on ``G2`` of ``split(s_k)``, each variable kept in an l1 ball
-   around its entry of ``c`` (line 4). The radius depends on what the entry is: a latent of
+   around its entry of ``c`` (line 4); priors set on a variable the round does not have (a
+   Gaussian norm on ``z``) are left out of it, priors on the image stay. The radius depends on what the entry is: a latent of
    the generator whose name starts with ``noise`` takes ``radius_noises``, another latent
    ``radius_latents``, everything else (feature maps) ``radius_features``.
    Then, with ``project_to_range`` (the default, as the paper; the reference code omits it),
@@ -28,6 +29,7 @@ linear ramp-up and cosine ramp-down within every round (``schedule="ramp"``).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Literal
@@ -164,7 +166,7 @@ class ILOSolver(Solver):
             variables = {name: value.detach().clone() for name, value in centre.items()}
             round_best = BestIterate(problem.batch_size)
             result = optimise(
-                variables, generator.split(split)[1], problem, self.settings[k], project=project,
+                variables, generator.split(split)[1], _for_variables(problem, variables), self.settings[k], project=project,
                 perturb=self._noise(k, rng), monitor=monitor, best=round_best,
                 description=f"ilo round {k} (layer {split})",
             )
@@ -268,6 +270,19 @@ def project_to_range(
         variables, lambda state: flat(segment(state)), problem, settings, project=project, description="ilo range"
     )
     return {name: value for name, value in result.best_latents.items()}
+
+
+def _for_variables(problem: InverseProblem, variables: Mapping[str, torch.Tensor]) -> InverseProblem:
+    """``problem`` without the priors set on a variable the round does not optimise.
+
+    A prior on ``z`` (a Gaussian norm, a box) shapes round 0; a deeper round optimises the
+    state at its split point and has no ``z``. Priors on the image (the discriminator prior)
+    and on variables the round has (w+ entries still to come) stay.
+    """
+    kept = [p for p in problem.priors if getattr(p, "variable", None) in (None, *variables)]
+    if len(kept) == len(problem.priors):
+        return problem
+    return dataclasses.replace(problem, priors=kept)
 
 
 def _merge(best: BestIterate, round_best: BestIterate, extra: dict[str, torch.Tensor], k: int) -> None:

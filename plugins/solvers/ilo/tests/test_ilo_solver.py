@@ -133,3 +133,14 @@ def test_with_sna_iterates_are_still_ranked_by_the_clean_measurement_loss():
 def test_per_round_names_the_setting_in_its_error():
     with pytest.raises(ValueError, match="steps has 1 entries"):
         per_round("steps", [3], 2)
+
+
+def test_a_prior_on_z_shapes_round_0_and_is_left_out_of_the_deeper_rounds():
+    from invprob.context import BuildContext
+    from invprob.registry import new_registry
+
+    registry = new_registry(only={"invprob-plugin-gan-priors"})  # a prior on z, built by name
+    problem = make_toy_problem(batch=2)
+    problem.priors = [registry.build("priors", "gaussian-norm", {"weight": 0.1}, BuildContext(registry=registry))]
+    result = _solve(ILOSolver(steps=[10, 10, 10], lr=0.05, radius_features=5.0, range_steps=5), problem)
+    assert torch.isfinite(result.best_loss).all() and set(result.extra_images) == {"round0", "round1", "round2"}
