@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=64)
     parser.add_argument("--csgm-steps", type=int, default=None, help="default: the sum of --ilo-steps")
     parser.add_argument("--ilo-steps", type=int, nargs="+", default=[300, 200, 200, 100])
-    parser.add_argument("--radius", type=float, nargs="+", default=[500.0, 1000.0, 2000.0])
+    parser.add_argument("--radius", type=float, nargs="+", default=[1000.0, 2000.0, 4000.0])
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--no-range", action="store_true", help="ILO without the projection back to the range")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
