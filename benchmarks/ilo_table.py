@@ -9,7 +9,8 @@ Tasks (the operators of invprob-plugin-imaging, masks and sensing drawn from see
 from the noise stream of seed 0, as ``invprob run`` does): random inpainting with 5%, 20%, 50%
 of pixels observed; denoising at sigma 25 (0-255 scale) without and with SNA (ILO only: CSGM
 has the same observation both times); bicubic super-resolution x4 and x8; partial-circulant
-compressed sensing with m = 5% and 10% of n. Loss: MSE on the measurements, for both.
+compressed sensing with m = 5% and 10% of n; and the fully observed noiseless face (``project``:
+how close each method's range gets to the truth at all). Loss: MSE on the measurements, for both.
 
 Methods, from the same initial latents (the solver stream of seed 0): CSGM (Adam lr 0.1,
 constant rate, one restart) with as many steps as all ILO rounds together; ILO (the ilo solver:
@@ -51,6 +52,7 @@ TASKS: dict[str, tuple[str, dict[str, Any], float | None, str]] = {
     "sr8": ("downsample", {"factor": 8}, None, "super-resolution x8 (bicubic)"),
     "cs5": ("cs-circulant", {"fraction": 0.05}, None, "circulant CS, m = 5% of n"),
     "cs10": ("cs-circulant", {"fraction": 0.10}, None, "circulant CS, m = 10% of n"),
+    "project": ("identity", {}, None, "projection of the noiseless, fully observed face (the range's reach)"),
 }
 
 
