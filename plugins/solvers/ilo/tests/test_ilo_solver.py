@@ -144,3 +144,12 @@ def test_a_prior_on_z_shapes_round_0_and_is_left_out_of_the_deeper_rounds():
     problem.priors = [registry.build("priors", "gaussian-norm", {"weight": 0.1}, BuildContext(registry=registry))]
     result = _solve(ILOSolver(steps=[10, 10, 10], lr=0.05, radius_features=5.0, range_steps=5), problem)
     assert torch.isfinite(result.best_loss).all() and set(result.extra_images) == {"round0", "round1", "round2"}
+
+
+def test_first_layer_sets_the_split_point_of_round_one_and_the_rounds_go_one_layer_deeper():
+    assert ILOSolver(steps=[5, 5, 5], radius_features=1.0).split_points() == [0, 1, 2]
+    solver = ILOSolver(steps=[5, 5], radius_features=1.0, first_layer=2, range_steps=3)
+    assert solver.split_points() == [0, 2]
+    result = _solve(solver, make_toy_problem(batch=1))
+    assert result.last_latents["features"].shape == (1, 8, 8, 8)  # the state after two stages
+    assert set(result.extra_images) == {"round0", "round1"}
