@@ -100,7 +100,7 @@ def invprob_register_solvers(registry: ComponentRegistry) -> None:
         _ilo,
         params_model=ILOParams,
         examples=[
-            {"steps": [20, 15, 15], "lr": 0.05, "radius_features": [5.0, 20.0]},
+            {"steps": [20, 15, 15], "lr": 0.05, "radius_features": [5.0, 20.0], "range_steps": 20},
             {"steps": 10, "rounds": 2, "lr": [0.1, 0.05], "radius_features": 3.0, "project_to_range": False, "restarts": 2},
             {"steps": [15, 10], "radius_features": 5.0, "sna": 10.0, "range_steps": 5},
         ],

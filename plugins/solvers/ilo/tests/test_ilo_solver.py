@@ -36,11 +36,11 @@ def test_projection_back_to_the_range_reduces_the_distance_to_the_intermediate_s
     assert (after < 0.5 * before).all(), (before, after)
 
 
-def test_ilo_with_the_projection_starts_each_round_closer_to_the_range():
+def test_the_projection_back_to_the_range_is_a_switch_that_runs_between_rounds():
     """With the projection, the point the next round starts from is G1 of a fitted latent."""
     problem = make_toy_problem(batch=2)
-    with_range = _solve(ILOSolver(steps=[30, 30, 30], lr=0.05, radius_features=[20.0, 20.0], range_steps=50), problem)
-    without = _solve(ILOSolver(steps=[30, 30, 30], lr=0.05, radius_features=[20.0, 20.0], project_to_range=False), problem)
+    with_range = _solve(ILOSolver(steps=[10, 10, 10], lr=0.05, radius_features=[20.0, 20.0], range_steps=10), problem)
+    without = _solve(ILOSolver(steps=[10, 10, 10], lr=0.05, radius_features=[20.0, 20.0], project_to_range=False), problem)
     assert set(with_range.timings) == {"round0", "round1", "range1", "round2"}
     assert "range1" not in without.timings
     assert torch.isfinite(with_range.best_loss).all() and torch.isfinite(without.best_loss).all()
