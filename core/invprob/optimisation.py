@@ -132,8 +132,8 @@ def optimise(
     after the problem's constraint priors (on the initial variables too, and after every
     step). ``perturb(image, step)``, when given, is what the loss of each step is computed on
     (ILO's stochastic noise addition adds decaying noise to the image); iterates are still
-    ranked by the measurement loss of the unperturbed image. ``best`` is the tracker to update (pass the same one to every round of a
-    multi-round solver); a new one is made when None.
+    ranked by the measurement loss of the unperturbed image. ``best`` is the tracker to update
+    (pass the same one to every round of a multi-round solver); a new one is made when None.
 
     Returns ``best_*`` (lowest measurement loss per image over every restart, step and round
     the tracker has seen, including the initial and the final iterate), ``last_*`` (per image,
