@@ -30,6 +30,7 @@ def test_recipe_validates_and_opens_with_the_command_that_runs_it(path: Path):
     invprob.load_recipe(path)
 
 
+@pytest.mark.filterwarnings("ignore:PULSE did not reach the target loss")  # 3 steps do not reach eps
 @pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
 def test_recipe_runs_on_a_few_steps(path: Path, tmp_path: Path):
     raw = read_recipe_file(path)

@@ -146,3 +146,19 @@ def test_stages_may_be_views_built_on_demand_so_the_module_tree_stays_the_checkp
     assert list(generator.state_dict()) == ["net.body.weight", "net.body.bias"]
     assert generator.num_stages == 2
     check_split_invariant(generator)
+
+
+@pytest.mark.parametrize("model", [TinyGenerator, TinyMappedGenerator])
+def test_a_segment_takes_the_state_at_one_split_point_to_the_state_at_a_later_one(model):
+    generator = model().eval()
+    latents = generator.sample_latent(2, seeding.make_rng(0))
+    for start in range(generator.num_stages + 1):
+        for stop in range(start, generator.num_stages + 1):
+            state = generator.split(start)[0](latents)
+            expected = generator.split(stop)[0](latents)
+            got = generator.segment(start, stop)(state)
+            assert got.keys() == expected.keys()
+            for name in expected:
+                torch.testing.assert_close(got[name], expected[name])
+    with pytest.raises(ValueError, match="outside"):
+        generator.segment(2, 1)

@@ -28,11 +28,12 @@ def _dense(g_fft: torch.Tensor, signs: torch.Tensor, rows: torch.Tensor | None) 
 
 
 def test_the_op_names_are_the_exported_constants():
-    assert ops.OPS == (ops.CIRCULANT_SENSE, ops.CIRCULANT_SENSE_ADJOINT)
+    assert ops.OPS == (ops.CIRCULANT_SENSE, ops.CIRCULANT_SENSE_ADJOINT, ops.PROJECT_L1_BALL)
     assert ops.CIRCULANT_SENSE == "invprob::circulant_sense"
     assert ops.CIRCULANT_SENSE_ADJOINT == "invprob::circulant_sense_adjoint"
     assert torch.ops.invprob.circulant_sense.default.name() == ops.CIRCULANT_SENSE
     assert torch.ops.invprob.circulant_sense_adjoint.default.name() == ops.CIRCULANT_SENSE_ADJOINT
+    assert torch.ops.invprob.project_l1_ball.default.name() == ops.PROJECT_L1_BALL
 
 
 @pytest.mark.parametrize("random_rows", [False, True])
@@ -125,7 +126,7 @@ def test_a_kernel_registered_at_runtime_setup_is_dispatched(counting_kernels):
     registry.setup_runtime(torch.device("cpu"))
     y = operator.A(x)
     operator.A_adjoint(y)
-    assert plugin.calls == {ops.CIRCULANT_SENSE: 1, ops.CIRCULANT_SENSE_ADJOINT: 1}
+    assert plugin.calls == {ops.CIRCULANT_SENSE: 1, ops.CIRCULANT_SENSE_ADJOINT: 1, ops.PROJECT_L1_BALL: 0}
     torch.testing.assert_close(y, before)
 
 
@@ -135,7 +136,7 @@ def test_a_removed_kernel_is_no_longer_dispatched(counting_kernels):
     plugin.remove()
     operator = _circulant_operator()
     operator.A_adjoint(operator.A(torch.randn(1, 1, 5, 6)))
-    assert plugin.calls == {ops.CIRCULANT_SENSE: 0, ops.CIRCULANT_SENSE_ADJOINT: 0}
+    assert plugin.calls == {ops.CIRCULANT_SENSE: 0, ops.CIRCULANT_SENSE_ADJOINT: 0, ops.PROJECT_L1_BALL: 0}
 
 
 def test_removing_a_kernel_restores_the_one_registered_before():

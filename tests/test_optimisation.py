@@ -286,3 +286,34 @@ def test_the_loop_does_not_synchronise_with_the_host_between_steps():
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert len(result.history["loss"]) == 5
+
+
+def test_the_ramp_schedule_ramps_up_linearly_then_down_by_a_cosine():
+    rates = OptimiserSettings(steps=100, lr=0.1, schedule="ramp", ramp_up=0.05, ramp_down=0.25).learning_rates()
+    assert rates is not None and len(rates) == 100
+    assert rates[0] == 0 and rates[1] == pytest.approx(0.1 * 1 / 5) and rates[5] == pytest.approx(0.1)
+    assert rates[50] == pytest.approx(0.1) and rates[75] == pytest.approx(0.1)
+    assert rates[87] == pytest.approx(0.1 * 0.5 * (1 - math.cos(math.pi * 13 / 25)))
+    assert all(a >= b for a, b in zip(rates[75:], rates[76:]))
+
+
+def test_the_one_cycle_schedule_goes_from_a_tenth_to_the_rate_and_back():
+    rates = OptimiserSettings(steps=10, lr=1.0, schedule="one-cycle").learning_rates()
+    assert rates is not None
+    assert rates[0] == pytest.approx(0.1) and rates[5] == pytest.approx(1.0) and rates[9] == pytest.approx(0.28)
+
+
+def test_a_perturbation_shapes_the_gradient_but_iterates_are_ranked_by_the_clean_loss():
+    problem = make_toy_problem(batch=2)
+    calls = []
+
+    def perturb(image, step):
+        calls.append(step)
+        return image + 10.0  # a loss on this image is far larger than the clean one
+
+    latents = initial_latents(problem, 1, torch.Generator().manual_seed(0), solver="test")
+    result = optimise(latents, problem.generator, problem, OptimiserSettings(steps=5, lr=0.05), perturb=perturb)
+    assert calls == [0, 1, 2, 3, 4]
+    with torch.no_grad():
+        torch.testing.assert_close(problem.measurement_loss(result.best_image), result.best_loss)
+    assert float(result.best_loss.max()) < 1.0

@@ -175,6 +175,22 @@ class Generator(nn.Module):
             raise ValueError(f"split index {k} is outside [0, {len(stages)}] for {type(self).__name__}")
         return StageChain(stages[:k]), StageChain(stages[k:], output=IMAGE)
 
+    def segment(self, start: int, stop: int) -> nn.Module:
+        """The part of the generator between split points: ``state_start -> state_stop``.
+
+        ``segment(0, k)`` is ``G1`` of ``split(k)`` (it takes the latents); for ``start > 0``
+        it runs stages ``[start, stop)`` of a stage chain, so that
+        ``split(stop)[0](latents) == segment(start, stop)(split(start)[0](latents))``. ILO's
+        projection back to the range fits one round's variables through it. A generator that
+        overrides ``split`` without listing ``stages`` gets only ``start == 0`` unless it
+        overrides this too.
+        """
+        if not 0 <= start <= stop <= self.num_stages:
+            raise ValueError(f"segment [{start}, {stop}) is outside 0 <= start <= stop <= {self.num_stages}")
+        if start == 0:
+            return self.split(stop)[0]
+        return StageChain(self._stage_list()[start:stop])
+
     def sample_latent(self, batch: int, rng: torch.Generator | None = None) -> Latents:
         """Latents for ``batch`` images from each space's distribution, on this module's device.
 

@@ -20,6 +20,15 @@ Partial circulant sensing with random signs, ``y = S_m C_g D x`` (ILO, section 3
 
 Autograd: each op's backward is the other op, so double backward works too.
 
+Euclidean projection onto an l1 ball around a centre (ILO, line 4 of Algorithm 1; Duchi et al.,
+ICML 2008, the sort-based exact method):
+
+- ``invprob::project_l1_ball(v, centre, radius)``: ``[B, ...] -> [B, ...]``, row ``b`` (all of
+  ``v[b]``, flattened) projected onto ``{u : ||u - centre[b]||_1 <= radius}``.
+
+See :func:`_project_l1_ball_reference` for the maths; its autograd is the Jacobian of the
+projection (identity inside the ball, the active-set formula outside).
+
 Convention. ``g`` is the **first row** of the ``n x n`` circulant matrix ``C_g``:
 
     C_g[i, j] = g[(j - i) mod n]          (C_g = scipy.linalg.circulant(g).T)
@@ -50,6 +59,7 @@ from torch import Tensor
 
 CIRCULANT_SENSE = "invprob::circulant_sense"
 CIRCULANT_SENSE_ADJOINT = "invprob::circulant_sense_adjoint"
+PROJECT_L1_BALL = "invprob::project_l1_ball"
 
 
 def spectrum_of_first_row(g: Tensor) -> Tensor:
@@ -127,11 +137,92 @@ circulant_sense.register_autograd(_sense_backward, setup_context=_save_operator)
 circulant_sense_adjoint.register_autograd(_adjoint_backward, setup_context=_save_operator_and_m)
 
 
+# -- projection onto an l1 ball --------------------------------------------------------
+
+
+def _project_l1_ball_reference(v: Tensor, centre: Tensor, radius: float) -> Tensor:
+    """Row by row, the point of ``{u : ||u - centre||_1 <= radius}`` nearest to ``v`` (l2).
+
+    The first dimension indexes the rows (one ball each); the others are flattened into the
+    row. With ``d = v - centre`` and ``a = |d|`` sorted in decreasing order (``mu``), the
+    projection (Duchi et al. 2008, fig. 1) is
+
+        rho   = max{ j : mu_j - (sum_{i<=j} mu_i - radius) / j > 0 }
+        theta = (sum_{i<=rho} mu_i - radius) / rho
+        P(v)  = centre + sign(d) * max(a - theta, 0)
+
+    for the rows outside the ball; a row inside it (``||d||_1 <= radius``) is returned
+    unchanged (exactly ``v``). ``radius = 0`` gives ``centre``. Every row is handled at once
+    (a sort, a cumulative sum, a gather and ``torch.where``): no data-dependent branch, no
+    read back to the host. The result is a new tensor.
+    """
+    if radius < 0:
+        raise ValueError(f"the l1 ball needs radius >= 0, got {radius}")
+    if v.dim() == 0:
+        raise ValueError("project_l1_ball projects rows: v needs a leading (row) dimension")
+    if centre.shape != v.shape:
+        raise ValueError(f"the centre must have the shape of v, {tuple(v.shape)}; got {tuple(centre.shape)}")
+    rows = v.shape[0]
+    difference = (v - centre).reshape(rows, -1)
+    if difference.shape[1] == 0:
+        return v.clone()
+    magnitude = difference.abs()
+    inside = magnitude.sum(dim=1, keepdim=True) <= radius
+    sorted_magnitude = magnitude.sort(dim=1, descending=True).values
+    cumulative = sorted_magnitude.cumsum(dim=1)
+    count = torch.arange(1, difference.shape[1] + 1, device=v.device, dtype=v.dtype)
+    active = sorted_magnitude * count > cumulative - radius  # mu_j - (S_j - r) / j > 0, without a division
+    rho = active.sum(dim=1, keepdim=True).clamp(min=1)  # the condition holds on a prefix
+    theta = (cumulative.gather(1, rho - 1) - radius) / rho.to(v.dtype)
+    projected = centre.reshape(rows, -1) + difference.sign() * (magnitude - theta).clamp(min=0)
+    return torch.where(inside, v.reshape(rows, -1), projected).reshape(v.shape)
+
+
+project_l1_ball = torch.library.custom_op(PROJECT_L1_BALL, _project_l1_ball_reference, mutates_args=())
+
+
+@project_l1_ball.register_fake
+def _project_l1_ball_fake(v: Tensor, centre: Tensor, radius: float) -> Tensor:
+    return torch.empty_like(v)
+
+
+def _save_projection(ctx, inputs, output) -> None:
+    v, centre, radius = inputs
+    ctx.save_for_backward(v, centre, output)
+    ctx.radius = radius
+
+
+def _project_l1_ball_backward(ctx, grad: Tensor):
+    """The Jacobian of the projection applied to ``grad`` (it is symmetric).
+
+    Inside the ball it is the identity. Outside, with the active set ``S = {i : P(v)_i !=
+    centre_i}`` and ``s = sign(v - centre)``, ``P(v)_i = v_i - s_i theta`` on ``S`` (0 off it)
+    with ``theta = (sum_S |d_j| - radius) / |S|``, so ``J = diag(1_S) - s_S s_S^T / |S|``.
+    The centre's gradient is ``grad - J grad`` (``P`` depends on ``v - centre``, plus centre).
+    """
+    v, centre, output = ctx.saved_tensors
+    rows = v.shape[0]
+    difference = (v - centre).reshape(rows, -1)
+    flat_grad = grad.reshape(rows, -1)
+    inside = difference.abs().sum(dim=1, keepdim=True) <= ctx.radius
+    active = (output - centre).reshape(rows, -1) != 0
+    sign = difference.sign() * active
+    size = active.sum(dim=1, keepdim=True).clamp(min=1).to(grad.dtype)
+    kept = flat_grad * active
+    outside_grad = kept - sign * (kept * sign).sum(dim=1, keepdim=True) / size
+    grad_v = torch.where(inside, flat_grad, outside_grad).reshape(v.shape)
+    return grad_v, grad - grad_v, None
+
+
+project_l1_ball.register_autograd(_project_l1_ball_backward, setup_context=_save_projection)
+
+
 # -- kernels from plugins ----------------------------------------------------------------
 
 _REFERENCE: dict[str, Callable[..., Tensor]] = {
     CIRCULANT_SENSE: _circulant_sense_reference,
     CIRCULANT_SENSE_ADJOINT: _circulant_sense_adjoint_reference,
+    PROJECT_L1_BALL: _project_l1_ball_reference,
 }
 
 OPS: tuple[str, ...] = tuple(_REFERENCE)
@@ -204,9 +295,11 @@ __all__ = [
     "CIRCULANT_SENSE",
     "CIRCULANT_SENSE_ADJOINT",
     "OPS",
+    "PROJECT_L1_BALL",
     "KernelRegistration",
     "circulant_sense",
     "circulant_sense_adjoint",
+    "project_l1_ball",
     "reference_kernel",
     "register_kernel",
     "spectrum_of_first_row",

@@ -51,30 +51,47 @@ Render = Callable[[Mapping[str, torch.Tensor]], torch.Tensor]
 """Maps the variables to images ``[R * B, C, H, W]`` in [-1, 1]."""
 Projection = Callable[[MutableMapping[str, torch.Tensor]], None]
 """Projects the variables in place (``tensor.copy_``/``clamp_``: the optimiser keeps its state)."""
+Perturbation = Callable[[torch.Tensor, int], torch.Tensor]
+"""``perturb(image, step)``: the image the loss of step ``step`` sees (ILO's stochastic noise addition)."""
+
+SCHEDULES = ("constant", "cosine", "ramp", "one-cycle")
 
 
 @dataclass(frozen=True)
 class OptimiserSettings:
     """How the variables are optimised: optimiser, steps, learning rate and its schedule.
 
-    ``schedule="cosine"`` decays the rate as ``lr * (1 + cos(pi * t / steps)) / 2`` at step
-    ``t``. ``sgd`` uses heavy-ball momentum ``momentum``; ``adam`` uses ``betas``.
+    The rate at step ``t`` of ``T = steps``, with ``u = t / T``:
+
+    - ``"constant"``: ``lr``;
+    - ``"cosine"``: ``lr * (1 + cos(pi * u)) / 2``;
+    - ``"ramp"`` (StyleGAN2's projector, used by ILO in every round): a linear ramp-up over
+      the first ``ramp_up`` of the steps, then a cosine ramp-down over the last ``ramp_down``,
+      ``lr * min(1, u / ramp_up) * (1 - cos(pi * min(1, (1 - u) / ramp_down))) / 2``;
+    - ``"one-cycle"`` (PULSE's ``linear1cycle``): from ``lr / 10`` linearly up to ``lr`` at
+      the middle and back down, ``lr * (9 * (1 - |2u - 1|) + 1) / 10``.
+
+    ``sgd`` uses heavy-ball momentum ``momentum``; ``adam`` uses ``betas``.
     """
 
     steps: int
     lr: float
     optimizer: Literal["adam", "sgd"] = "adam"
-    schedule: Literal["constant", "cosine"] = "constant"
+    schedule: Literal["constant", "cosine", "ramp", "one-cycle"] = "constant"
     betas: tuple[float, float] = (0.9, 0.999)
     momentum: float = 0.9
+    ramp_up: float = 0.05
+    ramp_down: float = 0.25
 
     def __post_init__(self) -> None:
         if self.steps < 0 or self.lr <= 0:
             raise ValueError(f"need steps >= 0 and lr > 0; got steps={self.steps}, lr={self.lr}")
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"unknown optimizer {self.optimizer!r}; expected 'adam' or 'sgd'")
-        if self.schedule not in ("constant", "cosine"):
-            raise ValueError(f"unknown schedule {self.schedule!r}; expected 'constant' or 'cosine'")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; expected one of {', '.join(SCHEDULES)}")
+        if not (0 < self.ramp_up <= 1 and 0 < self.ramp_down <= 1):
+            raise ValueError(f"need ramp_up and ramp_down in (0, 1]; got {self.ramp_up}, {self.ramp_down}")
 
     def make_optimizer(self, parameters: list[torch.Tensor]) -> torch.optim.Optimizer:
         if self.optimizer == "adam":
@@ -85,7 +102,15 @@ class OptimiserSettings:
         """The rate of every step, or None when it is constant (nothing to update)."""
         if self.schedule == "constant" or self.steps == 0:
             return None
-        return [self.lr * 0.5 * (1 + math.cos(math.pi * step / self.steps)) for step in range(self.steps)]
+        return [self.lr * self._factor(step / self.steps) for step in range(self.steps)]
+
+    def _factor(self, u: float) -> float:
+        if self.schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * u))
+        if self.schedule == "ramp":
+            down = min(1.0, (1 - u) / self.ramp_down)
+            return min(1.0, u / self.ramp_up) * 0.5 * (1 - math.cos(math.pi * down))
+        return (9 * (1 - abs(2 * u - 1)) + 1) / 10  # one-cycle
 
 
 def optimise(
@@ -95,6 +120,7 @@ def optimise(
     settings: OptimiserSettings,
     *,
     project: Projection | None = None,
+    perturb: Perturbation | None = None,
     monitor: Monitor | None = None,
     best: BestIterate | None = None,
     description: str = "optimise",
@@ -104,8 +130,10 @@ def optimise(
     ``variables`` are leaf tensors, each ``[R * B, ...]`` restart-major, updated in place
     (``requires_grad`` is switched on). ``project`` is the solver's own projection, applied
     after the problem's constraint priors (on the initial variables too, and after every
-    step). ``best`` is the tracker to update (pass the same one to every round of a
-    multi-round solver); a new one is made when None.
+    step). ``perturb(image, step)``, when given, is what the loss of each step is computed on
+    (ILO's stochastic noise addition adds decaying noise to the image); iterates are still
+    ranked by the measurement loss of the unperturbed image. ``best`` is the tracker to update
+    (pass the same one to every round of a multi-round solver); a new one is made when None.
 
     Returns ``best_*`` (lowest measurement loss per image over every restart, step and round
     the tracker has seen, including the initial and the final iterate), ``last_*`` (per image,
@@ -135,9 +163,14 @@ def optimise(
     try:
         while step < settings.steps and not monitor.stop_requested:
             image = render(variables)
-            measurement = problem.measurement_loss(image)
+            if perturb is None:
+                measurement = fitted = problem.measurement_loss(image)
+            else:
+                fitted = problem.measurement_loss(perturb(image, step))
+                with torch.no_grad():
+                    measurement = problem.measurement_loss(image)
             best.update(measurement, image, variables)
-            total = measurement + problem.penalty(variables, image) if has_penalties else measurement
+            total = fitted + problem.penalty(variables, image) if has_penalties else fitted
             gradients = torch.autograd.grad(total.sum(), parameters)
             for parameter, gradient in zip(parameters, gradients):
                 parameter.grad = gradient

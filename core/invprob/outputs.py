@@ -370,6 +370,13 @@ def write_outputs(
         if observed is not None:
             save_png(observed[index], image_dir / f"{stem}_observed.png")
     save_grid([observed, reconstruction, truth], directory / "grid.png")
+    offset = 0
+    for result in results:  # per-solver extras (ILO: each round's best image)
+        for key, images in result.extra_images.items():
+            for index in range(images.shape[0]):
+                stem = f"{offset + index:04d}_{names[offset + index]}"
+                save_png(images[index], image_dir / f"{stem}_{key}.png")
+        offset += result.best_image.shape[0]
 
     values = _metric_values(components.metrics, reconstruction, truth) if truth is not None else {}
     for index, name in enumerate(names):
@@ -381,6 +388,9 @@ def write_outputs(
     metrics["mean"] = {metric: _mean([v for v in values[metric] if v is not None]) for metric in values}
     metrics["mean"]["measurement_loss"] = _mean([v for v in measurement_loss if math.isfinite(v)])
     metrics["timings"] = [r.timings for r in results]
+    notes = [note for r in results for note in r.notes]
+    if notes:
+        metrics["notes"] = notes
 
     if recipe.outputs.latents:
         latents = _concatenate_latents(results)

@@ -33,6 +33,16 @@ class PenaltyContext:
     image: torch.Tensor
     generator: Generator | None
 
+    def variable(self, name: str, prior: str) -> torch.Tensor:
+        """``variables[name]``, or a ``ValueError`` naming the ``prior`` and what is optimised instead."""
+        if name not in self.variables:
+            known = ", ".join(sorted(self.variables)) or "none"
+            raise ValueError(
+                f"the {prior} prior is set on variable {name!r}, which this solver does not "
+                f"optimise (it optimises: {known}); set its 'variable' param to one of them"
+            )
+        return self.variables[name]
+
 
 class Prior(nn.Module):
     """Base class of every prior."""

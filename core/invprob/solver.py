@@ -29,7 +29,9 @@ class SolverResult:
     never fills a gap with zeros). ``last_*`` is where the optimisation ended. ``history``
     holds one list of floats per recorded scalar; ``timings`` seconds per phase;
     ``interrupted`` is True when the run was stopped early (Ctrl-C) and ``best_*`` is the best
-    so far.
+    so far. ``extra_images`` are further ``[B, C, H, W]`` images the run directory keeps, by name
+    (ILO: each round's best, ``images/<image>_round1.png``); ``notes`` are sentences for the
+    user that the run records in ``metrics.json`` (PULSE: the target loss was not reached).
     """
 
     best_image: torch.Tensor
@@ -42,6 +44,8 @@ class SolverResult:
     interrupted: bool = False
     frames: list[torch.Tensor] = field(default_factory=list)
     best_round: torch.Tensor | None = None
+    extra_images: dict[str, torch.Tensor] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 class Solver:

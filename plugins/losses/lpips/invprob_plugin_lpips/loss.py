@@ -23,6 +23,7 @@ import importlib.util
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from invprob.loss import Loss
@@ -84,11 +85,12 @@ class LPIPSLoss(Loss):
     the inputs only.
     """
 
-    def __init__(self, net: str = "alex"):
+    def __init__(self, net: str = "alex", size: int | None = None):
         super().__init__()
         if net not in _CHANNELS:
             raise ValueError(f"unknown LPIPS backbone {net!r}; expected 'alex' or 'vgg'")
         self.net = net
+        self.size = size
         self.features = _alexnet_features() if net == "alex" else _vgg16_features()
         self.lins = nn.ModuleList(nn.Conv2d(c, 1, 1, bias=False) for c in _CHANNELS[net])
         self.register_buffer("shift", torch.tensor([-0.030, -0.088, -0.188]).reshape(1, 3, 1, 1))
@@ -139,6 +141,12 @@ class LPIPSLoss(Loss):
         return total
 
     def forward(self, prediction: torch.Tensor, observation: torch.Tensor, operator: Operator) -> torch.Tensor:
+        if self.size is not None and tuple(prediction.shape[-2:]) != (self.size, self.size):
+            # the ILO paper (sec. 4.2, after StyleGAN2's projector) compares at 256x256: area
+            # averaging downwards, bilinear upwards, the same resampling on both sides
+            mode = "area" if min(prediction.shape[-2:]) > self.size else "bilinear"
+            resize = lambda t: F.interpolate(t, size=(self.size, self.size), mode=mode)  # noqa: E731
+            prediction, observation = resize(prediction), resize(observation)
         return self.distance(prediction, observation)
 
 
@@ -147,6 +155,7 @@ def build_lpips(
     backbone_weights: str | Path | None = None,
     lin_weights: str | Path | None = None,
     random_backbone: bool = False,
+    size: int | None = None,
 ) -> LPIPSLoss:
     """An :class:`LPIPSLoss` with its weights loaded.
 
@@ -154,7 +163,7 @@ def build_lpips(
     when it is missing the error says which file to put where. ``random_backbone=True`` keeps a
     randomly initialised backbone: only for tests of the code path, perceptually meaningless.
     """
-    loss = LPIPSLoss(net)
+    loss = LPIPSLoss(net, size=size)
     if not random_backbone:
         path = Path(backbone_weights) if backbone_weights is not None else default_backbone_path(net)
         if not path.is_file():

@@ -32,6 +32,9 @@ class LPIPSLossParams(_BackboneParams):
     random_backbone: bool = Field(
         False, description="random backbone weights: for testing the code path only, not perceptual"
     )
+    size: int | None = Field(
+        None, ge=16, description="resize both sides to size x size before comparing (ILO: 256); default: as they are"
+    )
 
 
 class LPIPSMetricParams(_BackboneParams):
@@ -41,7 +44,9 @@ class LPIPSMetricParams(_BackboneParams):
 def _build_loss(params: LPIPSLossParams, context: BuildContext):
     from .loss import build_lpips
 
-    return build_lpips(params.net, params.backbone_weights, params.lin_weights, params.random_backbone)
+    return build_lpips(
+        params.net, params.backbone_weights, params.lin_weights, params.random_backbone, size=params.size
+    )
 
 
 def _build_metric(params: LPIPSMetricParams, context: BuildContext):
@@ -66,7 +71,12 @@ def _build_metric(params: LPIPSMetricParams, context: BuildContext):
 
 @hookimpl
 def invprob_register_losses(registry: ComponentRegistry) -> None:
-    registry.add("lpips", _build_loss, params_model=LPIPSLossParams, examples=[{"net": "vgg", "random_backbone": True}])
+    registry.add(
+        "lpips",
+        _build_loss,
+        params_model=LPIPSLossParams,
+        examples=[{"net": "vgg", "random_backbone": True}, {"net": "vgg", "random_backbone": True, "size": 32}],
+    )
 
 
 @hookimpl

@@ -109,3 +109,17 @@ def test_agrees_with_the_lpips_package_on_the_same_weights(monkeypatch):
     finally:
         for name in [n for n in sys.modules if n == "lpips" or n.startswith("lpips.")]:
             del sys.modules[name]
+
+
+def test_a_size_compares_both_sides_resized():
+    import torch
+
+    from invprob_plugin_lpips.loss import LPIPSLoss
+
+    torch.manual_seed(0)
+    loss = LPIPSLoss("vgg", size=32)
+    x, y = torch.rand(2, 3, 64, 64) * 2 - 1, torch.rand(2, 3, 64, 64) * 2 - 1
+    small = torch.nn.functional.interpolate
+    expected = loss.distance(small(x, size=(32, 32), mode="area"), small(y, size=(32, 32), mode="area"))
+    torch.testing.assert_close(loss(x, y, None), expected)
+    assert loss(x[:, :, :16, :16], y[:, :, :16, :16], None).shape == (2,)  # upsampled to 32

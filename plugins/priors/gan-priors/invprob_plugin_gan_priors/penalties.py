@@ -105,11 +105,5 @@ class GaussianNormPrior(Penalty):
         self.variable = variable
 
     def forward(self, context: PenaltyContext) -> torch.Tensor:
-        if self.variable not in context.variables:
-            known = ", ".join(sorted(context.variables)) or "none"
-            raise ValueError(
-                f"the gaussian-norm prior is set on variable {self.variable!r}, which this solver does not "
-                f"optimise (it optimises: {known}); set its 'variable' param to one of them"
-            )
-        value = context.variables[self.variable]
+        value = context.variable(self.variable, "gaussian-norm")
         return self.weight * value.reshape(value.shape[0], -1).pow(2).sum(dim=1)
