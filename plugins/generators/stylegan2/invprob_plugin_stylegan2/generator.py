@@ -214,6 +214,15 @@ class StyleGAN2Generator(Generator):
         noises = [state[noise_key(i)] for i in range(self.config.num_layers)]
         return self.g_ema.synthesis(state[WPLUS], noises)
 
+    @property
+    def state_latents(self) -> tuple[str, ...]:
+        """Names of split-state entries that are latents, not feature maps: ``w+`` and every ``noise_i``.
+
+        They are latents whether or not this model declares them as its input latents (``latent: z``
+        still carries ``w+`` in its state after the mapping); ILO gives them its latent and noise radii.
+        """
+        return (WPLUS, *(noise_key(i) for i in range(self.config.num_layers)))
+
     # -- PULSE's Gaussian fit of the mapping output -----------------------------------------
 
     def gaussian_fit(

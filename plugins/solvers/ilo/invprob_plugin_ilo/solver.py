@@ -9,9 +9,10 @@ k. Take the state at ``s_k`` of the previous solution, ``c = segment(s_{k-1}, s_
    StyleGAN2 the feature map, the RGB skip, the remaining w+ entries and noises -- and run
    projected gradient descent on ``G2`` of ``split(s_k)``, each variable kept in an l1 ball
    around its entry of ``c`` (line 4); priors set on a variable the round does not have (a
-   Gaussian norm on ``z``) are left out of it, priors on the image stay. The radius depends on what the entry is: a latent of
-   the generator whose name starts with ``noise`` takes ``radius_noises``, another latent
-   ``radius_latents``, everything else (feature maps) ``radius_features``.
+   Gaussian norm on ``z``) are left out of it, priors on the image stay. The radius depends on what the entry is: an entry
+   whose name starts with ``noise`` takes ``radius_noises``, another latent (a name in the generator's
+   ``latent_spaces`` or in its optional ``state_latents``, e.g. StyleGAN2's ``w+``) ``radius_latents``,
+   everything else (feature maps, StyleGAN2's RGB skip) ``radius_features``.
    Then, with ``project_to_range`` (the default, as the paper; the reference code omits it),
    the projection back to the range (lines 5-6): fit the previous round's variables so that
    ``segment(s_{k-1}, s_k)`` reproduces the round's solution (MSE, Adam, the previous round's
@@ -198,8 +199,11 @@ class ILOSolver(Solver):
         )
 
     def _radius(self, name: str, k: int, generator: Generator) -> float:
-        if name in generator.latent_spaces:
-            kind = "noises" if name.startswith("noise") else "latents"
+        latents = {*generator.latent_spaces, *getattr(generator, "state_latents", ())}
+        if name.startswith("noise"):
+            kind = "noises"
+        elif name in latents:
+            kind = "latents"
         else:
             kind = "features"
         radius = self.radii[kind][k - 1]

@@ -1,0 +1,117 @@
+"""ILO and PULSE on StyleGAN2, through the shipped recipes on the 32x32 fixture checkpoint.
+
+ILO's rounds must split StyleGAN2 at its synthesis-block boundaries and optimise the feature
+map, the RGB skip, the w+ slots and the noise maps still to come, each with its own radius;
+PULSE must optimise w+ (on per-layer spheres, tied by geocross) and the first noise maps only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import invprob
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE = REPO.parent / "shared" / "fixtures" / "stylegan2" / "checkpoint.pt"
+
+pytestmark = pytest.mark.skipif(not FIXTURE.is_file(), reason="the StyleGAN2 fixture in ../shared is absent")
+
+
+@pytest.fixture(autouse=True)
+def real_plugins(monkeypatch):
+    """These tests use the installed first-party plugins, whatever the test fixtures did."""
+    import invprob.registry
+
+    monkeypatch.setattr(invprob.registry, "_DEFAULT", None)
+
+
+def _run(recipe: str, tmp_path: Path, *overrides: str):
+    base = [f"generator.params.checkpoint={FIXTURE}", "data.select='-1:'", "metrics=[psnr]", "outputs.gif=false"]
+    return invprob.run(REPO / "recipes" / recipe, [*base, *overrides], out=tmp_path, show_progress=False)
+
+
+def _record_rounds(monkeypatch, module) -> list[dict[str, tuple[int, ...]]]:
+    """Wrap ``module.optimise`` and keep the shape of every variable of each call."""
+    calls: list[dict[str, tuple[int, ...]]] = []
+    original = module.optimise
+
+    def recording(variables, *args, **kwargs):
+        if kwargs.get("description") != "ilo range":
+            calls.append({name: tuple(value.shape) for name, value in variables.items()})
+        return original(variables, *args, **kwargs)
+
+    monkeypatch.setattr(module, "optimise", recording)
+    return calls
+
+
+def _noises(*indices: int) -> dict[str, tuple[int, ...]]:
+    return {f"noise_{i}": (1, 1, 2 ** ((i + 5) // 2), 2 ** ((i + 5) // 2)) for i in indices}
+
+
+def test_ilo_rounds_optimise_the_stylegan2_state_at_each_block_boundary(monkeypatch, tmp_path):
+    import invprob_plugin_ilo.solver as ilo
+
+    calls = _record_rounds(monkeypatch, ilo)
+    radii: list[dict[str, float]] = []
+    original_balls = ilo.l1_balls
+    monkeypatch.setattr(ilo, "l1_balls", lambda centre, given: (radii.append(dict(given)), original_balls(centre, given))[1])
+
+    _run("ilo-inpaint-stylegan2.yaml", tmp_path, "solver.params.steps=2", "solver.params.range_steps=2")
+
+    assert calls == [
+        {"w+": (1, 8, 64), **_noises(*range(7))},  # round 0: w+ and every noise map
+        {"feature": (1, 64, 4, 4), "skip": (1, 3, 4, 4), "w+": (1, 7, 64), **_noises(*range(1, 7))},
+        {"feature": (1, 64, 8, 8), "skip": (1, 3, 8, 8), "w+": (1, 5, 64), **_noises(*range(3, 7))},
+        {"feature": (1, 32, 16, 16), "skip": (1, 3, 16, 16), "w+": (1, 3, 64), **_noises(5, 6)},
+    ]
+    features, latents, noises = [500.0, 1000.0, 2000.0], [300.0, 500.0, 1000.0], [300.0, 2000.0, 2000.0]
+    for k, given in enumerate(radii):
+        assert given["feature"] == given["skip"] == features[k]
+        assert given["w+"] == latents[k]
+        assert {given[name] for name in given if name.startswith("noise")} == {noises[k]}
+
+
+@pytest.mark.parametrize("overrides", [["generator.params.noise_latents=false"], ["generator.params.latent=z"]])
+def test_ilo_gives_stylegan2_noise_maps_and_w_plus_their_radii_whatever_the_declared_latents(overrides, monkeypatch, tmp_path):
+    """Noise maps and w+ travel in the state even when they are not the model's input latents."""
+    import invprob_plugin_ilo.solver as ilo
+
+    radii: list[dict[str, float]] = []
+    original_balls = ilo.l1_balls
+    monkeypatch.setattr(ilo, "l1_balls", lambda centre, given: (radii.append(dict(given)), original_balls(centre, given))[1])
+    overrides = [*overrides, "priors=[]"] if "latent=z" in overrides[0] else overrides  # geocross needs w+ as a latent
+    _run("ilo-inpaint-stylegan2.yaml", tmp_path, "solver.params.steps=[2, 2]", "solver.params.radius_features=7",
+         "solver.params.radius_latents=11", "solver.params.radius_noises=13", "solver.params.range_steps=0", *overrides)
+
+    (given,) = radii
+    assert given["feature"] == given["skip"] == 7.0
+    assert given["w+"] == 11.0
+    assert given["noise_1"] == given["noise_6"] == 13.0
+
+
+@pytest.mark.filterwarnings("ignore:PULSE did not reach the target loss")  # 3 steps do not reach eps
+def test_pulse_on_stylegan2_optimises_w_plus_on_spheres_with_geocross_and_the_first_noise_maps(monkeypatch, tmp_path):
+    import invprob_plugin_pulse.solver as pulse
+
+    calls = _record_rounds(monkeypatch, pulse)
+    seen: dict[str, object] = {}
+    original = pulse.PULSESolver.solve
+
+    def solve(self, problem, **kwargs):
+        seen["priors"] = [(type(p).__name__, getattr(p, "variable", None)) for p in problem.priors]
+        result = original(self, problem, **kwargs)
+        seen["latents"] = result.best_latents
+        return result
+
+    monkeypatch.setattr(pulse.PULSESolver, "solve", solve)
+    _run("pulse-superres-stylegan2.yaml", tmp_path, "solver.params.steps=3")
+
+    assert calls == [{"w+": (1, 8, 64), **_noises(0, 1, 2, 3, 4)}]  # noise_5, noise_6 stay fixed
+    assert {("GeocrossPenalty", "w+"), ("SphereConstraint", "w+"), ("SphereConstraint", "noise_4")} <= set(seen["priors"])
+    wplus = seen["latents"]["w+"]
+    torch.testing.assert_close(wplus.norm(dim=-1), torch.full(wplus.shape[:2], 64**0.5), rtol=1e-4, atol=0)
+    noise = seen["latents"]["noise_3"]
+    torch.testing.assert_close(noise.flatten(1).norm(dim=1), torch.full((1,), noise[0].numel() ** 0.5), rtol=1e-4, atol=0)
