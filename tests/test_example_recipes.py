@@ -42,6 +42,8 @@ def test_recipe_runs_on_a_few_steps(path: Path, tmp_path: Path):
     if raw["data"].get("select"):
         overrides.append("data.select='-2:'")
     if raw.get("generator", {}).get("type") == "stylegan2":
+        if not STYLEGAN2_FIXTURE.is_file():
+            pytest.skip(f"{path.name} runs on the StyleGAN2 fixture checkpoint, which is absent from ../shared")
         overrides.append(f"generator.params.checkpoint={STYLEGAN2_FIXTURE}")
     result = invprob.run(path, overrides, out=tmp_path, show_progress=False)
     assert result.metrics["images_solved"] >= 1
