@@ -877,9 +877,10 @@ def _generator_problems(data: Mapping[str, Any], registry: Registry) -> list[Rec
     return problems
 
 
-def _provides_mask(spec: Mapping[str, Any], registry: Registry, depth: int = 0) -> bool | None:
-    """Whether operator ``spec`` declares an observed-pixel mask; ``None`` when unknown (an
-    unregistered name or malformed params: stage 1 and 2 report those)."""
+def operator_declares_mask(spec: Mapping[str, Any], registry: Registry, depth: int = 0) -> bool | None:
+    """Whether operator ``spec`` (``{type, params}``) declares an observed-pixel mask, from its
+    params model's ``provides_mask``/``mask_from_first``; ``None`` when that cannot be told (an
+    unregistered name or malformed params: the other checks report those)."""
     component = registry.components["operators"].get(spec["type"])
     if component is None:
         return None
@@ -893,7 +894,7 @@ def _provides_mask(spec: Mapping[str, Any], registry: Registry, depth: int = 0) 
     first = inner[0] if isinstance(inner, list) and inner else None
     if depth > 50 or not (isinstance(first, Mapping) and isinstance(first.get("type"), str)):
         return None
-    return _provides_mask(first, registry, depth + 1)
+    return operator_declares_mask(first, registry, depth + 1)
 
 
 def _mask_problems(data: Mapping[str, Any], registry: Registry) -> list[RecipeProblem]:
@@ -902,7 +903,7 @@ def _mask_problems(data: Mapping[str, Any], registry: Registry) -> list[RecipePr
     operator = data.get("operator")
     if not (isinstance(operator, Mapping) and isinstance(operator.get("type"), str)):
         return []
-    if _provides_mask(operator, registry) is not False:
+    if operator_declares_mask(operator, registry) is not False:
         return []
     field = registry.components["operators"][operator["type"]].params_model.mask_from_first
     takes = f" (it takes the mask of the first of its {field})" if field else ""
