@@ -5,7 +5,8 @@ a misspelled key is an error, with a did-you-mean in the recipe report). Its doc
 component's one-line description in ``invprob plugins`` and the JSON Schema.
 
 Use :data:`RecipePath` for file and folder parameters: a relative path is resolved against
-the folder of the recipe that names it, not the working directory.
+the folder of the recipe that names it, not the working directory. Use :data:`ExistingFile` for a
+file the component cannot be built without (weights): a missing one is a validation error.
 
 A component that is configured with other components (``compose`` takes a list of operators)
 declares the field as :class:`ComponentSpec` values marked with the kind they name::
@@ -22,6 +23,7 @@ sections (``generator``, ``operator``, ``priors``, ``losses``, ``solver``) use t
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -37,11 +39,20 @@ class Params(BaseModel):
     ``needs_generator`` (a class attribute, not a field) declares that the component works on
     a generator's latent (a latent solver, a prior on z): a recipe that uses it without a
     ``generator`` section is invalid before anything is built.
+
+    ``provides_mask`` declares that an operator observes a subset of pixels (its
+    ``observed_mask()`` is not ``None``); ``mask_from_first`` names a field of nested operators
+    whose first one decides instead (``compose``: the mask is its first operator's).
+    ``needs_mask`` declares that a solver, loss or prior only works with such an operator (Yeh's
+    solver and context loss): a recipe whose operator provides none is invalid.
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     needs_generator: ClassVar[bool] = False
+    needs_mask: ClassVar[bool] = False
+    provides_mask: ClassVar[bool] = False
+    mask_from_first: ClassVar[str | None] = None
 
 
 class ComponentSpec(Params):
@@ -84,6 +95,21 @@ def _resolve_against_recipe(path: Path, info: ValidationInfo) -> Path:
 
 RecipePath = Annotated[Path, AfterValidator(_resolve_against_recipe)]
 """A path that resolves against the recipe's folder when relative."""
+
+
+def _existing_file(path: Path) -> Path:
+    if not path.is_file():
+        where = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise ValueError(
+            f"file {path.name!r} not found: {os.path.abspath(path)} {where} (a relative path is read from the "
+            "recipe's folder)"
+        )
+    return path
+
+
+ExistingFile = Annotated[RecipePath, AfterValidator(_existing_file)]
+"""A :data:`RecipePath` to a file that must exist when the recipe is validated (weights a
+component cannot be built without): ``invprob validate`` names the file and where it looked."""
 
 
 def _odd(value: int) -> int:

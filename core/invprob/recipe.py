@@ -756,6 +756,7 @@ def validate_recipe(
     problems += _metric_problems(resolved, registry)
     problems += requirement_problems(data.get("requires") or [])
     problems += _generator_problems(resolved, registry)
+    problems += _mask_problems(resolved, registry)
     reported = {problem.path for problem in problems}
     problems += [problem for problem in not_finite if problem.path not in reported]
     if problems or recipe is None:
@@ -873,6 +874,56 @@ def _generator_problems(data: Mapping[str, Any], registry: Registry) -> list[Rec
                     "'generator' section or use data.images",
                 )
             )
+    return problems
+
+
+def operator_declares_mask(spec: Mapping[str, Any], registry: Registry, depth: int = 0) -> bool | None:
+    """Whether operator ``spec`` (``{type, params}``) declares an observed-pixel mask, from its
+    params model's ``provides_mask``/``mask_from_first``; ``None`` when that cannot be told (an
+    unregistered name or malformed params: the other checks report those)."""
+    component = registry.components["operators"].get(spec["type"])
+    if component is None:
+        return None
+    model = component.params_model
+    if model.provides_mask:
+        return True
+    if model.mask_from_first is None:
+        return False
+    params = spec.get("params")
+    inner = params.get(model.mask_from_first) if isinstance(params, Mapping) else None
+    first = inner[0] if isinstance(inner, list) and inner else None
+    if depth > 50 or not (isinstance(first, Mapping) and isinstance(first.get("type"), str)):
+        return None
+    return operator_declares_mask(first, registry, depth + 1)
+
+
+def _mask_problems(data: Mapping[str, Any], registry: Registry) -> list[RecipeProblem]:
+    """Components whose params model says ``needs_mask`` (Yeh's solver and context loss), in a
+    recipe whose operator declares no observed-pixel mask (``provides_mask``)."""
+    operator = data.get("operator")
+    if not (isinstance(operator, Mapping) and isinstance(operator.get("type"), str)):
+        return []
+    if operator_declares_mask(operator, registry) is not False:
+        return []
+    field = registry.components["operators"][operator["type"]].params_model.mask_from_first
+    takes = f" (it takes the mask of the first of its {field})" if field else ""
+    masking = sorted(name for name, c in registry.components["operators"].items() if c.params_model.provides_mask)
+    examples = f" ({', '.join(masking[:3])}{', ...' if len(masking) > 3 else ''})" if masking else ""
+    instead = {"solvers": "the csgm solver", "losses": "the mse or l1 loss"}
+    problems = []
+    for section, kind in COMPONENT_SECTIONS.items():
+        for path, spec in _specs_at(data.get(section), (section,)):
+            component = registry.components[kind].get(spec["type"])
+            if component is not None and component.params_model.needs_mask:
+                other = instead.get(kind, f"a {singular(kind)} that needs no mask")
+                problems.append(
+                    RecipeProblem(
+                        format_path((*path, "type")),
+                        f"{singular(kind)} {spec['type']!r} needs an operator that masks pixels, and operator "
+                        f"{operator['type']!r} has no observed-pixel mask{takes}: use an inpainting operator{examples}, "
+                        f"or {other}",
+                    )
+                )
     return problems
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from invprob.hookspecs import hookimpl
-from invprob.params import Params, RecipePath
+from invprob.params import ExistingFile, Params
 
 if TYPE_CHECKING:
     import argparse
@@ -22,10 +22,10 @@ if TYPE_CHECKING:
 class DcganParams(Params):
     """Standard DCGAN (Radford et al.): from a PyTorch-examples state dict, or randomly initialised."""
 
-    weights: RecipePath | None = Field(
+    weights: ExistingFile | None = Field(
         None, description="generator state dict (.safetensors or PyTorch .pt/.pth); nz, ngf, image size are inferred"
     )
-    discriminator_weights: RecipePath | None = Field(None, description="discriminator state dict (ndf is inferred)")
+    discriminator_weights: ExistingFile | None = Field(None, description="discriminator state dict (ndf is inferred)")
     latent: Literal["uniform", "normal"] | None = Field(
         None, description="latent distribution; default: from the weights' metadata, else normal (random init: normal)"
     )
@@ -40,10 +40,10 @@ class DcganParams(Params):
 class Dcgan32CelebaParams(Params):
     """The shared pretrained 32x32 CelebA DCGAN (LSGAN discriminator), z ~ U(-1, 1)^100."""
 
-    generator_weights: RecipePath | None = Field(
+    generator_weights: ExistingFile | None = Field(
         None, description="generator.pt of ../shared/weights/dcgan32-celeba/ (or its safetensors conversion)"
     )
-    discriminator_weights: RecipePath | None = Field(None, description="discriminator.pt of the same folder")
+    discriminator_weights: ExistingFile | None = Field(None, description="discriminator.pt of the same folder")
 
 
 class Dcgan64FacesParams(Params):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, field_validator
 
 from invprob.hookspecs import hookimpl
-from invprob.params import Params, RecipePath
+from invprob.params import ExistingFile, Params
 
 if TYPE_CHECKING:
     import argparse
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 class StyleGAN2Params(Params):
     """StyleGAN2 (rosinality layout, pure PyTorch): from a .pt, .pkl or converted .safetensors checkpoint, or randomly initialised."""
 
-    checkpoint: RecipePath | None = Field(
+    checkpoint: ExistingFile | None = Field(
         None,
         description="rosinality .pt (g_ema, latent_avg, d), NVlabs stylegan2-ada-pytorch .pkl, or a converted .safetensors; "
         "the architecture is inferred from the tensors. Without it: a randomly initialised model (size, style_dim, ...)",

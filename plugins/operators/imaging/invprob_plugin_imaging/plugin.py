@@ -53,6 +53,8 @@ class DenoiseParams(Params):
 class InpaintCenterParams(NoiseParams):
     """Inpainting with a missing box at the image centre (size in pixels or fraction of each side)."""
 
+    provides_mask = True  # observed_mask(): the observed pixels
+
     size: int | tuple[int, int] | None = Field(None, description="box side, or (height, width), in pixels")
     fraction: float | None = Field(None, description="box side as a fraction of each image side, in (0, 1]; default 0.5")
 
@@ -60,6 +62,14 @@ class InpaintCenterParams(NoiseParams):
     @classmethod
     def _fraction_in_range(cls, value: float | None) -> float | None:
         return _check_fraction(value, "the centre box fraction")
+
+    @field_validator("size")
+    @classmethod
+    def _size_positive(cls, value: int | tuple[int, int] | None) -> int | tuple[int, int] | None:
+        sides = (value,) if isinstance(value, int) else value or ()
+        if any(side < 1 for side in sides):
+            raise ValueError(f"the centre box must be at least 1 x 1 pixels, got {value}")
+        return value  # whether it fits the image is checked when the operator is built, for the image's shape
 
     @model_validator(mode="after")
     def _one_of_size_or_fraction(self) -> InpaintCenterParams:
@@ -71,6 +81,8 @@ class InpaintCenterParams(NoiseParams):
 class InpaintBoxParams(NoiseParams):
     """Inpainting with an arbitrary missing box (pixel coordinates, top-left origin)."""
 
+    provides_mask = True  # observed_mask(): the observed pixels
+
     top: int = Field(ge=0)
     left: int = Field(ge=0)
     height: int = Field(ge=1)
@@ -79,6 +91,8 @@ class InpaintBoxParams(NoiseParams):
 
 class InpaintRandomParams(NoiseParams):
     """Random-pixel inpainting: exactly round(observed * H * W) pixels observed (ILO: down to 1%)."""
+
+    provides_mask = True  # observed_mask(): the observed pixels
 
     observed: float = Field(description="fraction of pixels observed, in (0, 1]")
     per_channel: bool = Field(False, description="draw one mask per channel instead of one per pixel")
@@ -92,12 +106,16 @@ class InpaintRandomParams(NoiseParams):
 class InpaintPatternParams(NoiseParams):
     """Random blob-pattern holes, about 25% missing (Yeh et al.'s "pattern" masks)."""
 
+    provides_mask = True  # observed_mask(): the observed pixels
+
     missing: float = Field(0.25, gt=0, lt=1, description="fraction of pixels missing, in (0, 1)")
     blob_size: float | None = Field(None, gt=0, description="typical hole size in pixels; default max(H, W) / 6")
 
 
 class InpaintHalfParams(NoiseParams):
     """Inpainting with half of the image missing (Yeh et al.'s "half" masks)."""
+
+    provides_mask = True  # observed_mask(): the observed pixels
 
     missing: Literal["left", "right", "top", "bottom", "random"] = Field(
         "left", description="which half is missing; random picks one of the four from the seed"
@@ -106,6 +124,8 @@ class InpaintHalfParams(NoiseParams):
 
 class InpaintMaskFileParams(NoiseParams):
     """Inpainting with a mask image file of any size: white or opaque = observed (see README)."""
+
+    provides_mask = True  # observed_mask(): the observed pixels
 
     path: RecipePath = Field(description="PNG/any Pillow image; RGBA alpha, else brightness, >= threshold = observed")
     threshold: float = Field(0.5, ge=0, le=1, description="observed where value / 255 >= threshold")
@@ -176,6 +196,8 @@ class ClassifierParams(Params):
 
 class ComposeParams(Params):
     """Composition of operators, applied first to last (only the last may have noise)."""
+
+    mask_from_first = "operators"  # observed_mask() is the first operator's
 
     operators: Annotated[list[ComponentSpec], NestedKind("operators"), Field(min_length=1)]
 

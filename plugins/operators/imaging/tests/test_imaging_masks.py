@@ -6,7 +6,7 @@ import numpy as np
 import pydantic
 import pytest
 import torch
-from imaging_helpers import build
+from imaging_helpers import build, examples, registry
 from PIL import Image
 
 
@@ -19,6 +19,21 @@ def test_center_box_by_fraction_removes_the_middle():
     assert mask.shape == (1, 1, 16, 24)
     assert mask[0, 0, 4:12, 6:18].sum() == 0
     assert mask.sum() == 16 * 24 - 8 * 12
+
+
+@pytest.mark.parametrize("size", [0, [3, 0], [-1, 4]])
+def test_center_box_of_less_than_one_pixel_is_refused_before_the_shape_is_known(size):
+    with pytest.raises(pydantic.ValidationError, match=r"the centre box must be at least 1 x 1 pixels"):
+        registry().get("operators", "inpaint-center").validate_params({"size": size})
+
+
+@pytest.mark.parametrize("name, params, shape", examples())
+def test_declared_mask_matches_the_built_operator(name, params, shape):
+    """What `invprob validate` reads (provides_mask, mask_from_first) is what the operator does."""
+    from invprob.recipe import operator_declares_mask
+
+    built = build(name, params, shape)
+    assert operator_declares_mask({"type": name, "params": params}, registry()) is (built.observed_mask() is not None)
 
 
 def test_center_box_by_size_accepts_height_and_width():

@@ -12,12 +12,16 @@ from invprob.registry import ComponentRegistry
 class TVInpaintParams(Params):
     """TV inpainting: min_x TV(x) + weight/2 ||M(x - y)||^2 by Chambolle-Pock."""
 
+    needs_mask = True  # fills the pixels the operator's observed_mask() leaves out
+
     iterations: int = Field(500, ge=0, description="primal-dual iterations")
     weight: float = Field(100.0, gt=0, description="data weight; large values pin the observed pixels")
 
 
 class BiharmonicParams(Params):
     """Biharmonic inpainting (scikit-image inpaint_biharmonic)."""
+
+    needs_mask = True  # fills the pixels the operator's observed_mask() leaves out
 
 
 class BicubicParams(Params):

@@ -19,6 +19,7 @@ class YehParams(Params):
     """Yeh et al. semantic inpainting: latent search on the recipe's losses and priors, then Poisson blending."""
 
     needs_generator = True  # optimises or constrains a generator's latent
+    needs_mask = True  # Poisson-blends into the observed pixels; its context loss weighs by the mask
 
     steps: int = Field(1500, ge=0, description="iterations (the paper: 1500)")
     lr: float = Field(0.01, gt=0, description="Adam learning rate (bamos/dcgan-completion.tensorflow: 0.01)")
@@ -28,6 +29,8 @@ class YehParams(Params):
 
 class ContextParams(Params):
     """Importance-weighted L1 context loss of Yeh et al. (eq. 3-4) for inpainting."""
+
+    needs_mask = True  # weighs each observed pixel by its missing neighbours
 
     window: OddWindow = Field(7, description="odd side of the square neighbourhood N(i), in pixels")
 
