@@ -135,3 +135,12 @@ def test_missing_weights_are_invalid_naming_the_file_and_where_it_looked(generat
     with pytest.raises(RecipeError) as caught:
         invprob.load_recipe(REPO / "recipes" / "demo.yaml", generator)
     assert f"file 'g.pt' not found: {REPO / 'recipes' / 'no' / 'such' / 'g.pt'} does not exist" in str(caught.value)
+
+
+def test_params_that_do_not_fit_the_generators_image_are_an_input_error_naming_the_section():
+    from invprob.components import InputError
+
+    box = ["operator.type=inpaint-box", "operator.params={top: 60, left: 0, height: 10, width: 10}"]
+    recipe = invprob.load_recipe(REPO / "recipes" / "demo.yaml", box)
+    with pytest.raises(InputError, match=r"^operator \(inpaint-box\): the missing box rows 60\.\.69.*does not fit in a 64 x 64 image"):
+        invprob.build(recipe, device="cpu")

@@ -107,14 +107,16 @@ def build(recipe: Recipe, *, device: str | None = None, registry: Registry | Non
 
 def _built(registry: Registry, kind: str, spec: Any, context: BuildContext, where: str) -> Any:
     """Build one component; a file it cannot read (a damaged mask, a missing image: an
-    ``OSError``) is an :class:`InputError` naming the recipe section, not a crash."""
+    ``OSError``) or params that do not fit what was built before it (a box outside the
+    generator's image, a prior form the discriminator contradicts: a ``ValueError``) is an
+    :class:`InputError` naming the recipe section, not a crash."""
     from invprob.weights import WeightsNotFoundError
 
     try:
         return registry.build(kind, spec.type, spec.params, context)
     except WeightsNotFoundError:
         raise  # already says which file and where it was looked for
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise InputError(f"{where} ({spec.type}): {exc}") from None
 
 
