@@ -38,8 +38,7 @@ def randn(
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """Standard normal draws made with ``rng`` on its own device, then moved to ``device``."""
-    draw_on = rng.device if rng is not None else torch.device("cpu")
-    return torch.randn(tuple(shape), generator=rng, device=draw_on, dtype=dtype).to(device or draw_on)
+    return _draw(torch.randn, shape, rng, device, dtype)
 
 
 def rand(
@@ -50,5 +49,9 @@ def rand(
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """U(0, 1) draws made with ``rng`` on its own device, then moved to ``device``."""
+    return _draw(torch.rand, shape, rng, device, dtype)
+
+
+def _draw(sample, shape, rng: torch.Generator | None, device, dtype: torch.dtype) -> torch.Tensor:
     draw_on = rng.device if rng is not None else torch.device("cpu")
-    return torch.rand(tuple(shape), generator=rng, device=draw_on, dtype=dtype).to(device or draw_on)
+    return sample(tuple(shape), generator=rng, device=draw_on, dtype=dtype).to(device or draw_on)
