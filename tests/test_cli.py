@@ -21,7 +21,7 @@ def test_plugins_json_lists_distributions_components_and_failures(invprob_comman
     assert by_name["invprob-toy-plugin"]["components"]["operators"] == ["toy-mask"]
     assert by_name["invprob-toy-plugin"]["error"] is None
     assert by_name["invprob-broken-plugin"]["error"].startswith("ImportError")
-    assert {"mse", "l1"} <= set(by_name["invprob"]["components"]["losses"])
+    assert {"mse", "l1"} <= set(by_name["invprob-core"]["components"]["losses"])
 
 
 def test_plugins_lists_failures_for_people(invprob_command, toy_env):
@@ -85,7 +85,7 @@ def test_a_clash_is_shown_by_plugins_and_makes_a_recipe_that_uses_the_name_inval
     assert "solver.type: solver 'toy-descent' is ambiguous" in invalid.stderr
     assert "'type: invprob-toy-plugin:toy-descent'" in invalid.stderr
     assert "losses[0].type: loss 'mse' is ambiguous" in invalid.stderr
-    named = ["solver.type=invprob-toy-plugin:toy-descent", "losses=[{type: 'invprob:mse'}]"]
+    named = ["solver.type=invprob-toy-plugin:toy-descent", "losses=[{type: 'invprob-core:mse'}]"]
     valid = invoke(invprob_command, ["validate", str(toy_recipe), *named], env)
     assert valid.returncode == 0, valid.stderr
     disabled = invoke(invprob_command, ["validate", str(toy_recipe)], {**env, "INVPROB_DISABLE_PLUGINS": clash_distribution})

@@ -17,7 +17,7 @@ from invprob.testing import MetricConformance
 
 
 class TestCoreMetrics(MetricConformance):
-    distribution = "invprob"
+    distribution = "invprob-core"
 
 
 def _pair() -> tuple[torch.Tensor, torch.Tensor]:
@@ -98,7 +98,7 @@ def _unavailable(params, context):
 
 @pytest.fixture
 def core_registry() -> Registry:
-    return new_registry(strict=True, only={"invprob"})
+    return new_registry(strict=True, only={"invprob-core"})
 
 
 @pytest.fixture
@@ -113,7 +113,7 @@ def _context(registry: Registry) -> BuildContext:
 
 def test_the_core_registers_psnr_ssim_and_mse(core_registry):
     assert core_registry.names("metrics") == ["mse", "psnr", "ssim"]
-    assert {core_registry.get("metrics", n).distribution for n in ("mse", "psnr", "ssim")} == {"invprob"}
+    assert {core_registry.get("metrics", n).distribution for n in ("mse", "psnr", "ssim")} == {"invprob-core"}
 
 
 def test_no_names_means_every_metric_that_needs_no_params(toy_metrics_registry):

@@ -103,9 +103,9 @@ def test_an_observation_is_a_path_relative_to_the_recipe(tmp_path, toy_registry)
 
 
 def test_requires_is_checked_before_anything_runs(toy_registry):
-    data = {**VALID, "requires": ["invprob>=99", "invprob-toy-plugin>=1.0,<2", "not-a-real-dist>=1", "bad req!"]}
+    data = {**VALID, "requires": ["invprob-core>=99", "invprob-toy-plugin>=1.0,<2", "not-a-real-dist>=1", "bad req!"]}
     assert messages(data, toy_registry) == [
-        "requires[0]: invprob 0.1.0 is installed but the recipe needs >=99: pip install 'invprob>=99'",
+        "requires[0]: invprob-core 0.1.0 is installed but the recipe needs >=99: pip install 'invprob-core>=99'",
         "requires[2]: not-a-real-dist is not installed: pip install 'not-a-real-dist>=1'",
         "requires[3]: not a valid requirement; write a distribution name and an optional version specifier, "
         "e.g. 'invprob-plugin-dcgan>=0.1' (got: 'bad req!')",

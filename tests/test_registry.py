@@ -55,13 +55,13 @@ def test_plugin_is_discovered_through_its_real_entry_point(toy_registry: Registr
 
 def test_core_components_are_a_default_plugin_behind_the_same_entry_point_group():
     core_entry_points = [
-        ep for ep in importlib.metadata.entry_points(group="invprob") if ep.dist is not None and ep.dist.name == "invprob"
+        ep for ep in importlib.metadata.entry_points(group="invprob") if ep.dist is not None and ep.dist.name == "invprob-core"
     ]
     assert "invprob.default_plugins.losses" in {ep.value for ep in core_entry_points}
     registry = core_only(strict=True)
-    assert registry.get("losses", "mse").distribution == "invprob"
+    assert registry.get("losses", "mse").distribution == "invprob-core"
     assert {"mse", "l1"} <= set(registry.names("losses"))
-    assert set(registry.distributions) == {"invprob"}
+    assert set(registry.distributions) == {"invprob-core"}
 
 
 def test_methods_are_not_in_the_core():
@@ -171,7 +171,7 @@ def test_a_clashing_name_is_ambiguous_and_both_distributions_keep_the_rest(toy_p
     monkeypatch.syspath_prepend(str(clash_site))
     registry = new_registry(strict=False)
     assert {c.distribution for c in registry.ambiguous["solvers"]["toy-descent"]} == {"invprob-toy-plugin", clash_distribution}
-    assert {c.distribution for c in registry.ambiguous["losses"]["mse"]} == {"invprob", clash_distribution}
+    assert {c.distribution for c in registry.ambiguous["losses"]["mse"]} == {"invprob-core", clash_distribution}
     assert "toy-descent" not in registry.names("solvers") and "mse" not in registry.names("losses")
     assert "toy-mask" in registry.names("operators") and "clash-only" in registry.names("operators")
     assert "l1" in registry.names("losses")  # the core keeps everything else
@@ -189,10 +189,10 @@ def test_a_name_of_a_distribution_picks_one_component_of_an_ambiguous_name(toy_p
     registry = new_registry(strict=False)
     assert registry.get("solvers", "invprob-toy-plugin:toy-descent").distribution == "invprob-toy-plugin"
     assert registry.get("solvers", f"{clash_distribution}:toy-descent").distribution == clash_distribution
-    assert registry.get("losses", "Invprob:mse").distribution == "invprob"
+    assert registry.get("losses", "Invprob-Core:mse").distribution == "invprob-core"
     assert registry.get("operators", "invprob-toy-plugin:toy-mask").name == "toy-mask"
-    with pytest.raises(UnknownComponentError, match="no distribution 'invprob' provides solver 'toy-descent'"):
-        registry.get("solvers", "invprob:toy-descent")
+    with pytest.raises(UnknownComponentError, match="no distribution 'invprob-core' provides solver 'toy-descent'"):
+        registry.get("solvers", "invprob-core:toy-descent")
 
 
 def test_disabling_one_distribution_of_a_clash_gives_the_name_back(toy_path, clash_site, clash_distribution, monkeypatch):
@@ -253,19 +253,19 @@ def test_load_only_some_distributions(toy_path, monkeypatch):
     monkeypatch.setenv("INVPROB_LOAD_PLUGINS", "invprob-toy-plugin")
     registry = new_registry(strict=False)
     assert registry.failures == []
-    assert set(registry.distributions) == {"invprob", "invprob-toy-plugin"}
+    assert set(registry.distributions) == {"invprob-core", "invprob-toy-plugin"}
 
 
 def test_only_accepts_any_spelling_of_a_distribution_name(toy_path):
     registry = new_registry(strict=True, only={"Invprob_Toy.Plugin"})
-    assert set(registry.distributions) == {"invprob", "invprob-toy-plugin"}
+    assert set(registry.distributions) == {"invprob-core", "invprob-toy-plugin"}
 
 
 def test_the_core_is_loaded_whatever_the_switches_say(toy_path, monkeypatch):
     monkeypatch.setenv("INVPROB_LOAD_PLUGINS", "invprob-toy-plugin")
-    monkeypatch.setenv("INVPROB_DISABLE_PLUGINS", "invprob")
+    monkeypatch.setenv("INVPROB_DISABLE_PLUGINS", "invprob-core")
     registry = new_registry(strict=False)
-    assert registry.get("losses", "mse").distribution == "invprob"
+    assert registry.get("losses", "mse").distribution == "invprob-core"
 
 
 @pytest.mark.parametrize("variable", ["INVPROB_LOAD_PLUGINS", "INVPROB_DISABLE_PLUGINS"])

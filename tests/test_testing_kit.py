@@ -259,7 +259,7 @@ class TestToySolvers(ToySuite, SolverConformance):
 
 
 class TestCoreLosses(LossConformance):
-    distribution = "invprob"
+    distribution = "invprob-core"
     image_shapes = [(3, 16, 16)]  # one shape: LPIPS is slow to build
 
 
@@ -309,7 +309,7 @@ def test_component_that_cannot_be_built_from_its_example_names_it_and_its_params
 
 def test_invprob_registry_is_the_process_default_with_only_the_core(invprob_registry):
     assert registry_module.default_registry() is invprob_registry
-    assert set(invprob_registry.distributions) == {"invprob"}
+    assert set(invprob_registry.distributions) == {"invprob-core"}
     assert invprob_registry.register_plugin(ToyPlugin(), distribution="my-test-plugin")
     assert invprob_registry.get("operators", "scale").distribution == "my-test-plugin"
 

@@ -15,7 +15,7 @@ no plain lookup finds it, and a recipe must say which one it means, ``DISTRIBUTI
 be named that way. In strict mode a clash is raised.
 
 ``INVPROB_LOAD_PLUGINS=a,b`` loads only those distributions, ``INVPROB_DISABLE_PLUGINS=a,b``
-skips them; the core's own distribution (``invprob``) is always loaded. A name in either that
+skips them; the core's own distribution (``invprob-core``) is always loaded. A name in either that
 is no installed plugin distribution is reported in :attr:`Registry.warnings`.
 """
 
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 KINDS: tuple[str, ...] = ("generators", "operators", "priors", "losses", "solvers", "metrics")
 ENTRY_POINT_GROUP = "invprob"
-CORE_DISTRIBUTION = "invprob"
+CORE_DISTRIBUTION = "invprob-core"
 
 
 class RegistryError(Exception):
