@@ -1,0 +1,172 @@
+"""What a user gets from PyPI: wheel metadata, the examples and templates shipped as package data,
+and the core's own commands (describe, example, new-plugin)."""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+
+REPO = Path(__file__).resolve().parents[1]
+DISTRIBUTIONS = sorted(p.parent for p in [REPO / "pyproject.toml", *REPO.glob("plugins/*/*/pyproject.toml"),
+                                            *REPO.glob("examples/*/pyproject.toml")])  # fmt: skip
+
+
+def run_cli(args: list[str], cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "invprob.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, **env})  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every distribution of the repository built as a wheel (offline: setuptools from the venv)."""
+    out = tmp_path_factory.mktemp("wheels")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(out),
+         *map(str, DISTRIBUTIONS)],
+        check=True, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    built = {}
+    for wheel in out.glob("*.whl"):
+        with zipfile.ZipFile(wheel) as archive:
+            metadata = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+            built[email.message_from_bytes(archive.read(metadata))["Name"]] = wheel
+    return built
+
+
+def metadata(wheel: Path) -> email.message.Message:
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        return email.message_from_bytes(archive.read(name))
+
+
+def names_in(wheel: Path) -> list[str]:
+    with zipfile.ZipFile(wheel) as archive:
+        return archive.namelist()
+
+
+@pytest.mark.slow
+def test_every_distribution_builds_a_wheel_that_requires_invprob_core_with_bounds(wheels):
+    assert len(wheels) == len(DISTRIBUTIONS)
+    assert "invprob-core" in wheels and "invprob" not in wheels  # PyPI's `invprob` is another project
+    ours = set(wheels)
+    for name, wheel in wheels.items():
+        meta = metadata(wheel)
+        assert meta["License-Expression"] == "MIT", name
+        assert meta["Version"], name
+        if name == "invprob-core":
+            continue
+        requirements = [Requirement(r) for r in meta.get_all("Requires-Dist") or []]
+        on_ours = [r for r in requirements if r.marker is None and (r.name in ours or r.name.startswith("invprob"))]
+        assert any(r.name == "invprob-core" for r in on_ours), f"{name} does not require invprob-core"
+        for requirement in on_ours:
+            operators = {spec.operator for spec in requirement.specifier}
+            assert {">=", "<"} <= operators, f"{name} requires {requirement} without a lower and an upper bound"
+            assert requirement.name in ours, f"{name} requires {requirement.name}, which this repository does not build"
+
+
+@pytest.mark.slow
+def test_the_core_wheel_ships_the_demo_and_the_plugin_templates(wheels):
+    files = names_in(wheels["invprob-core"])
+    assert "invprob/examples/demo/demo.yaml" in files
+    assert "invprob/examples/demo/images/astronaut-face64.png" in files
+    for kind in ("operator", "generator", "prior", "solver"):
+        assert any(f.startswith(f"invprob/scaffold/templates/{kind}/") for f in files), kind
+    entry_points = next(n for n in files if n.endswith("entry_points.txt"))
+    with zipfile.ZipFile(wheels["invprob-core"]) as archive:
+        assert "invprob.default_plugins.commands" in archive.read(entry_points).decode()
+
+
+@pytest.mark.slow
+def test_the_default_model_wheel_says_its_weights_come_from_celeba(wheels):
+    meta = metadata(wheels["invprob-plugin-dcgan"])
+    description = meta.get_payload()
+    assert "CelebA" in description and "non-commercial" in description
+    assert any(n.endswith(".safetensors") for n in names_in(wheels["invprob-plugin-dcgan"]))
+
+
+def test_a_solver_whose_defaults_name_another_plugins_component_depends_on_it():
+    yeh = (REPO / "plugins/solvers/yeh/pyproject.toml").read_text()
+    assert "invprob-plugin-gan-priors>=" in yeh  # its default priors: discriminator, box
+
+
+def test_validate_names_a_default_component_that_is_not_installed():
+    result = run_cli(["validate", str(REPO / "recipes/demo.yaml")], INVPROB_DISABLE_PLUGINS="invprob-plugin-gan-priors")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "priors" in result.stderr and "discriminator" in result.stderr
+
+
+def test_the_guide_shows_the_example_plugins_pyproject_as_it_is():
+    guide = (REPO / "docs/third-party-plugin.md").read_text()
+    block = re.search(r"```toml\n(.*?)```", guide, re.S).group(1)
+    example = (REPO / "examples/invprob-plugin-example-blur/pyproject.toml").read_text()
+    assert block.strip() == example.strip()
+
+
+def test_example_demo_copies_a_recipe_that_validates_and_refuses_to_overwrite(tmp_path):
+    out = tmp_path / "demo"
+    result = run_cli(["example", "demo", "--out", str(out)])
+    assert result.returncode == 0, result.stderr
+    assert (out / "demo.yaml").is_file() and (out / "images/astronaut-face64.png").is_file()
+    assert run_cli(["validate", str(out / "demo.yaml")]).returncode == 0
+    again = run_cli(["example", "demo", "--out", str(out)])
+    assert again.returncode == 2 and "already exists" in again.stderr
+    unknown = run_cli(["example", "demos", "--out", str(tmp_path / "x")])
+    assert unknown.returncode == 2 and "the examples are: demo" in unknown.stderr
+
+
+def test_describe_prints_types_defaults_ranges_and_descriptions():
+    result = run_cli(["describe", "solver", "csgm"])
+    assert result.returncode == 0, result.stderr
+    assert "csgm (solver, invprob-plugin-csgm" in result.stdout
+    lines = result.stdout.splitlines()
+    momentum = lines.index("  momentum: float, default 0.9, in [0, 1)")
+    assert lines[momentum + 1].strip() == "momentum of sgd (ignored by adam)"
+    assert '  optimizer: "adam" | "sgd", default "adam"' in lines
+    center = run_cli(["describe", "operators", "inpaint-center"]).stdout
+    assert "  size: int | [int, int] | null, default null" in center.splitlines()
+    as_json = json.loads(run_cli(["describe", "operators", "inpaint-center", "--json"]).stdout)
+    assert "fraction" in as_json["properties"]
+
+
+def test_describe_an_unknown_name_suggests_the_close_one():
+    result = run_cli(["describe", "solver", "csgn"])
+    assert result.returncode == 2
+    assert "did you mean 'csgm'" in result.stderr
+    assert run_cli(["describe", "solvr", "csgm"]).returncode == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["operator", "generator", "prior", "solver"])
+def test_new_plugin_writes_a_skeleton_that_installs_and_passes_its_conformance_tests(kind, tmp_path):
+    out = tmp_path / "plugin"
+    result = run_cli(["new-plugin", f"my-{kind}", "--kind", kind, "--out", str(out)])
+    assert result.returncode == 0, result.stderr
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--target", str(site), str(out)], check=True, capture_output=True, timeout=300)  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(site), "INVPROB_STRICT_PLUGINS": "1"}
+    listing = json.loads(subprocess.run([sys.executable, "-m", "invprob.cli", "plugins", "--json"], env=env,
+                                        capture_output=True, text=True, check=True).stdout)  # fmt: skip
+    ours = next(d for d in listing["distributions"] if d["name"] == f"invprob-plugin-my-{kind}")
+    assert ours["components"][f"{kind}s"] == [f"my-{kind}"] and ours["error"] is None
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(out / "tests")],
+                           cwd=out, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert tests.returncode == 0, tests.stdout[-3000:]
+    assert re.search(r"\d+ passed", tests.stdout)
+
+
+def test_new_plugin_refuses_a_bad_name_and_an_existing_folder(tmp_path):
+    bad = run_cli(["new-plugin", "My_Blur", "--kind", "operator", "--out", str(tmp_path / "a")])
+    assert bad.returncode == 2 and "lowercase letters" in bad.stderr
+    (tmp_path / "b").mkdir()
+    existing = run_cli(["new-plugin", "blurry", "--kind", "operator", "--out", str(tmp_path / "b")])
+    assert existing.returncode == 2 and "already exists" in existing.stderr
