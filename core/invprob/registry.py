@@ -14,6 +14,11 @@ no plain lookup finds it, and a recipe must say which one it means, ``DISTRIBUTI
 (``invprob-plugin-imaging:inpaint-center``), or disable one distribution. Every component can
 be named that way. In strict mode a clash is raised.
 
+A distribution that registers a name *again* (a notebook re-running the cell that registers
+its plugin, a module reloaded with ``importlib.reload``) replaces its own earlier component,
+command and hooks, on purpose: the last definition is the one used. Registering one name twice
+within a single plugin is still an error.
+
 ``INVPROB_LOAD_PLUGINS=a,b`` loads only those distributions, ``INVPROB_DISABLE_PLUGINS=a,b``
 skips them; the core's own distribution (``invprob-core``) is always loaded. A name in either that
 is no installed plugin distribution is reported in :attr:`Registry.warnings`.
@@ -184,10 +189,9 @@ class _Staging:
         self.staged: dict[Any, Any] = {}
 
     def _stage(self, key: Any, item: Component | Command, what: str) -> None:
-        existing = self.staged.get(key) or self._registered.get(key)
-        if existing is not None and (key in self.staged or existing.distribution == self.distribution):
+        if key in self.staged:
             raise DuplicateComponentError(f"{what} is registered twice by {self.distribution}")
-        self.staged[key] = item
+        self.staged[key] = item  # a name this distribution registered before is replaced on commit
 
 
 class ComponentRegistry(_Staging):
@@ -300,9 +304,13 @@ class Registry:
         self.distributions.setdefault(distribution, Distribution(distribution, version))
         kinds = [ComponentRegistry(kind, distribution, self.components[kind]) for kind in KINDS]
         commands = CommandRegistry(distribution, self.commands)
+        hook_name = f"{distribution}:{entry_point}"
+        previous = self._hooks.get_plugin(hook_name)  # registered before: this call replaces it
+        if previous is not None:
+            self._hooks.unregister(name=hook_name)
         try:
             with _plugin_code():
-                self._hooks.register(plugin, name=f"{distribution}:{entry_point}")  # parsed by setup_runtime
+                self._hooks.register(plugin, name=hook_name)  # parsed by setup_runtime
                 try:
                     self._check_hook_names(plugin)
                     for registry in kinds:
@@ -311,16 +319,17 @@ class Registry:
                 except BaseException:
                     self._hooks.unregister(plugin)
                     raise
-        except _PluginMisbehaved as exc:  # noqa: BLE001 - a broken plugin must never take the rest down
-            self._record_failure(entry_point, distribution, exc.error)
-            return False
-        except Exception as exc:  # noqa: BLE001
-            self._record_failure(entry_point, distribution, exc)
+        except (_PluginMisbehaved, Exception) as exc:  # noqa: BLE001 - a broken plugin must never take the rest down
+            if previous is not None:  # a failed replacement keeps what was there
+                self._hooks.register(previous, name=hook_name)
+            self._record_failure(entry_point, distribution, exc.error if isinstance(exc, _PluginMisbehaved) else exc)
             return False
         for registry in kinds:
             self._commit(registry.kind, registry.staged)
         for words, command in commands.staged.items():
             existing = self.commands.pop(words, None)
+            if existing is not None and existing.distribution == distribution:
+                existing = None  # the same distribution registering it again replaces it
             if existing is None and words not in self._clashing_commands:
                 self.commands[words] = command
                 continue
@@ -334,6 +343,8 @@ class Registry:
         named = self.components[kind]
         for name, component in staged.items():
             named.qualified[f"{canonical_distribution_name(component.distribution)}:{name}"] = component
+            if self._replaces(kind, name, component):
+                continue
             if name in self.ambiguous[kind]:
                 self.ambiguous[kind][name].append(component)
             elif dict.__contains__(named, name):
@@ -346,6 +357,23 @@ class Registry:
                 f"{singular(kind)} {name!r} is registered by both {owners}; a recipe must name one "
                 f"(type: {component.distribution}:{name}) or disable one with INVPROB_DISABLE_PLUGINS"
             )
+
+    def _replaces(self, kind: str, name: str, component: Component) -> bool:
+        """Put ``component`` in the place of the one its own distribution registered under
+        ``name`` before (a notebook re-running its registration, a reloaded module); False
+        when that distribution had no such name."""
+        same = canonical_distribution_name(component.distribution)
+        claimants = self.ambiguous[kind].get(name, [])
+        for index, claimant in enumerate(claimants):
+            if canonical_distribution_name(claimant.distribution) == same:
+                claimants[index] = component
+                return True
+        named = self.components[kind]
+        existing = dict.get(named, name)
+        if existing is not None and canonical_distribution_name(existing.distribution) == same:
+            dict.__setitem__(named, name, component)
+            return True
+        return False
 
     def _clash(self, message: str) -> None:
         self.warnings.append(message)
