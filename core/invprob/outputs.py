@@ -77,9 +77,10 @@ class RunResult:
     """The signal that interrupted the run (None when none did)."""
 
     @property
-    def reconstructions(self) -> torch.Tensor:
-        """All best reconstructions ``[N, C, H, W]``, in data order."""
-        return torch.cat([r.best_image for r in self.results])
+    def reconstructions(self) -> torch.Tensor | list[torch.Tensor]:
+        """All best reconstructions ``[N, C, H, W]``, in the order of :attr:`names`; a list of
+        ``[C, H, W]`` when a run without a generator kept images of several sizes."""
+        return _join([r.best_image for r in self.results])
 
     def summary(self) -> RunSummary:
         """The run without its tensors, to send across processes or keep for many runs."""
