@@ -51,15 +51,17 @@ class ZeroNoise(nn.Module):
 
 
 class GaussianNoise(nn.Module):
-    """deepinv.physics.GaussianNoise: ``x + sigma * n``, ``seed`` seeds the draw."""
+    """deepinv.physics.GaussianNoise (0.5): ``x + sigma * n`` drawn with ``self.rng``; ``seed``
+    seeds ``rng`` and is ignored (with a warning) when the model was built without one."""
 
-    def __init__(self, sigma=0.1):
+    def __init__(self, sigma=0.1, rng=None):
         super().__init__()
-        self.sigma = sigma
+        self.sigma, self.rng = sigma, rng
 
     def forward(self, x, seed=None, **kwargs):
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        return x + self.sigma * torch.randn(x.shape, generator=generator)
+        if seed is not None and self.rng is not None:
+            self.rng.manual_seed(seed)
+        return x + self.sigma * torch.empty_like(x).normal_(generator=self.rng)
 
 
 def _inpainting(mask: torch.Tensor, noise=None) -> LinearPhysics:
@@ -84,12 +86,14 @@ def test_a_deepinv_mask_observes_invprob_images_in_minus_one_one():
 
 
 def test_deepinv_noise_is_converted_to_invprob_units_and_seeded_by_the_run():
-    operator = from_deepinv(_inpainting(torch.ones(1, 1, 8, 10), GaussianNoise(sigma=0.05)), image_shape=(1, 8, 10))
+    noise = GaussianNoise(sigma=0.05)  # built without rng, as deepinv's default
+    operator = from_deepinv(_inpainting(torch.ones(1, 1, 8, 10), noise), image_shape=(1, 8, 10))
     x = torch.zeros(4, 1, 8, 10)
     noisy = operator(x, torch.Generator().manual_seed(5))
     assert 0.08 < (noisy - x).std().item() < 0.12  # deepinv's 0.05 on [0, 1] is 0.1 on [-1, 1]
     torch.testing.assert_close(operator(x, torch.Generator().manual_seed(5)), noisy)
     assert not torch.equal(operator(x, torch.Generator().manual_seed(6)), noisy)
+    assert noise.rng is None  # the generator was lent for the call only
 
 
 def test_a_non_linear_physics_goes_through_the_range_conversion():

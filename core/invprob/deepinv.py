@@ -55,12 +55,25 @@ def _seed_from(rng: torch.Generator | None) -> int | None:
 
 
 def _call_noise(noise_model: Any, y: torch.Tensor, seed: int | None) -> torch.Tensor:
-    """deepinv's ``noise_model(y, seed=...)``; models that take no ``seed`` are called without."""
+    """deepinv's ``noise_model(y, seed=...)``; models that take no ``seed`` are called without.
+
+    deepinv ignores ``seed`` (with a warning) in a noise model built without ``rng``: such a
+    model gets a generator on ``y``'s device for the call, and is left as it was after it.
+    """
     try:
         takes_seed = "seed" in inspect.signature(noise_model.forward if isinstance(noise_model, nn.Module) else noise_model).parameters
     except (TypeError, ValueError):
         takes_seed = False
-    return noise_model(y, seed=seed) if takes_seed and seed is not None else noise_model(y)
+    if not takes_seed or seed is None:
+        return noise_model(y)
+    lent = hasattr(noise_model, "rng") and noise_model.rng is None
+    if lent:
+        noise_model.rng = torch.Generator(device=y.device)
+    try:
+        return noise_model(y, seed=seed)
+    finally:
+        if lent:
+            noise_model.rng = None
 
 
 class _White:
