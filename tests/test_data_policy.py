@@ -39,7 +39,7 @@ def test_centre_crop_is_the_default_and_keeps_the_aspect_ratio(wide, tmp_path):
     # the centre 48x48 is kept: the band is a third of its width, black either side
     assert (image[0, 8] > 0).sum() in (5, 6)
     assert image[:, :, 7:9].min() > 0.9 and image[:, :, :3].max() < -0.9 and image[:, :, -3:].max() < -0.9
-    assert lines == ["data: 1 image (wide): centre-cropped to 48x48, resized 96x48 -> 16x16"]
+    assert lines == ["data: centre-cropped to the generator's aspect ratio, then resized to 16x16: 1 image: wide (96x48)"]
 
 
 def test_resize_stretches_and_says_the_aspect_ratio_changed(wide):
@@ -47,7 +47,7 @@ def test_resize_stretches_and_says_the_aspect_ratio_changed(wide):
     image = load_images(wide, (3, 16, 16), fit="resize", say=lines.append).images[0]
     # the band stays a sixth of the whole width, squeezed horizontally by 2 more than vertically
     assert (image[0, 8] > 0).sum() in (2, 3) and image[:, :, :4].max() < -0.9
-    assert lines == ["data: 1 image (wide): resized 96x48 -> 16x16 (aspect ratio changed)"]
+    assert lines == ["data: resized to 16x16, stretched: the aspect ratio changed: 1 image: wide (96x48)"]
 
 
 def test_pad_keeps_everything_with_grey_bars(wide):
@@ -55,7 +55,7 @@ def test_pad_keeps_everything_with_grey_bars(wide):
     image = load_images(wide, (3, 16, 16), fit="pad", say=lines.append).images[0]
     assert abs(image[:, 0, :].mean().item()) < 0.05 and abs(image[:, -1, :].mean().item()) < 0.05  # grey bars
     assert (image[0, 8] > 0).sum() in (2, 3)  # the band: a sixth of the width, as in the photo
-    assert lines == ["data: 1 image (wide): padded with grey to 96x96, resized 96x48 -> 16x16"]
+    assert lines == ["data: padded with grey to the generator's aspect ratio, then resized to 16x16: 1 image: wide (96x48)"]
 
 
 def test_refuse_names_the_image_and_the_sizes(wide):
@@ -64,10 +64,21 @@ def test_refuse_names_the_image_and_the_sizes(wide):
     assert load_images(wide, (3, 48, 96), fit="refuse").images.shape == (1, 3, 48, 96)
 
 
+def test_several_images_of_one_change_share_one_line(tmp_path):
+    for name, (height, width) in {"a": (30, 40), "b": (50, 40), "c": (20, 20)}.items():
+        Image.fromarray(_gradient(height, width)).save(tmp_path / f"{name}.png")
+    lines = []
+    load_images(tmp_path, (3, 10, 10), say=lines.append)
+    assert lines == [
+        "data: centre-cropped to the generator's aspect ratio, then resized to 10x10: 2 images: a (40x30), b (40x50)",
+        "data: resized to 10x10 (same aspect ratio): 1 image: c (20x20)",
+    ]
+
+
 def test_a_tall_target_crops_the_sides_of_a_wide_image():
     pixels = _gradient(40, 80).astype(np.float32) / 255
     image, change, _ = fit_image(pixels, (20, 10), 3, "centre-crop")
-    assert change == "centre-cropped to 20x40, resized 80x40 -> 10x20"
+    assert change == ("centre-cropped to the generator's aspect ratio, then resized to 10x20", "80x40")
     red = (image[0] + 1) / 2  # red grows with x: the kept centre spans x in [30, 50) of 80
     assert 0.35 < red.min().item() < 0.42 and 0.58 < red.max().item() < 0.65
 
@@ -105,7 +116,7 @@ def test_the_exif_orientation_of_a_photo_is_applied(tmp_path):
     assert decoded.changes == ["turned upright by its EXIF orientation 6"]
     lines = []
     load_images(path, (3, 40, 20), say=lines.append)
-    assert lines == ["data: 1 image (photo): turned upright by its EXIF orientation 6"]
+    assert lines == ["data: turned upright by its EXIF orientation 6: 1 image: photo"]
 
 
 def test_grey_is_converted_only_for_a_model_that_needs_rgb_and_it_is_said(tmp_path):
@@ -113,12 +124,12 @@ def test_grey_is_converted_only_for_a_model_that_needs_rgb_and_it_is_said(tmp_pa
     assert load_images(tmp_path / "grey.png", None).images.shape == (1, 1, 8, 8)
     lines = []
     assert load_images(tmp_path / "grey.png", (3, 8, 8), say=lines.append).images.shape == (1, 3, 8, 8)
-    assert lines == ["data: 1 image (grey): grey repeated to RGB (the generator makes 3-channel images)"]
+    assert lines == ["data: grey repeated to RGB (the generator makes 3-channel images): 1 image: grey"]
     Image.fromarray(_gradient(8, 8)).save(tmp_path / "colour.png")
     lines = []
     grey = load_images(tmp_path / "colour.png", (1, 8, 8), say=lines.append).images
     assert grey.shape == (1, 1, 8, 8)
-    assert lines == ["data: 1 image (colour): converted from RGB to grey (luma) (the generator makes 1-channel images)"]
+    assert lines == ["data: converted from RGB to grey (luma) (the generator makes 1-channel images): 1 image: colour"]
 
 
 def _classical_recipe(images) -> dict:

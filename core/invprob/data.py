@@ -335,9 +335,9 @@ def _resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 def fit_image(
     pixels: np.ndarray, target: tuple[int, int] | None, channels: int | None, fit: FitPolicy = DEFAULT_FIT
-) -> tuple[torch.Tensor, str | None, str | None]:
+) -> tuple[torch.Tensor, tuple[str, str] | None, str | None]:
     """One image ``[H, W(, 3)]`` in [0, 1] as ``[C, H', W']`` in [-1, 1], and what was done:
-    ``(image, size change or None, channel change or None)``.
+    ``(image, (size change, the image's own size) or None, channel change or None)``.
 
     ``target`` ``(H', W')`` is the size to reach with ``fit`` (None: keep the image's size);
     ``channels`` the channel count to reach (None: keep the image's own).
@@ -349,42 +349,38 @@ def fit_image(
     change = None
     if target is not None and (height, width) != tuple(target):
         target_h, target_w = target
-        size = f"{width}x{height} -> {target_w}x{target_h}"
+        size, same_aspect = f"{target_w}x{target_h}", height * target_w == width * target_h
         if fit == "refuse":
             raise DataError(
-                f"is {width}x{height} (W x H) but the generator makes {target_w}x{target_h}, and data.fit is "
-                "'refuse'; use data.fit 'centre-crop' (keeps the aspect ratio), 'pad' or 'resize'"
+                f"is {width}x{height} (W x H) but the generator makes {size}, and data.fit is 'refuse'; use "
+                "data.fit 'centre-crop' (keeps the aspect ratio), 'pad' or 'resize'"
             )
-        if fit == "resize":
-            change = f"resized {size}" + (" (aspect ratio changed)" if height * target_w != width * target_h else "")
-        elif fit == "centre-crop":
+        if fit == "centre-crop" and not same_aspect:
             top, left, h, w = _crop_box(height, width, target_h, target_w)
-            if (h, w) != (height, width):
-                image = image[:, top : top + h, left : left + w]
-                change = f"centre-cropped to {w}x{h}, resized {size}"
-            else:
-                change = f"resized {size}"
-        else:  # pad
+            image = image[:, top : top + h, left : left + w]
+            change = f"centre-cropped to the generator's aspect ratio, then resized to {size}"
+        elif fit == "pad" and not same_aspect:
             h, w = _pad_sizes(height, width, target_h, target_w)
-            if (h, w) != (height, width):
-                top, left = (h - height) // 2, (w - width) // 2
-                padded = torch.full((image.shape[0], h, w), 0.5)
-                padded[:, top : top + height, left : left + width] = image
-                image = padded
-                change = f"padded with grey to {w}x{h}, resized {size}"
-            else:
-                change = f"resized {size}"
+            top, left = (h - height) // 2, (w - width) // 2
+            padded = torch.full((image.shape[0], h, w), 0.5)
+            padded[:, top : top + height, left : left + width] = image
+            image = padded
+            change = f"padded with grey to the generator's aspect ratio, then resized to {size}"
+        elif fit == "resize" and not same_aspect:
+            change = f"resized to {size}, stretched: the aspect ratio changed"
+        else:
+            change = f"resized to {size} (same aspect ratio)"
         image = _resize(image, target_h, target_w)
-    return image * 2 - 1, change, channel_change
+    return image * 2 - 1, (change, f"{width}x{height}") if change else None, channel_change
 
 
 def _summarise(what: dict[str, list[str]]) -> list[str]:
-    """``{"resized 640x480 -> 64x64": [names]}`` as lines ``data: 3 images (a, b, c): ...``."""
+    """``{"resized to 64x64": ["a (640x640)", "b"]}`` as lines ``data: resized to 64x64: a (640x640), b``."""
     lines = []
     for change, names in what.items():
-        shown = ", ".join(names[:4]) + (f", ... ({len(names) - 4} more)" if len(names) > 4 else "")
+        shown = ", ".join(names[:6]) + (f", ... ({len(names) - 6} more)" if len(names) > 6 else "")
         count = f"{len(names)} image{'s' if len(names) != 1 else ''}"
-        lines.append(f"data: {count} ({shown}): {change}")
+        lines.append(f"data: {change}: {count}: {shown}")
     return lines
 
 
@@ -418,7 +414,9 @@ def load_images(
             image, size_change, channel_change = fit_image(decoded.pixels, target, want_channels, fit)  # type: ignore[arg-type]
         except DataError as exc:
             raise DataError(f"data.images: the image {name!r} {exc}") from None
-        for change in (*decoded.changes, size_change, channel_change):
+        if size_change:
+            changes.setdefault(size_change[0], []).append(f"{name} ({size_change[1]})")
+        for change in (*decoded.changes, channel_change):
             if change:
                 changes.setdefault(change, []).append(name)
         tensors.append(image)
