@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from invprob.hookspecs import hookimpl
-from invprob.params import ComponentSpec, NestedKind, Params, RecipePath
+from invprob.params import ComponentSpec, NestedKind, OddWindow, Params, RecipePath
 from invprob.registry import ComponentRegistry
 
 EXAMPLE_MASK = Path(__file__).resolve().parent / "data" / "example-mask-rgba.png"
@@ -233,7 +233,7 @@ class GaussianBlurParams(ImageNoiseParams):
     """Gaussian blur of std sigma pixels (or [sigma_y, sigma_x]); the adjoint is the transposed convolution."""
 
     sigma: float | tuple[float, float] = Field(description="standard deviation in pixels, > 0")
-    size: int | None = Field(None, ge=1, description="odd kernel side; default 2 * ceil(3 * sigma) + 1")
+    size: OddWindow | None = Field(None, description="odd kernel side; default 2 * ceil(3 * sigma) + 1")
     padding: Literal["valid", "zeros"] = Field("valid", description="valid (output shrinks) or zeros (same size)")
 
     @field_validator("sigma")
@@ -243,28 +243,14 @@ class GaussianBlurParams(ImageNoiseParams):
             raise ValueError(f"sigma must be > 0 pixels, got {value}")
         return value
 
-    @field_validator("size")
-    @classmethod
-    def _odd(cls, value: int | None) -> int | None:
-        if value is not None and value % 2 == 0:
-            raise ValueError(f"the kernel side must be odd so that it centres on the pixel, got {value}")
-        return value
-
 
 class MotionBlurParams(ImageNoiseParams):
     """Linear motion blur: a segment of length pixels at angle degrees (a non-symmetric kernel's adjoint differs from A)."""
 
     length: float = Field(gt=0, description="length of the motion in pixels")
     angle: float = Field(0.0, description="direction in degrees, counter-clockwise from the x axis")
-    size: int | None = Field(None, ge=1, description="odd kernel side; default the smallest holding the segment")
+    size: OddWindow | None = Field(None, description="odd kernel side; default the smallest holding the segment")
     padding: Literal["valid", "zeros"] = Field("valid", description="valid (output shrinks) or zeros (same size)")
-
-    @field_validator("size")
-    @classmethod
-    def _odd(cls, value: int | None) -> int | None:
-        if value is not None and value % 2 == 0:
-            raise ValueError(f"the kernel side must be odd so that it centres on the pixel, got {value}")
-        return value
 
 
 class ComposeParams(Params):
