@@ -166,4 +166,4 @@ def test_validate_names_a_data_glob_that_matches_nothing(tmp_path):
     result = subprocess.run([sys.executable, "-m", "invprob.cli", "validate", str(tmp_path / "recipe.yaml")],
                             capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 2
-    assert f"data.images: the pattern '{tmp_path / 'photos/*.jpg'}' matches no file" in result.stderr
+    assert f"data.images: the pattern '{tmp_path / 'photos/*.jpg'}' matches no image file" in result.stderr

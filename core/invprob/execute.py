@@ -139,6 +139,11 @@ def run(
 
 def _check_inputs_early(recipe: Recipe) -> None:
     """Find missing or unreadable image containers before any model is built (no decoding)."""
+    from invprob.recipe import data_path_problems
+
+    missing = data_path_problems(recipe)
+    if missing:
+        raise InputError(str(missing[0]))
     if recipe.data.images is not None:
         from invprob.data import list_images
 

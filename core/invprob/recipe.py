@@ -208,7 +208,7 @@ def data_path_problems(recipe: Recipe) -> list[RecipeProblem]:
         text = str(value)
         if any(ch in text for ch in "*?["):
             if not glob.glob(text, recursive=True):
-                problems.append(RecipeProblem(f"data.{name}", f"the pattern {text!r} matches no file{_PATH_HINT}"))
+                problems.append(RecipeProblem(f"data.{name}", f"the pattern {text!r} matches no image file{_PATH_HINT}"))
         elif not value.exists():
             problems.append(RecipeProblem(f"data.{name}", f"{value} does not exist{_PATH_HINT}"))
     return problems
