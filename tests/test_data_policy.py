@@ -95,6 +95,29 @@ def test_a_16_bit_png_is_scaled_by_65535(tmp_path):
     np.testing.assert_allclose(image[0, 0].numpy(), values[0] / 65535 * 2 - 1, atol=1e-5)
 
 
+def _write_png16(path, array: np.ndarray) -> None:
+    """A 16-bit PNG (grey [H, W] or RGB [H, W, 3]) written by hand: Pillow cannot write 16-bit RGB."""
+    import struct
+    import zlib
+
+    height, width = array.shape[:2]
+    raw = b"".join(b"\x00" + array[row].astype(">u2").tobytes() for row in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 16, 0 if array.ndim == 2 else 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_a_16_bit_rgb_png_keeps_its_brightness(tmp_path):
+    values = np.linspace(0, 65535, 4 * 5 * 3).reshape(4, 5, 3).astype(np.uint16)
+    _write_png16(tmp_path / "deep-rgb.png", values)
+    pixels = decode_image(tmp_path / "deep-rgb.png").pixels
+    assert pixels.shape == (4, 5, 3)
+    np.testing.assert_allclose(pixels, values / 65535, atol=1 / 255)  # Pillow decodes 16-bit RGB at 8 bits
+
+
 def test_a_float_tiff_is_read_as_intensities_in_0_1(tmp_path):
     values = np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)
     path = tmp_path / "float.tif"

@@ -5,7 +5,8 @@ yields named ground-truth images as float tensors ``[C, H, W]`` in [-1, 1].
 
 **Reading by data type.** Files are decoded with Pillow, the photo's EXIF orientation
 applied first (:func:`PIL.ImageOps.exif_transpose`), then scaled by what their samples are:
-8-bit images by 255, 16-bit PNGs and TIFFs by 65535, float images (``F``-mode TIFFs) taken
+8-bit images by 255, 16-bit grey PNGs and TIFFs by 65535 (16-bit RGB PNGs keep their
+brightness, at the 8-bit precision Pillow decodes them with), float images (``F``-mode TIFFs) taken
 as intensities in [0, 1] (values outside are refused, never clipped silently). A tensor
 given from Python is ``[B, C, H, W]`` (or ``[C, H, W]``) in **[0, 1]** (torchvision's and
 deepinv's convention), or uint8 in [0, 255]; [0, 1] is the range that can be checked: a
