@@ -123,6 +123,25 @@ def test_a_notebook_re_registering_a_component_replaces_it():
     # and re-registering one side of the clash replaces that side only
     assert registry.register_plugin(_notebook_plugin(4.0), distribution="notebook", entry_point="cell")
     assert [c.factory({}, None) for c in registry.ambiguous["losses"]["scaled"]] == [4.0, 3.0]
+    # another entry point of the same distribution registering the name is a mistake, as before
+    assert not registry.register_plugin(_notebook_plugin(5.0), distribution="notebook", entry_point="other-cell")
+    assert "loss 'scaled' is registered twice by notebook" in registry.failures[-1].error
+
+
+def test_re_registering_replaces_the_plugin_hooks_too():
+    calls = []
+
+    class Runtime:
+        @staticmethod
+        @hookimpl
+        def invprob_setup_runtime(device):
+            calls.append(device)
+
+    registry = Registry()
+    registry.register_plugin(Runtime(), distribution="notebook")
+    registry.register_plugin(Runtime(), distribution="notebook")  # the cell run again
+    registry.setup_runtime("cpu")
+    assert calls == ["cpu"]
 
 
 RECIPE = """\

@@ -14,10 +14,11 @@ no plain lookup finds it, and a recipe must say which one it means, ``DISTRIBUTI
 (``invprob-plugin-imaging:inpaint-center``), or disable one distribution. Every component can
 be named that way. In strict mode a clash is raised.
 
-A distribution that registers a name *again* (a notebook re-running the cell that registers
-its plugin, a module reloaded with ``importlib.reload``) replaces its own earlier component,
-command and hooks, on purpose: the last definition is the one used. Registering one name twice
-within a single plugin is still an error.
+A plugin registered *again* (same distribution and entry point, which defaults to the
+plugin's ``__name__`` or class name: a notebook re-running the cell that registers it, a module
+reloaded with ``importlib.reload``) replaces its own earlier components, commands and hooks, on
+purpose: the last definition is the one used. One name registered twice within a plugin, or by
+two entry points of one distribution, is still an error.
 
 ``INVPROB_LOAD_PLUGINS=a,b`` loads only those distributions, ``INVPROB_DISABLE_PLUGINS=a,b``
 skips them; the core's own distribution (``invprob-core``) is always loaded. A name in either that
@@ -184,21 +185,28 @@ def qualified_key(name: str) -> str | None:
 class _Staging:
     """Additions of one plugin, kept apart until the registry commits them (after its hooks)."""
 
-    def __init__(self, distribution: str, registered: Mapping[Any, Component | Command]):
+    kind = "commands"
+
+    def __init__(
+        self, distribution: str, registered: Mapping[Any, Component | Command], *, source: str = "",
+        sources: Mapping[tuple[str, Any, str], str] | None = None,
+    ):  # fmt: skip
         self.distribution, self._registered = distribution, registered
+        self.source, self._sources = source, sources if sources is not None else {}
         self.staged: dict[Any, Any] = {}
 
     def _stage(self, key: Any, item: Component | Command, what: str) -> None:
-        if key in self.staged:
+        earlier = self._sources.get((self.kind, key, canonical_distribution_name(self.distribution)))
+        if key in self.staged or (earlier is not None and earlier != self.source):
             raise DuplicateComponentError(f"{what} is registered twice by {self.distribution}")
-        self.staged[key] = item  # a name this distribution registered before is replaced on commit
+        self.staged[key] = item  # registered before by this same plugin: replaced on commit
 
 
 class ComponentRegistry(_Staging):
     """What an ``invprob_register_<kind>`` hook receives: adds components of one kind."""
 
-    def __init__(self, kind: str, distribution: str, registered: Mapping[str, Component]):
-        super().__init__(distribution, registered)
+    def __init__(self, kind: str, distribution: str, registered: Mapping[str, Component], **sources: Any):
+        super().__init__(distribution, registered, **sources)
         self.kind = kind
 
     def add(
@@ -291,6 +299,9 @@ class Registry:
         self._hooks = _PrefixPluginManager(hookspecs.PROJECT_NAME)
         self._hooks.add_hookspecs(hookspecs)
         self._clashing_commands: set[tuple[str, ...]] = set()
+        self._sources: dict[tuple[str, Any, str], str] = {}
+        """(kind, name, distribution) -> the plugin (``distribution:entry point``) that registered
+        it: only that plugin registering it again replaces it."""
 
     def register_plugin(
         self, plugin: object, *, distribution: str, version: str | None = None, entry_point: str | None = None
@@ -302,9 +313,10 @@ class Registry:
         """
         entry_point = entry_point or getattr(plugin, "__name__", type(plugin).__name__)
         self.distributions.setdefault(distribution, Distribution(distribution, version))
-        kinds = [ComponentRegistry(kind, distribution, self.components[kind]) for kind in KINDS]
-        commands = CommandRegistry(distribution, self.commands)
         hook_name = f"{distribution}:{entry_point}"
+        sources = {"source": hook_name, "sources": self._sources}
+        kinds = [ComponentRegistry(kind, distribution, self.components[kind], **sources) for kind in KINDS]
+        commands = CommandRegistry(distribution, self.commands, **sources)
         previous = self._hooks.get_plugin(hook_name)  # registered before: this call replaces it
         if previous is not None:
             self._hooks.unregister(name=hook_name)
@@ -324,6 +336,9 @@ class Registry:
                 self._hooks.register(previous, name=hook_name)
             self._record_failure(entry_point, distribution, exc.error if isinstance(exc, _PluginMisbehaved) else exc)
             return False
+        for staging in (*kinds, commands):
+            for key in staging.staged:
+                self._sources[(staging.kind, key, canonical_distribution_name(distribution))] = hook_name
         for registry in kinds:
             self._commit(registry.kind, registry.staged)
         for words, command in commands.staged.items():
