@@ -171,10 +171,6 @@ def decode_image(source: Path | bytes, name: str | None = None) -> Decoded:
         raise DataError(f"{where} is not a readable image: {type(exc).__name__}: {exc}") from None
 
 
-def _read_image(source: Path | bytes, name: str | None = None) -> Decoded:
-    return decode_image(source, name)
-
-
 def _read_member(archive: zipfile.ZipFile, spec: Path, member: str) -> Decoded:
     """Decode the image ``member`` of the zip ``spec``, naming the member when it is damaged."""
     where = f"{spec}: member {member!r}"
@@ -182,7 +178,7 @@ def _read_member(archive: zipfile.ZipFile, spec: Path, member: str) -> Decoded:
         data = archive.read(member)
     except Exception as exc:  # noqa: BLE001 - BadZipFile (bad CRC), zlib.error, EOFError, encrypted members...
         raise DataError(f"{where} cannot be read: {type(exc).__name__}: {exc}") from None
-    return _read_image(data, where)
+    return decode_image(data, where)
 
 
 def _is_tensor(value: Any) -> bool:
@@ -236,14 +232,14 @@ def list_images(
         files = [f for f in sorted(glob.glob(text, recursive=True), key=_natural_key) if Path(f).suffix.lower() in IMAGE_SUFFIXES]
         if not files:
             raise DataError(f"{field}: the pattern {text!r} matches no image file")
-        return [(Path(f).stem, partial(_read_image, Path(f))) for f in files]
+        return [(Path(f).stem, partial(decode_image, Path(f))) for f in files]
     if not spec.exists():
         raise DataError(f"{field}: {spec} does not exist")
     if spec.is_dir():
         files = sorted((p for p in spec.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=lambda p: _natural_key(p.name))
         if not files:
             raise DataError(f"{field}: the folder {spec} holds no image file ({', '.join(sorted(IMAGE_SUFFIXES))})")
-        return [(p.stem, partial(_read_image, p)) for p in files]
+        return [(p.stem, partial(decode_image, p)) for p in files]
     if spec.suffix == ".npz":
         return _list_npz(spec, npz_key)
     if spec.suffix == ".zip":
@@ -256,7 +252,7 @@ def list_images(
             raise DataError(f"{field}: the zip {spec} holds no image file ({', '.join(sorted(IMAGE_SUFFIXES))})")
         return [(Path(n).stem, partial(_read_member, archive, spec, n)) for n in names]
     if spec.suffix.lower() in IMAGE_SUFFIXES:
-        return [(spec.stem, partial(_read_image, spec))]
+        return [(spec.stem, partial(decode_image, spec))]
     raise DataError(f"data.images: {spec} is not an image, a folder, a glob, a .zip or an .npz")
 
 
