@@ -9,6 +9,7 @@ torch and the run machinery are imported on first use of the names below.
 >>> run = invprob.run(recipe)                                   # doctest: +SKIP
 >>> run.directory, run.metrics["mean"]["psnr"]                 # doctest: +SKIP
 >>> summary = run.summary()   # picklable: directory, names, metrics, environment # doctest: +SKIP
+>>> op = invprob.build_operator("downsample", image_shape=(3, 64, 64), factor=4)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -19,19 +20,41 @@ from invprob.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
-__all__ = ["hookimpl", "load_recipe", "validate_recipe", "build", "run", "__version__"]
+__all__ = [
+    "hookimpl",
+    "load_recipe",
+    "validate_recipe",
+    "build",
+    "run",
+    "build_component",
+    "build_operator",
+    "build_generator",
+    "build_prior",
+    "build_loss",
+    "build_solver",
+    "adapt_generator",
+    "__version__",
+]
 
 _LAZY = {
     "load_recipe": "invprob.recipe",
     "validate_recipe": "invprob.recipe",
     "build": "invprob.components",
     "run": "invprob.execute",
+    "build_component": "invprob.components",
+    "build_operator": "invprob.components",
+    "build_generator": "invprob.components",
+    "build_prior": "invprob.components",
+    "build_loss": "invprob.components",
+    "build_solver": "invprob.components",
+    "adapt_generator": "invprob.user_modules",
 }
 
 if TYPE_CHECKING:
-    from invprob.components import build
+    from invprob.components import build, build_component, build_generator, build_loss, build_operator, build_prior, build_solver
     from invprob.execute import run
     from invprob.recipe import load_recipe, validate_recipe
+    from invprob.user_modules import adapt_generator
 
 
 def __getattr__(name: str) -> Any:

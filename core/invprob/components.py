@@ -10,7 +10,8 @@ exported function ``invprob.build`` with the module.)
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +51,25 @@ class Components:
     metrics: dict[str, Metric]
     unavailable: dict[str, str]
 
+    _operators: dict[tuple[int, ...], Operator] = field(default_factory=dict, repr=False)
+
     @property
     def image_shape(self) -> tuple[int, int, int]:
         assert self.context.image_shape is not None
         return self.context.image_shape
+
+    def operator_for(self, image_shape: tuple[int, int, int]) -> Operator:
+        """The recipe's operator built for images of ``image_shape``: :attr:`operator` for the
+        run's own shape, else built once per shape (a run without a generator keeps every image
+        at its own size; its masks and matrices are drawn from the same seed)."""
+        shape = tuple(int(s) for s in image_shape)
+        if shape == tuple(self.image_shape):
+            return self.operator
+        if shape not in self._operators:
+            context = dataclasses.replace(self.context, image_shape=shape, extras=dict(self.context.extras))
+            built = _built(context.registry, "operators", self.recipe.operator, context, "operator")
+            self._operators[shape] = built.to(context.device)
+        return self._operators[shape]
 
 
 def resolve_device(requested: str) -> str:
@@ -76,7 +92,7 @@ def as_recipe(
 
 def build(recipe: Recipe, *, device: str | None = None, registry: Registry | None = None) -> Components:
     """Build every component of ``recipe`` on ``device`` (default: the recipe's)."""
-    registry = registry if registry is not None else default_registry()
+    registry = recipe.registry_with_live_components(registry if registry is not None else default_registry())
     context = BuildContext(
         registry=registry,
         device=resolve_device(device or recipe.device),
@@ -121,7 +137,9 @@ def _built(registry: Registry, kind: str, spec: Any, context: BuildContext, wher
 
 
 def _native_image_shape(recipe: Recipe) -> tuple[int, int, int]:
-    """Without a generator, images keep the first image's own size (grey or RGB)."""
+    """Without a generator, images keep their own sizes; the operator is first built for the
+    first selected image's (grey or RGB), and for the others' as their batches come
+    (:meth:`Components.operator_for`)."""
     from invprob.data import list_images
 
     if recipe.data.images is None:
@@ -129,7 +147,107 @@ def _native_image_shape(recipe: Recipe) -> tuple[int, int, int]:
             "data.samples and data.observation need a generator (it sets the size of the images to "
             "recover): add a 'generator' section or use data.images"
         )
-    found = list_images(recipe.data.images, recipe.data.npz_key)
-    first = found[0][1]()
-    channels = 1 if first.ndim == 2 or first.shape[-1] == 1 else 3
-    return (channels, first.shape[0], first.shape[1])
+    from invprob.data import DataError, native_shape
+
+    try:
+        found = list_images(recipe.data.images, recipe.data.npz_key)
+        first = _first_selected(found, recipe.data.select)[1]()
+    except DataError as exc:
+        raise InputError(str(exc)) from None
+    return native_shape(first)
+
+
+def _first_selected(found: list, select: str | None) -> Any:
+    from invprob.data import DataError, _apply_select
+
+    kept = _apply_select(found, select)
+    if not kept:
+        raise DataError(f"data.select {select!r} keeps none of the {len(found)} images")
+    return kept[0]
+
+
+# -- single components, from Python -------------------------------------------------------
+
+
+def build_component(
+    kind: str,
+    name: str,
+    /,
+    *,
+    params: Mapping[str, Any] | None = None,
+    image_shape: tuple[int, int, int] | None = None,
+    generator: Generator | None = None,
+    device: str = "cpu",
+    seed: int = 0,
+    base_dir: str | Path | None = None,
+    registry: Registry | None = None,
+    **more_params: Any,
+) -> Any:
+    """Build one registered component without a recipe: ``build_component("operator",
+    "downsample", image_shape=(3, 64, 64), factor=4)``.
+
+    ``kind`` is singular or plural (``"operator"`` or ``"operators"``); params come as keyword
+    arguments or as ``params`` (for a param whose name is one of this function's own); they are
+    validated by the component's params model, and invalid ones raise a
+    :class:`~invprob.recipe.RecipeError` listing every problem with its path. ``image_shape``
+    ``(C, H, W)`` is what operators and some priors are built for (default: the generator's);
+    ``generator`` is what priors and solvers on a latent use; random choices made at build time
+    (masks, sensing matrices) draw from ``seed``'s ``"operator"`` stream, as in a run; relative
+    paths resolve against ``base_dir`` (default: the working directory). The component is on
+    ``device``.
+    """
+    from pydantic import ValidationError
+
+    from invprob.recipe import RecipeError, problems_from_validation_error
+
+    registry = registry if registry is not None else default_registry()
+    from invprob.hints import singular
+
+    kinds = {k: k for k in registry.components} | {singular(k): k for k in registry.components}
+    if kind not in kinds:
+        raise ValueError(f"unknown component kind {kind!r}; expected one of {', '.join(registry.components)}")
+    kind = kinds[kind]
+    values = {**dict(params or {}), **more_params}
+    if image_shape is None and generator is not None:
+        image_shape = tuple(generator.image_shape)  # type: ignore[assignment]
+    context = BuildContext(
+        registry=registry,
+        device=resolve_device(device),
+        seed=seed,
+        base_dir=Path(base_dir) if base_dir is not None else Path.cwd(),
+        image_shape=tuple(int(s) for s in image_shape) if image_shape is not None else None,  # type: ignore[arg-type]
+    )
+    context.extras["generator"] = generator
+    component = registry.get(kind, name)
+    try:
+        validated = component.validate_params(values, base_dir=context.base_dir)
+    except ValidationError as exc:
+        where = (f"{singular(kind)} {name!r}", "params")
+        raise RecipeError(problems_from_validation_error(exc, component.params_model, prefix=where)) from None
+    built = component.build(validated, context)
+    return built.to(context.device) if isinstance(built, torch.nn.Module) else built
+
+
+def build_operator(name: str, /, **kwargs: Any) -> Operator:
+    """:func:`build_component` for an operator: ``build_operator("downsample", image_shape=(3, 64, 64), factor=4)``."""
+    return build_component("operators", name, **kwargs)
+
+
+def build_generator(name: str, /, **kwargs: Any) -> Generator:
+    """:func:`build_component` for a generator (in eval mode, gradients off, as a run uses it)."""
+    return build_component("generators", name, **kwargs).eval().requires_grad_(False)
+
+
+def build_prior(name: str, /, **kwargs: Any) -> Any:
+    """:func:`build_component` for a prior (pass ``generator=`` for priors that read it)."""
+    return build_component("priors", name, **kwargs)
+
+
+def build_loss(name: str, /, **kwargs: Any) -> Any:
+    """:func:`build_component` for a loss."""
+    return build_component("losses", name, **kwargs)
+
+
+def build_solver(name: str, /, **kwargs: Any) -> Solver:
+    """:func:`build_component` for a solver."""
+    return build_component("solvers", name, **kwargs)

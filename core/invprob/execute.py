@@ -29,7 +29,7 @@ import sys
 import time
 import traceback
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +50,27 @@ from invprob.solver import SolverResult
 @dataclass
 class Inputs:
     """What a run solves for: ground truth ``[N, C, H, W]`` (None when the observation was
-    given), the given observations ``[N, ...]`` (None when they are made from the truth), and
-    the names of the images."""
+    given; a list of ``[C, H, W]`` when a run without a generator keeps images of several
+    sizes, ordered so that images of one size follow each other), the given observations
+    ``[N, ...]`` (None when they are made from the truth), and the names of the images."""
 
-    truth: torch.Tensor | None
+    truth: torch.Tensor | list[torch.Tensor] | None
     observations: torch.Tensor | None
     names: list[str]
+
+    def batches(self, batch_size: int) -> list[tuple[int, int]]:
+        """``(start, stop)`` of each batch: at most ``batch_size`` images, all of one size."""
+        count = len(self.names)
+        if not isinstance(self.truth, list):
+            return [(start, min(start + batch_size, count)) for start in range(0, count, batch_size)]
+        spans, start = [], 0
+        while start < count:
+            stop = start + 1
+            while stop < count and stop - start < batch_size and self.truth[stop].shape == self.truth[start].shape:
+                stop += 1
+            spans.append((start, stop))
+            start = stop
+        return spans
 
 
 @dataclass
@@ -71,6 +86,8 @@ class Solved:
     interrupted: bool
     diverged: list[dict[str, Any]]
     aborted: str | None = None
+    operators: list[Any] = field(default_factory=list)
+    """The operator of each batch (one per image size in a run without a generator)."""
 
 
 def run(
@@ -122,6 +139,11 @@ def run(
 
 def _check_inputs_early(recipe: Recipe) -> None:
     """Find missing or unreadable image containers before any model is built (no decoding)."""
+    from invprob.recipe import data_path_problems
+
+    missing = data_path_problems(recipe)
+    if missing:
+        raise InputError(str(missing[0]))
     if recipe.data.images is not None:
         from invprob.data import list_images
 
@@ -146,8 +168,9 @@ def _write_result(
     names = inputs.names[:count]
     truth = inputs.truth[:count] if inputs.truth is not None else None
     metrics = outputs.write_outputs(
-        directory, components, names, solved.observations, results, truth, solved.interrupted
-    )
+        directory, components, names, solved.observations, results, truth, solved.interrupted,
+        operators=solved.operators,
+    )  # fmt: skip
     signal = signal_name(interrupts.signum) if solved.interrupted and interrupts.signum is not None else None
     if signal is not None:
         metrics["signal"] = signal
@@ -200,10 +223,28 @@ def load_inputs(components: Components) -> Inputs:
                 images = components.generator(latents).clamp(-1, 1)
             return Inputs(images, None, [f"sample{i:04d}" for i in range(data.samples)])
         assert data.images is not None
-        batch = load_images(data.images, components.image_shape, select=data.select, npz_key=data.npz_key)
-        return Inputs(batch.images.to(device), None, batch.names)
+        target = components.image_shape if components.generator is not None else None
+        batch = load_images(data.images, target, select=data.select, npz_key=data.npz_key, fit=data.fit)
+        if isinstance(batch.images, torch.Tensor):
+            return Inputs(batch.images.to(device), None, batch.names)
+        return _grouped_by_size(batch.images, batch.names, device)
     except DataError as exc:
         raise InputError(str(exc)) from None
+
+
+def _grouped_by_size(images: list[torch.Tensor], names: list[str], device: str) -> Inputs:
+    """Images of several sizes (a run without a generator keeps each at its own), reordered so
+    that images of one size follow each other (sizes in order of first appearance), and said."""
+    shapes = list(dict.fromkeys(tuple(image.shape) for image in images))
+    order = sorted(range(len(images)), key=lambda i: shapes.index(tuple(images[i].shape)))
+    sizes = ", ".join(f"{sum(tuple(im.shape) == shape for im in images)} of {shape[2]}x{shape[1]}" for shape in shapes)
+    print(
+        f"data: the images keep their own sizes ({sizes}); each size is solved in its own batches, "
+        "with the operator built for it",
+        file=sys.stderr,
+        flush=True,
+    )
+    return Inputs([images[i].to(device) for i in order], None, [names[i] for i in order])
 
 
 def _output_shape(components: Components) -> tuple[int, ...]:
@@ -229,7 +270,6 @@ def solve_batches(
     recipe = components.recipe
     noise_rng = components.context.rng("noise")
     solver_rng = components.context.rng("solver")
-    count = len(inputs.names)
     interrupts = interrupts if interrupts is not None else Interrupts("stop")
     solved = Solved([], [], False, [])
     monitor: Monitor | None = None
@@ -239,22 +279,25 @@ def solve_batches(
             monitor.request_stop()
 
     interrupts.on_stop = stop
-    for index, start in enumerate(range(0, count, recipe.data.batch_size)):
+    for index, (start, stop_at) in enumerate(inputs.batches(recipe.data.batch_size)):
         if interrupts.received:
             solved.interrupted = True
             break
-        stop_at = start + recipe.data.batch_size
         truth = inputs.truth[start:stop_at] if inputs.truth is not None else None
+        if isinstance(truth, list):
+            truth = torch.stack(truth)
+        image_shape = tuple(truth.shape[1:]) if truth is not None else components.image_shape
+        operator = components.operator_for(image_shape)  # type: ignore[arg-type]
         if inputs.observations is not None:
             observation = inputs.observations[start:stop_at]
         else:
             assert truth is not None
             with torch.no_grad():
-                observation = components.operator(truth, rng=noise_rng)
+                observation = operator(truth, rng=noise_rng)
         problem = InverseProblem(
-            operator=components.operator,
+            operator=operator,
             observation=observation,
-            image_shape=components.image_shape,
+            image_shape=image_shape,  # type: ignore[arg-type]
             generator=components.generator,
             losses=components.losses,
             priors=components.priors,
@@ -285,6 +328,7 @@ def solve_batches(
             _warn(f"diverged: {_divergence_text([event])}")
         solved.results.append(result)
         solved.observations.append(observation)
+        solved.operators.append(operator)
         if result.interrupted:
             solved.interrupted = True
     return solved

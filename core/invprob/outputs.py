@@ -77,9 +77,10 @@ class RunResult:
     """The signal that interrupted the run (None when none did)."""
 
     @property
-    def reconstructions(self) -> torch.Tensor:
-        """All best reconstructions ``[N, C, H, W]``, in data order."""
-        return torch.cat([r.best_image for r in self.results])
+    def reconstructions(self) -> torch.Tensor | list[torch.Tensor]:
+        """All best reconstructions ``[N, C, H, W]``, in the order of :attr:`names`; a list of
+        ``[C, H, W]`` when a run without a generator kept images of several sizes."""
+        return _join([r.best_image for r in self.results])
 
     def summary(self) -> RunSummary:
         """The run without its tensors, to send across processes or keep for many runs."""
@@ -263,18 +264,27 @@ def as_displayable(measurement: torch.Tensor, image_shape: Sequence[int], adjoin
     return None
 
 
-def save_grid(columns: Sequence[torch.Tensor | None], path: Path, padding: int = 2) -> None:
-    """Side-by-side grid: one row per image, one column per tensor (observed, result, truth)."""
+def save_grid(columns: Sequence[torch.Tensor | Sequence[torch.Tensor] | None], path: Path, padding: int = 2) -> None:
+    """Side-by-side grid: one row per image, one column per tensor (observed, result, truth).
+
+    A column is a batch ``[B, C, H, W]`` or a list of ``[C, H, W]`` images of several sizes
+    (each cell is then as large as the largest image of its row and column).
+    """
     from PIL import Image
 
     present = [c for c in columns if c is not None]
-    batch, _, height, width = present[0].shape
-    rows, cols = batch, len(present)
-    canvas = np.full((rows * (height + padding) + padding, cols * (width + padding) + padding, 3), 255, np.uint8)
+    rows, cols = len(present[0]), len(present)
+    heights = [max(int(column[row].shape[-2]) for column in present) for row in range(rows)]
+    widths = [max(int(column[row].shape[-1]) for row in range(rows)) for column in present]
+    height, width = max(heights), max(widths)
+    tops = np.cumsum([padding] + [h + padding for h in heights])
+    lefts = np.cumsum([padding] + [w + padding for w in widths])
+    canvas = np.full((int(tops[-1]), int(lefts[-1]), 3), 255, np.uint8)
     for col, tensor in enumerate(present):
         for row in range(rows):
-            y, x = padding + row * (height + padding), padding + col * (width + padding)
-            canvas[y : y + height, x : x + width] = _tile(tensor[row], grey_as_rgb=True)
+            tile = _tile(tensor[row], grey_as_rgb=True)
+            y, x = int(tops[row]), int(lefts[col])
+            canvas[y : y + tile.shape[0], x : x + tile.shape[1]] = tile
     scale = max(1, 256 // max(height, 1))
     image = Image.fromarray(canvas)
     if scale > 1:
@@ -335,12 +345,17 @@ def write_outputs(
     names: list[str],
     observations: list[torch.Tensor],
     results: list[SolverResult],
-    truth: torch.Tensor | None,
+    truth: torch.Tensor | list[torch.Tensor] | None,
     interrupted: bool,
+    *,
+    operators: Sequence[Any] | None = None,
 ) -> dict[str, Any]:
     """Images, grid, latents, history and the metrics dict of a finished (or stopped) run.
 
-    ``truth`` is None when the observation was given (``data.observation``).
+    ``truth`` is None when the observation was given (``data.observation``). ``operators``
+    are the batches' own operators (default: the run's); a run without a generator may solve
+    images of several sizes, batch by batch: then ``truth`` is a list and images, metrics and
+    the grid are made image by image.
     """
     recipe = components.recipe
     metrics: dict[str, Any] = {"interrupted": interrupted, "images_solved": len(names), "images": []}
@@ -351,14 +366,17 @@ def write_outputs(
         metrics["unavailable"] = unavailable
     if not results:
         return metrics
-    reconstruction = torch.cat([r.best_image for r in results])
-    finite = torch.isfinite(reconstruction.reshape(reconstruction.shape[0], -1)).all(dim=1).tolist()
+    reconstruction = _join([r.best_image for r in results])
+    finite = [bool(torch.isfinite(image).all()) for image in reconstruction]
     losses = torch.cat([r.best_loss for r in results]).tolist()
     measurement_loss = [loss if ok else math.nan for loss, ok in zip(losses, finite)]  # no image, no loss
     rounds = torch.cat([r.best_round for r in results]).tolist() if all(r.best_round is not None for r in results) else None
-    adjoint = components.operator.A_adjoint if components.operator.linear else None
-    shown = [as_displayable(y, components.image_shape, adjoint) for y in observations]
-    observed = torch.cat(shown) if all(s is not None for s in shown) else None
+    operators = list(operators) if operators else [components.operator] * len(observations)
+    shown = [
+        as_displayable(y, tuple(r.best_image.shape[1:]), op.A_adjoint if op.linear else None)
+        for y, r, op in zip(observations, results, operators)
+    ]
+    observed = _join(shown) if all(s is not None for s in shown) else None  # type: ignore[arg-type]
 
     image_dir = directory / "images"
     image_dir.mkdir()
@@ -406,12 +424,24 @@ def write_outputs(
     return metrics
 
 
-def _metric_values(metrics: Mapping[str, Any], reconstruction: torch.Tensor, truth: torch.Tensor) -> dict[str, list[float | None]]:
+def _join(batches: Sequence[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
+    """Batches ``[B, ...]`` as one tensor when they are of one size, else a list of images."""
+    if len({tuple(batch.shape[1:]) for batch in batches}) <= 1:
+        return torch.cat(list(batches))
+    return [image for batch in batches for image in batch]
+
+
+def _metric_values(
+    metrics: Mapping[str, Any], reconstruction: torch.Tensor | list[torch.Tensor], truth: torch.Tensor | list[torch.Tensor]
+) -> dict[str, list[float | None]]:
     """Per-image values of every metric; inf and NaN (identical images' PSNR) become None."""
     out = {}
     for name, metric in metrics.items():
         with torch.no_grad():
-            values = metric(reconstruction, truth).tolist()
+            if isinstance(reconstruction, list) or isinstance(truth, list):  # images of several sizes
+                values = [metric(r[None], t[None]).item() for r, t in zip(reconstruction, truth)]
+            else:
+                values = metric(reconstruction, truth).tolist()
         out[name] = [None if math.isinf(v) or math.isnan(v) else float(v) for v in values]
     return out
 

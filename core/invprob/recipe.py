@@ -40,8 +40,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import glob
 import importlib.metadata
 import math
+import os
 import re
 import reprlib
 import types
@@ -52,9 +54,29 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
-from invprob.params import ComponentSpec, NestedKind, Params, RecipePath, needs_no_params, nested_component_fields
+from invprob.params import (
+    ComponentSpec,
+    NestedKind,
+    Params,
+    RecipePath,
+    _resolve_against_recipe,
+    needs_no_params,
+    nested_component_fields,
+)
 from invprob.hints import singular, suggest, unknown_component_message
 from invprob.registry import Component, Registry, default_registry
 
@@ -80,12 +102,50 @@ class LossSpec(ComponentSpec):
     weight: float = 1.0
 
 
+def _images_source(value: Any, info: ValidationInfo) -> Any:
+    """``data.images``: a path (resolved against the recipe's folder), or from Python a tensor
+    ``[B, C, H, W]`` in [0, 1], kept as it is (checked when it is read: :mod:`invprob.data`)."""
+    if type(value).__module__.startswith("torch") and hasattr(value, "shape"):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        return _resolve_against_recipe(Path(value), info)
+    raise ValueError(
+        "give a path (an image, a folder, a glob, a .zip or an .npz) or, from Python, a tensor [B, C, H, W] in [0, 1]"
+    )
+
+
+def _describe_images_source(value: Any) -> str:
+    if isinstance(value, Path):
+        return str(value)
+    return f"<a tensor {list(value.shape)} {str(value.dtype).removeprefix('torch.')} given from Python>"
+
+
+ImagesSource = Annotated[
+    Any,
+    PlainValidator(_images_source),
+    PlainSerializer(_describe_images_source),
+    WithJsonSchema({"type": "string", "description": "an image, a folder, a glob, a .zip or an .npz"}),
+]
+
+
+FitPolicy = Literal["centre-crop", "pad", "resize", "refuse"]
+"""What is done to an image whose size is not the generator's (see :mod:`invprob.data`)."""
+FIT_POLICIES: tuple[str, ...] = typing.get_args(FitPolicy)
+DEFAULT_FIT: FitPolicy = "centre-crop"
+
+
 class DataSpec(Params):
     """The data to solve for: exactly one of ``images``, ``samples`` or ``observation``.
 
     - ``images``: ground-truth images, observed through the operator: an image file, a
       folder of images, a glob pattern, or an ``.npz`` with an array ``npz_key`` of uint8
-      images (``[N, H, W, C]``), resized to the generator's output size.
+      images (``[N, H, W, C]``); from Python also a tensor ``[B, C, H, W]`` in [0, 1]. They
+      are fitted to the generator's output size by ``fit``; without a generator each image
+      keeps its own size.
+    - ``fit``: what is done to an image of another size than the generator's:
+      ``centre-crop`` (default: crop to the target's aspect ratio, then resize), ``pad``
+      (pad with grey to its aspect ratio, then resize), ``resize`` (stretch) or ``refuse``
+      (an error). One line on the terminal says what was done to which images.
     - ``samples``: that many draws from the generator, observed through the operator.
     - ``observation``: real measurements, used as they are, with no ground truth: an image
       file, folder or glob sized to the operator's *output* (a low-resolution photo, a damaged
@@ -95,12 +155,17 @@ class DataSpec(Params):
     ``select`` is a Python slice over the sorted files (``"-64:"`` is the last 64).
     """
 
-    images: RecipePath | None = None
+    images: ImagesSource | None = None
     samples: int | None = Field(default=None, gt=0)
     observation: RecipePath | None = None
     npz_key: str = "images"
     select: str | None = None
     batch_size: int = Field(default=8, gt=0)
+    fit: FitPolicy = Field(
+        default=DEFAULT_FIT,
+        description="images of another size than the generator's: centre-crop (keep the aspect ratio, lose the "
+        "borders), pad (keep everything, grey bars), resize (stretch) or refuse",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSpec:
@@ -125,6 +190,34 @@ class DataSpec(Params):
                 "or '-64:' (no step)"
             )
         return value
+
+
+DATA_PATH_FIELDS = ("images", "observation")
+"""The fields of ``data`` that name files, checked by :func:`data_path_problems`."""
+
+
+def data_path_problems(recipe: Recipe) -> list[RecipeProblem]:
+    """``data.images``/``data.observation`` that name nothing: a missing file or folder, a glob
+    that matches no file. Cheap (nothing is decoded); ``invprob validate`` reports them, and a
+    run refuses them before building anything."""
+    problems = []
+    for name in DATA_PATH_FIELDS:
+        value = getattr(recipe.data, name)
+        if not isinstance(value, Path):
+            continue
+        text = str(value)
+        if any(ch in text for ch in "*?["):
+            if not glob.glob(text, recursive=True):
+                problems.append(RecipeProblem(f"data.{name}", f"the pattern {text!r} matches no image file{_PATH_HINT}"))
+        elif not value.exists():
+            problems.append(RecipeProblem(f"data.{name}", f"{value} does not exist{_PATH_HINT}"))
+    return problems
+
+
+_PATH_HINT = (
+    " (a relative path in the recipe file is read from the recipe's folder, one given on the command line "
+    "from the working directory)"
+)
 
 
 class OutputSpec(Params):
@@ -187,6 +280,7 @@ class Recipe(Params):
         return value
 
     _source: Path | None = PrivateAttr(default=None)
+    _live: dict[tuple[str, str], Any] = PrivateAttr(default_factory=dict)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
     _from_solver_defaults: tuple[str, ...] = PrivateAttr(default=())
@@ -200,6 +294,20 @@ class Recipe(Params):
     def base_dir(self) -> Path:
         """The folder relative paths resolve against (the recipe's folder)."""
         return self._base_dir
+
+    @property
+    def live_components(self) -> dict[tuple[str, str], Any]:
+        """``{(kind, name): object}`` for the components given as Python objects
+        (:mod:`invprob.user_modules`); the recipe names them ``python:<name>``."""
+        return self._live
+
+    def registry_with_live_components(self, registry: Registry) -> Registry:
+        """``registry``, plus the components given as Python objects when there are any."""
+        if not self._live:
+            return registry
+        from invprob.user_modules import with_live_components
+
+        return with_live_components(registry, self._live)
 
     @property
     def raw(self) -> dict[str, Any]:
@@ -221,7 +329,10 @@ class Recipe(Params):
         overrides = list(overrides)
         if not overrides:
             return self
-        return _load(self.raw, overrides, registry, base_dir=self.base_dir, source=self.source)
+        registry = self.registry_with_live_components(registry if registry is not None else default_registry())
+        recipe = _load(self.raw, overrides, registry, base_dir=self.base_dir, source=self.source)
+        recipe._live = self._live
+        return recipe
 
 
 COMPONENT_SECTIONS: dict[str, str] = nested_component_fields(Recipe)
@@ -670,14 +781,36 @@ def load_recipe(
 
     Raises :class:`RecipeError` listing every problem (also for bad overrides).
     """
+    live: dict[tuple[str, str], Any] = {}
     if isinstance(source, Mapping):
         data, path = dict(source), None
         base = Path(base_dir) if base_dir is not None else Path.cwd()
+        if _holds_objects(data):
+            from invprob.user_modules import extract_live_components, with_live_components
+
+            try:
+                data, live = extract_live_components(data)
+            except TypeError as exc:
+                raise RecipeError([RecipeProblem("", str(exc))]) from None
+            registry = with_live_components(registry if registry is not None else default_registry(), live)
     else:
         path = Path(source)
         data = read_recipe_file(path)
         base = Path(base_dir) if base_dir is not None else path.resolve().parent
-    return _load(data, overrides, registry, base_dir=base, source=path)
+    recipe = _load(data, overrides, registry, base_dir=base, source=path)
+    recipe._live = live
+    return recipe
+
+
+def _holds_objects(data: Mapping[str, Any]) -> bool:
+    """Whether a component section of a recipe dict holds a Python object (a live component)."""
+    plain = (Mapping, str, int, float, bool, list, tuple, type(None))
+    for section in COMPONENT_SECTIONS:
+        value = data.get(section)
+        for item in value if isinstance(value, list) else [value]:
+            if not isinstance(item, plain) or (isinstance(item, Mapping) and not isinstance(item.get("type"), plain)):
+                return True
+    return False
 
 
 def _load(

@@ -14,6 +14,12 @@ no plain lookup finds it, and a recipe must say which one it means, ``DISTRIBUTI
 (``invprob-plugin-imaging:inpaint-center``), or disable one distribution. Every component can
 be named that way. In strict mode a clash is raised.
 
+A plugin registered *again* (same distribution and entry point, which defaults to the
+plugin's ``__name__`` or class name: a notebook re-running the cell that registers it, a module
+reloaded with ``importlib.reload``) replaces its own earlier components, commands and hooks, on
+purpose: the last definition is the one used. One name registered twice within a plugin, or by
+two entry points of one distribution, is still an error.
+
 ``INVPROB_LOAD_PLUGINS=a,b`` loads only those distributions, ``INVPROB_DISABLE_PLUGINS=a,b``
 skips them; the core's own distribution (``invprob-core``) is always loaded. A name in either that
 is no installed plugin distribution is reported in :attr:`Registry.warnings`.
@@ -179,22 +185,28 @@ def qualified_key(name: str) -> str | None:
 class _Staging:
     """Additions of one plugin, kept apart until the registry commits them (after its hooks)."""
 
-    def __init__(self, distribution: str, registered: Mapping[Any, Component | Command]):
+    kind = "commands"
+
+    def __init__(
+        self, distribution: str, registered: Mapping[Any, Component | Command], *, source: str = "",
+        sources: Mapping[tuple[str, Any, str], str] | None = None,
+    ):  # fmt: skip
         self.distribution, self._registered = distribution, registered
+        self.source, self._sources = source, sources if sources is not None else {}
         self.staged: dict[Any, Any] = {}
 
     def _stage(self, key: Any, item: Component | Command, what: str) -> None:
-        existing = self.staged.get(key) or self._registered.get(key)
-        if existing is not None and (key in self.staged or existing.distribution == self.distribution):
+        earlier = self._sources.get((self.kind, key, canonical_distribution_name(self.distribution)))
+        if key in self.staged or (earlier is not None and earlier != self.source):
             raise DuplicateComponentError(f"{what} is registered twice by {self.distribution}")
-        self.staged[key] = item
+        self.staged[key] = item  # registered before by this same plugin: replaced on commit
 
 
 class ComponentRegistry(_Staging):
     """What an ``invprob_register_<kind>`` hook receives: adds components of one kind."""
 
-    def __init__(self, kind: str, distribution: str, registered: Mapping[str, Component]):
-        super().__init__(distribution, registered)
+    def __init__(self, kind: str, distribution: str, registered: Mapping[str, Component], **sources: Any):
+        super().__init__(distribution, registered, **sources)
         self.kind = kind
 
     def add(
@@ -287,6 +299,9 @@ class Registry:
         self._hooks = _PrefixPluginManager(hookspecs.PROJECT_NAME)
         self._hooks.add_hookspecs(hookspecs)
         self._clashing_commands: set[tuple[str, ...]] = set()
+        self._sources: dict[tuple[str, Any, str], str] = {}
+        """(kind, name, distribution) -> the plugin (``distribution:entry point``) that registered
+        it: only that plugin registering it again replaces it."""
 
     def register_plugin(
         self, plugin: object, *, distribution: str, version: str | None = None, entry_point: str | None = None
@@ -298,11 +313,16 @@ class Registry:
         """
         entry_point = entry_point or getattr(plugin, "__name__", type(plugin).__name__)
         self.distributions.setdefault(distribution, Distribution(distribution, version))
-        kinds = [ComponentRegistry(kind, distribution, self.components[kind]) for kind in KINDS]
-        commands = CommandRegistry(distribution, self.commands)
+        hook_name = f"{distribution}:{entry_point}"
+        sources = {"source": hook_name, "sources": self._sources}
+        kinds = [ComponentRegistry(kind, distribution, self.components[kind], **sources) for kind in KINDS]
+        commands = CommandRegistry(distribution, self.commands, **sources)
+        previous = self._hooks.get_plugin(hook_name)  # registered before: this call replaces it
+        if previous is not None:
+            self._hooks.unregister(name=hook_name)
         try:
             with _plugin_code():
-                self._hooks.register(plugin, name=f"{distribution}:{entry_point}")  # parsed by setup_runtime
+                self._hooks.register(plugin, name=hook_name)  # parsed by setup_runtime
                 try:
                     self._check_hook_names(plugin)
                     for registry in kinds:
@@ -311,16 +331,20 @@ class Registry:
                 except BaseException:
                     self._hooks.unregister(plugin)
                     raise
-        except _PluginMisbehaved as exc:  # noqa: BLE001 - a broken plugin must never take the rest down
-            self._record_failure(entry_point, distribution, exc.error)
+        except (_PluginMisbehaved, Exception) as exc:  # noqa: BLE001 - a broken plugin must never take the rest down
+            if previous is not None:  # a failed replacement keeps what was there
+                self._hooks.register(previous, name=hook_name)
+            self._record_failure(entry_point, distribution, exc.error if isinstance(exc, _PluginMisbehaved) else exc)
             return False
-        except Exception as exc:  # noqa: BLE001
-            self._record_failure(entry_point, distribution, exc)
-            return False
+        for staging in (*kinds, commands):
+            for key in staging.staged:
+                self._sources[(staging.kind, key, canonical_distribution_name(distribution))] = hook_name
         for registry in kinds:
             self._commit(registry.kind, registry.staged)
         for words, command in commands.staged.items():
             existing = self.commands.pop(words, None)
+            if existing is not None and existing.distribution == distribution:
+                existing = None  # the same distribution registering it again replaces it
             if existing is None and words not in self._clashing_commands:
                 self.commands[words] = command
                 continue
@@ -334,6 +358,8 @@ class Registry:
         named = self.components[kind]
         for name, component in staged.items():
             named.qualified[f"{canonical_distribution_name(component.distribution)}:{name}"] = component
+            if self._replaces(kind, name, component):
+                continue
             if name in self.ambiguous[kind]:
                 self.ambiguous[kind][name].append(component)
             elif dict.__contains__(named, name):
@@ -346,6 +372,23 @@ class Registry:
                 f"{singular(kind)} {name!r} is registered by both {owners}; a recipe must name one "
                 f"(type: {component.distribution}:{name}) or disable one with INVPROB_DISABLE_PLUGINS"
             )
+
+    def _replaces(self, kind: str, name: str, component: Component) -> bool:
+        """Put ``component`` in the place of the one its own distribution registered under
+        ``name`` before (a notebook re-running its registration, a reloaded module); False
+        when that distribution had no such name."""
+        same = canonical_distribution_name(component.distribution)
+        claimants = self.ambiguous[kind].get(name, [])
+        for index, claimant in enumerate(claimants):
+            if canonical_distribution_name(claimant.distribution) == same:
+                claimants[index] = component
+                return True
+        named = self.components[kind]
+        existing = dict.get(named, name)
+        if existing is not None and canonical_distribution_name(existing.distribution) == same:
+            dict.__setitem__(named, name, component)
+            return True
+        return False
 
     def _clash(self, message: str) -> None:
         self.warnings.append(message)

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from invprob.hookspecs import hookimpl
-from invprob.params import ComponentSpec, NestedKind, Params, RecipePath
+from invprob.params import ComponentSpec, NestedKind, OddWindow, Params, RecipePath
 from invprob.registry import ComponentRegistry
 
 EXAMPLE_MASK = Path(__file__).resolve().parent / "data" / "example-mask-rgba.png"
@@ -30,6 +30,17 @@ class NoiseParams(Params):
 
     noise_sigma: float = Field(
         0.0, ge=0, description="Gaussian noise std on the 0-255 scale (added as noise_sigma / 127.5); 0 = noiseless"
+    )
+
+
+class ImageNoiseParams(NoiseParams):
+    """Operators whose measurement is an image: optional Poisson shot noise, then Gaussian noise."""
+
+    poisson_peak: float | None = Field(
+        None,
+        gt=0,
+        description="Poisson shot noise: expected photon count at white (lower = noisier; the intensity (y+1)/2 "
+        "is counted); null = none. Applied before the Gaussian noise_sigma",
     )
 
 
@@ -50,7 +61,7 @@ class DenoiseParams(Params):
     clip: bool = Field(False, description="clip the noisy image to [-1, 1] ([0, 255]) as ILO does")
 
 
-class InpaintCenterParams(NoiseParams):
+class InpaintCenterParams(ImageNoiseParams):
     """Inpainting with a missing box at the image centre (size in pixels or fraction of each side)."""
 
     provides_mask = True  # observed_mask(): the observed pixels
@@ -78,7 +89,7 @@ class InpaintCenterParams(NoiseParams):
         return self
 
 
-class InpaintBoxParams(NoiseParams):
+class InpaintBoxParams(ImageNoiseParams):
     """Inpainting with an arbitrary missing box (pixel coordinates, top-left origin)."""
 
     provides_mask = True  # observed_mask(): the observed pixels
@@ -89,7 +100,7 @@ class InpaintBoxParams(NoiseParams):
     width: int = Field(ge=1)
 
 
-class InpaintRandomParams(NoiseParams):
+class InpaintRandomParams(ImageNoiseParams):
     """Random-pixel inpainting: exactly round(observed * H * W) pixels observed (ILO: down to 1%)."""
 
     provides_mask = True  # observed_mask(): the observed pixels
@@ -103,7 +114,7 @@ class InpaintRandomParams(NoiseParams):
         return _check_fraction(value, "the observed fraction")
 
 
-class InpaintPatternParams(NoiseParams):
+class InpaintPatternParams(ImageNoiseParams):
     """Random blob-pattern holes, about 25% missing (Yeh et al.'s "pattern" masks)."""
 
     provides_mask = True  # observed_mask(): the observed pixels
@@ -112,7 +123,7 @@ class InpaintPatternParams(NoiseParams):
     blob_size: float | None = Field(None, gt=0, description="typical hole size in pixels; default max(H, W) / 6")
 
 
-class InpaintHalfParams(NoiseParams):
+class InpaintHalfParams(ImageNoiseParams):
     """Inpainting with half of the image missing (Yeh et al.'s "half" masks)."""
 
     provides_mask = True  # observed_mask(): the observed pixels
@@ -122,7 +133,7 @@ class InpaintHalfParams(NoiseParams):
     )
 
 
-class InpaintMaskFileParams(NoiseParams):
+class InpaintMaskFileParams(ImageNoiseParams):
     """Inpainting with a mask image file of any size: white or opaque = observed (see README)."""
 
     provides_mask = True  # observed_mask(): the observed pixels
@@ -132,14 +143,14 @@ class InpaintMaskFileParams(NoiseParams):
     invert: bool = Field(False, description="for files that mark holes in white/opaque")
 
 
-class DownsampleParams(NoiseParams):
+class DownsampleParams(ImageNoiseParams):
     """Super-resolution: antialiased downsampling by an integer factor (bicubic Keys a=-0.5, lanczos3, box)."""
 
     factor: int = Field(ge=1, description="integer factor dividing both image sides; 1 = identity")
     method: Literal["bicubic", "lanczos3", "box"] = Field("bicubic", description="bicubic (PULSE/ILO), lanczos3 (LCM), box")
 
 
-class ColorizeParams(NoiseParams):
+class ColorizeParams(ImageNoiseParams):
     """Colorization: grey = mean of the RGB channels (LCM)."""
 
 
@@ -194,6 +205,54 @@ class ClassifierParams(Params):
     weights: RecipePath | None = Field(description="state dict file; null = random initialisation from the seed (tests)")
 
 
+class DenoisePoissonParams(Params):
+    """Poisson denoising: y = 2 N / peak - 1 with N ~ Poisson(peak * (x + 1) / 2), photon-limited imaging."""
+
+    peak: float = Field(gt=0, description="expected photon count at white; lower = noisier (10 is very noisy)")
+
+
+class BlurParams(ImageNoiseParams):
+    """Blur with a kernel given as a 2-D list (a true convolution; the adjoint is the transposed one)."""
+
+    kernel: list[list[float]] = Field(description="rows of the kernel, e.g. [[0, 1, 0], [1, 4, 1], [0, 1, 0]]")
+    normalize: bool = Field(True, description="divide the kernel by its sum so that a flat image stays flat")
+    padding: Literal["valid", "zeros"] = Field(
+        "valid", description="valid: output shrinks by the kernel size - 1, nothing assumed outside (deepinv's "
+        "default); zeros: same size, zero (mid-grey) outside, odd kernel sides"
+    )
+
+    @field_validator("kernel")
+    @classmethod
+    def _rectangular(cls, value: list[list[float]]) -> list[list[float]]:
+        if not value or not value[0] or any(len(row) != len(value[0]) for row in value):
+            raise ValueError("the kernel must be a non-empty list of rows of equal length")
+        return value
+
+
+class GaussianBlurParams(ImageNoiseParams):
+    """Gaussian blur of std sigma pixels (or [sigma_y, sigma_x]); the adjoint is the transposed convolution."""
+
+    sigma: float | tuple[float, float] = Field(description="standard deviation in pixels, > 0")
+    size: OddWindow | None = Field(None, description="odd kernel side; default 2 * ceil(3 * sigma) + 1")
+    padding: Literal["valid", "zeros"] = Field("valid", description="valid (output shrinks) or zeros (same size)")
+
+    @field_validator("sigma")
+    @classmethod
+    def _positive(cls, value: float | tuple[float, float]) -> float | tuple[float, float]:
+        if min((value,) if isinstance(value, (int, float)) else value) <= 0:
+            raise ValueError(f"sigma must be > 0 pixels, got {value}")
+        return value
+
+
+class MotionBlurParams(ImageNoiseParams):
+    """Linear motion blur: a segment of length pixels at angle degrees (a non-symmetric kernel's adjoint differs from A)."""
+
+    length: float = Field(gt=0, description="length of the motion in pixels")
+    angle: float = Field(0.0, description="direction in degrees, counter-clockwise from the x axis")
+    size: OddWindow | None = Field(None, description="odd kernel side; default the smallest holding the segment")
+    padding: Literal["valid", "zeros"] = Field("valid", description="valid (output shrinks) or zeros (same size)")
+
+
 class ComposeParams(Params):
     """Composition of operators, applied first to last (only the last may have noise)."""
 
@@ -216,9 +275,9 @@ def _image_shape(context: Any, name: str) -> tuple[int, int, int]:
 
 
 def _noise(params: NoiseParams):
-    from .noise import gaussian_noise
+    from .noise import noise_model
 
-    return gaussian_noise(params.noise_sigma)
+    return noise_model(params.noise_sigma, getattr(params, "poisson_peak", None))
 
 
 def _on_device(operator, context):
@@ -353,6 +412,50 @@ def _build_cs_circulant(params: CSCirculantParams, context):
     return _on_device(operator, context)
 
 
+def _build_denoise_poisson(params: DenoisePoissonParams, context):
+    from .basic import Identity
+    from .noise import PoissonNoise
+
+    return _on_device(Identity(PoissonNoise(params.peak)), context)
+
+
+def _blur_operator(kernel, params, context, name: str):
+    from .blur import Blur
+
+    _, height, width = _image_shape(context, name)
+    kh, kw = kernel.shape
+    if params.padding == "valid" and (kh > height or kw > width):
+        raise ValueError(
+            f"the {name} kernel ({kh} x {kw}) is larger than the image ({height} x {width}) with padding "
+            "'valid'; use a smaller kernel or padding 'zeros'"
+        )
+    return _on_device(Blur(kernel, params.padding, _noise(params)), context)
+
+
+def _build_blur(params: BlurParams, context):
+    import torch
+
+    kernel = torch.tensor(params.kernel, dtype=torch.float64)
+    if params.normalize:
+        total = kernel.sum()
+        if total == 0:
+            raise ValueError("the blur kernel sums to 0 and cannot be normalised; set normalize: false")
+        kernel = kernel / total
+    return _blur_operator(kernel, params, context, "blur")
+
+
+def _build_gaussian_blur(params: GaussianBlurParams, context):
+    from .blur import gaussian_kernel
+
+    return _blur_operator(gaussian_kernel(params.sigma, params.size), params, context, "blur-gaussian")
+
+
+def _build_motion_blur(params: MotionBlurParams, context):
+    from .blur import motion_kernel
+
+    return _blur_operator(motion_kernel(params.length, params.angle, params.size), params, context, "blur-motion")
+
+
 def _build_jpeg(params: JpegParams, context):
     from .jpeg import JpegOperator
 
@@ -416,6 +519,28 @@ def invprob_register_operators(registry: ComponentRegistry) -> None:
         _build_cs_circulant,
         params_model=CSCirculantParams,
         examples=[{"fraction": 0.25}, {"m": 100, "distribution": "rademacher", "rows": "random"}],
+    )
+    add("denoise-poisson", _build_denoise_poisson, params_model=DenoisePoissonParams, examples=[{"peak": 30}])
+    add(
+        "blur",
+        _build_blur,
+        params_model=BlurParams,
+        examples=[
+            {"kernel": [[0, 1, 2], [3, 4, 0], [0, 5, 0]]},  # non-symmetric: A* is not A
+            {"kernel": [[1, 2], [0, 3]], "normalize": False},
+        ],
+    )
+    add(
+        "blur-gaussian",
+        _build_gaussian_blur,
+        params_model=GaussianBlurParams,
+        examples=[{"sigma": [0.8, 1.5], "padding": "zeros", "noise_sigma": 5, "poisson_peak": 50}],
+    )
+    add(
+        "blur-motion",
+        _build_motion_blur,
+        params_model=MotionBlurParams,
+        examples=[{"length": 5, "angle": 30}],
     )
     add("jpeg", _build_jpeg, params_model=JpegParams, examples=[{"quality": 20}])
     add("classifier", _build_classifier, params_model=ClassifierParams, examples=[{"architecture": "lenet5", "weights": None}])
