@@ -1,8 +1,9 @@
 """Running a recipe: its data, the solve loop over batches, signals and divergence.
 
 ``run`` checks the output folder, builds the components (:mod:`invprob.components`), loads
-the data, creates the run directory and writes its record, then solves batch by batch and
-writes the results (:mod:`invprob.outputs`). Everything that is per run -- the weight files
+the data, says on the terminal (one line each) which metrics cannot be computed, creates the
+run directory and writes its record (the resolved recipe, the environment), then solves batch
+by batch and writes the results (:mod:`invprob.outputs`) and the environment's end time. Everything that is per run -- the weight files
 loaded, the random streams -- is scoped to the call, so several runs can share a process (a
 study) or run on remote workers and return their :meth:`RunResult.summary`.
 
@@ -108,7 +109,7 @@ def run(
                 _say_unavailable(components, given_observation=inputs.truth is None)
                 directory = outputs.new_run_directory(root, name)
                 with outputs.atomic_path(directory / "recipe.resolved.yaml") as tmp:
-                    tmp.write_text(outputs.resolved_recipe(components, device=device, directory=directory), encoding="utf-8")
+                    tmp.write_text(outputs.resolved_recipe(recipe, registry, device=device, directory=directory), encoding="utf-8")
                 environment = outputs.environment(components, registry, ledger.records, started=started_at, device=device)
                 outputs.write_json(directory / "environment.json", environment)
                 with interrupts.in_phase("protect"):  # no gap between solving and writing

@@ -56,6 +56,7 @@ from invprob.solver import SolverResult
 
 if TYPE_CHECKING:
     from invprob.components import Components
+    from invprob.recipe import Recipe
     from invprob.registry import Registry
     from invprob.weights import WeightRecord
 
@@ -336,7 +337,9 @@ def git_commit(folder: Path) -> dict[str, Any] | None:
 # -- the resolved recipe ----------------------------------------------------------------
 
 
-def resolved_recipe(components: Components, *, device: str | None = None, directory: Path | None = None) -> str:
+def resolved_recipe(
+    recipe: Recipe, registry: Registry, *, device: str | None = None, directory: Path | None = None
+) -> str:
     """``recipe.resolved.yaml``: the recipe exactly as it ran, as YAML a run reproduces from.
 
     Every component (nested ones included, such as ``compose``'s operators) has its params
@@ -352,8 +355,6 @@ def resolved_recipe(components: Components, *, device: str | None = None, direct
     from invprob.params import nested_component_fields
     from invprob.recipe import COMPONENT_SECTIONS, default_metric_names
 
-    recipe = components.recipe
-    registry = components.context.registry
     base_dir = recipe.base_dir
     data = recipe.model_dump(mode="json", by_alias=True)
 
@@ -394,7 +395,7 @@ def resolved_recipe(components: Components, *, device: str | None = None, direct
     return "\n".join(header) + "\n" + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
-def run_description(recipe: Any) -> str | None:
+def run_description(recipe: Recipe) -> str | None:
     """The recipe's description, followed by the overrides that changed it for this run
     (``"... [overrides: solver.params.steps=200]"``); None when there is neither."""
     given = [o for o in recipe.overrides if not o.lstrip("~").startswith("description")]
@@ -703,7 +704,7 @@ def write_outputs(
     return metrics
 
 
-def describe_run(recipe: Any) -> dict[str, Any]:
+def describe_run(recipe: Recipe) -> dict[str, Any]:
     """What ran, for ``metrics.json``: the recipe (name, file, description, overrides), the
     solver, operator and generator types, and the seed."""
     return {
