@@ -269,6 +269,13 @@ def test_environment_records_versions_machine_command_and_times(toy_registry, to
     assert environment["command"] == sys.argv and environment["overrides"] == ["data.samples=1"]
     assert environment["recipe_file"] == str(toy_recipe.resolve())
     assert environment["git"]["recipe"] is None  # the recipe lives in a temporary folder
+    try:  # invprob imported from a checkout (an editable install): its HEAD
+        head = subprocess.run(["git", "-C", str(Path(invprob.__file__).parent), "rev-parse", "HEAD"],
+                              capture_output=True, text=True, check=False, timeout=30)  # fmt: skip
+        expected = head.stdout.strip() if head.returncode == 0 else None
+    except OSError:
+        expected = None
+    assert (environment["git"]["invprob"] or {}).get("commit") == expected
     assert environment["started"] <= environment["ended"]
     assert result.environment == environment
 
