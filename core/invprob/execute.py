@@ -3,9 +3,10 @@
 ``run`` checks the output folder, builds the components (:mod:`invprob.components`), loads
 the data, says on the terminal (one line each) which metrics cannot be computed, creates the
 run directory and writes its record (the resolved recipe, the environment), then solves batch
-by batch and writes the results (:mod:`invprob.outputs`) and the environment's end time. Everything that is per run -- the weight files
-loaded, the random streams -- is scoped to the call, so several runs can share a process (a
-study) or run on remote workers and return their :meth:`RunResult.summary`.
+by batch and writes the results (:mod:`invprob.outputs`) and the environment's end time.
+Everything that is per run -- the weight files loaded, the random streams -- is scoped to the
+call, so several runs can share a process (a study) or run on remote workers and return their
+:meth:`RunResult.summary`.
 
 The observations are made from the ground truth with ``rng("noise")``, or given directly
 (``data.observation``, no ground truth).
@@ -108,9 +109,12 @@ def run(
                 inputs = load_inputs(components)
                 _say_unavailable(components, given_observation=inputs.truth is None)
                 directory = outputs.new_run_directory(root, name)
+                resolved = outputs.resolved_recipe(recipe, registry, device=device, directory=directory)
                 with outputs.atomic_path(directory / "recipe.resolved.yaml") as tmp:
-                    tmp.write_text(outputs.resolved_recipe(recipe, registry, device=device, directory=directory), encoding="utf-8")
-                environment = outputs.environment(components, registry, ledger.records, started=started_at, device=device)
+                    tmp.write_text(resolved, encoding="utf-8")
+                environment = outputs.environment(
+                    components, registry, ledger.records, started=started_at, device=device
+                )
                 outputs.write_json(directory / "environment.json", environment)
                 with interrupts.in_phase("protect"):  # no gap between solving and writing
                     with interrupts.in_phase("stop"):

@@ -213,7 +213,9 @@ def json_safe(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-PACKAGES: tuple[str, ...] = ("numpy", "scipy", "scikit-image", "Pillow", "pydantic", "lpips", "matplotlib", "safetensors")
+PACKAGES: tuple[str, ...] = (
+    "numpy", "scipy", "scikit-image", "Pillow", "pydantic", "lpips", "matplotlib", "safetensors",
+)  # fmt: skip
 """Distributions whose versions ``environment.json`` records (None when not installed)."""
 
 
@@ -664,10 +666,8 @@ def write_outputs(
     values = evaluate(components.metrics, reconstruction, truth) if truth is not None else {}
     missing = _missing_region(components, reconstruction.shape[0])
     if "psnr" in values and missing is not None:
-        region = missing.to(reconstruction.device)
-        values["psnr_missing"] = evaluate({"psnr_missing": partial(psnr_in_region, region=region)}, reconstruction, truth)[
-            "psnr_missing"
-        ]
+        in_hole = partial(psnr_in_region, region=missing.to(reconstruction.device))
+        values["psnr_missing"] = evaluate({"psnr_missing": in_hole}, reconstruction, truth)["psnr_missing"]
     save_grid(
         {"observed": observed, "reconstruction": reconstruction, "ground truth": truth},
         names,
@@ -746,7 +746,9 @@ def _missing_region(components: Components, count: int) -> torch.Tensor | None:
     return 1 - (mask.detach().to("cpu", torch.float64) > 0.5).to(torch.float64)
 
 
-def _psnr_notes(reconstruction: torch.Tensor, truth: torch.Tensor | None, missing: torch.Tensor | None) -> list[str] | None:
+def _psnr_notes(
+    reconstruction: torch.Tensor, truth: torch.Tensor | None, missing: torch.Tensor | None
+) -> list[str] | None:
     """``"PSNR 23.41 dB"`` per image for the grid's rows (and over the missing pixels when known)."""
     if truth is None:
         return None
