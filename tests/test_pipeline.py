@@ -38,7 +38,7 @@ def test_run_writes_every_output(toy_registry, toy_recipe, tmp_path):
     metrics = json.loads((result.directory / "metrics.json").read_text())
     assert metrics["images_solved"] == 3 and metrics["interrupted"] is False
     assert [m["name"] for m in metrics["images"]] == ["sample0000", "sample0001", "sample0002"]
-    assert set(metrics["mean"]) == {"psnr", "ssim", "mse", "measurement_loss"}
+    assert set(metrics["mean"]) == {"psnr", "ssim", "mse", "psnr_missing", "measurement_loss"}  # toy-mask inpaints
     assert metrics["mean"]["psnr"] > 10
     images = sorted(p.name for p in (result.directory / "images").iterdir())
     assert "0000_sample0000_observed.png" in images and "0002_sample0002_ground_truth.png" in images
@@ -48,7 +48,8 @@ def test_run_writes_every_output(toy_registry, toy_recipe, tmp_path):
     assert environment["distributions"]["invprob-toy-plugin"] == "1.2.3"
     assert environment["torch"] == torch.__version__ and environment["seeds"]["recipe"] == 0
     resolved = yaml.safe_load((result.directory / "recipe.resolved.yaml").read_text())
-    assert resolved["solver"] == {"type": "toy-descent", "params": {"steps": 15, "restarts": 2}}
+    assert resolved["solver"]["type"] == "toy-descent"  # with every default: tests/test_outputs.py
+    assert resolved["solver"]["params"]["steps"] == 15 and resolved["solver"]["params"]["lr"] == 0.05
     assert resolved["losses"] == [{"type": "mse", "params": {}, "weight": 1.0}]
 
 
@@ -451,8 +452,8 @@ def _assert_observed_run(result, tmp_path, name):
     assert images == [f"0000_{name}_observed.png", f"0000_{name}_reconstruction.png"]
     from PIL import Image
 
-    with Image.open(result.directory / "grid.png") as grid:  # two columns of 64 + padding, x4
-        assert grid.size == ((2 * 64 + 3 * 2) * 4, (64 + 2 * 2) * 4)
+    with Image.open(result.directory / "grid.png") as grid:  # two labelled columns, one row
+        assert grid.size[0] > grid.size[1] > 256
 
 
 def test_a_real_low_resolution_photo_is_super_resolved_without_ground_truth(real_registry, tmp_path):

@@ -1,10 +1,12 @@
 """Running a recipe: its data, the solve loop over batches, signals and divergence.
 
 ``run`` checks the output folder, builds the components (:mod:`invprob.components`), loads
-the data, creates the run directory and writes its record, then solves batch by batch and
-writes the results (:mod:`invprob.outputs`). Everything that is per run -- the weight files
-loaded, the random streams -- is scoped to the call, so several runs can share a process (a
-study) or run on remote workers and return their :meth:`RunResult.summary`.
+the data, says on the terminal (one line each) which metrics cannot be computed, creates the
+run directory and writes its record (the resolved recipe, the environment), then solves batch
+by batch and writes the results (:mod:`invprob.outputs`) and the environment's end time.
+Everything that is per run -- the weight files loaded, the random streams -- is scoped to the
+call, so several runs can share a process (a study) or run on remote workers and return their
+:meth:`RunResult.summary`.
 
 The observations are made from the ground truth with ``rng("noise")``, or given directly
 (``data.observation``, no ground truth).
@@ -42,7 +44,7 @@ from invprob.interrupts import Interrupted, Interrupts, signal_name
 from invprob.outputs import RunResult
 from invprob.problem import InverseProblem
 from invprob.progress import Monitor
-from invprob.recipe import Recipe, dump_recipe
+from invprob.recipe import Recipe
 from invprob.registry import Registry, default_registry
 from invprob.solver import SolverResult
 
@@ -108,6 +110,7 @@ def run(
     docstring); an abort raises :class:`invprob.interrupts.Interrupted`.
     """
     started = time.perf_counter()
+    started_at = outputs.now()
     registry = registry if registry is not None else default_registry()
     recipe = as_recipe(recipe, overrides, registry)
     root = Path(out) if out is not None else (recipe.outputs.dir or Path.cwd() / "runs")
@@ -115,15 +118,22 @@ def run(
     _check_inputs_early(recipe)
     interrupts = Interrupts("abort")
     directory: Path | None = None
+    environment: dict[str, Any] | None = None
     with interrupts.installed():
         try:
             with weights.recording() as ledger:
                 components = build(recipe, device=device, registry=registry)
                 inputs = load_inputs(components)
+                _say_unavailable(components, given_observation=inputs.truth is None)
                 directory = outputs.new_run_directory(root, name)
+                resolved = outputs.resolved_recipe(
+                    recipe, recipe.registry_with_live_components(registry), device=device, directory=directory
+                )
                 with outputs.atomic_path(directory / "recipe.resolved.yaml") as tmp:
-                    tmp.write_text(dump_recipe(recipe), encoding="utf-8")
-                environment = outputs.environment(components, registry, ledger.records)
+                    tmp.write_text(resolved, encoding="utf-8")
+                environment = outputs.environment(
+                    components, registry, ledger.records, started=started_at, device=device
+                )
                 outputs.write_json(directory / "environment.json", environment)
                 with interrupts.in_phase("protect"):  # no gap between solving and writing
                     with interrupts.in_phase("stop"):
@@ -132,6 +142,9 @@ def run(
         except BaseException as exc:
             if directory is not None:
                 _mark_failed(directory, exc, interrupts)
+                if environment is not None:
+                    with contextlib.suppress(Exception):  # the original error matters more
+                        outputs.write_json(directory / "environment.json", outputs.finish_environment(environment))
                 with contextlib.suppress(AttributeError):
                     exc.run_directory = directory  # type: ignore[attr-defined]
             raise
@@ -180,11 +193,22 @@ def _write_result(
         metrics["diverged"] = solved.diverged
     metrics["seconds"] = time.perf_counter() - started
     outputs.write_json(directory / "metrics.json", metrics)
+    environment = outputs.finish_environment(environment)
+    outputs.write_json(directory / "environment.json", environment)
     status = "interrupted" if solved.interrupted else "diverged" if solved.diverged else "complete"
     outputs.write_status(directory, status, error=_divergence_text(solved.diverged) or None, signal=signal)
     result = RunResult(directory, metrics, results, names, solved.interrupted, environment)
     result.signal = interrupts.signum if solved.interrupted else None
     return result
+
+
+def _say_unavailable(components: Components, *, given_observation: bool) -> None:
+    """One line on the terminal per metric that this run cannot compute (``metrics.json``
+    records the same under ``unavailable``)."""
+    for name, reason in components.unavailable.items():
+        _warn(f"metric {name} is unavailable: {' '.join(reason.split())}")
+    if given_observation and components.metrics:
+        _warn(f"metrics {', '.join(components.metrics)} are not computed: {outputs.NO_GROUND_TRUTH}")
 
 
 def _mark_failed(directory: Path, exc: BaseException, interrupts: Interrupts) -> None:

@@ -63,6 +63,22 @@ def psnr(reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return -10 * torch.log10(mse(reconstruction, target))
 
 
+def psnr_in_region(reconstruction: torch.Tensor, target: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+    """PSNR in dB per image over the pixels where ``region`` is 1, data range 1.
+
+    ``region`` is broadcastable to ``[B, C, H, W]`` (an operator's mask is ``[1 or B, 1 or C,
+    H, W]``). For inpainting, ``region = 1 - observed_mask`` gives the PSNR over the missing
+    pixels only, the number inpainting papers report: the observed pixels, copied or nearly
+    so, would otherwise inflate it. NaN for an image whose region is empty, inf where the
+    region is reproduced exactly.
+    """
+    diff = _unit(reconstruction) - _unit(target)
+    weight = (region.detach() > 0.5).to(diff.dtype).expand_as(diff)
+    squared = (diff.pow(2) * weight).reshape(diff.shape[0], -1).sum(dim=1)
+    count = weight.reshape(diff.shape[0], -1).sum(dim=1)
+    return -10 * torch.log10(squared / count)  # 0 / 0 = NaN: no missing pixel
+
+
 def _gaussian_window(size: int, sigma: float, channels: int) -> torch.Tensor:
     coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     g = torch.exp(-(coords**2) / (2 * sigma**2))

@@ -140,17 +140,17 @@ def optimise(
     this round's final iterate of the restart that ends lowest), ``history`` (``loss`` =
     measurement loss + penalties and ``measurement_loss``, batch means, one per step),
     ``timings["optimise"]`` and ``best_round``. When ``monitor`` asks to stop, the loop ends
-    after the current step and ``interrupted`` is True.
+    after the current step and ``interrupted`` is True. The monitor's frames (``frames``) show
+    the tracker's best iterate per image at each step, the image that would be reported if
+    the run stopped there, not the current iterate of one restart.
     """
     parameters = _leaf_variables(variables, problem.batch_size)
     monitor = monitor if monitor is not None else Monitor(show_progress=False)
     best = best if best is not None else BestIterate(problem.batch_size)
-    batch = problem.batch_size
     started = time.perf_counter()
     best.start_round()
 
     has_penalties = bool(problem.penalties)
-    single = parameters[0].shape[0] == batch  # one restart: the monitor's frames are the whole batch
     projections = [constraint.project_ for constraint in problem.constraints]
     if project is not None:
         projections.append(project)
@@ -180,7 +180,8 @@ def optimise(
             optimizer.step()
             if projections:
                 _project(projections, variables)
-            monitor.step(image=image if single else image[:batch], loss=total, measurement_loss=measurement)
+            # the frame is what would be reported now: the best restart of each image so far
+            monitor.step(image=best.image, loss=total, measurement_loss=measurement)
             step += 1
         with torch.no_grad():  # the iterate the last step (or the stop) left
             image = render(variables)

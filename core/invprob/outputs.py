@@ -1,13 +1,24 @@
 """Run directories and what goes in them.
 
 Every run writes a new directory under the output root, ``<YYYYmmdd-HHMMSS>-<6 hex>`` or the
-name the caller gives, and never touches an existing one. Inside: ``recipe.resolved.yaml``,
-``environment.json`` (written once, when every component is built), ``metrics.json``,
-``images/`` (observed, reconstruction and, when known, ground truth per image), ``grid.png``,
-``latents.safetensors``, ``history.json``, ``loss.png``, optionally ``optimisation.gif``, and
-``status.json``: how the run ended (``complete``, ``interrupted``, ``diverged``, ``failed`` or
-``aborted``), the error and the time, so that a partial directory is never mistaken for a
-result.
+name the caller gives, and never touches an existing one. Inside:
+
+- ``recipe.resolved.yaml``: the recipe as it ran, every component's params with their
+  defaults, the solver's default losses and priors, the metrics by name
+  (:func:`resolved_recipe`): ``invprob run <dir>/recipe.resolved.yaml`` reruns it;
+- ``environment.json``: versions (invprob, torch, numpy, scipy, scikit-image, Pillow,
+  pydantic, lpips, every plugin distribution), CPU, threads, CUDA and cuDNN, device, seeds,
+  the sha256 of every weight file loaded, the command line and its overrides, the git commit
+  of the recipe's and of invprob's checkout, and start and end times (:func:`environment`);
+  written when every component is built, and again with the end time;
+- ``metrics.json``: what ran (recipe, solver, operator, seed), per-image values and means,
+  and the same values as flat ``records`` that pandas reads in one call (:func:`write_outputs`);
+- ``images/`` (observed, reconstruction and, when known, ground truth per image), ``grid.png``
+  (labelled columns, each row with the image's name and PSNR), ``latents.safetensors``,
+  ``history.json``, ``loss.png``, optionally ``optimisation.gif`` (the reported iterate as it
+  improves, ending on the result), and ``status.json``: how the run ended (``complete``,
+  ``interrupted``, ``diverged``, ``failed`` or ``aborted``), the error and the time, so that
+  a partial directory is never mistaken for a result.
 
 Every file is written under a temporary name and renamed into place, so that a file present
 is a whole file. JSON is strict: NaN and infinities are written as ``null``.
@@ -26,10 +37,12 @@ import math
 import os
 import platform
 import secrets
+import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,11 +50,13 @@ import numpy as np
 import torch
 
 from invprob.images import to_uint8
+from invprob.metrics import evaluate, psnr, psnr_in_region
 from invprob.seeding import stream_seed
 from invprob.solver import SolverResult
 
 if TYPE_CHECKING:
     from invprob.components import Components
+    from invprob.recipe import Recipe
     from invprob.registry import Registry
     from invprob.weights import WeightRecord
 
@@ -199,28 +214,198 @@ def json_safe(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def environment(components: Components, registry: Registry, weights: Sequence[WeightRecord]) -> dict[str, Any]:
-    """Versions, device, stream seeds and the sha256 of every weight file loaded: enough to rerun."""
+PACKAGES: tuple[str, ...] = (
+    "numpy", "scipy", "scikit-image", "Pillow", "pydantic", "lpips", "matplotlib", "safetensors",
+)  # fmt: skip
+"""Distributions whose versions ``environment.json`` records (None when not installed)."""
+
+
+def environment(
+    components: Components,
+    registry: Registry,
+    weights: Sequence[WeightRecord],
+    *,
+    started: datetime.datetime | None = None,
+    device: str | None = None,
+) -> dict[str, Any]:
+    """What produced a run, enough to rerun it and to explain a difference between two runs.
+
+    Versions (Python, invprob, torch, :data:`PACKAGES`, every plugin distribution), the
+    machine (platform, CPU model, core and thread counts, CUDA and cuDNN versions, the device
+    used), the seeds of every random stream, the sha256 of every weight file loaded, the
+    command line (``sys.argv``, so the CLI's overrides are in it), the overrides applied to
+    the recipe (from Python too), the working directory, the git commit of the recipe's and of
+    invprob's checkout (None outside one), and the start time; ``ended`` is None until
+    :func:`finish_environment` fills it in. ``device`` is the device asked for by the caller
+    (``--device``), None when the recipe's was used.
+    """
     from invprob import __version__
     from invprob.components import STREAMS
 
-    device = components.context.device
-    device_name = torch.cuda.get_device_name(0) if device.startswith("cuda") else platform.processor() or "cpu"
-    seed = components.recipe.seed
+    recipe = components.recipe
+    used = components.context.device
+    device_name = torch.cuda.get_device_name(0) if used.startswith("cuda") else _cpu_model() or "cpu"
+    seed = recipe.seed
+    started = started or now()
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "invprob": __version__,
         "torch": torch.__version__,
+        "packages": {name: _version(name) for name in PACKAGES},
         "distributions": {
             info.name: info.version for info in sorted(registry.distributions.values(), key=lambda d: d.name)
         },
         "plugin_failures": [f.summary() for f in registry.failures],
-        "device": device,
+        "device": used,
+        "device_requested": device or recipe.device,
         "device_name": device_name,
+        "cpu": {
+            "model": _cpu_model(),
+            "logical_cores": os.cpu_count(),
+            "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch_interop_threads": torch.get_num_interop_threads(),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        },
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
         "seeds": {"recipe": seed, **{name: stream_seed(seed, name) for name in STREAMS}},
         "weights": [{"path": r.path, "sha256": r.sha256, "bytes": r.bytes} for r in weights],
+        "command": list(sys.argv),
+        "overrides": list(recipe.overrides),
+        "recipe_file": str(recipe.source.resolve()) if recipe.source is not None else None,
+        "working_directory": os.getcwd(),
+        "git": {
+            "recipe": git_commit(recipe.source.resolve().parent) if recipe.source is not None else None,
+            "invprob": git_commit(Path(__file__).resolve().parent),
+        },
+        "started": started.isoformat(timespec="seconds"),
+        "ended": None,
     }
+
+
+def finish_environment(environment: dict[str, Any]) -> dict[str, Any]:
+    """``environment`` with its end time (UTC, now)."""
+    return {**environment, "ended": now().isoformat(timespec="seconds")}
+
+
+def now() -> datetime.datetime:
+    """The time now, in UTC (run records' start and end times)."""
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _version(distribution: str) -> str | None:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _cpu_model() -> str | None:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else what :mod:`platform` knows)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.lower().startswith(("model name", "hardware", "cpu model")) and ":" in line:
+                return line.split(":", 1)[1].strip() or None
+    return platform.processor() or None
+
+
+def git_commit(folder: Path) -> dict[str, Any] | None:
+    """``{"commit", "dirty"}`` of the git checkout that holds ``folder``, or None when there
+    is none (or no git, or git refuses the folder): never raises, gives up after 5 s.
+
+    ``dirty`` says whether tracked files differ from the commit (None when that is unknown).
+    """
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=5, check=False,
+                env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+            )
+        except (OSError, subprocess.SubprocessError, ValueError):
+            return None
+        return done.stdout if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None or not commit.strip():
+        return None
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit.strip(), "dirty": None if status is None else bool(status.strip())}
+
+
+# -- the resolved recipe ----------------------------------------------------------------
+
+
+def resolved_recipe(
+    recipe: Recipe, registry: Registry, *, device: str | None = None, directory: Path | None = None
+) -> str:
+    """``recipe.resolved.yaml``: the recipe exactly as it ran, as YAML a run reproduces from.
+
+    Every component (nested ones included, such as ``compose``'s operators) has its params
+    validated by its own params model and dumped *with their defaults*, so that a later
+    change of a default cannot change what the file means; paths are absolute; the solver's
+    default losses and priors are written out; ``metrics`` lists the metrics by name;
+    ``device`` is the one asked for (``--device`` wins over the recipe's). The description
+    says which overrides made the run from the recipe file, and the file opens with the
+    command that reruns it.
+    """
+    import yaml
+
+    from invprob.params import nested_component_fields
+    from invprob.recipe import COMPONENT_SECTIONS, default_metric_names
+
+    base_dir = recipe.base_dir
+    data = recipe.model_dump(mode="json", by_alias=True)
+
+    def resolve(spec: Mapping[str, Any], kind: str) -> dict[str, Any]:
+        component = registry.get(kind, spec["type"])
+        params = component.validate_params(spec.get("params") or {}, base_dir=base_dir)
+        dumped = params.model_dump(mode="json", by_alias=True)
+        for key, nested in nested_component_fields(component.params_model).items():
+            value = dumped.get(key)
+            if isinstance(value, list):
+                dumped[key] = [resolve(v, nested) if isinstance(v, Mapping) else v for v in value]
+            elif isinstance(value, Mapping):
+                dumped[key] = resolve(value, nested)
+        return {**spec, "params": dumped}
+
+    for section, kind in COMPONENT_SECTIONS.items():
+        value = data.get(section)
+        if isinstance(value, list):
+            data[section] = [resolve(spec, kind) for spec in value]
+        elif isinstance(value, Mapping):
+            data[section] = resolve(value, kind)
+    if data.get("metrics") is None:
+        data["metrics"] = default_metric_names(registry)
+    if device is not None:
+        data["device"] = device
+    data["description"] = run_description(recipe)
+    where = f"{directory}/recipe.resolved.yaml" if directory is not None else "recipe.resolved.yaml"
+    header = [
+        "# The recipe of this run, every default written out. Rerun it with",
+        f"#   invprob run {where}",
+    ]
+    if recipe.source is not None:
+        header.append(f"# Made from {recipe.source.resolve()}" + (" with overrides:" if recipe.overrides else "."))
+        header += [f"#   {override}" for override in recipe.overrides]
+    elif recipe.overrides:
+        header.append("# Made with overrides:")
+        header += [f"#   {override}" for override in recipe.overrides]
+    return "\n".join(header) + "\n" + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def run_description(recipe: Recipe) -> str | None:
+    """The recipe's description, followed by the overrides that changed it for this run
+    (``"... [overrides: solver.params.steps=200]"``); None when there is neither."""
+    given = [o for o in recipe.overrides if not o.lstrip("~").startswith("description")]
+    if not given:
+        return recipe.description
+    note = f"[overrides: {' '.join(given)}]"
+    return f"{recipe.description} {note}" if recipe.description else note
 
 
 # -- images -----------------------------------------------------------------------------
@@ -264,42 +449,129 @@ def as_displayable(measurement: torch.Tensor, image_shape: Sequence[int], adjoin
     return None
 
 
-def save_grid(columns: Sequence[torch.Tensor | Sequence[torch.Tensor] | None], path: Path, padding: int = 2) -> None:
-    """Side-by-side grid: one row per image, one column per tensor (observed, result, truth).
+GRID_ROWS = 32
+"""The most images ``grid.png`` shows (the first ones); every image is in ``images/``."""
+GIF_FRAME_MS = 100
+"""How long each frame of ``optimisation.gif`` shows, in milliseconds (GIF delays are whole
+hundredths of a second): 10 frames a second."""
+GIF_LAST_FRAME_MS = 2000
+"""How long the GIF's last frame, the reported result, shows before the loop restarts."""
 
-    A column is a batch ``[B, C, H, W]`` or a list of ``[C, H, W]`` images of several sizes
-    (each cell is then as large as the largest image of its row and column).
+
+def save_grid(
+    columns: Mapping[str, torch.Tensor | Sequence[torch.Tensor] | None],
+    names: Sequence[str],
+    path: Path,
+    *,
+    row_notes: Sequence[str] | None = None,
+    title: str | None = None,
+) -> None:
+    """``grid.png``: one row per image, one labelled column per tensor that is not None.
+
+    ``columns`` maps a column's label (``"observed"``, ``"reconstruction"``, ``"ground
+    truth"``) to ``[N, C, H, W]`` images in [-1, 1], or to a list of ``[C, H, W]`` images of
+    several sizes (a generator-free run on images of their own sizes); each row is labelled with the image's
+    name and its ``row_notes`` entry (the PSNR). Made with matplotlib's Agg canvas (no pyplot:
+    a notebook's backend is left alone). See :func:`grid_figure`.
+    """
+    figure = grid_figure(columns, names, row_notes=row_notes, title=title)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp)
+
+
+def grid_figure(
+    columns: Mapping[str, torch.Tensor | Sequence[torch.Tensor] | None],
+    names: Sequence[str],
+    *,
+    row_notes: Sequence[str] | None = None,
+    title: str | None = None,
+):
+    """The matplotlib ``Figure`` of :func:`save_grid`.
+
+    Small images are shown enlarged (nearest neighbour, at least 256 pixels a side), large
+    ones at most 512 pixels a side; at most :data:`GRID_ROWS` rows, and the title says when
+    images were left out.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    present = {label: tensor for label, tensor in columns.items() if tensor is not None}
+    if not present:
+        raise ValueError("a grid needs at least one column of images")
+    total = len(names)
+    rows = min(total, GRID_ROWS)
+    height = max(int(column[row].shape[-2]) for column in present.values() for row in range(rows))
+    width = max(int(column[row].shape[-1]) for column in present.values() for row in range(rows))
+    longest = max(height, width)
+    scale = max(1, 256 // longest) if longest < 256 else min(1.0, 512 / longest)
+    dpi = 100
+    panel_w, panel_h = width * scale / dpi, height * scale / dpi
+    label_w, title_h = 0.5, 0.35 + (0.3 if title or rows < total else 0)
+    figure = Figure(
+        figsize=(len(present) * (panel_w + 0.08) + label_w, rows * (panel_h + 0.08) + title_h), dpi=dpi,
+        layout="constrained",
+    )
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(rows, len(present), squeeze=False)
+    for col, (label, tensor) in enumerate(present.items()):
+        axes[0, col].set_title(label, fontsize=10)
+        for row in range(rows):
+            axis = axes[row, col]
+            axis.imshow(_tile(tensor[row], grey_as_rgb=True), interpolation="nearest")
+            axis.set_xticks([])
+            axis.set_yticks([])
+            for spine in axis.spines.values():
+                spine.set_visible(False)
+    for row in range(rows):
+        text = _short(names[row], 28)
+        if row_notes is not None and row_notes[row]:
+            text += "\n" + row_notes[row]
+        axes[row, 0].set_ylabel(text, fontsize=8)
+    heading = [title] if title else []
+    if rows < total:
+        heading.append(f"the first {rows} of {total} images (all of them are in images/)")
+    if heading:
+        figure.suptitle("\n".join(heading), fontsize=10)
+    return figure
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def save_gif(
+    frames: Sequence[torch.Tensor],
+    path: Path,
+    *,
+    frame_ms: int = GIF_FRAME_MS,
+    last_frame_ms: int = GIF_LAST_FRAME_MS,
+) -> None:
+    """An animated GIF, looping: each frame ``[B, C, H, W]`` is a row of the batch's images.
+
+    Each frame shows ``frame_ms`` milliseconds and the last ``last_frame_ms`` (Pillow writes
+    the delay in the file: read it back as ``Image.open(path).info["duration"]``). Small
+    images are enlarged to at least 128 pixels high (nearest neighbour); a frame narrower than
+    the widest (fewer images) is padded with white.
     """
     from PIL import Image
 
-    present = [c for c in columns if c is not None]
-    rows, cols = len(present[0]), len(present)
-    heights = [max(int(column[row].shape[-2]) for column in present) for row in range(rows)]
-    widths = [max(int(column[row].shape[-1]) for row in range(rows)) for column in present]
-    height, width = max(heights), max(widths)
-    tops = np.cumsum([padding] + [h + padding for h in heights])
-    lefts = np.cumsum([padding] + [w + padding for w in widths])
-    canvas = np.full((int(tops[-1]), int(lefts[-1]), 3), 255, np.uint8)
-    for col, tensor in enumerate(present):
-        for row in range(rows):
-            tile = _tile(tensor[row], grey_as_rgb=True)
-            y, x = int(tops[row]), int(lefts[col])
-            canvas[y : y + tile.shape[0], x : x + tile.shape[1]] = tile
-    scale = max(1, 256 // max(height, 1))
-    image = Image.fromarray(canvas)
-    if scale > 1:
-        image = image.resize((canvas.shape[1] * scale, canvas.shape[0] * scale), Image.Resampling.NEAREST)
-    with atomic_path(path) as tmp:
-        image.save(tmp)
-
-
-def save_gif(frames: Sequence[torch.Tensor], path: Path, duration: float = 0.1) -> None:
-    """An animated GIF of the optimisation: each frame is a row of the batch's images."""
-    import imageio.v2 as imageio
-
+    if not frames:
+        raise ValueError("a GIF needs at least one frame")
     rows = [np.concatenate([_tile(image, grey_as_rgb=True) for image in frame], axis=1) for frame in frames]
+    height = max(row.shape[0] for row in rows)
+    width = max(row.shape[1] for row in rows)
+    scale = max(1, 128 // max(height, 1))
+    pictures = []
+    for row in rows:
+        canvas = np.full((height, width, 3), 255, np.uint8)
+        canvas[: row.shape[0], : row.shape[1]] = row
+        picture = Image.fromarray(canvas)
+        if scale > 1:
+            picture = picture.resize((width * scale, height * scale), Image.Resampling.NEAREST)
+        pictures.append(picture)
+    durations = [frame_ms] * (len(pictures) - 1) + [last_frame_ms]
     with atomic_path(path) as tmp:
-        imageio.mimsave(tmp, rows, duration=duration, loop=0)
+        pictures[0].save(tmp, format="GIF", save_all=True, append_images=pictures[1:], duration=durations, loop=0)
 
 
 def save_latents(latents: Mapping[str, torch.Tensor], path: Path, metadata: Mapping[str, str] | None = None) -> None:
@@ -310,12 +582,12 @@ def save_latents(latents: Mapping[str, torch.Tensor], path: Path, metadata: Mapp
 
 def plot_history(histories: Sequence[Mapping[str, Sequence[float]]], path: Path) -> None:
     """Loss curves, one line per recorded scalar and batch, log scale when positive."""
-    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(6, 4), dpi=100)
+    figure = Figure(figsize=(6, 4), dpi=100, layout="tight")
+    FigureCanvasAgg(figure)
+    axis = figure.subplots()
     positive = True
     for index, history in enumerate(histories):
         for name, values in history.items():
@@ -330,10 +602,8 @@ def plot_history(histories: Sequence[Mapping[str, Sequence[float]]], path: Path)
     axis.set_xlabel("step")
     axis.set_ylabel("loss")
     axis.legend(fontsize="small")
-    figure.tight_layout()
     with atomic_path(path) as tmp:
         figure.savefig(tmp)
-    plt.close(figure)
 
 
 # -- a finished run ---------------------------------------------------------------------
@@ -352,18 +622,27 @@ def write_outputs(
 ) -> dict[str, Any]:
     """Images, grid, latents, history and the metrics dict of a finished (or stopped) run.
 
-    ``truth`` is None when the observation was given (``data.observation``). ``operators``
-    are the batches' own operators (default: the run's); a run without a generator may solve
-    images of several sizes, batch by batch: then ``truth`` is a list and images, metrics and
-    the grid are made image by image.
+    ``truth`` is None when the observation was given (``data.observation``). The metrics
+    dict (``metrics.json``) holds, besides per-image entries (``images``) and their means
+    (``mean``), what ran (``recipe``, ``solver``, ``operator``, ``generator``, ``seed``) and
+    ``records``: one ``{recipe, solver, operator, seed, index, image, metric, value}`` per image
+    and value, so that ``pandas.DataFrame(json.load(f)["records"])`` is the whole table (and
+    several runs' records concatenate into one). When the operator observes a subset of the
+    pixels (``observed_mask()``) and ``psnr`` is computed, ``psnr_missing`` is the PSNR over the
+    missing pixels alone, the number inpainting papers report.
+    ``operators`` are the batches' own operators (default: the run's); a run without a
+    generator may solve images of several sizes, batch by batch: then ``truth`` is a list and
+    images, metrics and the grid are made image by image.
     """
     recipe = components.recipe
-    metrics: dict[str, Any] = {"interrupted": interrupted, "images_solved": len(names), "images": []}
+    metrics: dict[str, Any] = describe_run(recipe)
+    metrics.update({"interrupted": interrupted, "images_solved": len(names), "images": []})
     unavailable = dict(components.unavailable)
     if truth is None:
         unavailable.update({name: NO_GROUND_TRUTH for name in components.metrics})
     if unavailable:
         metrics["unavailable"] = unavailable
+    metrics["records"] = []
     if not results:
         return metrics
     reconstruction = _join([r.best_image for r in results])
@@ -387,7 +666,6 @@ def write_outputs(
             save_png(truth[index], image_dir / f"{stem}_ground_truth.png")
         if observed is not None:
             save_png(observed[index], image_dir / f"{stem}_observed.png")
-    save_grid([observed, reconstruction, truth], directory / "grid.png")
     offset = 0
     for result in results:  # per-solver extras (ILO: each round's best image)
         for key, images in result.extra_images.items():
@@ -396,7 +674,14 @@ def write_outputs(
                 save_png(images[index], image_dir / f"{stem}_{key}.png")
         offset += result.best_image.shape[0]
 
-    values = _metric_values(components.metrics, reconstruction, truth) if truth is not None else {}
+    values, row_notes = _metrics_by_batch(components, results, operators, truth)
+    save_grid(
+        {"observed": observed, "reconstruction": reconstruction, "ground truth": truth},
+        names,
+        directory / "grid.png",
+        row_notes=row_notes,
+        title=f"{recipe.solver.type} on {recipe.operator.type}" + (f" ({recipe.name})" if recipe.name else ""),
+    )
     for index, name in enumerate(names):
         entry: dict[str, Any] = {"name": name, "measurement_loss": measurement_loss[index]}
         if rounds is not None:
@@ -405,6 +690,7 @@ def write_outputs(
         metrics["images"].append(entry)
     metrics["mean"] = {metric: _mean([v for v in values[metric] if v is not None]) for metric in values}
     metrics["mean"]["measurement_loss"] = _mean([v for v in measurement_loss if math.isfinite(v)])
+    metrics["records"] = _records(metrics)
     metrics["timings"] = [r.timings for r in results]
     notes = [note for r in results for note in r.notes]
     if notes:
@@ -418,8 +704,9 @@ def write_outputs(
     write_json(directory / "history.json", histories)
     if any(any(h.values()) for h in histories):
         plot_history(histories, directory / "loss.png")
-    frames = results[0].frames
-    if recipe.outputs.gif and frames:
+    if recipe.outputs.gif:
+        first = results[0]
+        frames = [*first.frames, first.best_image.detach().to("cpu", torch.float32)]  # it ends on what is reported
         save_gif(frames, directory / "optimisation.gif")
     return metrics
 
@@ -431,19 +718,97 @@ def _join(batches: Sequence[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
     return [image for batch in batches for image in batch]
 
 
-def _metric_values(
-    metrics: Mapping[str, Any], reconstruction: torch.Tensor | list[torch.Tensor], truth: torch.Tensor | list[torch.Tensor]
-) -> dict[str, list[float | None]]:
-    """Per-image values of every metric; inf and NaN (identical images' PSNR) become None."""
-    out = {}
-    for name, metric in metrics.items():
-        with torch.no_grad():
-            if isinstance(reconstruction, list) or isinstance(truth, list):  # images of several sizes
-                values = [metric(r[None], t[None]).item() for r, t in zip(reconstruction, truth)]
-            else:
-                values = metric(reconstruction, truth).tolist()
-        out[name] = [None if math.isinf(v) or math.isnan(v) else float(v) for v in values]
-    return out
+def describe_run(recipe: Recipe) -> dict[str, Any]:
+    """What ran, for ``metrics.json``: the recipe (name, file, description, overrides), the
+    solver, operator and generator types, and the seed."""
+    return {
+        "recipe": {
+            "name": recipe.name,
+            "file": str(recipe.source.resolve()) if recipe.source is not None else None,
+            "description": run_description(recipe),
+            "overrides": list(recipe.overrides),
+        },
+        "solver": recipe.solver.type,
+        "operator": recipe.operator.type,
+        "generator": recipe.generator.type if recipe.generator is not None else None,
+        "seed": recipe.seed,
+    }
+
+
+RECORD_FIELDS = ("recipe", "solver", "operator", "seed", "index", "image", "metric", "value")
+"""The columns of ``metrics.json``'s ``records``."""
+
+
+def _records(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One flat record per image and value (``best_round`` is not a metric and is left out)."""
+    run = {"recipe": metrics["recipe"]["name"], "solver": metrics["solver"], "operator": metrics["operator"],
+           "seed": metrics["seed"]}  # fmt: skip
+    return [
+        {**run, "index": index, "image": entry["name"], "metric": metric, "value": value}
+        for index, entry in enumerate(metrics["images"])
+        for metric, value in entry.items()
+        if metric not in ("name", "best_round")
+    ]
+
+
+def _metrics_by_batch(
+    components: Components,
+    results: Sequence[SolverResult],
+    operators: Sequence[Any],
+    truth: torch.Tensor | list[torch.Tensor] | None,
+) -> tuple[dict[str, list[float | None]], list[str] | None]:
+    """Every metric per image, and the grid's per-row PSNR notes, batch by batch: a batch never
+    mixes image sizes, and ``psnr_missing`` uses that batch's own operator's mask."""
+    if truth is None:
+        return {}, None
+    values: dict[str, list[float | None]] = {}
+    notes: list[str] = []
+    offset = 0
+    for result, operator in zip(results, operators):
+        reconstruction = result.best_image
+        count = reconstruction.shape[0]
+        target = truth[offset : offset + count]
+        target = torch.stack(list(target)) if isinstance(target, list) else target
+        batch = evaluate(components.metrics, reconstruction, target)
+        missing = _missing_region(operator, count)
+        if "psnr" in batch and missing is not None:
+            in_hole = partial(psnr_in_region, region=missing.to(reconstruction.device))
+            batch["psnr_missing"] = evaluate({"psnr_missing": in_hole}, reconstruction, target)["psnr_missing"]
+        for name in {*values, *batch}:
+            values.setdefault(name, [None] * offset).extend(batch.get(name, [None] * count))
+        notes += _psnr_notes(reconstruction, target, missing)
+        offset += count
+    return values, notes
+
+
+def _missing_region(operator: Any, count: int) -> torch.Tensor | None:
+    """``1 - observed_mask`` of a masking operator, on the CPU, for ``count`` images; None
+    when the operator has no mask (or one that does not fit every image)."""
+    mask = operator.observed_mask()
+    if mask is None or mask.shape[0] not in (1, count):
+        return None
+    return 1 - (mask.detach().to("cpu", torch.float64) > 0.5).to(torch.float64)
+
+
+def _psnr_notes(reconstruction: torch.Tensor, truth: torch.Tensor, missing: torch.Tensor | None) -> list[str]:
+    """``"PSNR 23.41 dB"`` per image for the grid's rows (and over the missing pixels when known)."""
+    recon = reconstruction.detach().cpu()
+    target = truth.detach().cpu()
+    overall = psnr(recon, target).tolist()
+    inside = psnr_in_region(recon, target, missing).tolist() if missing is not None else [None] * len(overall)
+    notes = []
+    for whole, hole in zip(overall, inside):
+        text = f"PSNR {_db(whole)}"
+        if hole is not None:
+            text += f"\nmissing {_db(hole)}"
+        notes.append(text)
+    return notes
+
+
+def _db(value: float) -> str:
+    if math.isnan(value):
+        return "n/a"
+    return "inf dB" if math.isinf(value) else f"{value:.2f} dB"
 
 
 def _mean(values: list[float]) -> float | None:

@@ -44,6 +44,10 @@ class Monitor:
         """Record one optimisation step: scalars (a float, or a tensor whose mean over the batch
         is recorded) and, every ``frame_every`` steps, a frame of ``image``.
 
+        ``image`` is what the solver would report if it stopped now (``[B, C, H, W]``: the best
+        iterate so far per image, as :func:`invprob.optimisation.optimise` passes), so that the
+        run's GIF shows the result as it improves, not one restart's current iterate.
+
         Tensors are kept as given, detached, on their device: nothing is computed or read back
         to the host here (the means are taken in one batch when :attr:`history` is read; the
         progress bar reads the latest values every ``refresh_every`` steps). Do not modify a

@@ -284,6 +284,7 @@ class Recipe(Params):
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
     _from_solver_defaults: tuple[str, ...] = PrivateAttr(default=())
+    _overrides: tuple[str, ...] = PrivateAttr(default=())
 
     @property
     def source(self) -> Path | None:
@@ -319,6 +320,11 @@ class Recipe(Params):
         """The sections (``"losses"``, ``"priors"``) that the recipe omitted and the solver filled in."""
         return self._from_solver_defaults
 
+    @property
+    def overrides(self) -> tuple[str, ...]:
+        """The overrides applied to the file or dict, in order (already part of :attr:`raw`)."""
+        return self._overrides
+
     def with_overrides(self, overrides: Iterable[str], registry: Registry | None = None) -> Recipe:
         """This recipe with ``overrides`` applied to what was written, validated once.
 
@@ -332,6 +338,7 @@ class Recipe(Params):
         registry = self.registry_with_live_components(registry if registry is not None else default_registry())
         recipe = _load(self.raw, overrides, registry, base_dir=self.base_dir, source=self.source)
         recipe._live = self._live
+        recipe._overrides = self.overrides + recipe.overrides
         return recipe
 
 
@@ -817,12 +824,15 @@ def _load(
     data: Mapping[str, Any], overrides: Iterable[str], registry: Registry | None, *, base_dir: Path, source: Path | None
 ) -> Recipe:
     registry = registry if registry is not None else default_registry()
+    overrides = list(overrides)
     _check_shape(data, source)  # before overrides copy the data
     try:
         data = _apply_overrides(data, overrides, registry)
     except OverrideError as exc:
         raise RecipeError([RecipeProblem("", str(exc))], source=source) from None
-    return validate_recipe(data, base_dir=base_dir, registry=registry, source=source)
+    recipe = validate_recipe(data, base_dir=base_dir, registry=registry, source=source)
+    recipe._overrides = tuple(overrides)
+    return recipe
 
 
 def _apply_overrides(data: Mapping[str, Any], overrides: Iterable[str], registry: Registry) -> dict[str, Any]:

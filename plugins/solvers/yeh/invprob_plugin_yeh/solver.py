@@ -60,5 +60,11 @@ class YehSolver(Solver):
             result.last_image = poisson_blend(result.last_image, problem.observation, mask)
             with torch.no_grad():
                 result.best_loss = problem.measurement_loss(result.best_image)
+            if result.frames:  # the GIF shows the reported image: blended too (one batch, one factorisation)
+                frames = torch.stack(result.frames)
+                count = frames.shape[0]
+                observation = problem.observation.detach().to("cpu", frames.dtype).repeat(count, 1, 1, 1)
+                masks = mask.detach().cpu().repeat(count if mask.shape[0] > 1 else 1, 1, 1, 1)
+                result.frames = list(poisson_blend(frames.flatten(0, 1), observation, masks).unflatten(0, (count, -1)))
             result.timings["blend"] = time.perf_counter() - started
         return result

@@ -1,0 +1,375 @@
+"""Run outputs that explain themselves: the labelled grid, the GIF's frame rate and frames, the
+resolved recipe a run reproduces from, the environment record, and metrics.json."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+import invprob
+from invprob import hookimpl
+from invprob.metrics import MetricUnavailable, psnr, psnr_in_region
+from invprob.outputs import GIF_FRAME_MS, GIF_LAST_FRAME_MS, GRID_ROWS, RECORD_FIELDS, git_commit, grid_figure, save_gif
+from invprob.params import Params
+
+
+def _run(recipe, overrides=(), **kwargs):
+    return invprob.run(recipe, list(overrides), show_progress=False, **kwargs)
+
+
+# -- grid.png ------------------------------------------------------------------------------
+
+
+def _images(count: int, size: int = 8) -> torch.Tensor:
+    return torch.linspace(-1, 1, count * 3 * size * size).reshape(count, 3, size, size)
+
+
+def test_grid_labels_each_column_and_each_row_with_its_name_and_psnr():
+    truth = _images(2)
+    figure = grid_figure(
+        {"observed": truth * 0.5, "reconstruction": truth.flip(0), "ground truth": truth},
+        ["cat", "dog"],
+        row_notes=["PSNR 21.50 dB", "PSNR 9.25 dB"],
+        title="csgm on inpaint-box",
+    )
+    axes = figure.axes
+    assert [axis.get_title() for axis in axes[:3]] == ["observed", "reconstruction", "ground truth"]
+    assert axes[0].get_ylabel() == "cat\nPSNR 21.50 dB" and axes[3].get_ylabel() == "dog\nPSNR 9.25 dB"
+    assert figure.get_suptitle() == "csgm on inpaint-box"
+
+
+def test_grid_leaves_out_absent_columns_and_says_when_it_shows_only_the_first_images():
+    count = GRID_ROWS + 3
+    figure = grid_figure({"observed": None, "reconstruction": _images(count, 4)}, [f"i{k}" for k in range(count)])
+    assert len(figure.axes) == GRID_ROWS and figure.axes[0].get_title() == "reconstruction"
+    assert f"the first {GRID_ROWS} of {count} images" in figure.get_suptitle()
+
+
+def test_a_runs_grid_shows_the_psnr_of_each_image_over_all_and_over_the_missing_pixels(toy_registry, toy_recipe, tmp_path, monkeypatch):
+    from invprob import outputs
+
+    figures = []
+    real = outputs.grid_figure
+    monkeypatch.setattr(outputs, "grid_figure", lambda *a, **k: figures.append(real(*a, **k)) or figures[-1])
+    result = _run(toy_recipe, ["data.samples=2"], out=tmp_path, registry=toy_registry)
+    metrics = json.loads((result.directory / "metrics.json").read_text())
+    (figure,) = figures
+    assert [axis.get_title() for axis in figure.axes[:3]] == ["observed", "reconstruction", "ground truth"]
+    for row, image in enumerate(metrics["images"]):
+        label = figure.axes[3 * row].get_ylabel()
+        assert label == f"{image['name']}\nPSNR {image['psnr']:.2f} dB\nmissing {image['psnr_missing']:.2f} dB"
+    with Image.open(result.directory / "grid.png") as grid:
+        assert grid.format == "PNG" and grid.size[0] > grid.size[1]  # three columns, two rows
+
+
+# -- optimisation.gif ----------------------------------------------------------------------
+
+
+def test_gif_frames_play_at_ten_a_second_and_hold_the_result(tmp_path):
+    frames = [torch.full((2, 3, 8, 8), value) for value in (-1.0, 0.0, 1.0)]
+    save_gif(frames, tmp_path / "a.gif")
+    with Image.open(tmp_path / "a.gif") as gif:
+        assert gif.n_frames == 3 and gif.info["loop"] == 0
+        delays = []
+        for index in range(gif.n_frames):
+            gif.seek(index)
+            delays.append(gif.info["duration"])
+    assert delays == [GIF_FRAME_MS, GIF_FRAME_MS, GIF_LAST_FRAME_MS] and GIF_FRAME_MS >= 20
+
+
+def test_gif_frames_of_fewer_images_are_padded_to_the_widest_and_small_images_enlarged(tmp_path):
+    save_gif([torch.zeros(1, 1, 16, 16), torch.zeros(2, 1, 16, 16)], tmp_path / "b.gif")
+    with Image.open(tmp_path / "b.gif") as gif:
+        assert gif.size == (2 * 16 * 8, 16 * 8) and gif.n_frames == 2
+
+
+def test_a_runs_gif_ends_on_the_reported_reconstruction_at_a_real_frame_rate(toy_registry, toy_recipe, tmp_path):
+    result = _run(toy_recipe, ["data.samples=2"], out=tmp_path, registry=toy_registry)
+    import numpy as np
+
+    with Image.open(result.directory / "optimisation.gif") as gif:
+        assert gif.info["duration"] == GIF_FRAME_MS
+        assert gif.n_frames == 15 // 5 + 1  # every 5th of 15 steps, then the result
+        gif.seek(gif.n_frames - 1)
+        assert gif.info["duration"] == GIF_LAST_FRAME_MS
+        last = np.asarray(gif.convert("RGB"), dtype=float)
+    expected = np.concatenate(
+        [np.asarray(Image.open(result.directory / "images" / f"000{i}_sample000{i}_reconstruction.png")) for i in (0, 1)], axis=1
+    ).astype(float)
+    scale = last.shape[0] // expected.shape[0]
+    shown = last[::scale, ::scale]
+    assert shown.shape == expected.shape and np.abs(shown - expected).mean() < 4  # GIF palette rounding only
+
+
+def _toy_problem(batch: int = 2):
+    from invprob.losses import MSELoss
+    from invprob.problem import InverseProblem, WeightedLoss
+    from invprob.testing.toys import MaskOperator, TinyGenerator
+
+    torch.manual_seed(0)
+    generator = TinyGenerator(latent_dim=8, channels=3).eval().requires_grad_(False)
+    operator = MaskOperator((3, 16, 16))
+    with torch.no_grad():
+        truth = generator(torch.randn(batch, 8))
+    return InverseProblem(
+        operator=operator, observation=operator(truth), image_shape=(3, 16, 16), generator=generator,
+        losses=[WeightedLoss(1.0, MSELoss())],
+    )
+
+
+def test_optimisation_frames_show_the_best_restart_so_far_not_restart_zero():
+    from invprob.optimisation import OptimiserSettings, initial_latents, optimise
+    from invprob.progress import Monitor
+
+    problem = _toy_problem()
+    restarts, batch = 4, problem.batch_size
+    latents = initial_latents(problem, restarts, torch.Generator().manual_seed(3), solver="test")
+    with torch.no_grad():
+        initial = problem.measurement_loss(problem.generator(latents["z"])).reshape(restarts, batch)
+    assert (initial.argmin(dim=0) != 0).any(), "the test needs an image whose best start is not restart 0"
+    monitor = Monitor(show_progress=False, frame_every=1)
+    result = optimise(latents, problem.generator, problem, OptimiserSettings(steps=6, lr=0.05), monitor=monitor)
+    assert len(result.frames) == 6 and result.frames[0].shape == (batch, 3, 16, 16)
+    with torch.no_grad():
+        losses = torch.stack([problem.measurement_loss(frame) for frame in result.frames])
+    torch.testing.assert_close(losses[0], initial.min(dim=0).values.float(), rtol=1e-5, atol=1e-7)
+    assert (losses[1:] <= losses[:-1] + 1e-7).all(), "the reported iterate never gets worse"
+
+
+def test_yeh_frames_are_blended_like_the_image_it_reports():
+    from invprob.progress import Monitor
+    from invprob_plugin_yeh.solver import YehSolver
+
+    problem = _toy_problem()
+    monitor = Monitor(show_progress=False, frame_every=2)
+    result = YehSolver(steps=4, restarts=2).solve(problem, rng=torch.Generator().manual_seed(0), monitor=monitor)
+    observed = problem.operator.observed_mask().bool().expand(problem.batch_size, 3, 16, 16)
+    assert len(result.frames) == 2
+    for frame in [*result.frames, result.best_image]:
+        torch.testing.assert_close(frame[observed], problem.observation[observed])  # Poisson blending keeps y there
+
+
+# -- recipe.resolved.yaml --------------------------------------------------------------------
+
+
+def test_the_resolved_recipe_holds_every_default_and_the_overrides_and_a_run_reproduces_from_it(toy_registry, toy_recipe, tmp_path):
+    first = _run(toy_recipe, ["data.samples=2", "solver.params.lr=0.04"], out=tmp_path, registry=toy_registry)
+    path = first.directory / "recipe.resolved.yaml"
+    text = path.read_text()
+    assert text.startswith(f"# The recipe of this run, every default written out. Rerun it with\n#   invprob run {path}\n")
+    resolved = yaml.safe_load(text)
+    assert resolved["solver"]["params"] == {
+        "steps": 15, "lr": 0.04, "restarts": 2, "sleep_per_step": 0.0, "produce_nan": False, "diverge_at": None,
+        "raise_error": False, "signal_in_solve": None, "signals": 3,
+    }  # fmt: skip
+    assert resolved["generator"] == {"type": "toy-generator", "params": {"latent_dim": 8, "channels": 3}}
+    assert resolved["operator"]["params"] == {"sigma": 0.0}
+    assert resolved["description"] == "[overrides: data.samples=2 solver.params.lr=0.04]"
+    assert resolved["data"]["samples"] == 2 and resolved["outputs"]["gif_every"] == 5
+
+    second = _run(path, out=tmp_path, registry=toy_registry)  # from the run's directory alone
+    assert [m["psnr"] for m in second.metrics["images"]] == [m["psnr"] for m in first.metrics["images"]]
+    assert second.metrics["images"] == first.metrics["images"]
+    again = yaml.safe_load((second.directory / "recipe.resolved.yaml").read_text())
+    assert again == resolved  # resolving is idempotent: the description keeps the first run's overrides
+
+
+def test_a_description_is_followed_by_the_overrides_of_the_run(toy_registry, toy_recipe, tmp_path):
+    result = _run(toy_recipe, ["description=masked toy", "data.samples=1", "seed=4"], out=tmp_path, registry=toy_registry)
+    resolved = yaml.safe_load((result.directory / "recipe.resolved.yaml").read_text())
+    assert resolved["description"] == "masked toy [overrides: data.samples=1 seed=4]"
+    assert result.metrics["recipe"]["description"] == resolved["description"]
+
+
+def test_omitted_metrics_are_resolved_to_their_names(toy_registry, toy_recipe, tmp_path):
+    result = _run(toy_recipe, ["data.samples=1", "~metrics"], out=tmp_path, registry=toy_registry)
+    resolved = yaml.safe_load((result.directory / "recipe.resolved.yaml").read_text())
+    from invprob.recipe import default_metric_names
+
+    assert resolved["metrics"] == default_metric_names(toy_registry) and "psnr" in resolved["metrics"]
+
+
+@pytest.fixture
+def real_registry(monkeypatch):
+    from invprob.registry import new_registry
+
+    monkeypatch.delenv("INVPROB_LOAD_PLUGINS", raising=False)
+    monkeypatch.delenv("INVPROB_DISABLE_PLUGINS", raising=False)
+    return new_registry(strict=False)
+
+
+def test_nested_components_and_solver_defaults_are_resolved_with_their_defaults(real_registry, tmp_path):
+    pytest.importorskip("invprob_plugin_yeh")
+    recipe = {
+        "version": 1, "device": "cpu", "generator": {"type": "dcgan64-faces"},
+        "operator": {"type": "compose", "params": {"operators": [{"type": "inpaint-center"}, {"type": "denoise", "params": {"sigma": 2}}]}},
+        "solver": {"type": "yeh", "params": {"steps": 2, "restarts": 1}},
+        "data": {"samples": 1}, "metrics": ["psnr"], "outputs": {"gif": False},
+    }  # fmt: skip
+    result = _run(recipe, out=tmp_path, registry=real_registry)
+    resolved = yaml.safe_load((result.directory / "recipe.resolved.yaml").read_text())
+    inner = resolved["operator"]["params"]["operators"]
+    assert inner[0]["type"] == "inpaint-center" and "fraction" in inner[0]["params"]
+    assert inner[1]["params"]["sigma"] == 2 and len(inner[1]["params"]) > 1  # the noise model's other defaults
+    assert [p["type"] for p in resolved["priors"]] and all(p["params"] for p in resolved["priors"] + resolved["losses"])
+    solver = real_registry.get("solvers", "yeh").params_model
+    assert set(resolved["solver"]["params"]) == set(solver.model_fields)
+    assert invprob.load_recipe(result.directory / "recipe.resolved.yaml", registry=real_registry)
+
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+RECIPES = sorted((REPO / "recipes").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
+def test_every_shipped_recipe_resolves_to_a_recipe_that_resolves_to_itself(path, real_registry, tmp_path):
+    from invprob.outputs import resolved_recipe
+    from invprob.recipe import read_recipe_file
+
+    raw = read_recipe_file(path)
+    if "shared" in json.dumps(raw) and not SHARED.is_dir():
+        pytest.skip(f"{path.name} reads ../shared, which is absent")
+    overrides = []
+    if raw.get("generator", {}).get("type") == "stylegan2":  # a field the user fills: the fixture stands in
+        checkpoint = SHARED / "fixtures" / "stylegan2" / "checkpoint.pt"
+        if not checkpoint.is_file():
+            pytest.skip("the StyleGAN2 fixture checkpoint is absent from ../shared")
+        overrides.append(f"generator.params.checkpoint={checkpoint}")
+    text = resolved_recipe(invprob.load_recipe(path, overrides, registry=real_registry), real_registry)
+    (tmp_path / "elsewhere").mkdir()
+    copy = tmp_path / "elsewhere" / "recipe.resolved.yaml"  # paths are absolute: it runs from any folder
+    copy.write_text(text)
+    resolved = yaml.safe_load(text)
+    assert yaml.safe_load(resolved_recipe(invprob.load_recipe(copy, registry=real_registry), real_registry)) == resolved
+    assert isinstance(resolved["metrics"], list) and resolved["solver"]["params"]
+
+
+# -- environment.json ----------------------------------------------------------------------
+
+
+def test_environment_records_versions_machine_command_and_times(toy_registry, toy_recipe, tmp_path):
+    import numpy
+
+    result = _run(toy_recipe, ["data.samples=1"], out=tmp_path, registry=toy_registry)
+    environment = json.loads((result.directory / "environment.json").read_text())
+    packages = environment["packages"]
+    assert packages["numpy"] == numpy.__version__ and packages["pydantic"] and packages["Pillow"]
+    assert set(packages) >= {"numpy", "scipy", "scikit-image", "Pillow", "pydantic", "lpips"}
+    assert environment["cpu"]["torch_threads"] == torch.get_num_threads() and environment["cpu"]["logical_cores"] >= 1
+    assert "model" in environment["cpu"] and environment["cuda"] == torch.version.cuda and "cudnn" in environment
+    assert environment["command"] == sys.argv and environment["overrides"] == ["data.samples=1"]
+    assert environment["recipe_file"] == str(toy_recipe.resolve())
+    assert environment["git"]["recipe"] is None  # the recipe lives in a temporary folder
+    try:  # invprob imported from a checkout (an editable install): its HEAD
+        head = subprocess.run(["git", "-C", str(Path(invprob.__file__).parent), "rev-parse", "HEAD"],
+                              capture_output=True, text=True, check=False, timeout=30)  # fmt: skip
+        expected = head.stdout.strip() if head.returncode == 0 else None
+    except OSError:
+        expected = None
+    assert (environment["git"]["invprob"] or {}).get("commit") == expected
+    assert environment["started"] <= environment["ended"]
+    assert result.environment == environment
+
+
+def test_git_commit_is_the_checkouts_head_and_none_elsewhere(tmp_path, monkeypatch):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    try:
+        for args in (["init", "-q"], ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "x"]):
+            subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        pytest.skip("git is not usable here")
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=False, capture_output=True, text=True).stdout.strip()
+    (repo / "sub").mkdir()
+    assert git_commit(repo / "sub") == {"commit": head, "dirty": False}
+    assert git_commit(tmp_path / "elsewhere") is None
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))  # no git at all: None, not an error
+    assert git_commit(repo) is None
+
+
+# -- metrics.json --------------------------------------------------------------------------
+
+
+def test_metrics_name_what_ran_and_read_into_one_table(toy_registry, toy_recipe, tmp_path):
+    result = _run(toy_recipe, ["data.samples=2", "seed=7"], out=tmp_path, registry=toy_registry)
+    text = (result.directory / "metrics.json").read_text()
+    metrics = json.loads(text)
+    assert metrics["recipe"]["file"] == str(toy_recipe.resolve()) and metrics["recipe"]["overrides"] == ["data.samples=2", "seed=7"]
+    assert (metrics["solver"], metrics["operator"], metrics["generator"], metrics["seed"]) == ("toy-descent", "toy-mask", "toy-generator", 7)
+    records = metrics["records"]
+    assert all(list(record) == list(RECORD_FIELDS) for record in records)
+    by_key = {(r["image"], r["metric"]): r["value"] for r in records}
+    for image in metrics["images"]:
+        for metric in ("psnr", "ssim", "mse", "psnr_missing", "measurement_loss"):
+            assert by_key[(image["name"], metric)] == image[metric]
+    assert len(records) == 2 * 5
+    pandas = pytest.importorskip("pandas")
+    with open(result.directory / "metrics.json") as f:
+        table = pandas.DataFrame(json.load(f)["records"])
+    wide = table.pivot(index="image", columns="metric", values="value")
+    assert wide.loc["sample0001", "psnr"] == metrics["images"][1]["psnr"]
+
+
+def test_inpainting_runs_report_psnr_over_the_missing_pixels(toy_registry, toy_recipe, tmp_path):
+    result = _run(toy_recipe, ["data.samples=2"], out=tmp_path, registry=toy_registry)
+    from invprob.execute import load_inputs
+
+    components = invprob.build(invprob.load_recipe(toy_recipe, ["data.samples=2"], registry=toy_registry), registry=toy_registry)
+    truth = load_inputs(components).truth
+    missing = 1 - components.operator.observed_mask()
+    reconstruction = result.reconstructions
+    expected = psnr_in_region(reconstruction, truth, missing)
+    got = [m["psnr_missing"] for m in result.metrics["images"]]
+    assert got == pytest.approx(expected.tolist(), rel=1e-9)
+    assert all(m["psnr_missing"] < m["psnr"] for m in result.metrics["images"])  # observed pixels flatter the PSNR
+    assert result.metrics["mean"]["psnr_missing"] == pytest.approx(sum(got) / 2)
+
+
+def test_psnr_in_a_region_is_psnr_for_the_whole_image_and_undefined_for_none():
+    x, y = _images(2), _images(2).flip(-1)
+    torch.testing.assert_close(psnr_in_region(x, y, torch.ones(1, 1, 8, 8)), psnr(x, y))
+    left = torch.zeros(1, 1, 8, 8)
+    left[..., :4] = 1
+    diff = ((x - y) / 2)[..., :4]
+    torch.testing.assert_close(psnr_in_region(x, y, left), -10 * torch.log10(diff.double().pow(2).mean(dim=(1, 2, 3))))
+    assert psnr_in_region(x, y, torch.zeros(1, 1, 8, 8)).isnan().all()
+
+
+class _NeedsWeights(Params):
+    """A metric whose backbone is missing here."""
+
+
+class _UnavailableMetric:
+    @hookimpl
+    def invprob_register_metrics(self, registry) -> None:
+        registry.add("needs-weights", _unavailable, params_model=_NeedsWeights)
+
+
+def _unavailable(params, context):
+    raise MetricUnavailable("backbone toy.pth is missing:\nput it in ~/toy")
+
+
+def test_an_unavailable_metric_is_said_on_the_terminal_in_one_line(toy_registry, toy_recipe, tmp_path, capfd):
+    toy_registry.register_plugin(_UnavailableMetric(), distribution="invprob-toy-metrics")
+    result = _run(toy_recipe, ["data.samples=1", "metrics=[psnr, needs-weights]"], out=tmp_path, registry=toy_registry)
+    err = capfd.readouterr().err
+    lines = [line for line in err.splitlines() if "needs-weights" in line]
+    assert lines == ["warning: metric needs-weights is unavailable: backbone toy.pth is missing: put it in ~/toy"]
+    assert result.metrics["unavailable"] == {"needs-weights": "backbone toy.pth is missing:\nput it in ~/toy"}
+
+
+def test_metrics_json_stays_strict_when_a_value_is_not_finite(toy_registry, toy_recipe, tmp_path):
+    result = _run(toy_recipe, ["data.samples=1", "solver.params.produce_nan=true"], out=tmp_path, registry=toy_registry)
+    text = (result.directory / "metrics.json").read_text()
+    metrics = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    assert any(r["value"] is None for r in metrics["records"])
+    assert not math.isnan(json.loads((result.directory / "environment.json").read_text())["seeds"]["recipe"])
