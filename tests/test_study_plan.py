@@ -9,29 +9,16 @@ import pytest
 
 from invprob.study.spec import StudyError, load_study
 
-BASE = """\
-# invprob run recipe.yaml
-version: 1
-seed: 0
-device: cpu
-generator: {type: toy-generator}
-operator: {type: toy-mask}
-losses: [{type: mse}]
-solver: {type: toy-descent, params: {steps: 3}}
-data: {samples: 2, batch_size: 2}
-metrics: [psnr, mse]
-outputs: {gif: false, latents: false}
-"""
 
 
-def write_study(tmp_path: Path, body: str, base: str = BASE) -> Path:
-    (tmp_path / "recipe.yaml").write_text(base)
+def write_study(tmp_path: Path, body: str) -> Path:
+    """A study of the toy recipe (the ``toy_recipe`` fixture writes it beside)."""
     path = tmp_path / "study.yaml"
     path.write_text("name: toy-study\nrecipe: recipe.yaml\n" + body)
     return path
 
 
-def test_groups_combine_by_product_and_a_zip_group_pairs_values(tmp_path, toy_registry):
+def test_groups_combine_by_product_and_a_zip_group_pairs_values(tmp_path, toy_recipe, toy_registry):
     path = write_study(tmp_path, """\
 axes:
   - mode: zip
@@ -49,14 +36,14 @@ axes:
     combos = {(c.axes["solver.params.steps"], c.axes["operator.params.sigma"]) for c in study.cells}
     assert len(combos) == 6  # every combination of the product group
     first = study.cells[0]
-    assert first.recipe["solver"]["params"] == {"steps": 2, "lr": 0.01}
+    assert first.recipe["solver"]["params"] == {"steps": 2, "restarts": 2, "lr": 0.01}
     assert first.recipe["seed"] == 1
     assert first.validated is not None and first.validated.solver.params["lr"] == 0.01
     assert len({c.id for c in study.cells}) == len(study.cells)
     assert [c.id for c in load_study(path, registry=toy_registry).cells] == [c.id for c in study.cells]  # stable
 
 
-def test_a_whole_component_axis_with_labels_and_null_restoring_the_default(tmp_path, toy_registry):
+def test_a_whole_component_axis_with_labels_and_null_restoring_the_default(tmp_path, toy_recipe, toy_registry):
     path = write_study(tmp_path, """\
 overrides: {solver.params.steps: 2}
 axes:
@@ -76,16 +63,16 @@ axes:
     assert default.labels["solver"] == "{type: toy-descent, params: {steps: 5}}"  # one type: the value itself
 
 
-def test_an_edited_base_recipe_gives_new_cell_ids(tmp_path, toy_registry):
+def test_an_edited_base_recipe_gives_new_cell_ids(tmp_path, toy_recipe, toy_registry):
     path = write_study(tmp_path, "axes: [{vary: {seed: [1, 2]}}]\n")
     before = [c.id for c in load_study(path, registry=toy_registry).cells]
-    (tmp_path / "recipe.yaml").write_text(BASE.replace("steps: 3", "steps: 4"))
+    toy_recipe.write_text(toy_recipe.read_text().replace("steps: 15", "steps: 16"))
     after = [c.id for c in load_study(path, registry=toy_registry).cells]
     assert [i.split("-")[0] for i in before] == [i.split("-")[0] for i in after] == ["0000", "0001"]
     assert not set(before) & set(after)
 
 
-def test_study_file_errors_come_all_at_once_with_paths_and_suggestions(tmp_path, toy_registry):
+def test_study_file_errors_come_all_at_once_with_paths_and_suggestions(tmp_path, toy_recipe, toy_registry):
     path = write_study(tmp_path, """\
 overides: {}
 axes:
@@ -114,7 +101,7 @@ axes:
     assert any("axes[1].vary.seed: axis 'seed' is already varied in axes[0]" in l for l in lines)
 
 
-def test_every_cells_recipe_errors_are_reported_together_with_the_cell_and_path(tmp_path, toy_registry):
+def test_every_cells_recipe_errors_are_reported_together_with_the_cell_and_path(tmp_path, toy_recipe, toy_registry):
     path = write_study(tmp_path, """\
 axes:
   - vary:
@@ -132,21 +119,21 @@ axes:
     assert str(path) in caught.value.report().splitlines()[0]
 
 
-def test_a_missing_base_recipe_is_named(tmp_path, toy_registry):
+def test_a_missing_base_recipe_is_named(tmp_path, toy_recipe, toy_registry):
     path = tmp_path / "study.yaml"
     path.write_text("name: s\nrecipe: nowhere.yaml\n")
     with pytest.raises(StudyError, match=r"recipe: .*nowhere.yaml: recipe file not found"):
         load_study(path, registry=toy_registry)
 
 
-def test_study_data_replaces_the_image_source_relative_to_the_study(tmp_path, toy_registry):
+def test_study_data_replaces_the_image_source_relative_to_the_study(tmp_path, toy_recipe, toy_registry):
     (tmp_path / "faces").mkdir()
     path = write_study(tmp_path, "data: {images: faces, select: '-1:'}\n")
     (cell,) = load_study(path, registry=toy_registry).cells
-    assert cell.recipe["data"] == {"images": str((tmp_path / "faces").resolve()), "select": "-1:", "batch_size": 2}
+    assert cell.recipe["data"] == {"batch_size": 2, "images": str((tmp_path / "faces").resolve()), "select": "-1:"}
 
 
-def test_plan_command_lists_cells_and_exits_2_on_an_invalid_study(tmp_path, invprob_command, toy_env):
+def test_plan_command_lists_cells_and_exits_2_on_an_invalid_study(tmp_path, toy_recipe, invprob_command, toy_env):
     path = write_study(tmp_path, "axes: [{vary: {seed: [1, 2]}, labels: {seed: [one, two]}}]\n")
     result = subprocess.run([*invprob_command, "study", "plan", str(path)], env=toy_env, capture_output=True,
                             text=True, timeout=120)  # fmt: skip

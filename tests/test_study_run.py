@@ -17,25 +17,17 @@ import pytest
 from invprob.study import StudyDirectory, load_study, run_study
 from invprob.study.runner import StudyRunError
 
-BASE = """\
-# invprob run recipe.yaml
-version: 1
-seed: 0
-device: cpu
-generator: {type: toy-generator}
-operator: {type: toy-mask}
-losses: [{type: mse}]
-solver: {type: toy-descent, params: {steps: 3}}
-data: {samples: 2, batch_size: 2}
-metrics: [psnr, mse]
-outputs: {gif: false, latents: false}
-"""
 
 
-def write_study(tmp_path: Path, axes: str, base: str = BASE) -> Path:
-    (tmp_path / "recipe.yaml").write_text(base)
+QUICK = {"solver.params.steps": 3, "solver.params.restarts": 1, "data.samples": 2, "outputs.gif": False,
+         "outputs.latents": False, "metrics": ["psnr", "mse"]}  # fmt: skip
+
+
+def write_study(tmp_path: Path, axes: str, **overrides) -> Path:
+    """A study of the toy recipe (the ``toy_recipe`` fixture writes it beside), made quick."""
     path = tmp_path / "study.yaml"
-    path.write_text(f"name: toy-study\nrecipe: recipe.yaml\naxes:\n{axes}")
+    given = json.dumps({**QUICK, **{k.replace("__", "."): v for k, v in overrides.items()}})
+    path.write_text(f"name: toy-study\nrecipe: recipe.yaml\noverrides: {given}\naxes:\n{axes}")
     return path
 
 
@@ -47,7 +39,7 @@ def invoke(command: list[str], args: list[str], env: dict[str, str], **kwargs) -
     return subprocess.run(command + args, env=env, capture_output=True, text=True, timeout=300, **kwargs)
 
 
-def test_a_study_writes_its_directory_and_a_rerun_skips_finished_cells(tmp_path, toy_registry):
+def test_a_study_writes_its_directory_and_a_rerun_skips_finished_cells(tmp_path, toy_recipe, toy_registry):
     path = write_study(tmp_path, """\
   - vary: {seed: [1, 2]}
     labels: {seed: [one, two]}
@@ -87,7 +79,7 @@ def test_a_study_writes_its_directory_and_a_rerun_skips_finished_cells(tmp_path,
     assert [s["done"] for s in sessions] == [4, 0] and sessions[0]["engine"] == "local"
 
 
-def test_a_failing_cell_is_recorded_and_the_others_go_on_then_a_rerun_retries_it(tmp_path, toy_registry):
+def test_a_failing_cell_is_recorded_and_the_others_go_on_then_a_rerun_retries_it(tmp_path, toy_recipe, toy_registry):
     path = write_study(tmp_path, """\
   - vary: {solver.params.raise_error: [false, true, false]}
 """)
@@ -105,10 +97,11 @@ def test_a_failing_cell_is_recorded_and_the_others_go_on_then_a_rerun_retries_it
     assert (directory / "runs" / f"{failed[0]['cell']}.attempt-1" / "status.json").is_file()  # the first try is kept
 
 
-def test_a_study_killed_with_sigkill_resumes_without_rerunning_finished_cells(tmp_path, invprob_command, toy_env):
+@pytest.mark.slow  # command-line subprocesses: a few seconds each to start
+def test_a_study_killed_with_sigkill_resumes_without_rerunning_finished_cells(tmp_path, toy_recipe, invprob_command, toy_env):
     path = write_study(tmp_path, """\
   - vary: {seed: [1, 2, 3, 4, 5, 6]}
-""", base=BASE.replace("steps: 3}", "steps: 8, sleep_per_step: 0.05}"))
+""", solver__params__steps=8, solver__params__sleep_per_step=0.05)
     out = tmp_path / "out"
     directory = out / "toy-study"
     process = subprocess.Popen([*invprob_command, "study", "run", str(path), "--out", str(out), "--quiet"],
@@ -133,10 +126,11 @@ def test_a_study_killed_with_sigkill_resumes_without_rerunning_finished_cells(tm
     assert not list((directory / "locks").glob("*.lock"))
 
 
-def test_two_processes_on_one_study_never_run_the_same_cell(tmp_path, invprob_command, toy_env):
+@pytest.mark.slow  # command-line subprocesses: a few seconds each to start
+def test_two_processes_on_one_study_never_run_the_same_cell(tmp_path, toy_recipe, invprob_command, toy_env):
     path = write_study(tmp_path, """\
   - vary: {seed: [1, 2, 3, 4, 5, 6]}
-""", base=BASE.replace("steps: 3}", "steps: 4, sleep_per_step: 0.05}"))
+""", solver__params__steps=4, solver__params__sleep_per_step=0.05)
     out = tmp_path / "out"
     args = [*invprob_command, "study", "run", str(path), "--out", str(out), "--quiet"]
     first = subprocess.Popen(args, env=toy_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -173,10 +167,11 @@ def test_a_torn_last_line_is_skipped_and_never_joined_to_the_next(tmp_path):
     assert store.finished() == {"a", "c"}
 
 
-def test_sigint_stops_the_study_cleanly_and_the_same_command_resumes(tmp_path, invprob_command, toy_env):
+@pytest.mark.slow  # command-line subprocesses: a few seconds each to start
+def test_sigint_stops_the_study_cleanly_and_the_same_command_resumes(tmp_path, toy_recipe, invprob_command, toy_env):
     path = write_study(tmp_path, """\
   - vary: {seed: [1, 2, 3, 4]}
-""", base=BASE.replace("steps: 3}", "steps: 40, sleep_per_step: 0.05}"))
+""", solver__params__steps=40, solver__params__sleep_per_step=0.05)
     out = tmp_path / "out"
     directory = out / "toy-study"
     args = [*invprob_command, "study", "run", str(path), "--out", str(out), "--quiet"]
@@ -197,14 +192,14 @@ def test_sigint_stops_the_study_cleanly_and_the_same_command_resumes(tmp_path, i
     assert len({c["cell"] for c in lines(directory / "cells.jsonl")}) == 4
 
 
-def test_the_ray_engine_without_ray_says_how_to_install_it(tmp_path, toy_registry, monkeypatch):
+def test_the_ray_engine_without_ray_says_how_to_install_it(tmp_path, toy_recipe, toy_registry, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
     path = write_study(tmp_path, "  - vary: {seed: [1]}\n")
     with pytest.raises(StudyRunError, match=r"pip install 'invprob-core\[ray\]'"):
         run_study(load_study(path, registry=toy_registry), tmp_path / "out", engine="ray", show_progress=False)
 
 
-def test_engine_options_that_do_not_fit_are_refused(tmp_path, toy_registry):
+def test_engine_options_that_do_not_fit_are_refused(tmp_path, toy_recipe, toy_registry):
     study = load_study(write_study(tmp_path, "  - vary: {seed: [1]}\n"), registry=toy_registry)
     with pytest.raises(StudyRunError, match="--address and --workers are for --engine ray"):
         run_study(study, tmp_path / "out", workers=2, show_progress=False)
@@ -213,7 +208,7 @@ def test_engine_options_that_do_not_fit_are_refused(tmp_path, toy_registry):
 
 
 @pytest.mark.slow
-def test_the_ray_engine_runs_a_study_on_a_local_instance_with_failures_isolated(tmp_path, invprob_command, toy_env):
+def test_the_ray_engine_runs_a_study_on_a_local_instance_with_failures_isolated(tmp_path, toy_recipe, invprob_command, toy_env):
     pytest.importorskip("ray")
     path = write_study(tmp_path, """\
   - vary: {seed: [1, 2, 3]}
