@@ -37,8 +37,14 @@ def add_study_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_study_plan)
 
     p = commands.add_parser("report", help="write the HTML report of a study directory")
-    p.add_argument("study_dir", help="the study directory (<out>/<study name>)")
-    p.set_defaults(func=cmd_study_report)
+    try:  # the report's own options and handler, where the report module is installed
+        from invprob.study.report import add_report_arguments, report_command
+    except ImportError:
+        p.add_argument("study_dir", help="the study directory (<out>/<study name>)")
+        p.set_defaults(func=cmd_study_report)
+    else:
+        add_report_arguments(p)
+        p.set_defaults(func=report_command)
     study.set_defaults(func=lambda args: _help(study))
 
 
@@ -49,12 +55,12 @@ def _help(parser: argparse.ArgumentParser) -> int:
 
 def _load(args: argparse.Namespace):
     """The loaded study, or None after printing every problem."""
+    from invprob.cli import _report_plugin_failures
     from invprob.registry import default_registry
     from invprob.study.spec import StudyError, load_study
 
     registry = default_registry()
-    for failure in registry.failures:
-        print(f"warning: plugin not loaded: {failure.summary()}", file=sys.stderr)
+    _report_plugin_failures(registry)
     try:
         return load_study(args.study, registry=registry)
     except StudyError as exc:
@@ -111,6 +117,8 @@ def cmd_study_run(args: argparse.Namespace) -> int:
 
 
 def cmd_study_report(args: argparse.Namespace) -> int:
+    """``study report`` without :mod:`invprob.study.report`'s own handler: ``write_report`` if it
+    can be imported, else a one-line error."""
     directory = Path(args.study_dir)
     if not (directory / "cells.json").is_file():
         print(f"error: {directory} is not a study directory (it has no cells.json); "
