@@ -112,11 +112,21 @@ axes:
     with pytest.raises(StudyError) as caught:
         load_study(path, registry=toy_registry)
     problems = [str(p) for p in caught.value.problems]
-    assert len([p for p in problems if "): solver.params.stepz: unknown field" in p]) == 4  # every cell, not just the first
+    assert "every cell (4): solver.params.stepz: unknown field 'stepz'; did you mean 'steps'?" in problems
+    assert len([p for p in problems if "operator.type: unknown operator 'toy-mak'" in p]) == 2  # each such cell
     assert any(p.startswith("cell 0001-") and "operator.type" in p and "did you mean 'toy-mask'" in p for p in problems)
     assert any("(solver.params.steps=-1 " in p and "): solver.params.steps:" in p for p in problems)
     assert any("operator.type=toy-mak)" in p for p in problems)  # a string's label is the string
     assert str(path) in caught.value.report().splitlines()[0]
+
+
+def test_a_problem_every_cell_shares_is_reported_once(tmp_path, toy_recipe, toy_registry):
+    path = write_study(tmp_path, "overrides: {solver.params.stepz: 1}\naxes: [{vary: {seed: [1, 2, 3]}}]\n")
+    with pytest.raises(StudyError) as caught:
+        load_study(path, registry=toy_registry)
+    assert [str(p) for p in caught.value.problems] == [
+        "every cell (3): solver.params.stepz: unknown field 'stepz'; did you mean 'steps'?"
+    ]
 
 
 def test_a_missing_base_recipe_is_named(tmp_path, toy_recipe, toy_registry):

@@ -320,7 +320,7 @@ def expand(
     groups = [_group_points(group) for group in spec.axes]
     with_data = _with_data(base, spec.data, study_dir)
     cells: list[Cell] = []
-    problems: list[RecipeProblem] = []
+    problems: list[tuple[Cell, RecipeProblem]] = []
     for index, combination in enumerate(itertools.product(*groups)):
         point = [item for group_point in combination for item in group_point]
         axes = {path: value for path, value, _ in point}
@@ -331,14 +331,28 @@ def expand(
         try:
             recipe = load_recipe(with_data, _overrides_for(with_data, pairs), registry=registry, base_dir=base_dir)
         except RecipeError as exc:
-            where = f"cell {cell.id} ({cell.describe()})"
-            problems += [
-                RecipeProblem(f"{where}: {p.path}" if p.path else where, p.message, p.value, p.has_value)
-                for p in exc.problems
-            ]
+            problems += [(cell, problem) for problem in exc.problems]
             continue
         cell.recipe, cell.validated = copy.deepcopy(recipe.raw), recipe
         cells.append(cell)
     if problems:
-        raise StudyError(problems)
+        raise StudyError(_per_cell(problems, index + 1))
     return cells
+
+
+def _per_cell(problems: list[tuple[Cell, RecipeProblem]], count: int) -> list[RecipeProblem]:
+    """Each problem with its cell and path; one that every cell has (a typo in ``overrides``
+    or ``data``) once, for all cells."""
+    cells_with: dict[str, set[str]] = {}
+    for cell, problem in problems:
+        cells_with.setdefault(str(problem), set()).add(cell.id)
+    out, said = [], set()
+    for cell, problem in problems:
+        every = count > 1 and len(cells_with[str(problem)]) == count
+        if every and str(problem) in said:
+            continue
+        said.add(str(problem))
+        where = f"every cell ({count})" if every else f"cell {cell.id} ({cell.describe()})"
+        path = f"{where}: {problem.path}" if problem.path else where
+        out.append(RecipeProblem(path, problem.message, problem.value, problem.has_value))
+    return out

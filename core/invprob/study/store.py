@@ -244,7 +244,7 @@ class StudyDirectory:
             import pyarrow  # noqa: F401 - pandas needs it for parquet
         except ImportError:
             return
-        tmp = self.path / f".{RESULTS_PARQUET}.partial"
+        tmp = self.path / f".{RESULTS_PARQUET}.{os.getpid()}.partial"
         pd.DataFrame(flat, columns=header).to_parquet(tmp, index=False)
         os.replace(tmp, self.path / RESULTS_PARQUET)
 
@@ -311,6 +311,6 @@ def _alive(pid: Any) -> bool:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")  # two processes never share one
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
