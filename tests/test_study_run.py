@@ -79,6 +79,15 @@ def test_a_study_writes_its_directory_and_a_rerun_skips_finished_cells(tmp_path,
     assert [s["done"] for s in sessions] == [4, 0] and sessions[0]["engine"] == "local"
 
 
+def test_results_are_also_written_as_parquet_when_pandas_and_pyarrow_are_installed(tmp_path, toy_recipe, toy_registry):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    path = write_study(tmp_path, "  - vary: {seed: [1, 2]}\n")
+    run_study(load_study(path, registry=toy_registry), tmp_path / "out", show_progress=False, registry=toy_registry)
+    table = pd.read_parquet(tmp_path / "out" / "toy-study" / "results.parquet")
+    assert len(table) == 2 * 2 * 3 and set(table["axis:seed"]) == {1, 2}
+
+
 def test_a_failing_cell_is_recorded_and_the_others_go_on_then_a_rerun_retries_it(tmp_path, toy_recipe, toy_registry):
     path = write_study(tmp_path, """\
   - vary: {solver.params.raise_error: [false, true, false]}

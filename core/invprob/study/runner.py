@@ -289,11 +289,31 @@ def _run_ray(
             raise StudyRunError(f"cannot start or reach {where}: {type(exc).__name__}: {exc}") from None
         started_here = True
     try:
-        options = ray_task_options(ray)
-        slots = workers or max(1, int(ray.cluster_resources().get("GPU" if "num_gpus" in options else "CPU", 1)))
-        remote = ray.remote(max_retries=1)(_ray_cell).options(**options)
-        queue = list(pending)
-        running: dict[Any, Cell] = {}
+        with interrupts.installed():  # again: ray.init installs its own SIGTERM handler
+            _ray_loop(ray, study, store, pending, outcome, progress, interrupts, device, workers)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _ray_loop(
+    ray: Any,
+    study: Study,
+    store: StudyDirectory,
+    pending: list[Cell],
+    outcome: Outcome,
+    progress: Progress,
+    interrupts: Interrupts,
+    device: str | None,
+    workers: int | None,
+) -> None:
+    """Keep ``workers`` cells running (each under its lock), record each as it finishes."""
+    options = ray_task_options(ray)
+    slots = workers or max(1, int(ray.cluster_resources().get("GPU" if "num_gpus" in options else "CPU", 1)))
+    remote = ray.remote(max_retries=1)(_ray_cell).options(**options)
+    queue = list(pending)
+    running: dict[Any, Cell] = {}
+    try:
         while (queue or running) and outcome.signal is None:
             while queue and len(running) < slots and not interrupts.received:
                 cell = queue.pop(0)
@@ -319,11 +339,8 @@ def _run_ray(
                         _record(study, store, cell, result, outcome, progress)
                 finally:
                     store.unlock(cell.id)
-        for ref, cell in running.items():  # stopped by a signal: cancel what still runs
+    finally:
+        for ref, cell in running.items():  # stopped by a signal (or an error): cancel what still runs
             ray.cancel(ref, force=True)
             store.unlock(cell.id)
             progress.finished(cell, "cancelled", 0.0, ": not recorded, a rerun redoes it")
-    finally:
-        if started_here:
-            ray.shutdown()
-
