@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from invprob.study import StudyDirectory, load_study, run_study
-from invprob.study.runner import StudyRunError
+from invprob.study.runner import StudyRunError, ray_task_options
 
 
 
@@ -214,6 +214,18 @@ def test_engine_options_that_do_not_fit_are_refused(tmp_path, toy_recipe, toy_re
         run_study(study, tmp_path / "out", workers=2, show_progress=False)
     with pytest.raises(StudyRunError, match="unknown engine 'dask'"):
         run_study(study, tmp_path / "out", engine="dask", show_progress=False)
+
+
+def test_ray_tasks_take_one_gpu_each_where_the_cluster_has_gpus_else_one_cpu():
+    class Cluster:
+        def __init__(self, resources):
+            self.resources = resources
+
+        def cluster_resources(self):
+            return self.resources
+
+    assert ray_task_options(Cluster({"CPU": 16.0, "GPU": 2.0})) == {"num_gpus": 1}
+    assert ray_task_options(Cluster({"CPU": 2.0})) == {"num_cpus": 1}
 
 
 @pytest.mark.slow
