@@ -206,6 +206,7 @@ def test_the_ray_engine_without_ray_says_how_to_install_it(tmp_path, toy_recipe,
     path = write_study(tmp_path, "  - vary: {seed: [1]}\n")
     with pytest.raises(StudyRunError, match=r"pip install 'invprob-core\[ray\]'"):
         run_study(load_study(path, registry=toy_registry), tmp_path / "out", engine="ray", show_progress=False)
+    assert not (tmp_path / "out").exists()  # nothing written
 
 
 def test_engine_options_that_do_not_fit_are_refused(tmp_path, toy_recipe, toy_registry):

@@ -127,6 +127,8 @@ def run_study(
         raise StudyRunError("--workers must be at least 1")
     if engine == "local" and (address is not None or workers not in (None, 1)):
         raise StudyRunError("--address and --workers are for --engine ray; the local engine runs one cell at a time")
+    if engine == "ray":
+        _import_ray()  # before anything is written: a clear message when Ray is missing
     store = study_directory(study, out)
     store.create(study.text, [cell.plan_entry() for cell in study.cells])
     finished = store.finished()
