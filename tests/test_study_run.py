@@ -162,6 +162,9 @@ def test_a_lock_of_a_live_process_is_respected_and_one_of_a_dead_process_reclaim
     finally:
         sleeper.kill()
         sleeper.wait()
+    (store.locks / "0001-bbbb.lock").write_text(json.dumps({"pid": sleeper.pid, "host": socket.gethostname()}))
+    assert store.sweep_stale_locks() == ["0000-aaaa", "0001-bbbb"]  # what a killed run left behind
+    (store.locks / "0000-aaaa.lock").write_text(json.dumps({"pid": sleeper.pid, "host": socket.gethostname()}))
     assert store.lock("0000-aaaa")  # its holder is dead: reclaimed
     assert json.loads((store.locks / "0000-aaaa.lock").read_text())["pid"] == os.getpid()
     store.unlock("0000-aaaa")

@@ -104,6 +104,18 @@ class Progress:
             self._bar.close()
 
 
+@dataclass
+class _Session:
+    """One ``run_study`` call: the study, its directory, what happened, the bar, the signals."""
+
+    study: Study
+    store: StudyDirectory
+    outcome: Outcome
+    progress: Progress
+    interrupts: Interrupts
+    device: str | None
+
+
 def study_directory(study: Study, out: str | Path) -> StudyDirectory:
     """The folder of ``study`` under ``out``."""
     return StudyDirectory(Path(out) / study.name)
@@ -131,6 +143,7 @@ def run_study(
         _import_ray()  # before anything is written: a clear message when Ray is missing
     store = study_directory(study, out)
     store.create(study.text, [cell.plan_entry() for cell in study.cells])
+    store.sweep_stale_locks()
     finished = store.finished()
     pending = [cell for cell in study.cells if cell.id not in finished]
     outcome = Outcome(store.path, len(study.cells), skipped=len(study.cells) - len(pending))
@@ -142,12 +155,13 @@ def run_study(
     interrupts.on_stop = lambda: progress.say(
         f"{signal_name(interrupts.signum or 2)}: stopping; the cells running now end early and are not recorded as done"
     )
+    session = _Session(study, store, outcome, progress, interrupts, device)
     try:
         with interrupts.installed():
             if engine == "local":
-                _run_local(study, store, pending, outcome, progress, interrupts, device, registry)
+                _run_local(session, pending, registry)
             else:
-                _run_ray(study, store, pending, outcome, progress, interrupts, device, address, workers)
+                _run_ray(session, pending, address, workers)
     finally:
         progress.close()
         outcome.seconds = time.perf_counter() - started
@@ -172,18 +186,17 @@ def _claim(store: StudyDirectory, cell: Cell) -> bool:
     return True
 
 
-def _record(
-    study: Study, store: StudyDirectory, cell: Cell, result: dict[str, Any], outcome: Outcome, progress: Progress
-) -> None:
+def _record(session: _Session, cell: Cell, result: dict[str, Any]) -> None:
     """Record a cell that ended (done or failed); an interrupted one is left to a rerun."""
+    outcome, progress = session.outcome, session.progress
     status = result["status"]
     if status == "interrupted":
         outcome.signal = outcome.signal or result.get("signal") or 2
         progress.finished(cell, "interrupted", result["seconds"], ": not recorded, a rerun redoes it")
         return
     extra = {"diverged": True} if result.get("metrics") and result["metrics"].get("diverged") else {}
-    store.record_cell(
-        study.name, cell.plan_entry(), status=status, error=result["error"], seconds=result["seconds"],
+    session.store.record_cell(
+        session.study.name, cell.plan_entry(), status=status, error=result["error"], seconds=result["seconds"],
         metrics=result.get("metrics"), extra=extra,
     )  # fmt: skip
     if status == "done":
@@ -196,18 +209,10 @@ def _record(
         progress.finished(cell, status, result["seconds"], f": {result['error']}")
 
 
-def _run_local(
-    study: Study,
-    store: StudyDirectory,
-    pending: list[Cell],
-    outcome: Outcome,
-    progress: Progress,
-    interrupts: Interrupts,
-    device: str | None,
-    registry: Registry | None,
-) -> None:
+def _run_local(session: _Session, pending: list[Cell], registry: Registry | None) -> None:
     from invprob.study.cells import SharedModels, execute_cell
 
+    store, outcome, progress, interrupts = session.store, session.outcome, session.progress, session.interrupts
     shared = SharedModels(registry if registry is not None else default_registry())
     try:
         for cell in pending:
@@ -219,13 +224,15 @@ def _run_local(
             try:
                 progress.started()
                 try:
-                    result = execute_cell(cell.recipe, cell.base_dir, store.path, cell.id, registry=shared, device=device)
+                    result = execute_cell(
+                        cell.recipe, cell.base_dir, store.path, cell.id, registry=shared, device=session.device
+                    )
                 except Interrupted as exc:  # a signal while the cell was starting: nothing to keep
                     outcome.signal = exc.signum
                     progress.finished(cell, "interrupted", 0.0, ": not recorded, a rerun redoes it")
                     break
                 with interrupts.in_phase("protect"):
-                    _record(study, store, cell, result, outcome, progress)
+                    _record(session, cell, result)
             finally:
                 store.unlock(cell.id)
     finally:
@@ -267,17 +274,7 @@ def _ray_cell(recipe: dict[str, Any], base_dir: str, study_dir: str, cell: str, 
 _WORKER_MODELS: Any = None
 
 
-def _run_ray(
-    study: Study,
-    store: StudyDirectory,
-    pending: list[Cell],
-    outcome: Outcome,
-    progress: Progress,
-    interrupts: Interrupts,
-    device: str | None,
-    address: str | None,
-    workers: int | None,
-) -> None:
+def _run_ray(session: _Session, pending: list[Cell], address: str | None, workers: int | None) -> None:
     ray = _import_ray()
     started_here = False
     if not ray.is_initialized():
@@ -291,25 +288,16 @@ def _run_ray(
             raise StudyRunError(f"cannot start or reach {where}: {type(exc).__name__}: {exc}") from None
         started_here = True
     try:
-        with interrupts.installed():  # again: ray.init installs its own SIGTERM handler
-            _ray_loop(ray, study, store, pending, outcome, progress, interrupts, device, workers)
+        with session.interrupts.installed():  # again: ray.init installs its own SIGTERM handler
+            _ray_loop(ray, session, pending, workers)
     finally:
         if started_here:
             ray.shutdown()
 
 
-def _ray_loop(
-    ray: Any,
-    study: Study,
-    store: StudyDirectory,
-    pending: list[Cell],
-    outcome: Outcome,
-    progress: Progress,
-    interrupts: Interrupts,
-    device: str | None,
-    workers: int | None,
-) -> None:
+def _ray_loop(ray: Any, session: _Session, pending: list[Cell], workers: int | None) -> None:
     """Keep ``workers`` cells running (each under its lock), record each as it finishes."""
+    store, outcome, progress, interrupts = session.store, session.outcome, session.progress, session.interrupts
     options = ray_task_options(ray)
     slots = workers or max(1, int(ray.cluster_resources().get("GPU" if "num_gpus" in options else "CPU", 1)))
     remote = ray.remote(max_retries=1)(_ray_cell).options(**options)
@@ -322,7 +310,8 @@ def _ray_loop(
                 if not _claim(store, cell):
                     outcome.elsewhere += 1
                     continue
-                running[remote.remote(cell.recipe, str(cell.base_dir), str(store.path.resolve()), cell.id, device)] = cell
+                ref = remote.remote(cell.recipe, str(cell.base_dir), str(store.path.resolve()), cell.id, session.device)
+                running[ref] = cell
                 progress.started()
             if interrupts.received:
                 break
@@ -338,7 +327,7 @@ def _ray_loop(
                               "error": " ".join(f"the Ray task failed: {type(exc).__name__}: {exc}".split())[:2000]}  # fmt: skip
                 try:
                     with interrupts.in_phase("protect"):
-                        _record(study, store, cell, result, outcome, progress)
+                        _record(session, cell, result)
                 finally:
                     store.unlock(cell.id)
     finally:

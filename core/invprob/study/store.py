@@ -163,6 +163,16 @@ class StudyDirectory:
                 path.unlink()
             return True
 
+    def sweep_stale_locks(self) -> list[str]:
+        """Remove the locks of processes that died on this host (a killed run leaves the lock of
+        the cell it was running, or had just recorded); the cells whose lock was removed."""
+        swept = []
+        for path in sorted(self.locks.glob("*.lock")) if self.locks.is_dir() else []:
+            holder = _read_lock(path)
+            if holder is not None and holder.get("pid") != os.getpid() and self._reclaim(path):
+                swept.append(path.stem)
+        return swept
+
     def unlock(self, cell: str) -> None:
         """Release the lock of ``cell`` if this process holds it."""
         path = self.locks / f"{cell}.lock"
