@@ -333,6 +333,10 @@ def build_parser(registry: Registry | None) -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the JSON Schema of recipes with every installed component")
     p.set_defaults(func=cmd_schema)
 
+    from invprob.study.cli import add_study_commands
+
+    add_study_commands(sub)
+
     if registry is not None:
         _add_plugin_commands(sub, registry)
     return parser

@@ -1,0 +1,358 @@
+"""Study files: a base recipe, overrides, the image set and the axes to vary, expanded into cells.
+
+A study is a YAML file::
+
+    name: yeh-table1
+    recipe: ../../recipes/yeh-inpaint-dcgan32.yaml     # relative to this file
+    overrides: {solver.params.steps: 300, outputs.gif: false}
+    data: {images: ../../../shared/data/celeba64/celeba32.npz, select: "-64:"}
+    axes:
+      - mode: zip                                      # the i-th values go together
+        vary:
+          solver: [{type: csgm}, {type: yeh}]
+          priors: [null, [{type: box}]]
+        labels: {solver: [CSGM, Yeh]}
+      - vary:                                          # mode: product (the default)
+          operator.params.fraction: [0.3, 0.5]
+
+Each group of ``axes`` is expanded on its own (``product``: every combination of its axes;
+``zip``: the i-th value of every axis together, all lists of one length), and the groups are
+combined by product. An axis is any recipe field by its dotted path, as in a command-line
+override (``solver`` as a whole component, ``operator.params.sigma``, ``losses[0].weight``,
+``seed``). A value ``null`` removes the field, so that its default applies (``priors``/
+``losses``: the solver's defaults). ``overrides`` are applied first, then the axes.
+``data`` replaces the named fields of the recipe's ``data`` (giving ``images``, ``samples`` or
+``observation`` replaces the recipe's image source); its paths are relative to the study file.
+Paths inside ``overrides`` and axis values resolve against the recipe's folder, as on the
+command line.
+
+Every cell is a full recipe validated at plan time: every problem of every cell is reported
+at once, each with its cell and its path (:class:`StudyError`). A cell's id
+``<index>-<hash>`` hashes everything that decides its result (the base recipe as written,
+the overrides, the data and its axis values), so an edited study never takes an earlier
+result for a new cell. Torch is not imported here.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+
+from invprob.hints import suggest
+from invprob.params import Params
+from invprob.recipe import (
+    OverrideError,
+    Recipe,
+    RecipeError,
+    RecipeProblem,
+    apply_overrides,
+    load_recipe,
+    problems_from_validation_error,
+    read_recipe_file,
+    short_repr,
+)
+from invprob.registry import Registry, default_registry
+
+DATA_SOURCES = ("images", "samples", "observation")
+"""The fields of ``data`` that name the image source; giving one replaces the recipe's."""
+PATH_FIELDS = ("images", "observation")
+"""Fields of a study's ``data`` that are paths, resolved against the study file's folder."""
+MAX_CELLS = 10_000
+"""The most cells a study may expand to: beyond that, an axis list is almost surely a mistake."""
+
+
+class AxisGroup(Params):
+    """Axes varied together: every combination (``product``) or value by value (``zip``)."""
+
+    mode: Literal["product", "zip"] = "product"
+    vary: dict[str, list[Any]] = Field(min_length=1, description="dotted recipe path -> its values")
+    labels: dict[str, list[str]] = Field(default_factory=dict, description="dotted path -> a short label per value")
+
+    @field_validator("vary")
+    @classmethod
+    def _values_given(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        empty = [path for path, values in value.items() if not values]
+        if empty:
+            raise ValueError(f"axis {empty[0]!r} has no values; give at least one")
+        return value
+
+
+class StudySpec(Params):
+    """A study file (module docstring)."""
+
+    version: Literal[1] = 1
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", description="the study folder's name")
+    description: str | None = None
+    recipe: str = Field(description="the base recipe, relative to the study file")
+    overrides: dict[str, Any] = Field(default_factory=dict, description="dotted path -> value, applied to every cell")
+    data: dict[str, Any] = Field(default_factory=dict, description="fields of the recipe's data section")
+    axes: list[AxisGroup] = Field(default_factory=list)
+
+
+class StudyError(RecipeError):
+    """A study is invalid; ``problems`` lists every reason, each with its path (and cell)."""
+
+    def report(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        count = len(self.problems)
+        header = f"{where}invalid study, {count} error{'s' if count != 1 else ''}:"
+        return "\n".join([header, *(f"  {p}" for p in self.problems)])
+
+
+@dataclass
+class Cell:
+    """One point of the study: its id, axis values and labels, and its validated recipe.
+
+    ``recipe`` is the cell's recipe as written (a dict, with the base recipe's relative paths
+    resolving against ``base_dir``): what a worker on another machine needs to run it.
+    """
+
+    id: str
+    index: int
+    axes: dict[str, Any]
+    labels: dict[str, str]
+    recipe: dict[str, Any]
+    base_dir: Path
+    validated: Recipe | None = field(default=None, repr=False)
+
+    def plan_entry(self) -> dict[str, Any]:
+        """The cell as ``cells.json`` lists it."""
+        return {"cell": self.id, "axes": self.axes, "labels": self.labels}
+
+    def describe(self) -> str:
+        """``solver=CSGM operator=center``: the labels, for progress lines and errors."""
+        return " ".join(f"{path}={label}" for path, label in self.labels.items()) or "(the base recipe)"
+
+
+@dataclass
+class Study:
+    """A loaded, validated study: its spec, where it came from, the text as given, its cells."""
+
+    spec: StudySpec
+    source: Path
+    text: str
+    cells: list[Cell]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def load_study(path: str | Path, *, registry: Registry | None = None) -> Study:
+    """Read, validate and expand a study file; every cell's recipe is validated.
+
+    Raises :class:`StudyError` listing every problem: of the study file itself (with its path,
+    ``axes[1].vary``, and a did-you-mean for unknown keys and recipe fields), else of every
+    cell's recipe (``cell 0003-1a2b3c4d (solver=csgm operator=center): solver.params.steps``).
+    """
+    registry = registry if registry is not None else default_registry()
+    path = Path(path)
+    try:
+        data = read_recipe_file(path)
+    except RecipeError as exc:
+        raise StudyError([_as_study_problem(p) for p in exc.problems], source=path) from None
+    text = path.read_text(encoding="utf-8-sig")
+    try:
+        spec = StudySpec.model_validate(data)
+    except ValidationError as exc:
+        raise StudyError(problems_from_validation_error(exc, StudySpec), source=path) from None
+    problems = _axis_problems(spec)
+    recipe_path = (path.resolve().parent / spec.recipe).resolve()
+    base: dict[str, Any] = {}
+    try:
+        base = read_recipe_file(recipe_path)
+    except RecipeError as exc:
+        problems += [RecipeProblem("recipe", f"{recipe_path}: {p.message}") for p in exc.problems]
+    if problems:
+        raise StudyError(problems, source=path)
+    try:
+        cells = expand(spec, base, base_dir=recipe_path.parent, study_dir=path.resolve().parent, registry=registry)
+    except StudyError as exc:
+        raise StudyError(exc.problems, source=path) from None
+    return Study(spec, path, text, cells)
+
+
+def _as_study_problem(problem: RecipeProblem) -> RecipeProblem:
+    message = problem.message.replace("a recipe must be", "a study must be").replace("a recipe is", "a study is")
+    return RecipeProblem(problem.path, message, problem.value, problem.has_value)
+
+
+def _axis_problems(spec: StudySpec) -> list[RecipeProblem]:
+    """Axis paths that name no recipe field, zip groups of unequal lengths, labels that do not fit."""
+    problems: list[RecipeProblem] = []
+    seen: dict[str, int] = {}
+    for path in spec.overrides:
+        problems += _path_problems(path, f"overrides.{path}")
+    for index, group in enumerate(spec.axes):
+        where = f"axes[{index}]"
+        for path, values in group.vary.items():
+            problems += _path_problems(path, f"{where}.vary.{path}")
+            if path in seen:
+                problems.append(RecipeProblem(f"{where}.vary.{path}", f"axis {path!r} is already varied in axes[{seen[path]}]"))
+            seen[path] = index
+        lengths = {path: len(values) for path, values in group.vary.items()}
+        if group.mode == "zip" and len(set(lengths.values())) > 1:
+            shown = ", ".join(f"{p}: {n}" for p, n in lengths.items())
+            problems.append(
+                RecipeProblem(f"{where}.vary", f"a zip group's axes need one number of values each (got {shown}); "
+                              "use mode: product for every combination")  # fmt: skip
+            )
+        for path, labels in group.labels.items():
+            if path not in group.vary:
+                hint = suggest(path, list(group.vary))
+                extra = f"; did you mean {hint[0]!r}?" if hint else f"; the axes of this group: {', '.join(group.vary)}"
+                problems.append(RecipeProblem(f"{where}.labels.{path}", f"labels for {path!r}, which this group does not vary{extra}"))
+            elif len(labels) != len(group.vary[path]):
+                problems.append(
+                    RecipeProblem(f"{where}.labels.{path}",
+                                  f"{len(labels)} labels for {len(group.vary[path])} values; give one label per value")  # fmt: skip
+                )
+    count = 1
+    for group in spec.axes:
+        count *= _group_size(group)
+    if count > MAX_CELLS:
+        problems.append(RecipeProblem("axes", f"expands to {count} cells, more than {MAX_CELLS}; split the study"))
+    return problems
+
+
+def _path_problems(path: str, where: str) -> list[RecipeProblem]:
+    head = path.split(".", 1)[0].split("[", 1)[0].lstrip("~")
+    if head in Recipe.model_fields:
+        return []
+    hint = suggest(head, list(Recipe.model_fields))
+    extra = f"; did you mean {hint[0]!r}?" if hint else f"; recipe fields: {', '.join(Recipe.model_fields)}"
+    return [RecipeProblem(where, f"{head!r} is not a recipe field{extra}")]
+
+
+def _group_size(group: AxisGroup) -> int:
+    lengths = [len(values) for values in group.vary.values()]
+    if group.mode == "zip":
+        return min(lengths)
+    size = 1
+    for length in lengths:
+        size *= length
+    return size
+
+
+def _group_points(group: AxisGroup) -> list[list[tuple[str, Any, str]]]:
+    """The points of one group: lists of ``(path, value, label)``."""
+    columns = []
+    for path, values in group.vary.items():
+        labels = group.labels.get(path) or default_labels(values)
+        columns.append([(path, value, label) for value, label in zip(values, labels)])
+    if group.mode == "zip":
+        return [list(point) for point in zip(*columns)]
+    return [list(point) for point in itertools.product(*columns)]
+
+
+def default_labels(values: Sequence[Any]) -> list[str]:
+    """Short labels for axis values: a component's ``type`` where that tells them apart, else
+    the value in compact YAML (at most 40 characters)."""
+    types = [value.get("type") if isinstance(value, Mapping) else None for value in values]
+    if all(isinstance(t, str) for t in types) and len(set(types)) == len(types):
+        return [str(t) for t in types]
+    return [_compact(v) if isinstance(v, (dict, list)) else v[:40] if isinstance(v, str) else short_repr(v, 40) for v in values]
+
+
+def _compact(value: Any) -> str:
+    text = yaml.safe_dump(value, default_flow_style=True, width=10**6, sort_keys=False).strip()
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def override_text(path: str, value: Any) -> str:
+    """``path=value`` with the value in YAML flow style, as a command-line override reads it."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=10**6, sort_keys=False)
+    return f"{path}={text.removesuffix('...' + chr(10)).strip()}"
+
+
+def _overrides_for(data: Mapping[str, Any], values: Sequence[tuple[str, Any]]) -> list[str]:
+    """Override strings for ``(path, value)`` pairs; ``None`` deletes a field that is there."""
+    current = dict(data)
+    overrides = []
+    for path, value in values:
+        text = f"~{path}" if value is None else override_text(path, value)
+        try:
+            current = apply_overrides(current, [text])
+        except OverrideError:
+            if value is None:
+                continue  # not there: its default applies anyway
+        overrides.append(text)
+    return overrides
+
+
+def _with_data(base: Mapping[str, Any], data: Mapping[str, Any], study_dir: Path) -> dict[str, Any]:
+    """The base recipe with the study's ``data`` fields (paths resolved against the study's folder)."""
+    result = copy.deepcopy(dict(base))
+    if not data:
+        return result
+    section = dict(result.get("data") or {})
+    if any(key in data for key in DATA_SOURCES):
+        for key in DATA_SOURCES:
+            section.pop(key, None)
+    for key, value in data.items():
+        if key in PATH_FIELDS and isinstance(value, str):
+            value = str((study_dir / value).resolve()) if not Path(value).is_absolute() else value
+        section[key] = value
+    result["data"] = section
+    return result
+
+
+def cell_id(index: int, fingerprint: Mapping[str, Any]) -> str:
+    """``0003-1a2b3c4d``: the cell's index and a hash of everything that decides its result."""
+    digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()
+    return f"{index:04d}-{digest[:8]}"
+
+
+def expand(
+    spec: StudySpec, base: Mapping[str, Any], *, base_dir: Path, study_dir: Path, registry: Registry
+) -> list[Cell]:
+    """Every cell of the study, each with its validated recipe; a :class:`StudyError` with every
+    problem of every cell otherwise."""
+    groups = [_group_points(group) for group in spec.axes]
+    with_data = _with_data(base, spec.data, study_dir)
+    cells: list[Cell] = []
+    problems: list[tuple[Cell, RecipeProblem]] = []
+    for index, combination in enumerate(itertools.product(*groups)):
+        point = [item for group_point in combination for item in group_point]
+        axes = {path: value for path, value, _ in point}
+        labels = {path: label for path, _, label in point}
+        fingerprint = {"recipe": dict(base), "overrides": spec.overrides, "data": spec.data, "axes": axes}
+        cell = Cell(cell_id(index, fingerprint), index, axes, labels, {}, base_dir)
+        pairs = [*spec.overrides.items(), *axes.items()]
+        try:
+            recipe = load_recipe(with_data, _overrides_for(with_data, pairs), registry=registry, base_dir=base_dir)
+        except RecipeError as exc:
+            problems += [(cell, problem) for problem in exc.problems]
+            continue
+        cell.recipe, cell.validated = copy.deepcopy(recipe.raw), recipe
+        cells.append(cell)
+    if problems:
+        raise StudyError(_per_cell(problems, index + 1))
+    return cells
+
+
+def _per_cell(problems: list[tuple[Cell, RecipeProblem]], count: int) -> list[RecipeProblem]:
+    """Each problem with its cell and path; one that every cell has (a typo in ``overrides``
+    or ``data``) once, for all cells."""
+    cells_with: dict[str, set[str]] = {}
+    for cell, problem in problems:
+        cells_with.setdefault(str(problem), set()).add(cell.id)
+    out, said = [], set()
+    for cell, problem in problems:
+        every = count > 1 and len(cells_with[str(problem)]) == count
+        if every and str(problem) in said:
+            continue
+        said.add(str(problem))
+        where = f"every cell ({count})" if every else f"cell {cell.id} ({cell.describe()})"
+        path = f"{where}: {problem.path}" if problem.path else where
+        out.append(RecipeProblem(path, problem.message, problem.value, problem.has_value))
+    return out

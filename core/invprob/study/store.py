@@ -1,0 +1,326 @@
+"""The study directory: the plan, what finished, the results table, and per-cell locks.
+
+Layout of ``<out>/<study name>/`` (read by ``invprob study report``)::
+
+    study.yaml        the study file as given (the latest run's)
+    cells.json        the plan: [{"cell", "axes", "labels"}]
+    cells.jsonl       one line per finished or failed cell (the last line of a cell counts):
+                      {"cell", "status": "done"|"failed", "error", "run_dir", "seconds", "axes",
+                       "labels", "finished", ...}
+    results.jsonl     one line per cell x image x metric, appended when the cell finishes:
+                      {"study", "cell", "axes", "labels", "image", "metric", "value", "run_dir"}
+    results.csv       the same table (axes as ``axis:<path>`` columns), rewritten from the jsonl;
+    results.parquet   also, when pandas and pyarrow are installed
+    sessions.jsonl    one line per ``invprob study run``: engine, workers, wall time, counts
+    runs/<cell>/      the cell's run directory (``invprob.run(..., name=<cell>)``)
+    locks/<cell>.lock the process running that cell just now (pid, host)
+
+Nothing lost: every line is appended with one ``write`` and ``fsync``ed before the call
+returns, under a study-wide ``flock`` (two processes never interleave); a torn last line
+(a process killed while writing) is skipped by readers and never joined to the next one.
+Nothing run twice: a cell is run only by the process holding its lock file, created with
+``O_EXCL``; the lock of a process that died on this host is reclaimed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import fcntl
+import io
+import json
+import math
+import os
+import socket
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+PLAN_FILE, CELLS_LOG, RESULTS_LOG = "cells.json", "cells.jsonl", "results.jsonl"
+RESULTS_CSV, RESULTS_PARQUET, SESSIONS_LOG, STUDY_FILE = "results.csv", "results.parquet", "sessions.jsonl", "study.yaml"
+NOT_METRICS = ("name", "best_round")
+"""Keys of a ``metrics.json`` image entry that are not metrics."""
+
+
+def now() -> str:
+    """The time as ISO 8601 in UTC, to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _json_value(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def dumps(record: Mapping[str, Any]) -> str:
+    """One strict-JSON line (NaN and infinities become ``null``)."""
+    return json.dumps({k: _json_value(v) for k, v in record.items()}, default=str, allow_nan=False)
+
+
+class StudyDirectory:
+    """The folder of one study and the files in it (module docstring)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @property
+    def runs(self) -> Path:
+        return self.path / "runs"
+
+    @property
+    def locks(self) -> Path:
+        return self.path / "locks"
+
+    def create(self, study_text: str, plan: list[dict[str, Any]]) -> None:
+        """Create the folders and write ``study.yaml`` and ``cells.json`` (atomically)."""
+        self.runs.mkdir(parents=True, exist_ok=True)
+        self.locks.mkdir(exist_ok=True)
+        _write_atomic(self.path / STUDY_FILE, study_text)
+        _write_atomic(self.path / PLAN_FILE, json.dumps(plan, indent=1, default=str) + "\n")
+
+    # -- appending -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """The study-wide lock: appends and lock reclaims happen one process at a time."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / ".study.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def append(self, name: str, records: Iterable[Mapping[str, Any]]) -> None:
+        """Append ``records`` to ``name`` as JSON lines: one write, flushed and fsynced."""
+        text = "".join(dumps(record) + "\n" for record in records)
+        if not text:
+            return
+        with self.exclusive():
+            fd = os.open(self.path / name, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                if _ends_torn(fd):
+                    text = "\n" + text  # a killed writer's half line stays alone, and is skipped
+                data = text.encode("utf-8")
+                while data:
+                    data = data[os.write(fd, data) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def read(self, name: str) -> list[dict[str, Any]]:
+        """The whole records of a JSON-lines file (a torn line is skipped)."""
+        try:
+            text = (self.path / name).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        records = []
+        for line in text.splitlines():
+            with contextlib.suppress(ValueError):
+                record = json.loads(line)
+                if isinstance(record, dict):
+                    records.append(record)
+        return records
+
+    def cell_states(self) -> dict[str, dict[str, Any]]:
+        """Each recorded cell's last line in ``cells.jsonl``."""
+        return {record["cell"]: record for record in self.read(CELLS_LOG) if "cell" in record}
+
+    def finished(self) -> set[str]:
+        """The cells recorded as done."""
+        return {cell for cell, record in self.cell_states().items() if record.get("status") == "done"}
+
+    # -- locks -----------------------------------------------------------------------------
+
+    def lock(self, cell: str) -> bool:
+        """Take the lock of ``cell``; False when another live process holds it."""
+        path = self.locks / f"{cell}.lock"
+        self.locks.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                if not self._reclaim(path):
+                    return False
+                continue
+            with os.fdopen(fd, "w") as handle:
+                handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": now()}))
+                handle.flush()
+                os.fsync(handle.fileno())
+            return True
+        return False
+
+    def _reclaim(self, path: Path) -> bool:
+        """Remove the lock at ``path`` if its process died on this host; whether it was removed."""
+        with self.exclusive():  # two processes never both reclaim (and delete a fresh lock)
+            holder = _read_lock(path)
+            if holder is None:
+                return not path.exists()
+            if holder.get("host") != socket.gethostname() or _alive(holder.get("pid")):
+                return False
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            return True
+
+    def sweep_stale_locks(self) -> list[str]:
+        """Remove the locks of processes that died on this host (a killed run leaves the lock of
+        the cell it was running, or had just recorded); the cells whose lock was removed."""
+        swept = []
+        for path in sorted(self.locks.glob("*.lock")) if self.locks.is_dir() else []:
+            holder = _read_lock(path)
+            if holder is not None and holder.get("pid") != os.getpid() and self._reclaim(path):
+                swept.append(path.stem)
+        return swept
+
+    def unlock(self, cell: str) -> None:
+        """Release the lock of ``cell`` if this process holds it."""
+        path = self.locks / f"{cell}.lock"
+        holder = _read_lock(path)
+        if holder is not None and holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def locked_elsewhere(self) -> set[str]:
+        """Cells whose lock a live process other than this one holds."""
+        out = set()
+        for path in self.locks.glob("*.lock") if self.locks.is_dir() else []:
+            holder = _read_lock(path)
+            if holder is None or holder.get("pid") == os.getpid():
+                continue
+            if holder.get("host") != socket.gethostname() or _alive(holder.get("pid")):
+                out.add(path.stem)
+        return out
+
+    # -- a cell's run directory ------------------------------------------------------------
+
+    def free_run_dir(self, cell: str) -> Path:
+        """``runs/<cell>``, ready for a new run: what an earlier attempt left there (a killed
+        or failed run) is kept, renamed ``runs/<cell>.attempt-<n>``."""
+        target = self.runs / cell
+        if target.exists():
+            n = 1
+            while (self.runs / f"{cell}.attempt-{n}").exists():
+                n += 1
+            target.rename(self.runs / f"{cell}.attempt-{n}")
+        return target
+
+    # -- results ---------------------------------------------------------------------------
+
+    def record_cell(
+        self,
+        study: str,
+        cell: Mapping[str, Any],
+        *,
+        status: str,
+        error: str | None,
+        seconds: float,
+        metrics: Mapping[str, Any] | None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Append a finished cell: its result rows (when done), then its line in ``cells.jsonl``
+        (the line that marks it finished comes last), then rewrite the tables."""
+        run_dir = f"runs/{cell['cell']}"
+        if status == "done" and metrics is not None:
+            self.append(RESULTS_LOG, result_rows(study, cell, run_dir, metrics))
+        line = {
+            "cell": cell["cell"], "status": status, "error": error, "run_dir": run_dir, "seconds": seconds,
+            "axes": cell["axes"], "labels": cell["labels"], "finished": now(), **(extra or {}),
+        }  # fmt: skip
+        self.append(CELLS_LOG, [line])
+        if status == "done":
+            self.write_tables()
+
+    def write_tables(self) -> None:
+        """Rewrite ``results.csv`` (and ``results.parquet`` with pandas + pyarrow) from the jsonl.
+
+        Only rows of cells whose last record is ``done`` are kept (a cell that a killed process
+        half-recorded, then reran, appears once).
+        """
+        done = {cell: record for cell, record in self.cell_states().items() if record.get("status") == "done"}
+        rows = [row for row in self.read(RESULTS_LOG) if row.get("cell") in done]
+        rows = _last_rows(rows)
+        axes = sorted({path for row in rows for path in row.get("axes", {})})
+        header = ["study", "cell", *(f"axis:{p}" for p in axes), *(f"label:{p}" for p in axes),
+                  "image", "metric", "value", "run_dir"]  # fmt: skip
+        flat = [_flat_row(row, axes) for row in rows]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(flat)
+        _write_atomic(self.path / RESULTS_CSV, buffer.getvalue())
+        try:
+            import pandas as pd
+            import pyarrow  # noqa: F401 - pandas needs it for parquet
+        except ImportError:
+            return
+        tmp = self.path / f".{RESULTS_PARQUET}.{os.getpid()}.partial"
+        pd.DataFrame(flat, columns=header).to_parquet(tmp, index=False)
+        os.replace(tmp, self.path / RESULTS_PARQUET)
+
+
+def result_rows(study: str, cell: Mapping[str, Any], run_dir: str, metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per image x metric of a run's ``metrics.json``."""
+    rows = []
+    for entry in metrics.get("images", []):
+        for metric, value in entry.items():
+            if metric in NOT_METRICS:
+                continue
+            number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+            rows.append({
+                "study": study, "cell": cell["cell"], "axes": cell["axes"], "labels": cell["labels"],
+                "image": entry.get("name"), "metric": metric, "value": number, "run_dir": run_dir,
+            })  # fmt: skip
+    return rows
+
+
+def _last_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (cell, image, metric): the last appended."""
+    keyed = {(row.get("cell"), row.get("image"), row.get("metric")): row for row in rows}
+    return list(keyed.values())
+
+
+def _flat_row(row: Mapping[str, Any], axes: list[str]) -> dict[str, Any]:
+    flat = {key: row.get(key) for key in ("study", "cell", "image", "metric", "value", "run_dir")}
+    for path in axes:
+        value = row.get("axes", {}).get(path)
+        flat[f"axis:{path}"] = value if isinstance(value, (str, int, float, bool)) or value is None else json.dumps(value)
+        flat[f"label:{path}"] = row.get("labels", {}).get(path)
+    return flat
+
+
+def _ends_torn(fd: int) -> bool:
+    size = os.fstat(fd).st_size
+    return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+
+
+def _read_lock(path: Path) -> dict[str, Any] | None:
+    """The holder written in a lock file; ``{}`` while it is being written; None when absent."""
+    for _ in range(3):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            time.sleep(0.05)  # created, not yet written
+    return {"host": socket.gethostname(), "pid": None}
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")  # two processes never share one
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

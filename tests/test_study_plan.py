@@ -1,0 +1,156 @@
+"""Study files: axis expansion (product and zip), labels, stable cell ids, every error with its path."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from invprob.study.spec import StudyError, load_study
+
+
+
+def write_study(tmp_path: Path, body: str) -> Path:
+    """A study of the toy recipe (the ``toy_recipe`` fixture writes it beside)."""
+    path = tmp_path / "study.yaml"
+    path.write_text("name: toy-study\nrecipe: recipe.yaml\n" + body)
+    return path
+
+
+def test_groups_combine_by_product_and_a_zip_group_pairs_values(tmp_path, toy_recipe, toy_registry):
+    path = write_study(tmp_path, """\
+axes:
+  - mode: zip
+    vary:
+      solver.params.lr: [0.01, 0.1]
+      seed: [1, 2]
+  - vary:
+      solver.params.steps: [2, 3, 4]
+      operator.params.sigma: [0.0, 0.1]
+""")
+    study = load_study(path, registry=toy_registry)
+    assert len(study.cells) == 2 * 3 * 2
+    pairs = {(c.axes["solver.params.lr"], c.axes["seed"]) for c in study.cells}
+    assert pairs == {(0.01, 1), (0.1, 2)}  # zipped, never crossed
+    combos = {(c.axes["solver.params.steps"], c.axes["operator.params.sigma"]) for c in study.cells}
+    assert len(combos) == 6  # every combination of the product group
+    first = study.cells[0]
+    assert first.recipe["solver"]["params"] == {"steps": 2, "restarts": 2, "lr": 0.01}
+    assert first.recipe["seed"] == 1
+    assert first.validated is not None and first.validated.solver.params["lr"] == 0.01
+    assert len({c.id for c in study.cells}) == len(study.cells)
+    assert [c.id for c in load_study(path, registry=toy_registry).cells] == [c.id for c in study.cells]  # stable
+
+
+def test_a_whole_component_axis_with_labels_and_null_restoring_the_default(tmp_path, toy_recipe, toy_registry):
+    path = write_study(tmp_path, """\
+overrides: {solver.params.steps: 2}
+axes:
+  - vary:
+      losses: [null, [{type: l1}]]
+      solver: [{type: toy-descent, params: {steps: 5}}, {type: toy-descent, params: {steps: 6}}]
+    labels: {losses: [default, L1]}
+""")
+    study = load_study(path, registry=toy_registry)
+    assert len(study.cells) == 4
+    by_label = {(c.labels["losses"], c.axes["solver"]["params"]["steps"]): c for c in study.cells}
+    default = by_label[("default", 5)]
+    assert "losses" not in default.recipe  # removed: the solver's default applies
+    assert [spec.type for spec in default.validated.losses] == ["mse"]
+    assert by_label[("L1", 6)].recipe["losses"] == [{"type": "l1"}]
+    assert by_label[("L1", 6)].recipe["solver"]["params"]["steps"] == 6  # the axis comes after the override
+    assert default.labels["solver"] == "{type: toy-descent, params: {steps: 5}}"  # one type: the value itself
+
+
+def test_an_edited_base_recipe_gives_new_cell_ids(tmp_path, toy_recipe, toy_registry):
+    path = write_study(tmp_path, "axes: [{vary: {seed: [1, 2]}}]\n")
+    before = [c.id for c in load_study(path, registry=toy_registry).cells]
+    toy_recipe.write_text(toy_recipe.read_text().replace("steps: 15", "steps: 16"))
+    after = [c.id for c in load_study(path, registry=toy_registry).cells]
+    assert [i.split("-")[0] for i in before] == [i.split("-")[0] for i in after] == ["0000", "0001"]
+    assert not set(before) & set(after)
+
+
+def test_study_file_errors_come_all_at_once_with_paths_and_suggestions(tmp_path, toy_recipe, toy_registry):
+    path = write_study(tmp_path, """\
+overides: {}
+axes:
+  - mode: zip
+    vary:
+      solvr.params.lr: [0.1, 0.2]
+      seed: [1, 2, 3]
+    labels: {sed: [a, b, c]}
+  - mode: cross
+    vary: {seed: [4]}
+""")
+    with pytest.raises(StudyError) as caught:
+        load_study(path, registry=toy_registry)
+    report = caught.value.report()
+    assert "invalid study" in report
+    assert "overides: unknown field 'overides'; did you mean 'overrides'?" in report
+    assert "axes[1].mode: Input should be 'product' or 'zip'" in report  # both stage-1 problems together
+    # the stage-1 problem stops before the axis checks; fix it and the axis problems show together
+    path.write_text(path.read_text().replace("overides: {}\n", "").replace("mode: cross", "mode: product"))
+    with pytest.raises(StudyError) as caught:
+        load_study(path, registry=toy_registry)
+    lines = caught.value.report().splitlines()[1:]
+    assert any("axes[0].vary.solvr.params.lr: 'solvr' is not a recipe field; did you mean 'solver'?" in l for l in lines)
+    assert any("axes[0].vary: a zip group's axes need one number of values each" in l for l in lines)
+    assert any("axes[0].labels.sed: labels for 'sed', which this group does not vary; did you mean 'seed'?" in l for l in lines)
+    assert any("axes[1].vary.seed: axis 'seed' is already varied in axes[0]" in l for l in lines)
+
+
+def test_every_cells_recipe_errors_are_reported_together_with_the_cell_and_path(tmp_path, toy_recipe, toy_registry):
+    path = write_study(tmp_path, """\
+axes:
+  - vary:
+      solver.params.steps: [2, -1]
+      solver.params.stepz: [1]
+      operator.type: [toy-mask, toy-mak]
+""")
+    with pytest.raises(StudyError) as caught:
+        load_study(path, registry=toy_registry)
+    problems = [str(p) for p in caught.value.problems]
+    assert "every cell (4): solver.params.stepz: unknown field 'stepz'; did you mean 'steps'?" in problems
+    assert len([p for p in problems if "operator.type: unknown operator 'toy-mak'" in p]) == 2  # each such cell
+    assert any(p.startswith("cell 0001-") and "operator.type" in p and "did you mean 'toy-mask'" in p for p in problems)
+    assert any("(solver.params.steps=-1 " in p and "): solver.params.steps:" in p for p in problems)
+    assert any("operator.type=toy-mak)" in p for p in problems)  # a string's label is the string
+    assert str(path) in caught.value.report().splitlines()[0]
+
+
+def test_a_problem_every_cell_shares_is_reported_once(tmp_path, toy_recipe, toy_registry):
+    path = write_study(tmp_path, "overrides: {solver.params.stepz: 1}\naxes: [{vary: {seed: [1, 2, 3]}}]\n")
+    with pytest.raises(StudyError) as caught:
+        load_study(path, registry=toy_registry)
+    assert [str(p) for p in caught.value.problems] == [
+        "every cell (3): solver.params.stepz: unknown field 'stepz'; did you mean 'steps'?"
+    ]
+
+
+def test_a_missing_base_recipe_is_named(tmp_path, toy_recipe, toy_registry):
+    path = tmp_path / "study.yaml"
+    path.write_text("name: s\nrecipe: nowhere.yaml\n")
+    with pytest.raises(StudyError, match=r"recipe: .*nowhere.yaml: recipe file not found"):
+        load_study(path, registry=toy_registry)
+
+
+def test_study_data_replaces_the_image_source_relative_to_the_study(tmp_path, toy_recipe, toy_registry):
+    (tmp_path / "faces").mkdir()
+    path = write_study(tmp_path, "data: {images: faces, select: '-1:'}\n")
+    (cell,) = load_study(path, registry=toy_registry).cells
+    assert cell.recipe["data"] == {"batch_size": 2, "images": str((tmp_path / "faces").resolve()), "select": "-1:"}
+
+
+def test_plan_command_lists_cells_and_exits_2_on_an_invalid_study(tmp_path, toy_recipe, invprob_command, toy_env):
+    path = write_study(tmp_path, "axes: [{vary: {seed: [1, 2]}, labels: {seed: [one, two]}}]\n")
+    result = subprocess.run([*invprob_command, "study", "plan", str(path)], env=toy_env, capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "2 cells" in result.stdout and "todo    seed=one" in result.stdout and "seed=two" in result.stdout
+    path.write_text(path.read_text() + "nme: x\n")
+    result = subprocess.run([*invprob_command, "study", "plan", str(path)], env=toy_env, capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 2
+    assert "nme: unknown field 'nme'; did you mean 'name'?" in result.stderr

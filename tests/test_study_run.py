@@ -1,0 +1,254 @@
+"""Running studies: the study directory, resume, failure isolation, locks, signals, Ray."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from invprob.study import StudyDirectory, load_study, run_study
+from invprob.study.runner import StudyRunError, ray_task_options
+
+
+
+QUICK = {"solver.params.steps": 3, "solver.params.restarts": 1, "data.samples": 2, "outputs.gif": False,
+         "outputs.latents": False, "metrics": ["psnr", "mse"]}  # fmt: skip
+
+
+def write_study(tmp_path: Path, axes: str, **overrides) -> Path:
+    """A study of the toy recipe (the ``toy_recipe`` fixture writes it beside), made quick."""
+    path = tmp_path / "study.yaml"
+    given = json.dumps({**QUICK, **{k.replace("__", "."): v for k, v in overrides.items()}})
+    path.write_text(f"name: toy-study\nrecipe: recipe.yaml\noverrides: {given}\naxes:\n{axes}")
+    return path
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def invoke(command: list[str], args: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(command + args, env=env, capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def test_a_study_writes_its_directory_and_a_rerun_skips_finished_cells(tmp_path, toy_recipe, toy_registry):
+    path = write_study(tmp_path, """\
+  - vary: {seed: [1, 2]}
+    labels: {seed: [one, two]}
+  - vary: {solver.params.lr: [0.01, 0.1]}
+""")
+    study = load_study(path, registry=toy_registry)
+    outcome = run_study(study, tmp_path / "out", show_progress=False, registry=toy_registry)
+    directory = tmp_path / "out" / "toy-study"
+    assert (outcome.done, outcome.failed, outcome.skipped) == (4, 0, 0)
+    assert (directory / "study.yaml").read_text() == path.read_text()
+    plan = json.loads((directory / "cells.json").read_text())
+    assert [c["cell"] for c in plan] == [c.id for c in study.cells]
+    assert plan[0]["labels"] == {"seed": "one", "solver.params.lr": "0.01"}
+    cells = lines(directory / "cells.jsonl")
+    assert {c["cell"] for c in cells} == {c.id for c in study.cells}
+    assert all(c["status"] == "done" and c["error"] is None and c["run_dir"] == f"runs/{c['cell']}" for c in cells)
+    for cell in cells:
+        status = json.loads((directory / cell["run_dir"] / "status.json").read_text())
+        assert status["status"] == "complete"
+    rows = lines(directory / "results.jsonl")
+    assert len(rows) == 4 * 2 * 3  # cells x images x (psnr, mse, measurement_loss)
+    assert {r["metric"] for r in rows} == {"psnr", "mse", "measurement_loss"}
+    assert {r["image"] for r in rows} == {"sample0000", "sample0001"}
+    assert all(isinstance(r["value"], float) and r["study"] == "toy-study" for r in rows)
+    with open(directory / "results.csv", newline="") as handle:
+        table = list(csv.DictReader(handle))
+    assert len(table) == len(rows)
+    assert {"axis:seed", "axis:solver.params.lr", "label:seed"} <= set(table[0])
+    assert outcome.models["built"] == 1 and outcome.models["reused"] == 3  # one toy generator, shared
+    environment = json.loads((directory / cells[-1]["run_dir"] / "environment.json").read_text())
+    assert environment  # each run keeps its own record
+
+    again = run_study(load_study(path, registry=toy_registry), tmp_path / "out", show_progress=False, registry=toy_registry)
+    assert (again.done, again.skipped) == (0, 4)
+    assert len(lines(directory / "cells.jsonl")) == 4 and len(lines(directory / "results.jsonl")) == len(rows)
+    sessions = lines(directory / "sessions.jsonl")
+    assert [s["done"] for s in sessions] == [4, 0] and sessions[0]["engine"] == "local"
+
+
+def test_results_are_also_written_as_parquet_when_pandas_and_pyarrow_are_installed(tmp_path, toy_recipe, toy_registry):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    path = write_study(tmp_path, "  - vary: {seed: [1, 2]}\n")
+    run_study(load_study(path, registry=toy_registry), tmp_path / "out", show_progress=False, registry=toy_registry)
+    table = pd.read_parquet(tmp_path / "out" / "toy-study" / "results.parquet")
+    assert len(table) == 2 * 2 * 3 and set(table["axis:seed"]) == {1, 2}
+
+
+def test_a_failing_cell_is_recorded_and_the_others_go_on_then_a_rerun_retries_it(tmp_path, toy_recipe, toy_registry):
+    path = write_study(tmp_path, """\
+  - vary: {solver.params.raise_error: [false, true, false]}
+""")
+    outcome = run_study(load_study(path, registry=toy_registry), tmp_path / "out", show_progress=False, registry=toy_registry)
+    assert (outcome.done, outcome.failed) == (2, 1)
+    directory = tmp_path / "out" / "toy-study"
+    failed = [c for c in lines(directory / "cells.jsonl") if c["status"] == "failed"]
+    assert len(failed) == 1 and "the toy solver fails on purpose" in failed[0]["error"]
+    assert json.loads((directory / failed[0]["run_dir"] / "status.json").read_text())["status"] == "failed"
+    assert {r["cell"] for r in lines(directory / "results.jsonl")} == {
+        c["cell"] for c in lines(directory / "cells.jsonl") if c["status"] == "done"
+    }
+    again = run_study(load_study(path, registry=toy_registry), tmp_path / "out", show_progress=False, registry=toy_registry)
+    assert (again.done, again.failed, again.skipped) == (0, 1, 2)  # the failed cell is tried again
+    assert (directory / "runs" / f"{failed[0]['cell']}.attempt-1" / "status.json").is_file()  # the first try is kept
+
+
+@pytest.mark.slow  # command-line subprocesses: a few seconds each to start
+def test_a_study_killed_with_sigkill_resumes_without_rerunning_finished_cells(tmp_path, toy_recipe, invprob_command, toy_env):
+    path = write_study(tmp_path, """\
+  - vary: {seed: [1, 2, 3, 4, 5, 6]}
+""", solver__params__steps=8, solver__params__sleep_per_step=0.05)
+    out = tmp_path / "out"
+    directory = out / "toy-study"
+    process = subprocess.Popen([*invprob_command, "study", "run", str(path), "--out", str(out), "--quiet"],
+                               env=toy_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        done = lines(directory / "cells.jsonl") if (directory / "cells.jsonl").exists() else []
+        if len(done) >= 2:
+            break
+        time.sleep(0.05)
+    process.kill()  # SIGKILL: no handler runs
+    process.wait()
+    before = {c["cell"]: c["finished"] for c in lines(directory / "cells.jsonl")}
+    assert 2 <= len(before) < 6
+    assert list((directory / "locks").glob("*.lock"))  # the dead process's lock is left behind
+    result = invoke(invprob_command, ["study", "run", str(path), "--out", str(out), "--quiet"], toy_env)
+    assert result.returncode == 0, result.stderr
+    after = lines(directory / "cells.jsonl")
+    assert len(after) == 6 and len({c["cell"] for c in after}) == 6  # each cell recorded once
+    assert {c["cell"]: c["finished"] for c in after if c["cell"] in before} == before  # not rerun
+    assert f"{len(before)} already done" in result.stdout
+    assert not list((directory / "locks").glob("*.lock"))
+
+
+@pytest.mark.slow  # command-line subprocesses: a few seconds each to start
+def test_two_processes_on_one_study_never_run_the_same_cell(tmp_path, toy_recipe, invprob_command, toy_env):
+    path = write_study(tmp_path, """\
+  - vary: {seed: [1, 2, 3, 4, 5, 6]}
+""", solver__params__steps=4, solver__params__sleep_per_step=0.05)
+    out = tmp_path / "out"
+    args = [*invprob_command, "study", "run", str(path), "--out", str(out), "--quiet"]
+    first = subprocess.Popen(args, env=toy_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(args, env=toy_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    results = [p.communicate(timeout=300) for p in (first, second)]
+    assert first.returncode == second.returncode == 0, results
+    cells = lines(out / "toy-study" / "cells.jsonl")
+    assert len(cells) == 6 and len({c["cell"] for c in cells}) == 6
+    assert not list((out / "toy-study" / "runs").glob("*.attempt-*"))  # no cell was started twice
+
+
+def test_a_lock_of_a_live_process_is_respected_and_one_of_a_dead_process_reclaimed(tmp_path):
+    store = StudyDirectory(tmp_path / "s")
+    store.create("name: s\n", [])
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (store.locks / "0000-aaaa.lock").write_text(json.dumps({"pid": sleeper.pid, "host": socket.gethostname()}))
+        assert not store.lock("0000-aaaa")
+        assert store.locked_elsewhere() == {"0000-aaaa"}
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    (store.locks / "0001-bbbb.lock").write_text(json.dumps({"pid": sleeper.pid, "host": socket.gethostname()}))
+    assert store.sweep_stale_locks() == ["0000-aaaa", "0001-bbbb"]  # what a killed run left behind
+    (store.locks / "0000-aaaa.lock").write_text(json.dumps({"pid": sleeper.pid, "host": socket.gethostname()}))
+    assert store.lock("0000-aaaa")  # its holder is dead: reclaimed
+    assert json.loads((store.locks / "0000-aaaa.lock").read_text())["pid"] == os.getpid()
+    store.unlock("0000-aaaa")
+    assert not (store.locks / "0000-aaaa.lock").exists()
+
+
+def test_a_torn_last_line_is_skipped_and_never_joined_to_the_next(tmp_path):
+    store = StudyDirectory(tmp_path / "s")
+    store.create("name: s\n", [])
+    (store.path / "cells.jsonl").write_text('{"cell": "a", "status": "done"}\n{"cell": "b", "sta')
+    store.append("cells.jsonl", [{"cell": "c", "status": "done"}])
+    assert store.finished() == {"a", "c"}
+
+
+@pytest.mark.slow  # command-line subprocesses: a few seconds each to start
+def test_sigint_stops_the_study_cleanly_and_the_same_command_resumes(tmp_path, toy_recipe, invprob_command, toy_env):
+    path = write_study(tmp_path, """\
+  - vary: {seed: [1, 2, 3, 4]}
+""", solver__params__steps=40, solver__params__sleep_per_step=0.05)
+    out = tmp_path / "out"
+    directory = out / "toy-study"
+    args = [*invprob_command, "study", "run", str(path), "--out", str(out), "--quiet"]
+    process = subprocess.Popen(args, env=toy_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (directory / "cells.jsonl").exists():
+        time.sleep(0.05)
+    time.sleep(0.5)  # inside the second cell's solve
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "interrupted (SIGINT)" in stdout and "run the same command to resume" in stdout
+    recorded = lines(directory / "cells.jsonl")
+    assert 1 <= len(recorded) < 4 and all(c["status"] == "done" for c in recorded)
+    assert not list((directory / "locks").glob("*.lock"))
+    result = invoke(invprob_command, ["study", "run", str(path), "--out", str(out), "--quiet"], toy_env)
+    assert result.returncode == 0, result.stderr
+    assert len({c["cell"] for c in lines(directory / "cells.jsonl")}) == 4
+
+
+def test_the_ray_engine_without_ray_says_how_to_install_it(tmp_path, toy_recipe, toy_registry, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    path = write_study(tmp_path, "  - vary: {seed: [1]}\n")
+    with pytest.raises(StudyRunError, match=r"pip install 'invprob-core\[ray\]'"):
+        run_study(load_study(path, registry=toy_registry), tmp_path / "out", engine="ray", show_progress=False)
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_engine_options_that_do_not_fit_are_refused(tmp_path, toy_recipe, toy_registry):
+    study = load_study(write_study(tmp_path, "  - vary: {seed: [1]}\n"), registry=toy_registry)
+    with pytest.raises(StudyRunError, match="--address and --workers are for --engine ray"):
+        run_study(study, tmp_path / "out", workers=2, show_progress=False)
+    with pytest.raises(StudyRunError, match="unknown engine 'dask'"):
+        run_study(study, tmp_path / "out", engine="dask", show_progress=False)
+
+
+def test_ray_tasks_take_one_gpu_each_where_the_cluster_has_gpus_else_one_cpu():
+    class Cluster:
+        def __init__(self, resources):
+            self.resources = resources
+
+        def cluster_resources(self):
+            return self.resources
+
+    assert ray_task_options(Cluster({"CPU": 16.0, "GPU": 2.0})) == {"num_gpus": 1}
+    assert ray_task_options(Cluster({"CPU": 2.0})) == {"num_cpus": 1}
+
+
+@pytest.mark.slow
+def test_the_ray_engine_runs_a_study_on_a_local_instance_with_failures_isolated(tmp_path, toy_recipe, invprob_command, toy_env):
+    pytest.importorskip("ray")
+    path = write_study(tmp_path, """\
+  - vary: {seed: [1, 2, 3]}
+  - vary: {solver.params.raise_error: [false, true]}
+""")
+    out = tmp_path / "out"
+    env = {**toy_env, "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
+    args = ["study", "run", str(path), "--out", str(out), "--quiet", "--engine", "ray", "--workers", "2"]
+    result = invoke(invprob_command, args, env)
+    assert result.returncode == 1, result.stderr  # the raise_error cells failed, the others ran
+    directory = out / "toy-study"
+    cells = lines(directory / "cells.jsonl")
+    assert sorted(c["status"] for c in cells) == ["done"] * 3 + ["failed"] * 3
+    assert all("the toy solver fails on purpose" in c["error"] for c in cells if c["status"] == "failed")
+    assert len(lines(directory / "results.jsonl")) == 3 * 2 * 3
+    for cell in (c for c in cells if c["status"] == "done"):
+        assert json.loads((directory / cell["run_dir"] / "status.json").read_text())["status"] == "complete"
+    assert lines(directory / "sessions.jsonl")[0]["engine"] == "ray"
