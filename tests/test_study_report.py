@@ -21,7 +21,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from invprob.study.report import ReportError, Stat, read_results, select_best, write_report
+from invprob.study.report import (
+    ReportError,
+    Stat,
+    add_report_arguments,
+    read_results,
+    report_command,
+    select_best,
+    write_report,
+)
 
 SOLVERS = {
     "csgm": {"type": "csgm", "params": {"steps": 10}},
@@ -255,6 +263,24 @@ def test_a_rerun_cell_replaces_its_failure(tmp_path: Path) -> None:
         handle.write(json.dumps(record) + "\n")
     study = read_results(study_dir)
     assert not study.by_status("failed")
+
+
+def test_the_command_line_options_reach_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_report_arguments(parser)
+    study_dir = make_study(tmp_path)
+    out = tmp_path / "r.html"
+    args = parser.parse_args([str(study_dir), "--best-of", "solver.params.lr", "--metric", "mse", "--samples", "0",
+                              "--out", str(out)])  # fmt: skip
+    assert report_command(args) == 0
+    assert capsys.readouterr().out.strip() == f"report: {out}"
+    page = Page(out.read_text())
+    assert len(page.body_rows("best-of")) == 6 and not [i for i in page.images if i.get("class") == "thumb"]
+    assert report_command(parser.parse_args([str(tmp_path)])) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and "no cells.json" in error and error.count("\n") == 1
 
 
 # -- in a real browser -------------------------------------------------------------------
