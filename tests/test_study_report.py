@@ -322,7 +322,7 @@ def test_the_report_in_headless_chromium(tmp_path: Path) -> None:
     assert rows == {"cells": 18, "failed": 1, "best-of": 6, "means-psnr": 2, "means-mse": 2}
     assert len(images) == 1 + 3 * 3 * 4  # the plot and the thumbnails
     assert all(complete and width > 0 for complete, width in images)
-    assert headings[:2] == ["Failed cells (1)", "Best of 3: solver.params.lr"]
+    assert headings[0] == "Failed cells (1)" and "Best of 3: solver.params.lr" in headings
 
 
 def write_study(root: Path, cells: list[tuple[dict[str, Any], dict[str, str], list[float]]]) -> Path:

@@ -82,12 +82,13 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin:
        padding: 0 1.5em; color: #222; }
 h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
 h3 { margin-bottom: 0.3em; }
-table { border-collapse: collapse; margin: 0.6em 0 1.2em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; vertical-align: top; }
-th { background: #f4f4f4; } th.axis { color: #666; font-weight: normal; font-style: italic; }
+table { border-collapse: collapse; margin: 0.6em 0 1.2em; font-size: 13px; }
+div.scroll { overflow-x: auto; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; vertical-align: top; white-space: nowrap; }
+th { background: #f4f4f4; white-space: nowrap; } th.axis { color: #666; font-weight: normal; font-style: italic; }
 td.text, th.text { text-align: left; }
 td.best { font-weight: bold; background: #eef6ee; }
-td.failed { color: #a00; } td.pending { color: #888; }
+td.failed { color: #a00; white-space: normal; } td.pending { color: #888; }
 pre { white-space: pre-wrap; margin: 0; max-width: 60em; text-align: left; font-size: 12px; }
 .summary span { margin-right: 1.5em; } .done { color: #060; } .bad { color: #a00; } .muted { color: #666; }
 img.thumb { width: 64px; height: 64px; image-rendering: pixelated; display: block; }
@@ -120,9 +121,9 @@ def render(
     body = [
         _header(study, metric, method, best_of, higher_is_better, generated),
         _failed(study),
-        _best_of(study, best_of, metric, choices) if choices is not None else None,
         _tables(study, shown, rows, columns, best_of),
         _plots(study, shown, rows, best_of, metric, higher_is_better) if metric else None,
+        _best_of(study, best_of, metric, choices) if choices is not None else None,
         _samples(study, shown, rows, columns, samples) if samples else None,
         _all_cells(study),
     ]
@@ -130,16 +131,15 @@ def render(
 
 
 def _shown_cells(study: Results, choices: list[BestChoice] | None) -> list[CellRecord]:
-    """Cells of the tables, plots and samples: with best-of, the chosen ones and the settings
-    where nothing could be chosen (their failed or pending cells, shown as such)."""
+    """Cells of the tables, plots and samples: with best-of, the chosen ones, and for a
+    setting where nothing could be chosen one of its cells (a failed one if any), shown as
+    failed or not run yet."""
     if choices is None:
         return list(study.cells)
     shown = []
     for choice in choices:
-        if choice.chosen is not None:
-            shown.append(choice.chosen)
-        else:
-            shown.extend(cell for cell, _ in choice.candidates)
+        cells = [cell for cell, _ in choice.candidates]
+        shown.append(choice.chosen or next((c for c in cells if c.status == "failed"), cells[0]))
     return shown
 
 
@@ -222,25 +222,25 @@ def _failed(study: Results) -> Markup | None:
     head = tag("tr", tag("th", "cell", class_="text"), tag("th", "axes", class_="text"), tag("th", "error", class_="text"))
     return Markup(
         tag("h2", f"Failed cells ({len(failed)})", id="failed-cells")
-        + tag("table", tag("thead", head), tag("tbody", rows), id="failed")
+        + _scroll(tag("table", tag("thead", head), tag("tbody", rows), id="failed"))
     )
 
 
 def _best_of(study: Results, axis: str | None, metric: str | None, choices: list[BestChoice]) -> Markup:
     others = [a for a in study.axes if a != axis]
-    head = tag("tr", [tag("th", a, class_="text") for a in others], tag("th", f"best {axis}", class_="text"),
+    head = tag("tr", [_axis_th(a, study, class_="text") for a in others], tag("th", f"best {(axis or '').rsplit('.', 1)[-1]}", title=axis, class_="text"),
                tag("th", f"its mean {metric}"), tag("th", "candidates (value: mean)", class_="text"))  # fmt: skip
     rows = []
     for choice in choices:
         labels = dict(choice.setting)
         chosen_stat = next((s for c, s in choice.candidates if c is choice.chosen), None)
-        candidates = "; ".join(
+        candidates = " · ".join(
             f"{cell.label(axis or '')}: {fmt(s.mean) if cell.status == 'done' else cell.status}"
             for cell, s in choice.candidates
         )
         rows.append(tag(
             "tr", [tag("td", labels[a], class_="text") for a in others],
-            tag("td", choice.chosen.label(axis or "") if choice.chosen else "none (no cell has a value)", class_="text"),
+            tag("td", choice.chosen.label(axis or "") if choice.chosen else _nothing_chosen(choice), class_="text"),
             _stat_cell(chosen_stat) if chosen_stat else tag("td", "–"),
             tag("td", candidates, class_="text"),
             class_="best-row", data_cell=choice.chosen.id if choice.chosen else None,
@@ -250,9 +250,27 @@ def _best_of(study: Results, axis: str | None, metric: str | None, choices: list
         tag("h2", f"Best of {n}: {axis}", id="best-of-section")
         + tag("p", f"For each setting of the other axes, the value of {axis} whose cell has the best mean {metric} "
                    "over its images (as the ILO paper reports the best of its hyperparameter runs). The tables, "
-                   "plots and samples below show these cells.", class_="muted")  # fmt: skip
-        + tag("table", tag("thead", head), tag("tbody", rows), id="best-of")
+                   "plots and samples show these cells.", class_="muted")  # fmt: skip
+        + _scroll(tag("table", tag("thead", head), tag("tbody", rows), id="best-of"))
     )
+
+
+def _axis_th(axis: str, study: Results, **attributes: Any) -> Markup:
+    """A header cell naming ``axis`` by its last path segment when no other axis ends the same
+    way (``operator.params.sigma`` -> ``sigma``), the full path on hover."""
+    last = axis.rsplit(".", 1)[-1]
+    unique = sum(a.rsplit(".", 1)[-1] == last for a in study.axes) == 1
+    return tag("th", last if unique else axis, title=axis, **attributes)
+
+
+def _scroll(table: Markup) -> Markup:
+    return tag("div", table, class_="scroll")
+
+
+def _nothing_chosen(choice: BestChoice) -> str:
+    if all(cell.status == "pending" for cell, _ in choice.candidates):
+        return "not run yet"
+    return "none: no cell has a value"
 
 
 def _columns(cells: Sequence[CellRecord], axes: Sequence[str]) -> list[tuple[tuple[str, str], ...]]:
@@ -287,7 +305,7 @@ def _tables(
         index.setdefault(position, cell)
     parts = [tag("h2", "Means and standard errors", id="means")]
     if best_of:
-        parts.append(tag("p", f"The cells chosen over {best_of} (see above).", class_="muted"))
+        parts.append(tag("p", f"The cells chosen over {best_of} (see Best of N below).", class_="muted"))
     if clashes:
         parts.append(tag("ul", [tag("li", c, class_="warning") for c in clashes]))
     if not study.metrics:
@@ -296,10 +314,10 @@ def _tables(
     for metric in study.metrics:
         better = study.directions.get(metric)
         head = [
-            tag("tr", tag("th", axis, class_="axis text", colspan=span), [tag("th", dict(c)[axis]) for c in columns])
+            tag("tr", _axis_th(axis, study, class_="axis text", colspan=span), [tag("th", dict(c)[axis]) for c in columns])
             for axis in column_axes
         ]
-        corner = [tag("th", a, class_="axis text") for a in row_axes] or [tag("th", "")]
+        corner = [_axis_th(a, study, class_="axis text") for a in row_axes] or [tag("th", "")]
         head.append(tag("tr", corner, [tag("th", metric if not column_axes else "") for _ in columns]))
         stats = {
             (i, j): study.stat(index[(r, c)], metric) if (r, c) in index and index[(r, c)].status == "done" else None
@@ -322,13 +340,13 @@ def _tables(
             body.append(tag("tr", names, tds, data_row=_row_name(r)))
         side = {True: " (higher is better)", False: " (lower is better)", None: ""}[better]
         parts.append(tag("h3", f"{metric}{side}"))
-        parts.append(tag("table", tag("thead", head), tag("tbody", body), class_="means", id=f"means-{metric}",
-                         data_metric=metric))  # fmt: skip
+        parts.append(_scroll(tag("table", tag("thead", head), tag("tbody", body), class_="means", id=f"means-{metric}",
+                                 data_metric=metric)))  # fmt: skip
     return Markup("".join(parts))
 
 
 def _all_cells(study: Results) -> Markup:
-    head = tag("tr", tag("th", "cell", class_="text"), [tag("th", a, class_="text") for a in study.axes],
+    head = tag("tr", tag("th", "cell", class_="text"), [_axis_th(a, study, class_="text") for a in study.axes],
                tag("th", "status", class_="text"), tag("th", "seconds"), [tag("th", m) for m in study.metrics])  # fmt: skip
     rows = []
     for cell in study.cells:
@@ -342,7 +360,7 @@ def _all_cells(study: Results) -> Markup:
         ))  # fmt: skip
     return Markup(
         tag("h2", "Every cell", id="every-cell")
-        + tag("table", tag("thead", head), tag("tbody", rows), id="cells")
+        + _scroll(tag("table", tag("thead", head), tag("tbody", rows), id="cells"))
     )
 
 
@@ -507,7 +525,7 @@ def _samples(
                 _img(first.get("observed"), f"{name} observed"), _img(first.get("ground_truth"), f"{name} ground truth"),
                 [_img(images[c.id].get(name, {}).get("reconstruction"), f"{name} by {m}") for c, m in zip(cells, methods)],
             ))  # fmt: skip
-        title = ", ".join(f"{a}={v}" for a, v in key) or "all cells"
-        parts.append(tag("h3", title))
-        parts.append(tag("table", tag("thead", head), tag("tbody", rows), class_="samples"))
+        title = ", ".join(f"{a.rsplit('.', 1)[-1]}={v}" for a, v in key if cells[0].axes.get(a) is not None)
+        parts.append(tag("h3", title or "all cells"))
+        parts.append(_scroll(tag("table", tag("thead", head), tag("tbody", rows), class_="samples")))
     return Markup("".join(parts))
