@@ -117,14 +117,20 @@ class BestChoice:
 
 @dataclass
 class Results:
-    """What a study directory holds, read with plain Python (no pandas needed)."""
+    """What a study directory holds, read with plain Python (no pandas needed).
+
+    ``axes``: every axis path in plan order; ``cells``: the plan's cells (and any recorded
+    cell the plan no longer has) with how they ended; ``values``: ``(cell id, metric)`` -> the
+    metric per image, for done cells; ``metrics``: the metrics recorded, the project's own
+    first; ``directions``: which way each known metric is better; ``warnings``: lines of the
+    files that were skipped, shown in the report.
+    """
 
     directory: Path
     name: str
     axes: list[str]
     cells: list[CellRecord]
     values: dict[tuple[str, str], list[float | None]] = field(default_factory=dict)
-    images: dict[str, list[str]] = field(default_factory=dict)
     metrics: list[str] = field(default_factory=list)
     directions: dict[str, bool] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -200,9 +206,11 @@ def read_results(study_dir: str | Path) -> Results:
 
     for line_no, record in _jsonl(directory / "cells.jsonl", warnings):
         cell_id = record.get("cell")
-        if not isinstance(cell_id, str) or record.get("status") not in ("done", "failed"):
-            warnings.append(f"cells.jsonl line {line_no}: not a finished or failed cell; skipped")
+        if not isinstance(cell_id, str):
+            warnings.append(f"cells.jsonl line {line_no}: no 'cell'; skipped")
             continue
+        if record.get("status") not in ("done", "failed"):
+            continue  # not finished (a future engine's "running" line): the cell is still to run
         base = cells.get(cell_id) or _cell(record)
         run_dir = record.get("run_dir")
         cells[cell_id] = CellRecord(
@@ -213,7 +221,6 @@ def read_results(study_dir: str | Path) -> Results:
         )  # fmt: skip
 
     values: dict[tuple[str, str, str], float | None] = {}
-    images: dict[str, list[str]] = {}
     directions: dict[str, bool] = {}
     metrics: list[str] = []
     for line_no, row in _jsonl(directory / "results.jsonl", warnings):
@@ -225,8 +232,6 @@ def read_results(study_dir: str | Path) -> Results:
             warnings.append(f"results.jsonl line {line_no}: value {value!r} is not a number; skipped")
             continue
         values[(cell_id, image, metric)] = value  # a later line (a rerun) replaces an earlier one
-        if image not in images.setdefault(cell_id, []):
-            images[cell_id].append(image)
         if metric not in metrics:
             metrics.append(metric)
         if isinstance(row.get("higher_is_better"), bool):
@@ -242,7 +247,7 @@ def read_results(study_dir: str | Path) -> Results:
         axes.extend(a for a in cell.axes if a not in axes)
     study_name = directory.resolve().name
     return Results(
-        directory, study_name, axes, list(cells.values()), per_metric, images,
+        directory, study_name, axes, list(cells.values()), per_metric,
         sorted(metrics, key=_metric_order), {**{m: d for m, d in KNOWN_DIRECTIONS.items() if m in metrics}, **directions},
         warnings,
     )  # fmt: skip
