@@ -306,7 +306,7 @@ def test_the_report_in_headless_chromium(tmp_path: Path) -> None:
         try:
             page = browser.new_page()
             problems: list[str] = []
-            page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(str(e)))
             page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url[:80]}"))
             page.goto(report.as_uri(), wait_until="load")
