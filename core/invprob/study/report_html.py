@@ -78,7 +78,7 @@ PAGE = string.Template("""<!DOCTYPE html>
 <link rel="icon" href="data:,">
 <title>$title</title>
 <style>
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 78em;
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 84em;
        padding: 0 1.5em; color: #222; }
 h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
 h3 { margin-bottom: 0.3em; }
@@ -92,6 +92,8 @@ td.failed { color: #a00; white-space: normal; } td.pending { color: #888; }
 pre { white-space: pre-wrap; margin: 0; max-width: 60em; text-align: left; font-size: 12px; }
 .summary span { margin-right: 1.5em; } .done { color: #060; } .bad { color: #a00; } .muted { color: #666; }
 img.thumb { width: 64px; height: 64px; image-rendering: pixelated; display: block; }
+figure { display: inline-block; margin: 0 1em 1em 0; vertical-align: top; }
+figcaption { color: #666; font-size: 12px; text-align: center; }
 img.plot { max-width: 100%; }
 .warning { color: #8a5a00; }
 </style>
@@ -374,15 +376,17 @@ def _plots(
     axes = [a for a in study.numeric_axes() if a not in (*row_axes, best_of)]
     if not axes:
         return None
-    parts = [tag("h2", f"{metric} against each numeric axis", id="plots")]
+    parts = [tag("h2", f"{metric} against each numeric axis", id="plots"),
+             tag("p", "Means over images ± standard error; one line per method.", class_="muted")]
     for x_axis in axes:
         png = plot_metric(study, shown, x_axis, row_axes, best_of, metric, better)
         if png is None:
             continue
-        parts.append(tag("h3", f"{metric} against {x_axis}"))
-        parts.append(tag("img", src=data_uri(png), alt=f"{metric} against {x_axis}, one line per method",
-                         class_="plot", data_axis=x_axis))  # fmt: skip
-    return Markup("".join(parts)) if len(parts) > 1 else None
+        parts.append(tag("figure",
+                         tag("img", src=data_uri(png), alt=f"{metric} against {x_axis}, one line per method",
+                             class_="plot", data_axis=x_axis),
+                         tag("figcaption", f"{metric} against {x_axis}")))  # fmt: skip
+    return Markup("".join(parts)) if len(parts) > 2 else None
 
 
 def plot_metric(
@@ -414,7 +418,7 @@ def plot_metric(
     keys = list(panels)[:MAX_PANELS]
     ncols = min(3, len(keys))
     nrows = math.ceil(len(keys) / ncols)
-    figure = Figure(figsize=(4.4 * ncols, 3.3 * nrows), dpi=100)
+    figure = Figure(figsize=(3.6 * ncols, 2.9 * nrows), dpi=100)
     FigureCanvasAgg(figure)
     side = {True: " (higher is better)", False: " (lower is better)", None: ""}[better]
     for n, key in enumerate(keys):
