@@ -29,7 +29,7 @@ def _read(path: str, size: int) -> torch.Tensor:
 
     try:
         with Image.open(path) as image:
-            array = np.asarray(image.convert("RGB").resize((size, size), Image.LANCZOS))
+            array = np.array(image.convert("RGB").resize((size, size), Image.LANCZOS))
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path} is not a readable image: {exc}") from None
     return from_uint8(array)  # [3, H, W]

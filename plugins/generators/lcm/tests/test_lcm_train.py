@@ -81,8 +81,7 @@ def test_resumed_run_matches_an_uninterrupted_one(npz: Path, tmp_path: Path, kin
 
 def test_the_model_loads_as_a_generator_that_samples_from_the_fitted_mixture(npz: Path, tmp_path: Path, lcm_registry):
     out = tmp_path / "run"
-    assert main([str(npz), "--out", str(out), "--epochs", "1", *LCM_TINY[:-6], "--eval-images", "2",
-                 "--eval-steps", "2", "--pca-dims", "4", "--no-progress", "--threads", "1", "--manifold-channels", "4"]) == 0  # fmt: skip
+    assert main([str(npz), "--out", str(out), "--epochs", "1", *LCM_TINY, "--eval-images", "2", "--eval-steps", "2"]) == 0
     summary = json.loads((out / "train.json").read_text())
     assert summary["train_images"] == 20 and summary["held_out_fit"]["ids"] == "122..123"
     assert summary["peak_rss_mb"] > 0
@@ -110,3 +109,36 @@ def test_an_earlier_training_is_not_overwritten_and_a_missing_model_is_named(npz
     assert (out / "model.safetensors").read_bytes() == before
     missing = invprob_cli("lcm", "sample", "--model", str(tmp_path / "nope.safetensors"), "--out", str(tmp_path / "s.png"))
     assert missing.returncode == 2 and "nope.safetensors" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def _command(configure, argv: list[str]):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    configure(parser)
+    return parser.parse_args(argv)
+
+
+def test_sample_and_interpolate_commands_write_grids(npz: Path, tmp_path: Path):
+    from PIL import Image
+
+    from invprob_plugin_lcm import interpolate, sample
+    from invprob_plugin_lcm.commands import configure_interpolate, configure_sample
+
+    out = tmp_path / "run"
+    assert main([str(npz), "--out", str(out), "--epochs", "1", *LCM_TINY]) == 0
+    model = str(out / "model.safetensors")
+    grid_path = tmp_path / "s.png"
+    assert sample.run(_command(configure_sample, ["--model", model, "--out", str(grid_path), "--count", "6"])) == 0
+    with Image.open(grid_path) as grid:
+        assert grid.size[0] > grid.size[1] > 0
+    with pytest.raises(FileExistsError, match="--force"):
+        sample.run(_command(configure_sample, ["--model", model, "--out", str(grid_path)]))
+    data = np.load(npz)
+    for i in (0, 1):
+        Image.fromarray(data["images"][i]).save(tmp_path / f"{i}.png")
+    argv = ["--model", model, str(tmp_path / "0.png"), str(tmp_path / "1.png"), "--out", str(tmp_path / "i.png"),
+            "--frames", "3", "--steps", "2"]  # fmt: skip
+    assert interpolate.run(_command(configure_interpolate, argv)) == 0
+    with Image.open(tmp_path / "i.png") as grid:
+        assert grid.size[0] > grid.size[1]  # 3 frames wide, 2 rows high
