@@ -27,6 +27,9 @@ def _configure_train(parser: argparse.ArgumentParser, *, kind: str) -> None:
         parser.add_argument("--noise-scale", type=float, default=0.1, help="s ~ U(0, 1) * noise_scale")
     else:
         parser.add_argument("--init-std", type=float, default=0.1, help="z_i ~ N(0, init_std^2) at the start")
+        parser.add_argument("--vector-latent", type=int, default=0, metavar="D",
+                            help="GLO's vector variant: z_i is a D-vector (a linear layer maps it to the latent maps), "
+                                 "projected onto the unit ball after every step; 0: latent maps")  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--optimizer", choices=("sgd", "adam"), default="adam",
                         help="for theta (the generator): Adam (betas 0.5, 0.999; converges faster on a short CPU "

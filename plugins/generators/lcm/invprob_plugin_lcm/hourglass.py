@@ -46,6 +46,9 @@ class HourglassConfig:
     width: int = 48
     channels: int = 3
     dilated: int = 2
+    latent_vector: int = 0
+    """0: the latent is the map stack itself; ``d > 0``: a vector ``z [d]`` that a linear layer maps
+    to the stack (GLO's vector latent, Bojanowski et al.)."""
 
     def __post_init__(self) -> None:
         for name in ("size", "latent_size"):
@@ -59,12 +62,20 @@ class HourglassConfig:
         for name in ("latent_channels", "width", "channels"):
             if getattr(self, name) < 1:
                 raise ValueError(f"hourglass: {name} must be positive, got {getattr(self, name)}")
+        if self.latent_vector < 0:
+            raise ValueError(f"hourglass: latent_vector must be >= 0 (0: map latent), got {self.latent_vector}")
         if self.dilated < 0:
             raise ValueError(f"hourglass: dilated must be >= 0, got {self.dilated}")
 
     @property
-    def latent_shape(self) -> tuple[int, int, int]:
+    def map_shape(self) -> tuple[int, int, int]:
+        """The map stack the encoder takes, ``[C, h, w]``."""
         return (self.latent_channels, self.latent_size, self.latent_size)
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        """The per-sample shape of the latent ``z``: the map stack, or ``(latent_vector,)``."""
+        return (self.latent_vector,) if self.latent_vector else self.map_shape
 
     def as_metadata(self) -> dict[str, str]:
         return {key: str(value) for key, value in asdict(self).items()}
@@ -105,7 +116,8 @@ class Step(nn.Module):
 
 
 class HourglassGenerator(Generator):
-    """g_theta: ``{"z": [B, C, h, w]} -> [B, channels, size, size]`` in [-1, 1].
+    """g_theta: ``{"z": [B, C, h, w]} -> [B, channels, size, size]`` in [-1, 1] (``z [B, d]`` with
+    ``latent_vector = d``).
 
     ``sampler``: how ``sample_latent`` draws z. Without one the space is N(0, 1) (a random
     init has no better choice); a trained model passes the sampler fitted to its training
@@ -118,6 +130,8 @@ class HourglassGenerator(Generator):
         c, w = config, config.width
         feat = "features"
         stages: list[nn.Module] = []
+        if c.latent_vector:  # GLO's vector latent: a linear map to the stack
+            stages.append(Step(nn.Sequential(nn.Linear(c.latent_vector, math.prod(c.map_shape)), nn.Unflatten(1, c.map_shape)), "z", "z"))
         # encoder: stem at the latent resolution, then 4x4 stride-2 convs down to 4x4
         stages.append(Step(nn.Sequential(nn.Conv2d(c.latent_channels, w, 3, 1, 1, bias=False), *_act(w)), "z", feat))
         downs = int(math.log2(c.latent_size // BOTTLENECK))

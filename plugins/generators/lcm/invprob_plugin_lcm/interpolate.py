@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         latents = ManifoldLatents(net, bound=info.bound or 0.01, seed=int(info.manifold["seed"]))
         lr = float(info.metadata.get("latent_lr", 0.1))
     else:
-        latents = FreeLatents(info.config.latent_shape, seed=args.seed)
+        latents = FreeLatents(info.config.latent_shape, seed=args.seed, unit_ball=bool(info.config.latent_vector))
         lr = float(info.metadata.get("latent_lr", 1.0))
     params, _ = fit_latents(generator, latents, images, steps=args.steps, lr=lr)
     weights = torch.linspace(0, 1, args.frames)

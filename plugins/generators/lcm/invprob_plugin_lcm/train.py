@@ -124,7 +124,8 @@ class Trainer:
         self.images = torch.from_numpy(images)
         self.held = torch.from_numpy(held)
         self.config = HourglassConfig(
-            size=args.image_size, latent_channels=args.latent_channels, latent_size=args.latent_size, width=args.width
+            size=args.image_size, latent_channels=args.latent_channels, latent_size=args.latent_size, width=args.width,
+            latent_vector=getattr(args, "vector_latent", 0) or 0,
         )
         self.generator = build_hourglass(self.config, seed=args.seed).to(self.device)
         self.manifold_config: dict | None = None
@@ -136,7 +137,8 @@ class Trainer:
             self.manifold_config = net.config()
             self.latents = ManifoldLatents(net, bound=args.bound, seed=args.seed).to(self.device)
         else:
-            self.latents = FreeLatents(self.config.latent_shape, init_std=args.init_std, seed=args.seed)
+            self.latents = FreeLatents(self.config.latent_shape, init_std=args.init_std, seed=args.seed,
+                                       unit_ball=bool(self.config.latent_vector))  # fmt: skip
         if args.optimizer == "adam":
             self.opt = torch.optim.Adam(self.generator.parameters(), lr=args.lr, betas=(0.5, 0.999))
         else:

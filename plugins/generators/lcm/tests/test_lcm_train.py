@@ -142,3 +142,14 @@ def test_sample_and_interpolate_commands_write_grids(npz: Path, tmp_path: Path):
     assert interpolate.run(_command(configure_interpolate, argv)) == 0
     with Image.open(tmp_path / "i.png") as grid:
         assert grid.size[0] > grid.size[1]  # 3 frames wide, 2 rows high
+
+
+def test_glo_vector_variant_keeps_every_z_in_the_unit_ball(npz: Path, tmp_path: Path, lcm_registry):
+    out = tmp_path / "vector"
+    assert main([str(npz), "--out", str(out), "--epochs", "1", *TINY, "--vector-latent", "16", "--latent-lr", "100"], kind="glo") == 0
+    z = load_file(out / LATENTS)["z"]
+    assert z.shape == (20, 16) and z.norm(dim=1).max() <= 1 + 1e-5
+    assert torch.isclose(z.norm(dim=1), torch.ones(20), atol=1e-4).any()  # the big steps hit the sphere
+    context = BuildContext(registry=lcm_registry, base_dir=out)
+    generator = lcm_registry.build("generators", "lcm-hourglass", {"checkpoint": "model.safetensors"}, context)
+    assert generator.primary_latent.shape == (16,) and generator(z[:2]).shape == (2, 3, 32, 32)
