@@ -77,6 +77,8 @@ def invprob_register_generators(registry: ComponentRegistry) -> None:
         _build_hourglass,
         params_model=HourglassParams,
         examples=[
+            {},
+            {"model": "glo-faces64"},
             {"model": None, "size": 32, "latent_channels": 4, "latent_size": 8, "width": 8},
             {"model": None, "size": 64, "latent_channels": 3, "latent_size": 16, "width": 8, "seed": 1},
             {"model": None, "size": 32, "latent_channels": 2, "latent_size": 8, "width": 4, "latent_vector": 16},
