@@ -251,6 +251,7 @@ class Trainer:
         summary["data_load_seconds"] = round(self.data_seconds, 1)
         summary["seconds_per_step_this_session"] = round(session / max(self.step - start_step, 1), 3)
         summary["peak_rss_mb_training"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        summary["rss_now_mb"] = _rss_split()
         self.finish(summary)
         summary["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         (self.out / "train.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
@@ -400,6 +401,17 @@ class Trainer:
             [np.asarray(self.store.all(n)[index], dtype=np.float32).reshape(len(index), -1) for n in self.latents.shapes()],
             axis=1,
         )
+
+
+def _rss_split() -> dict[str, float]:
+    """Resident memory now, split into anonymous and file-backed (the memory-mapped latents'
+    pages are file-backed: the kernel can drop them), from ``/proc/self/status`` (Linux; else {})."""
+    try:
+        lines = Path("/proc/self/status").read_text().splitlines()
+    except OSError:
+        return {}
+    fields = {"RssAnon:": "anonymous", "RssFile:": "file_backed", "VmHWM:": "peak"}
+    return {fields[p[0]]: round(int(p[1]) / 1024, 1) for p in (line.split() for line in lines) if p and p[0] in fields}
 
 
 def _progress(total: int, initial: int, *, disabled: bool):
