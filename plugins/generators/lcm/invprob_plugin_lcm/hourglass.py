@@ -10,10 +10,12 @@
                  -- transposed convs on to the image size -- 3x3 head -- tanh
 
 Every convolution but the head is followed by batch norm and LeakyReLU(0.2); the two skip
-connections join (by concatenation) at the two lowest resolutions above the bottleneck, as
-the paper's "two skip connections" at low resolution. The map sizes follow the paper's
-``32 -> 4 -> 128`` at 128 px; at 64 px our default is ``16 -> 4 -> 64`` with a 32x16x16 latent
-and ``width=48`` (about 0.7 M parameters); 32 px works with an 8x8 latent.
+connections (concatenations) join at the latent resolution and at half of it, the two
+low-resolution levels of the encoder above the bottleneck, as the paper's "two skip
+connections". The map sizes follow the paper's ``32 -> 4 -> 128`` at 128 px; at 64 px our
+default is ``16 -> 4 -> 64`` with a 32x16x16 latent; ``width=32`` (the committed models) has
+0.35 M parameters, ``width=48`` 0.79 M; 32 px works with an 8x8 latent. With
+``latent_vector=d`` (GLO's vector variant) a linear layer first maps ``z [d]`` to the stack.
 
 The generator is a chain of stages (:class:`invprob.generator.Generator`'s stage support);
 each stage reads and writes named entries of the state, so ``split(k)`` holds at every stage:
@@ -23,7 +25,6 @@ the skip features travel in the state (``skip_a``, ``skip_b``) until the decoder
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import torch
@@ -43,7 +44,7 @@ class HourglassConfig:
     size: int = 64
     latent_channels: int = 32
     latent_size: int = 16
-    width: int = 48
+    width: int = 32
     channels: int = 3
     dilated: int = 2
     latent_vector: int = 0
@@ -124,8 +125,9 @@ class HourglassGenerator(Generator):
     latents (:class:`invprob_plugin_lcm.sampling.LatentSampler`, appendix I of the paper).
     """
 
-    def __init__(self, config: HourglassConfig = HourglassConfig(), *, sampler: Sampler | None = None):
+    def __init__(self, config: HourglassConfig | None = None, *, sampler: Sampler | None = None):
         super().__init__()
+        config = config or HourglassConfig()
         self.config = config
         c, w = config, config.width
         feat = "features"
@@ -171,14 +173,9 @@ class HourglassGenerator(Generator):
         self.latent_spaces = {"z": LatentSpace.custom("z", shape, sampler) if sampler is not None else LatentSpace("z", shape)}
 
 
-def build_hourglass(config: HourglassConfig = HourglassConfig(), *, seed: int = 0) -> HourglassGenerator:
+def build_hourglass(config: HourglassConfig | None = None, *, seed: int = 0) -> HourglassGenerator:
     """A randomly initialised hourglass: PyTorch's default init drawn under ``seed``, BN scale 1."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        generator = HourglassGenerator(config)
+        generator = HourglassGenerator(config or HourglassConfig())
     return generator
-
-
-def count_parameters(module: nn.Module, names: Sequence[str] | None = None) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
