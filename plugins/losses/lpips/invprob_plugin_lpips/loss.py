@@ -30,7 +30,6 @@ declares ``uses_image`` and the core passes it.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import urllib.error
@@ -43,7 +42,7 @@ from torch import nn
 
 from invprob.loss import Loss
 from invprob.operator import Operator
-from invprob.weights import WeightsFileError, WeightsNotFoundError, load_state_dict, load_strict
+from invprob.weights import WeightsFileError, WeightsNotFoundError, load_state_dict, load_strict, sha256_of
 
 BACKBONE_FILES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}
 """torchvision's ImageNet checkpoints, by the names ``torch.hub`` caches them under."""
@@ -267,15 +266,12 @@ def fetch_backbone(net: str, path: Path) -> Path:
     except (OSError, urllib.error.URLError, ValueError):
         partial.unlink(missing_ok=True)
         raise WeightsNotFoundError(_missing_backbone(net, path, given=False)) from None
-    digest = hashlib.sha256()
-    with open(partial, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
+    digest = sha256_of(partial)
     expected = hash_prefix(net)
-    if not digest.hexdigest().startswith(expected):
+    if not digest.startswith(expected):
         partial.unlink(missing_ok=True)
         raise WeightsFileError(
-            f"the LPIPS ({net}) backbone downloaded from {url} has sha256 {digest.hexdigest()[:16]}..., not "
+            f"the LPIPS ({net}) backbone downloaded from {url} has sha256 {digest[:16]}..., not "
             f"{expected}... as torchvision publishes; it was deleted unread (put the right file at {path})"
         )
     os.replace(partial, path)
