@@ -133,7 +133,6 @@ def test_the_sweep_refuses_a_negative_radius_and_another_solver(tmp_path: Path):
 def test_with_the_real_models_a_larger_ball_makes_the_seven_read_as_a_three(tmp_path: Path):
     from invprob_plugin_ilo.sweep import run
 
-    torch.set_num_threads(1)
     assert run(_sweep_args(RECIPE, tmp_path, [0.0, 20.0], ["solver.params.steps=[0, 60]"])) == 0
     rows = json.loads((tmp_path / "sweep" / "sweep.json").read_text())["radii"]
     at_zero, at_twenty = rows[0]["images"][0], rows[1]["images"][0]
