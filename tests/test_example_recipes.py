@@ -63,7 +63,10 @@ def test_recipe_runs_on_a_few_steps(path: Path, tmp_path: Path):
     overrides += _checkpoint_filled_in(raw)
     result = invprob.run(path, overrides, out=tmp_path, show_progress=False)
     assert result.metrics["images_solved"] >= 1
-    assert result.metrics["mean"]["psnr"] > 5
+    if raw["data"].get("observation"):  # a given observation has no ground truth to score against
+        assert result.metrics["unavailable"]["psnr"] and result.metrics["mean"]["measurement_loss"] >= 0
+    else:
+        assert result.metrics["mean"]["psnr"] > 5
     assert (result.directory / "grid.png").is_file()
 
 

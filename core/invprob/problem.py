@@ -77,7 +77,10 @@ class InverseProblem:
             raise ValueError("the inverse problem has no loss: add one under 'losses' in the recipe")
         predicted = self.operator.A(image)
         observed = self.observation_for(image.shape[0])
-        terms = [_weighted(term.weight, term.loss(predicted, observed, self.operator)) for term in self.losses]
+        terms = [
+            _weighted(term.weight, term.loss(predicted, observed, self.operator, **_image_for(term.loss, image)))
+            for term in self.losses
+        ]
         return terms[0] if len(terms) == 1 else torch.stack(terms).sum(dim=0)
 
     def penalty(self, variables: Mapping[str, torch.Tensor], image: torch.Tensor) -> torch.Tensor:
@@ -94,6 +97,11 @@ class InverseProblem:
         """Apply every constraint prior in place."""
         for constraint in self.constraints:
             constraint.project_(variables)
+
+
+def _image_for(loss: object, image: torch.Tensor) -> dict[str, torch.Tensor]:
+    """``{"image": image}`` for a loss that declares ``uses_image`` (see :class:`invprob.loss.Loss`)."""
+    return {"image": image} if getattr(loss, "uses_image", False) else {}
 
 
 def _weighted(weight: float, value: torch.Tensor) -> torch.Tensor:

@@ -24,22 +24,31 @@ def _measurements(operator: Operator, image_shape: ImageShape, batch: int, seed:
     return prediction, observation
 
 
+def _call(loss: Loss, image: torch.Tensor, observation: torch.Tensor, operator: Operator) -> torch.Tensor:
+    """``loss(A(image), observation, operator)``, with ``image=`` for a loss that ``uses_image``."""
+    extra = {"image": image} if getattr(loss, "uses_image", False) else {}
+    return loss(operator.A(image), observation, operator, **extra)
+
+
 def check_loss_is_per_sample(loss: Loss, image_shape: ImageShape, *, batch: int = 2, seed: int = 0) -> None:
     """``loss(prediction, observation, operator)`` has shape ``[B]`` and is finite."""
     operator = MaskOperator(image_shape)
-    prediction, observation = _measurements(operator, image_shape, batch, seed)
-    value = loss(prediction, observation, operator)
+    image = random_images(batch, image_shape, seed=seed)
+    _, observation = _measurements(operator, image_shape, batch, seed)
+    with torch.no_grad():
+        value = _call(loss, image, observation, operator)
     if tuple(value.shape) != (batch,):
         raise AssertionError(f"the loss has shape {tuple(value.shape)}; it must give one value per sample, ({batch},)")
     assert_finite(value, "the loss")
 
 
 def check_loss_gradients(loss: Loss, image_shape: ImageShape, *, batch: int = 2, seed: int = 0) -> None:
-    """The gradient of the summed loss wrt the prediction exists and is finite."""
+    """The gradient of the summed loss wrt the image ``x`` (through ``A(x)``, and directly for
+    a loss that ``uses_image``) exists and is finite."""
     operator = MaskOperator(image_shape)
-    prediction, observation = _measurements(operator, image_shape, batch, seed)
-    prediction.requires_grad_(True)
-    (gradient,) = torch.autograd.grad(loss(prediction, observation, operator).sum(), prediction, allow_unused=True)
+    image = random_images(batch, image_shape, seed=seed).requires_grad_(True)
+    _, observation = _measurements(operator, image_shape, batch, seed)
+    (gradient,) = torch.autograd.grad(_call(loss, image, observation, operator).sum(), image, allow_unused=True)
     if gradient is None:
         raise AssertionError("the loss does not depend on the prediction: it has no gradient")
     assert_finite(gradient, "the gradient of the loss wrt the prediction")
@@ -50,11 +59,12 @@ def check_loss_batch_consistency(
 ) -> None:
     """The loss of a batch equals the losses of its elements taken one at a time."""
     operator = MaskOperator(image_shape)
-    prediction, observation = _measurements(operator, image_shape, batch, seed)
+    image = random_images(batch, image_shape, seed=seed)
+    _, observation = _measurements(operator, image_shape, batch, seed)
     with torch.no_grad():
-        whole = loss(prediction, observation, operator)
+        whole = _call(loss, image, observation, operator)
         for index in range(batch):
-            alone = loss(prediction[index : index + 1], observation[index : index + 1], operator)
+            alone = _call(loss, image[index : index + 1], observation[index : index + 1], operator)
             assert_close(whole[index : index + 1], alone, tol, f"the loss of batch element {index}")
 
 

@@ -13,13 +13,27 @@ with the CPU torch this project pins. The network below is the same computation 
 state-dict layout (checked against ``lpips.LPIPS`` in the tests when torchvision is
 importable), reading the ``lpips`` package's weight files directly (without importing it).
 
-Backbone weights cannot be downloaded here: they are looked up as torchvision does, in
-``torch.hub.get_dir()/checkpoints/<file>``, or at a path given in the recipe.
+Backbone weights are looked up as torchvision does, in ``torch.hub.get_dir()/checkpoints/<file>``,
+or at a path given in the recipe. When the default file is missing, it is fetched from
+torchvision's URL (:data:`BACKBONE_URLS`) into that very path, and loaded only if its sha256
+starts with the prefix torchvision publishes in the file name (``alexnet-owt-7be5be79.pth``:
+``7be5be79``), the check ``torch.hub`` makes; a file that fails the check is deleted unread. On
+a machine without network access the error says which file to put where, as before.
+
+The "fill" variant for inpainting (``fill=True``, registered as the loss ``lpips-fill``): the
+observation's missing pixels (``operator.observed_mask() == 0``) are replaced by the generated
+image's before comparing, ``LPIPS(x, y * m + x * (1 - m))``, so the holes, identical on both
+sides, add no spurious edges and only the observed pixels' differences count (in their
+context). It needs the image ``x`` itself, which ``A(x)`` has zeroed in the holes: the loss
+declares ``uses_image`` and the core passes it.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import torch
@@ -28,10 +42,16 @@ from torch import nn
 
 from invprob.loss import Loss
 from invprob.operator import Operator
-from invprob.weights import WeightsNotFoundError, load_state_dict, load_strict
+from invprob.weights import WeightsFileError, WeightsNotFoundError, load_state_dict, load_strict, sha256_of
 
 BACKBONE_FILES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}
 """torchvision's ImageNet checkpoints, by the names ``torch.hub`` caches them under."""
+
+BACKBONE_URLS = {net: f"https://download.pytorch.org/models/{name}" for net, name in BACKBONE_FILES.items()}
+"""Where torchvision downloads them from."""
+
+DOWNLOAD_TIMEOUT = 30.0
+"""Seconds a download may wait for the server before it counts as offline."""
 
 _CHANNELS = {"alex": (64, 192, 384, 256, 256), "vgg": (64, 128, 256, 512, 512)}
 _TAPS = {"alex": (1, 4, 7, 9, 11), "vgg": (3, 8, 15, 22, 29)}  # ReLU outputs LPIPS compares
@@ -85,12 +105,14 @@ class LPIPSLoss(Loss):
     the inputs only.
     """
 
-    def __init__(self, net: str = "alex", size: int | None = None):
+    def __init__(self, net: str = "alex", size: int | None = None, fill: bool = False):
         super().__init__()
         if net not in _CHANNELS:
             raise ValueError(f"unknown LPIPS backbone {net!r}; expected 'alex' or 'vgg'")
         self.net = net
         self.size = size
+        self.fill = fill
+        self.uses_image = fill  # the fill variant needs x itself, not only A(x)
         self.features = _alexnet_features() if net == "alex" else _vgg16_features()
         self.lins = nn.ModuleList(nn.Conv2d(c, 1, 1, bias=False) for c in _CHANNELS[net])
         self.register_buffer("shift", torch.tensor([-0.030, -0.088, -0.188]).reshape(1, 3, 1, 1))
@@ -140,7 +162,11 @@ class LPIPSLoss(Loss):
                 tap, lin = nxt
         return total
 
-    def forward(self, prediction: torch.Tensor, observation: torch.Tensor, operator: Operator) -> torch.Tensor:
+    def forward(
+        self, prediction: torch.Tensor, observation: torch.Tensor, operator: Operator, image: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if self.fill:
+            prediction, observation = filled(image, observation, operator)
         if self.size is not None and tuple(prediction.shape[-2:]) != (self.size, self.size):
             # the ILO paper (sec. 4.2, after StyleGAN2's projector) compares at 256x256: area
             # averaging downwards, bilinear upwards, the same resampling on both sides
@@ -150,30 +176,106 @@ class LPIPSLoss(Loss):
         return self.distance(prediction, observation)
 
 
+def filled(image: torch.Tensor | None, observation: torch.Tensor, operator: Operator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x, y * m + x * (1 - m))``: the observation with its missing pixels taken from the image.
+
+    ``m`` is ``operator.observed_mask()`` (1 = observed), repeated for batched restarts
+    (restart-major, as :meth:`invprob.problem.InverseProblem.observation_for`).
+    """
+    if image is None:
+        raise ValueError(
+            "LPIPS fill needs the generated image itself (keyword 'image'), which InverseProblem.measurement_loss "
+            "passes to a loss with uses_image; called without it, use the plain 'lpips' loss"
+        )
+    mask = operator.observed_mask()
+    if mask is None:
+        raise ValueError(
+            f"LPIPS fill replaces the observation's missing pixels, but {type(operator).__name__} has no mask; "
+            "use it with an inpainting operator, or the plain 'lpips' loss"
+        )
+    if tuple(observation.shape) != tuple(image.shape) or tuple(mask.shape[-2:]) != tuple(image.shape[-2:]):
+        raise ValueError(
+            f"LPIPS fill compares image-shaped observations: image {tuple(image.shape)}, observation "
+            f"{tuple(observation.shape)}, mask {tuple(mask.shape)}"
+        )
+    mask = mask.to(device=image.device, dtype=image.dtype)
+    if mask.shape[0] not in (1, image.shape[0]):
+        mask = mask.repeat(image.shape[0] // mask.shape[0], 1, 1, 1)
+    return image, observation * mask + image * (1 - mask)
+
+
 def build_lpips(
     net: str = "alex",
     backbone_weights: str | Path | None = None,
     lin_weights: str | Path | None = None,
     random_backbone: bool = False,
     size: int | None = None,
+    fill: bool = False,
 ) -> LPIPSLoss:
     """An :class:`LPIPSLoss` with its weights loaded.
 
     ``backbone_weights`` defaults to torchvision's cache file (:func:`default_backbone_path`);
-    when it is missing the error says which file to put where. ``random_backbone=True`` keeps a
-    randomly initialised backbone: only for tests of the code path, perceptually meaningless.
+    when it is missing it is downloaded there with its hash checked (:func:`fetch_backbone`),
+    and when that cannot be done the error says which file to put where. ``random_backbone=True``
+    keeps a randomly initialised backbone: only for tests of the code path, perceptually
+    meaningless. ``fill``: the inpainting variant (module docstring).
     """
-    loss = LPIPSLoss(net, size=size)
+    loss = LPIPSLoss(net, size=size, fill=fill)
     if not random_backbone:
         path = Path(backbone_weights) if backbone_weights is not None else default_backbone_path(net)
         if not path.is_file():
-            raise WeightsNotFoundError(_missing_backbone(net, path, given=backbone_weights is not None))
+            if backbone_weights is not None:
+                raise WeightsNotFoundError(_missing_backbone(net, path, given=True))
+            fetch_backbone(net, path)
         loss.load_backbone(path)
     lin_path = Path(lin_weights) if lin_weights is not None else default_lin_weights_path(net)
     if not lin_path.is_file():
         raise WeightsNotFoundError(f"LPIPS linear-layer weights not found at {lin_path}")
     loss.load_lins(lin_path)
     return loss
+
+
+def _download(url: str, destination: Path, timeout: float) -> None:
+    """Write the body of ``url`` to ``destination`` (raises ``OSError``/``URLError`` when offline)."""
+    with urllib.request.urlopen(url, timeout=timeout) as response, open(destination, "wb") as handle:  # noqa: S310 - a fixed https URL
+        while chunk := response.read(1 << 20):
+            handle.write(chunk)
+
+
+def hash_prefix(net: str) -> str:
+    """The sha256 prefix torchvision publishes in the backbone's file name (``-<hex>.pth``)."""
+    return BACKBONE_FILES[net].rsplit("-", 1)[1].split(".")[0]
+
+
+def fetch_backbone(net: str, path: Path) -> Path:
+    """Download torchvision's backbone to ``path`` and check its sha256 prefix; return ``path``.
+
+    The file is written next to ``path`` under a temporary name and renamed only after its hash
+    matched, so ``path`` never holds an unverified file; one that fails the check is deleted and
+    :class:`WeightsFileError` names both hashes. When the download cannot start or breaks off
+    (no network), :class:`WeightsNotFoundError` says which file to put where.
+    """
+    url = BACKBONE_URLS[net]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        raise WeightsNotFoundError(_missing_backbone(net, path, given=False)) from None
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        _download(url, partial, DOWNLOAD_TIMEOUT)
+    except (OSError, urllib.error.URLError, ValueError):
+        partial.unlink(missing_ok=True)
+        raise WeightsNotFoundError(_missing_backbone(net, path, given=False)) from None
+    digest = sha256_of(partial)
+    expected = hash_prefix(net)
+    if not digest.startswith(expected):
+        partial.unlink(missing_ok=True)
+        raise WeightsFileError(
+            f"the LPIPS ({net}) backbone downloaded from {url} has sha256 {digest[:16]}..., not "
+            f"{expected}... as torchvision publishes; it was deleted unread (put the right file at {path})"
+        )
+    os.replace(partial, path)
+    return path
 
 
 def _missing_backbone(net: str, path: Path, *, given: bool) -> str:

@@ -37,6 +37,12 @@ class LPIPSLossParams(_BackboneParams):
     )
 
 
+class LPIPSFillLossParams(LPIPSLossParams):
+    """LPIPS for inpainting: the observation's missing pixels are taken from the generated image first."""
+
+    needs_mask = True  # replaces the pixels the operator's mask says are missing
+
+
 class LPIPSMetricParams(_BackboneParams):
     """LPIPS perceptual distance of the reconstruction to the ground truth (lower is better)."""
 
@@ -46,6 +52,14 @@ def _build_loss(params: LPIPSLossParams, context: BuildContext):
 
     return build_lpips(
         params.net, params.backbone_weights, params.lin_weights, params.random_backbone, size=params.size
+    )
+
+
+def _build_fill_loss(params: LPIPSFillLossParams, context: BuildContext):
+    from .loss import build_lpips
+
+    return build_lpips(
+        params.net, params.backbone_weights, params.lin_weights, params.random_backbone, size=params.size, fill=True
     )
 
 
@@ -76,6 +90,12 @@ def invprob_register_losses(registry: ComponentRegistry) -> None:
         _build_loss,
         params_model=LPIPSLossParams,
         examples=[{"net": "vgg", "random_backbone": True}, {"net": "vgg", "random_backbone": True, "size": 32}],
+    )
+    registry.add(
+        "lpips-fill",
+        _build_fill_loss,
+        params_model=LPIPSFillLossParams,
+        examples=[{"net": "vgg", "random_backbone": True}],
     )
 
 

@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, model_validator
 
 from invprob.hookspecs import hookimpl
-from invprob.params import Params
+from invprob.params import ExistingFile, Params
 
 if TYPE_CHECKING:
+    import argparse
+
     from invprob.context import BuildContext
-    from invprob.registry import ComponentRegistry
+    from invprob.registry import CommandRegistry, ComponentRegistry
 
 PerRound = float | list[float]
 
@@ -46,6 +48,11 @@ class ILOParams(Params):
     sna: float | None = Field(
         None, gt=0, description="stochastic noise addition for denoising: noise std on the 0-255 scale (e.g. the observation's)"
     )
+    init_latents: ExistingFile | None = Field(
+        None,
+        description="start round 0 from these latents (a .safetensors file, one tensor per latent space, [N or 1, ...]) "
+        "instead of drawing them; with steps[0] = 0 round 0 keeps them (ILO from a given image's latents)",
+    )
 
     @model_validator(mode="after")
     def _lists_match_the_rounds(self) -> ILOParams:
@@ -59,6 +66,8 @@ class ILOParams(Params):
             value = getattr(self, name)
             if isinstance(value, list) and len(value) != rounds - 1:
                 problems.append(f"{name} has {len(value)} entries for {rounds - 1} deeper rounds (all but round 0)")
+        if self.init_latents is not None and self.restarts != 1:
+            problems.append(f"init_latents gives one start per image, so restarts must be 1 (got {self.restarts})")
         if problems:
             raise ValueError(
                 "; ".join(problems) + ": give per-round lists of one entry per round (radii: per deeper round), "
@@ -86,6 +95,7 @@ def _ilo(params: ILOParams, context: BuildContext):
         ramp_up=params.ramp_up,
         ramp_down=params.ramp_down,
         sna=params.sna,
+        init_latents=params.init_latents,
     )
     generator = context.extras.get("generator")
     if generator is not None:
@@ -105,4 +115,26 @@ def invprob_register_solvers(registry: ComponentRegistry) -> None:
             {"steps": [15, 10], "radius_features": 5.0, "sna": 10.0, "range_steps": 5},
         ],
         defaults={"losses": [{"type": "mse"}]},
+    )
+
+
+def _run_sweep(args: argparse.Namespace) -> int:
+    from .sweep import run
+
+    return run(args)
+
+
+def _configure_sweep(parser: argparse.ArgumentParser) -> None:
+    from .sweep import configure
+
+    configure(parser)
+
+
+@hookimpl
+def invprob_register_commands(registry: CommandRegistry) -> None:
+    registry.add(
+        "sweep ilo-radius",
+        _run_sweep,
+        help="run an ilo recipe once per l1 radius; plot the target-class probability (classifier) or loss vs radius",
+        configure=_configure_sweep,
     )

@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from pathlib import Path
 from typing import Literal
 
 import torch
@@ -66,6 +67,10 @@ class ILOSolver(Solver):
     per round); the radii are per deeper round (rounds 1, 2, ...: a scalar or a list of
     ``rounds - 1``). ``sna`` (noise std on the 0-255 scale) switches on stochastic noise
     addition (:class:`~invprob_plugin_ilo.schedule.NoiseAddition`) in every round.
+    ``init_latents`` (a ``.safetensors`` file or a dict ``{latent name: [N or 1, ...]}``)
+    replaces the drawn initial latents: with ``steps[0] == 0`` round 0 keeps them, and the
+    deeper rounds start from the image they make (the classifier-guided example starts from a
+    given digit this way).
     """
 
     def __init__(
@@ -86,6 +91,7 @@ class ILOSolver(Solver):
         ramp_up: float = 0.05,
         ramp_down: float = 0.25,
         sna: float | None = None,
+        init_latents: str | Path | Mapping[str, torch.Tensor] | None = None,
     ):
         if rounds is None:
             rounds = len(steps) if not isinstance(steps, int) else 4
@@ -113,6 +119,9 @@ class ILOSolver(Solver):
             for n, rate in zip(self.steps, self.lr)
         ]
         self.sna = sna
+        if init_latents is not None and restarts != 1:
+            raise ValueError(f"init_latents gives one start per image, so restarts must be 1 (got {restarts})")
+        self.init_latents = _read_latents(init_latents) if isinstance(init_latents, (str, Path)) else init_latents
 
     def split_points(self) -> list[int]:
         """The split point of every round (0 for the CSGM round)."""
@@ -138,6 +147,8 @@ class ILOSolver(Solver):
         latents = initial_latents(problem, self.restarts, rng, solver="ilo")
         generator = problem.generator
         assert generator is not None
+        if self.init_latents is not None:
+            latents = given_latents(self.init_latents, generator, problem.batch_size, like=latents)
         self.check_generator(generator)
         monitor = monitor if monitor is not None else Monitor(show_progress=False)
         best = BestIterate(problem.batch_size)
@@ -218,6 +229,39 @@ class ILOSolver(Solver):
 
     def _noise(self, k: int, rng: torch.Generator | None) -> NoiseAddition | None:
         return NoiseAddition(self.sna, self.steps[k], rng) if self.sna else None
+
+
+def _read_latents(path: str | Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"init_latents must be a .safetensors file (a run's latents.safetensors), got {path.name}")
+    return load_file(str(path), device="cpu")
+
+
+def given_latents(
+    given: Mapping[str, torch.Tensor], generator: Generator, batch: int, *, like: Mapping[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """``given`` as the round-0 variables of ``batch`` images: one entry per latent space of
+    ``generator``, each ``[batch or 1, *shape]`` (one row is used for every image), on the
+    device and dtype of the drawn latents ``like``."""
+    spaces = generator.latent_spaces
+    if set(given) != set(spaces):
+        raise ValueError(
+            f"init_latents holds {sorted(given)} but {type(generator).__name__} takes the latents {sorted(spaces)}"
+        )
+    out = {}
+    for name, space in spaces.items():
+        value = given[name]
+        if tuple(value.shape[1:]) != tuple(space.shape) or value.shape[0] not in (1, batch):
+            raise ValueError(
+                f"init_latents[{name!r}] has shape {list(value.shape)}; expected [{batch} or 1, "
+                f"{', '.join(map(str, space.shape))}] for {batch} image(s)"
+            )
+        value = value.expand(batch, *space.shape) if value.shape[0] == 1 else value
+        out[name] = value.to(like[name]).detach().clone().requires_grad_(True)
+    return out
 
 
 def l1_balls(centre: Mapping[str, torch.Tensor], radii: Mapping[str, float]) -> Projection:

@@ -1,0 +1,1 @@
+"""invprob-plugin-mnist: the MNIST MLP GAN as a splittable invprob generator."""
