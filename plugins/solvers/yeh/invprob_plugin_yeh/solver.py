@@ -56,9 +56,26 @@ class YehSolver(Solver):
         result = optimise(latents, problem.generator, problem, self.settings, monitor=monitor, description="yeh")
         if self.blend:
             started = time.perf_counter()
+            pre_blend_loss = result.best_loss.detach().clone()
             result.best_image = poisson_blend(result.best_image, problem.observation, mask)
             result.last_image = poisson_blend(result.last_image, problem.observation, mask)
             with torch.no_grad():
                 result.best_loss = problem.measurement_loss(result.best_image)
             result.timings["blend"] = time.perf_counter() - started
+            result.notes.append(pre_blend_note(pre_blend_loss))
         return result
+
+
+def pre_blend_note(pre_blend_loss: torch.Tensor) -> str:
+    """The sentence that reports the measurement loss of ``G(z*)`` before blending, per image.
+
+    Blending copies the observed pixels into the result, so the measurement loss reported
+    after it is 0 by construction and says nothing about the fit of
+    ``z*``; this one does.
+    """
+    values = ", ".join(f"{value:.6g}" for value in pre_blend_loss.reshape(-1).tolist())
+    return (
+        f"yeh: measurement loss of G(z*) before Poisson blending, per image of the batch: [{values}] "
+        f"(mean {pre_blend_loss.mean().item():.6g}); after blending the observed pixels are the "
+        "observation's, so the measurement_loss above is 0 by construction"
+    )
