@@ -1,6 +1,6 @@
 """SSIM: the separable Gaussian window (invprob.metrics.ssim) against the former 11x11 2-D window.
 
-    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_ssim.py [--size 256] [--batch 8] [--repeats 5]
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_ssim.py [--size 128] [--batch 4] [--repeats 5]
 
 Both forms run in this process on the same images (float64, as the metric computes); the
 figure is the ratio of their best-of-``--repeats`` times, measured in the same run, and the
@@ -34,8 +34,8 @@ def best_time(function, *args, repeats: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()

@@ -17,7 +17,6 @@ import math
 from typing import TYPE_CHECKING, ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from invprob.params import needs_no_params
@@ -63,29 +62,38 @@ def psnr(reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return -10 * torch.log10(mse(reconstruction, target))
 
 
-def _gaussian_kernel_1d(size: int, sigma: float) -> torch.Tensor:
+def _gaussian_kernel_1d(size: int, sigma: float) -> list[float]:
     coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     g = torch.exp(-(coords**2) / (2 * sigma**2))
-    return g / g.sum()
+    return (g / g.sum()).tolist()
+
+
+def _blur_valid(t: torch.Tensor, kernel: list[float], dim: int) -> torch.Tensor:
+    """``t`` convolved along ``dim`` with the 1-D ``kernel``, valid positions only: a weighted sum
+    of ``len(kernel)`` shifted views, accumulated in place (float64 convolutions in torch take a
+    slow generic path on the CPU; this stays vectorised)."""
+    count = t.shape[dim] - len(kernel) + 1
+    out = t.narrow(dim, 0, count) * kernel[0]
+    for shift, weight in enumerate(kernel[1:], start=1):
+        out.add_(t.narrow(dim, shift, count), alpha=weight)
+    return out
 
 
 def ssim(reconstruction: torch.Tensor, target: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
     """Structural similarity per image (Wang et al. 2004), data range 1.
 
     The 2-D Gaussian window is the outer product of a 1-D one, so each local mean is two 1-D
-    convolutions (rows, then columns: 2 * 11 instead of 11 * 11 products per pixel), and the
-    five local statistics (of x, y, x², y², xy) are blurred in one grouped convolution. The
-    result equals the 2-D form to rounding (float64 throughout). The window shrinks to the
-    image size for images smaller than 11 pixels.
+    passes (rows, then columns: 2 * 11 instead of 11 * 11 products per pixel), done at once for
+    the five local statistics (of x, y, x², y², xy). The result equals the 2-D form to
+    rounding (float64 throughout). The window shrinks to the image size for images smaller
+    than 11 pixels.
     """
     x, y = _unit(reconstruction), _unit(target)
     channels = x.shape[1]
     size = min(window, x.shape[-1], x.shape[-2])
-    g = _gaussian_kernel_1d(size, sigma).to(x.device)
+    kernel = _gaussian_kernel_1d(size, sigma)
     maps = torch.cat([x, y, x * x, y * y, x * y], dim=1)  # [B, 5C, H, W]
-    groups = maps.shape[1]
-    blurred = F.conv2d(maps, g.view(1, 1, size, 1).expand(groups, 1, size, 1), groups=groups)
-    blurred = F.conv2d(blurred, g.view(1, 1, 1, size).expand(groups, 1, 1, size), groups=groups)
+    blurred = _blur_valid(_blur_valid(maps, kernel, dim=-2), kernel, dim=-1)
     mu_x, mu_y, xx, yy, xy = blurred.split(channels, dim=1)
 
     c1, c2 = 0.01**2, 0.03**2
