@@ -50,12 +50,23 @@ def divergence(p: torch.Tensor) -> torch.Tensor:
     return div
 
 
+def magnitude(v: torch.Tensor) -> torch.Tensor:
+    """``|v|`` of the 2-vectors ``[..., 2, H, W]`` of :func:`gradient`, as ``[..., H, W]``.
+
+    Written out: ``Tensor.norm(dim=-3)`` reduces over a strided dimension of size 2 and is
+    about ten times slower on the CPU; it was most of the cost of every step and objective.
+    """
+    rows, cols = v.unbind(dim=-3)
+    return (rows * rows + cols * cols).sqrt()
+
+
 def tv_inpaint(observation: torch.Tensor, mask: torch.Tensor, *, iterations: int, weight: float, monitor: Monitor | None = None) -> tuple[torch.Tensor, bool]:
     """The TV-inpainted batch and whether the monitor stopped it early.
 
     ``∇`` is linear, so ``∇x̄ = 2 ∇x' - ∇x``: each step takes one gradient, of the new
     iterate, and uses it twice, for the objective the monitor records (TV term of ``x'``) and
-    for the next step's dual update. Without a monitor the objective is not computed at all.
+    for the next step's dual update; the objective then costs a magnitude and two sums.
+    Without a monitor it is not computed at all.
     """
     mask = mask.to(observation)
     observed = mask * observation
@@ -69,7 +80,7 @@ def tv_inpaint(observation: torch.Tensor, mask: torch.Tensor, *, iterations: int
         if monitor is not None and monitor.stop_requested:
             return x, True
         p = p + sigma * grad_x_bar
-        p = p / p.norm(dim=-3, keepdim=True).clamp_min(1.0)
+        p = p / magnitude(p).clamp_min(1.0).unsqueeze(-3)
         x = (x + tau * divergence(p) + tau * weight * observed) / (1 + tau * weight * mask)
         grad_new = gradient(x)
         grad_x_bar = 2 * grad_new - grad_x
@@ -82,7 +93,7 @@ def tv_inpaint(observation: torch.Tensor, mask: torch.Tensor, *, iterations: int
 def tv_objective(x: torch.Tensor, grad_x: torch.Tensor, observation: torch.Tensor, mask: torch.Tensor, weight: float) -> torch.Tensor:
     """``||∇x||_{2,1} + (weight / 2) ||M ⊙ (x - y)||^2`` per image, given ``∇x``."""
     data = (mask * (x - observation)).pow(2).sum(dim=(1, 2, 3))
-    return grad_x.norm(dim=-3).sum(dim=(1, 2, 3)) + 0.5 * weight * data
+    return magnitude(grad_x).sum(dim=(1, 2, 3)) + 0.5 * weight * data
 
 
 class TVInpaintSolver(Solver):

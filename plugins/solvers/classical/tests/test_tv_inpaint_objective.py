@@ -1,4 +1,5 @@
-"""TV inpainting takes one gradient per step: the same iterates and objective as the former loop."""
+"""TV inpainting takes one gradient per step and writes magnitudes out: the same iterates and
+objective as the former loop."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from invprob_plugin_classical.tv_inpaint import divergence, gradient, tv_inpaint
 
 
 def tv_inpaint_two_gradients_per_step(observation, mask, *, iterations: int, weight: float, monitor=None):
-    """The loop before: ``∇x̄`` for the dual step and ``∇x'`` again for the objective, every step."""
+    """The loop before: ``∇x̄`` for the dual step and ``∇x'`` again for the objective, every step,
+    magnitudes by ``Tensor.norm``."""
     mask = mask.to(observation)
     observed = mask * observation
     fill = observed.sum(dim=(-2, -1), keepdim=True) / mask.sum(dim=(-2, -1), keepdim=True).clamp_min(1)
