@@ -92,3 +92,20 @@ def test_without_a_known_shape_the_build_still_refuses_naming_the_section(real_r
     )
     with pytest.raises(InputError, match=r"^operator \(inpaint-box\): the missing box rows 60\.\.69"):
         invprob.run(recipe, out=tmp_path, show_progress=False)
+
+
+@pytest.mark.parametrize(
+    "name, params",
+    [("dcgan64-faces", {"discriminator": False}), ("dcgan", {"image_size": 32, "nc": 1, "nz": 8, "ngf": 4,
+                                                              "with_discriminator": False})],
+)
+def test_a_declared_image_shape_is_the_built_generators(real_registry, name, params):
+    """What validate checks against is what the run solves for."""
+    from invprob.context import BuildContext
+    from invprob.registry import default_registry
+
+    registry = default_registry()
+    component = registry.components["generators"][name]
+    declared = component.validate_params(params).declared_image_shape()
+    generator = registry.build("generators", name, params, BuildContext(registry=registry, device="cpu"))
+    assert declared is not None and tuple(generator.image_shape) == declared

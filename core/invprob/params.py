@@ -54,7 +54,7 @@ class Params(BaseModel):
     provides_mask: ClassVar[bool] = False
     mask_from_first: ClassVar[str | None] = None
 
-    def image_shape(self) -> tuple[int, int, int] | None:
+    def declared_image_shape(self) -> tuple[int, int, int] | None:
         """Generators: the ``(C, H, W)`` of the images made with these params, when the params
         alone tell it (a fixed architecture, a size field); ``None`` when only the built model
         knows (a checkpoint's size). ``invprob validate`` checks operator params against it."""

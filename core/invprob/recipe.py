@@ -943,8 +943,8 @@ def _validated_params(spec: Mapping[str, Any], kind: str, registry: Registry, ba
 def known_image_shape(data: Mapping[str, Any], registry: Registry, base_dir: Path) -> tuple[int, int, int] | None:
     """The ``(C, H, W)`` of the images a recipe solves for, when the recipe alone tells it.
 
-    Known means: the recipe has a generator, and its params model's ``image_shape()`` gives
-    the size from the params (a fixed architecture such as ``dcgan32-celeba``, or the size
+    Known means: the recipe has a generator, and its params model's ``declared_image_shape()``
+    gives the size from the params (a fixed architecture such as ``dcgan32-celeba``, or the size
     field of a randomly initialised model). Every image is then brought to that size. Without
     a generator, or for a checkpoint whose size only its file tells, the shape is not known
     before the images or the model are read, and the operator's params are checked when it is
@@ -954,7 +954,7 @@ def known_image_shape(data: Mapping[str, Any], registry: Registry, base_dir: Pat
     if not (isinstance(generator, Mapping) and isinstance(generator.get("type"), str)):
         return None
     params = _validated_params(generator, "generators", registry, base_dir)
-    return params.image_shape() if params is not None else None
+    return params.declared_image_shape() if params is not None else None
 
 
 def _image_shape_problems(data: Mapping[str, Any], registry: Registry, base_dir: Path) -> list[RecipeProblem]:

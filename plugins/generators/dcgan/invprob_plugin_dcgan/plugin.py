@@ -36,7 +36,7 @@ class DcganParams(Params):
     image_size: Literal[32, 64, 128] = Field(64, description="output size (random init only)")
     with_discriminator: bool = Field(True, description="random init: also build a discriminator")
 
-    def image_shape(self) -> tuple[int, int, int] | None:
+    def declared_image_shape(self) -> tuple[int, int, int] | None:
         return (self.nc, self.image_size, self.image_size) if self.weights is None else None  # else: the file's
 
 
@@ -48,7 +48,7 @@ class Dcgan32CelebaParams(Params):
     )
     discriminator_weights: ExistingFile | None = Field(None, description="discriminator.pt of the same folder")
 
-    def image_shape(self) -> tuple[int, int, int] | None:
+    def declared_image_shape(self) -> tuple[int, int, int] | None:
         return (3, 32, 32)
 
 
@@ -57,7 +57,7 @@ class Dcgan64FacesParams(Params):
 
     discriminator: bool = Field(True, description="load the discriminator too (for the discriminator prior)")
 
-    def image_shape(self) -> tuple[int, int, int] | None:
+    def declared_image_shape(self) -> tuple[int, int, int] | None:
         return (3, 64, 64)
 
 
