@@ -54,6 +54,18 @@ class Params(BaseModel):
     provides_mask: ClassVar[bool] = False
     mask_from_first: ClassVar[str | None] = None
 
+    def declared_image_shape(self) -> tuple[int, int, int] | None:
+        """Generators: the ``(C, H, W)`` of the images made with these params, when the params
+        alone tell it (a fixed architecture, a size field); ``None`` when only the built model
+        knows (a checkpoint's size). ``invprob validate`` checks operator params against it."""
+        return None
+
+    def image_shape_problems(self, image_shape: tuple[int, int, int]) -> list[tuple[str, str]]:
+        """Operators: ``(field, message)`` for every param that cannot fit images of ``image_shape``
+        (a box outside the image, a factor that does not divide its sides), so that ``invprob
+        validate`` reports them before anything is built. Empty when they all fit."""
+        return []
+
 
 class ComponentSpec(Params):
     """A component: a registered ``type`` name and its ``params``."""

@@ -900,6 +900,7 @@ def validate_recipe(
     problems += requirement_problems(data.get("requires") or [])
     problems += _generator_problems(resolved, registry)
     problems += _mask_problems(resolved, registry)
+    problems += _image_shape_problems(resolved, registry, base)
     reported = {problem.path for problem in problems}
     problems += [problem for problem in not_finite if problem.path not in reported]
     if problems or recipe is None:
@@ -1068,6 +1069,63 @@ def _mask_problems(data: Mapping[str, Any], registry: Registry) -> list[RecipePr
                     )
                 )
     return problems
+
+
+def _validated_params(spec: Mapping[str, Any], kind: str, registry: Registry, base_dir: Path) -> Params | None:
+    """Component ``spec``'s params model, or None when it does not validate (reported elsewhere)."""
+    component = registry.components[kind].get(spec["type"])
+    params = spec.get("params") or {}
+    if component is None or not isinstance(params, Mapping):
+        return None
+    try:
+        return component.validate_params(params, base_dir=base_dir)
+    except Exception:  # noqa: BLE001 - stage 2 reports every way params fail
+        return None
+
+
+def known_image_shape(data: Mapping[str, Any], registry: Registry, base_dir: Path) -> tuple[int, int, int] | None:
+    """The ``(C, H, W)`` of the images a recipe solves for, when the recipe alone tells it.
+
+    Known means: the recipe has a generator, and its params model's ``declared_image_shape()``
+    gives the size from the params (a fixed architecture such as ``dcgan32-celeba``, or the size
+    field of a randomly initialised model). Every image is then brought to that size. Without
+    a generator, or for a checkpoint whose size only its file tells, the shape is not known
+    before the images or the model are read, and the operator's params are checked when it is
+    built (exit 2 naming the section).
+    """
+    generator = data.get("generator")
+    if not (isinstance(generator, Mapping) and isinstance(generator.get("type"), str)):
+        return None
+    params = _validated_params(generator, "generators", registry, base_dir)
+    return params.declared_image_shape() if params is not None else None
+
+
+def _image_shape_problems(data: Mapping[str, Any], registry: Registry, base_dir: Path) -> list[RecipeProblem]:
+    """Operator params that cannot fit the recipe's known image shape: a missing box outside the
+    image, a downsampling factor that does not divide its sides, more measurements than pixels.
+    The operator's params model says which (``image_shape_problems``); the top-level operator
+    and the first operator of a composition (the one that sees the image) are checked."""
+    shape = known_image_shape(data, registry, base_dir)
+    operator = data.get("operator")
+    if shape is None or not (isinstance(operator, Mapping) and isinstance(operator.get("type"), str)):
+        return []
+    path: tuple[Any, ...] = ("operator",)
+    for _ in range(50):  # down the chain of first operators of compositions
+        params = _validated_params(operator, "operators", registry, base_dir)
+        if params is None:
+            return []
+        problems = [
+            RecipeProblem(format_path((*path, "params", field)), f"{message} (generator "
+                          f"{data['generator']['type']!r} makes {' x '.join(map(str, shape))} images)")
+            for field, message in params.image_shape_problems(shape)
+        ]
+        nested = type(params).mask_from_first
+        inner = (operator.get("params") or {}).get(nested) if nested else None
+        if problems or not (isinstance(inner, list) and inner and isinstance(inner[0], Mapping)
+                            and isinstance(inner[0].get("type"), str)):
+            return problems
+        operator, path = inner[0], (*path, "params", nested, 0)
+    return []
 
 
 def default_metric_names(registry: Registry) -> list[str]:

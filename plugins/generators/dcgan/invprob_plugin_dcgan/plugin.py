@@ -36,6 +36,9 @@ class DcganParams(Params):
     image_size: Literal[32, 64, 128] = Field(64, description="output size (random init only)")
     with_discriminator: bool = Field(True, description="random init: also build a discriminator")
 
+    def declared_image_shape(self) -> tuple[int, int, int] | None:
+        return (self.nc, self.image_size, self.image_size) if self.weights is None else None  # else: the file's
+
 
 class Dcgan32CelebaParams(Params):
     """The shared pretrained 32x32 CelebA DCGAN (LSGAN discriminator), z ~ U(-1, 1)^100."""
@@ -45,11 +48,17 @@ class Dcgan32CelebaParams(Params):
     )
     discriminator_weights: ExistingFile | None = Field(None, description="discriminator.pt of the same folder")
 
+    def declared_image_shape(self) -> tuple[int, int, int] | None:
+        return (3, 32, 32)
+
 
 class Dcgan64FacesParams(Params):
     """The project's embedded 64x64 face DCGAN (trained on CelebA crops), z ~ U(-1, 1)^100."""
 
     discriminator: bool = Field(True, description="load the discriminator too (for the discriminator prior)")
+
+    def declared_image_shape(self) -> tuple[int, int, int] | None:
+        return (3, 64, 64)
 
 
 def _build_dcgan(params: DcganParams, context: BuildContext):

@@ -88,6 +88,16 @@ class InpaintCenterParams(ImageNoiseParams):
             raise ValueError("give either size or fraction for the centre box, not both")
         return self
 
+    def image_shape_problems(self, image_shape: tuple[int, int, int]) -> list[tuple[str, str]]:
+        if self.size is None:
+            return []
+        _, height, width = image_shape
+        box = (self.size, self.size) if isinstance(self.size, int) else tuple(self.size)
+        if box[0] > height or box[1] > width:
+            return [("size", f"a {box[0]} x {box[1]} centre box does not fit in a {height} x {width} image; "
+                             "shrink it or give a fraction")]
+        return []
+
 
 class InpaintBoxParams(ImageNoiseParams):
     """Inpainting with an arbitrary missing box (pixel coordinates, top-left origin)."""
@@ -98,6 +108,21 @@ class InpaintBoxParams(ImageNoiseParams):
     left: int = Field(ge=0)
     height: int = Field(ge=1)
     width: int = Field(ge=1)
+
+    def image_shape_problems(self, image_shape: tuple[int, int, int]) -> list[tuple[str, str]]:
+        _, height, width = image_shape
+        problems = []
+        for start, size, side, (start_name, size_name), what in (
+            (self.top, self.height, height, ("top", "height"), "rows"),
+            (self.left, self.width, width, ("left", "width"), "columns"),
+        ):
+            if start + size > side:
+                problems.append((
+                    start_name if start >= side else size_name,
+                    f"the missing box {what} {start}..{start + size - 1} do not fit in a {height} x {width} image "
+                    f"({what} 0..{side - 1}); move or shrink it",
+                ))
+        return problems
 
 
 class InpaintRandomParams(ImageNoiseParams):
@@ -149,6 +174,14 @@ class DownsampleParams(ImageNoiseParams):
     factor: int = Field(ge=1, description="integer factor dividing both image sides; 1 = identity")
     method: Literal["bicubic", "lanczos3", "box"] = Field("bicubic", description="bicubic (PULSE/ILO), lanczos3 (LCM), box")
 
+    def image_shape_problems(self, image_shape: tuple[int, int, int]) -> list[tuple[str, str]]:
+        _, height, width = image_shape
+        if height % self.factor or width % self.factor:
+            divisors = [f for f in range(2, min(height, width) + 1) if height % f == 0 and width % f == 0]
+            hint = f" (factors that do: {', '.join(map(str, divisors[:6]))})" if divisors else ""
+            return [("factor", f"factor {self.factor} does not divide the image size {height} x {width}{hint}")]
+        return []
+
 
 class ColorizeParams(ImageNoiseParams):
     """Colorization: grey = mean of the RGB channels (LCM)."""
@@ -177,6 +210,13 @@ class SensingParams(NoiseParams):
         if (self.m is None) == (self.fraction is None):
             raise ValueError("give exactly one of m (number of measurements) and fraction (m / n)")
         return self
+
+    def image_shape_problems(self, image_shape: tuple[int, int, int]) -> list[tuple[str, str]]:
+        n = image_shape[0] * image_shape[1] * image_shape[2]
+        if self.m is not None and self.m > n:
+            return [("m", f"m = {self.m} measurements exceed the signal dimension n = C*H*W = {n} of "
+                          f"{image_shape[0]} x {image_shape[1]} x {image_shape[2]} images; take m <= n or a fraction")]
+        return []
 
 
 class CSGaussianParams(SensingParams):

@@ -9,10 +9,14 @@ minimiser solves, for every missing pixel ``p`` with in-image 4-neighbours ``N(p
 boundary and no condition across the image border). Only *observed* pixels of ``y`` are read:
 the values the observation holds inside the hole never reach the result.
 
-A hole component that touches no observed pixel has no boundary and ``x = g + c`` for any
-``c``; a tiny term ``eps * (x_p - g_p)`` (eps = 1e-6) picks ``c = 0`` there and changes the
-solution elsewhere by O(eps). Each channel is solved with one sparse LU factorisation
-(scipy's SuperLU), shared by the channels and images that have the same mask.
+A hole region (a 4-connected component of missing pixels) that touches no observed pixel has
+no boundary: there ``x = g + c`` for any ``c``, and a tiny term ``eps * (x_p - g_p)`` (eps =
+1e-6) on that region's pixels only picks ``c = 0``. On the image grid such a region is the
+whole image (a channel with nothing observed, see :func:`unbounded_hole_regions`). Regions
+with an observed neighbour get no such term and their solution is the exact Poisson
+solution: the term on every hole pixel, as before, biased it by O(eps * size²) (5 grey levels
+on a 1024² half-image hole). Each channel is solved with one sparse LU factorisation (scipy's
+SuperLU), shared by the channels and images that have the same mask.
 """
 
 from __future__ import annotations
@@ -43,17 +47,17 @@ def poisson_blend(generated: torch.Tensor, observation: torch.Tensor, mask: torc
     g = generated.detach().double().cpu().numpy()
     y = observation.detach().double().cpu().numpy()
     out = np.where(observed, y, 0.0)
-    solvers: dict[bytes, tuple[np.ndarray, object, list]] = {}
+    solvers: dict[bytes, tuple[np.ndarray, np.ndarray, object, list]] = {}
     for b in range(batch):
         for c in range(channels):
             key = np.packbits(observed[b, c]).tobytes()
             if key not in solvers:
                 solvers[key] = (*_factorise(observed[b, c]), [])
-            solvers[key][2].append((b, c))
-    for hole, solve, members in solvers.values():
+            solvers[key][3].append((b, c))
+    for hole, unbounded, solve, members in solvers.values():
         if not hole.any():
             continue
-        rhs = np.stack([_right_hand_side(g[b, c], y[b, c], ~hole) for b, c in members], axis=1)
+        rhs = np.stack([_right_hand_side(g[b, c], y[b, c], ~hole, unbounded) for b, c in members], axis=1)
         solution = solve(rhs)
         for column, (b, c) in enumerate(members):
             out[b, c][hole] = solution[:, column]
@@ -69,16 +73,29 @@ def _neighbour_pairs(height: int, width: int):
         yield p, q
 
 
+def unbounded_hole_regions(observed: np.ndarray) -> np.ndarray:
+    """Missing pixels (bool ``[H, W]``) whose 4-connected hole region has no observed 4-neighbour.
+
+    Only there is the Poisson system singular: every other region has Dirichlet data. A
+    region's 4-neighbours outside it are observed by definition of a connected component, so a
+    region with no observed neighbour has no neighbour outside itself: on the image grid it is
+    the whole image, and this is the whole hole when nothing is observed, else nothing.
+    """
+    hole = ~observed
+    return hole.copy() if not observed.any() else np.zeros_like(hole)
+
+
 def _factorise(observed: np.ndarray):
-    """The hole (bool [H, W]) and a solver for the Poisson system of this mask."""
+    """The hole (bool [H, W]), its unbounded regions and a solver for the Poisson system of this mask."""
     hole = ~observed
     height, width = hole.shape
     count = int(hole.sum())
     if count == 0:
-        return hole, None
+        return hole, hole, None
+    unbounded = unbounded_hole_regions(observed)
     index = np.full((height, width), -1, dtype=np.int64)
     index[hole] = np.arange(count)
-    diagonal = np.full(count, _EPS)
+    diagonal = np.where(unbounded[hole], _EPS, 0.0)
     rows, cols = [], []
     for p, q in _neighbour_pairs(height, width):
         p_in_hole = hole[p]
@@ -93,13 +110,14 @@ def _factorise(observed: np.ndarray):
          (np.concatenate([np.arange(count), rows_all]), np.concatenate([np.arange(count), cols_all]))),
         shape=(count, count),
     ).tocsc()
-    return hole, scipy.sparse.linalg.splu(matrix).solve
+    return hole, unbounded, scipy.sparse.linalg.splu(matrix).solve
 
 
-def _right_hand_side(g: np.ndarray, y: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    """``sum_{q in N(p)} (g_p - g_q) + sum_{q observed} y_q + eps g_p`` for every missing p."""
+def _right_hand_side(g: np.ndarray, y: np.ndarray, observed: np.ndarray, unbounded: np.ndarray) -> np.ndarray:
+    """``sum_{q in N(p)} (g_p - g_q) + sum_{q observed} y_q`` for every missing p, plus
+    ``eps g_p`` in the regions without an observed neighbour."""
     hole = ~observed
-    rhs = _EPS * g
+    rhs = np.where(unbounded, _EPS * g, 0.0)
     for p, q in _neighbour_pairs(*g.shape):
         rhs[p] += g[p] - g[q] + np.where(observed[q], y[q], 0.0)
     return rhs[hole]

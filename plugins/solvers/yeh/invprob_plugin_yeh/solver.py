@@ -56,6 +56,7 @@ class YehSolver(Solver):
         result = optimise(latents, problem.generator, problem, self.settings, monitor=monitor, description="yeh")
         if self.blend:
             started = time.perf_counter()
+            pre_blend_loss = result.best_loss.detach().clone()
             result.best_image = poisson_blend(result.best_image, problem.observation, mask)
             result.last_image = poisson_blend(result.last_image, problem.observation, mask)
             with torch.no_grad():
@@ -67,4 +68,20 @@ class YehSolver(Solver):
                 masks = mask.detach().cpu().repeat(count if mask.shape[0] > 1 else 1, 1, 1, 1)
                 result.frames = list(poisson_blend(frames.flatten(0, 1), observation, masks).unflatten(0, (count, -1)))
             result.timings["blend"] = time.perf_counter() - started
+            result.notes.append(pre_blend_note(pre_blend_loss))
         return result
+
+
+def pre_blend_note(pre_blend_loss: torch.Tensor) -> str:
+    """The sentence that reports the measurement loss of ``G(z*)`` before blending, per image.
+
+    Blending copies the observed pixels into the result, so the measurement loss reported
+    after it is 0 by construction and says nothing about the fit of
+    ``z*``; this one does.
+    """
+    values = ", ".join(f"{value:.6g}" for value in pre_blend_loss.reshape(-1).tolist())
+    return (
+        f"yeh: measurement loss of G(z*) before Poisson blending, per image of the batch: [{values}] "
+        f"(mean {pre_blend_loss.mean().item():.6g}); after blending the observed pixels are the "
+        "observation's, so the measurement_loss above is 0 by construction"
+    )

@@ -73,3 +73,29 @@ def test_per_image_and_per_channel_masks_and_a_fully_missing_channel():
     assert torch.isfinite(blended).all()
     torch.testing.assert_close(blended[1, 1], generated[1, 1].double(), atol=1e-4, rtol=0)
     torch.testing.assert_close(blended[0, 1], observation[0, 1].double())
+
+
+def test_a_hole_with_an_observed_boundary_gets_the_exact_poisson_solution_without_bias():
+    """The regulariser that fixes the constant of boundary-free holes stays out of bounded ones.
+
+    ``truth + offset`` has the Laplacian of ``truth``, and the boundary is ``truth``: the exact
+    Poisson solution is ``truth`` itself. A term ``eps (x - g)`` on every hole pixel would pull
+    the large hole towards ``g`` by about ``eps * size² * offset`` (≈ 1e-4 here).
+    """
+    rng = torch.Generator().manual_seed(1)
+    truth = torch.rand(1, 1, 96, 96, generator=rng, dtype=torch.float64) * 2 - 1
+    mask = torch.ones(1, 1, 96, 96, dtype=torch.float64)
+    mask[..., 4:92, 4:92] = 0
+    blended = poisson_blend(truth + 0.5, truth * mask, mask, clamp=False)
+    torch.testing.assert_close(blended, truth, atol=1e-10, rtol=0)
+
+
+def test_only_a_channel_with_nothing_observed_is_regularised():
+    import numpy as np
+
+    from invprob_plugin_yeh.blending import unbounded_hole_regions
+
+    observed = np.ones((6, 7), dtype=bool)
+    observed[1:5, 1:6] = False
+    assert not unbounded_hole_regions(observed).any()
+    assert unbounded_hole_regions(np.zeros((6, 7), dtype=bool)).all()

@@ -107,3 +107,19 @@ def test_an_operator_without_a_mask_is_refused_with_the_alternative():
     problem = dataclasses.replace(make_toy_problem(), operator=Identity())
     with pytest.raises(ValueError, match="use csgm"):
         _solve(YehSolver(steps=1), problem)
+
+
+def test_the_pre_blend_measurement_loss_is_reported_in_the_notes():
+    """After blending the loss is 0 by construction; the note carries the loss of G(z*) itself."""
+    import re
+
+    problem = make_toy_problem(batch=2)
+    solver = _build(steps=5, restarts=1)
+    blended = _solve(solver, problem)
+    unblended = _solve(_build(steps=5, restarts=1, blend=False), problem)
+    assert blended.best_loss.abs().max() < 1e-10  # observed pixels copied: 0 by construction
+    (note,) = [n for n in blended.notes if "before Poisson blending" in n]
+    values = [float(v) for v in re.search(r"\[([^\]]*)\]", note).group(1).split(",")]
+    assert values == pytest.approx(unblended.best_loss.tolist(), rel=1e-5)
+    assert min(values) > 0
+    assert not unblended.notes

@@ -1,0 +1,40 @@
+"""The CSGM recipe's z-prior weight is the paper's lambda for a *summed* loss, rescaled to the mean `mse`."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from invprob.testing.toys import make_toy_problem
+
+REPO = Path(__file__).resolve().parents[4]
+SHARED = REPO.parent / "shared"
+PAPER_LAMBDA = 0.001  # Bora et al. 2017: ||A G(z) - y||^2 + 0.001 ||z||^2, summed over measurements
+
+
+def test_the_mse_loss_is_the_sum_over_measurement_entries_divided_by_their_number():
+    """What the rescaling rests on (docs/solvers.md, "Loss normalisation")."""
+    problem = make_toy_problem(batch=2)
+    image = torch.rand(2, *problem.image_shape) * 2 - 1
+    residual = problem.operator.A(image) - problem.observation
+    summed = residual.pow(2).reshape(2, -1).sum(dim=1)
+    torch.testing.assert_close(problem.measurement_loss(image), summed / residual[0].numel())
+
+
+def test_the_dcgan32_recipe_weights_the_gaussian_prior_as_the_paper_does():
+    if not (SHARED / "weights" / "dcgan32-celeba" / "generator.pt").is_file():
+        pytest.skip("../shared/weights/dcgan32-celeba is absent")
+    import invprob
+    from invprob.recipe import known_image_shape
+    from invprob.registry import default_registry
+
+    recipe = invprob.load_recipe(REPO / "recipes" / "csgm-inpaint-dcgan32.yaml")
+    (prior,) = [p for p in recipe.priors if p.type == "gaussian-norm"]
+    assert [loss.type for loss in recipe.losses] == ["mse"]
+    shape = known_image_shape(recipe.model_dump(mode="json"), default_registry(), REPO / "recipes")
+    entries = math.prod(shape)  # inpainting: the measurement is image-shaped
+    assert entries == 3 * 32 * 32
+    assert prior.params["weight"] * entries == pytest.approx(PAPER_LAMBDA, rel=0.02)
