@@ -417,7 +417,13 @@ if pytest is not None:
 
     @pytest.fixture(scope="module")
     def folder(tmp_path_factory):
-        return tmp_path_factory.mktemp("fuzz")
+        """Where cases are written: with the recipes folder's data beside them (validation checks
+        that a recipe's data paths exist, relative to its file)."""
+        folder = tmp_path_factory.mktemp("fuzz")
+        for entry in (REPO / "recipes").iterdir():
+            if entry.is_dir():
+                (folder / entry.name).symlink_to(entry.resolve(), target_is_directory=True)
+        return folder
 
     def test_the_shipped_recipes_are_valid_before_mutation(registry, folder):
         for _, text, _ in BASES:

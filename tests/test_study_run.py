@@ -60,8 +60,8 @@ def test_a_study_writes_its_directory_and_a_rerun_skips_finished_cells(tmp_path,
         status = json.loads((directory / cell["run_dir"] / "status.json").read_text())
         assert status["status"] == "complete"
     rows = lines(directory / "results.jsonl")
-    assert len(rows) == 4 * 2 * 3  # cells x images x (psnr, mse, measurement_loss)
-    assert {r["metric"] for r in rows} == {"psnr", "mse", "measurement_loss"}
+    assert len(rows) == 4 * 2 * 4  # cells x images x (psnr, psnr_missing over the mask's hole, mse, measurement_loss)
+    assert {r["metric"] for r in rows} == {"psnr", "psnr_missing", "mse", "measurement_loss"}
     assert {r["image"] for r in rows} == {"sample0000", "sample0001"}
     assert all(isinstance(r["value"], float) and r["study"] == "toy-study" for r in rows)
     with open(directory / "results.csv", newline="") as handle:
@@ -85,7 +85,7 @@ def test_results_are_also_written_as_parquet_when_pandas_and_pyarrow_are_install
     path = write_study(tmp_path, "  - vary: {seed: [1, 2]}\n")
     run_study(load_study(path, registry=toy_registry), tmp_path / "out", show_progress=False, registry=toy_registry)
     table = pd.read_parquet(tmp_path / "out" / "toy-study" / "results.parquet")
-    assert len(table) == 2 * 2 * 3 and set(table["axis:seed"]) == {1, 2}
+    assert len(table) == 2 * 2 * 4 and set(table["axis:seed"]) == {1, 2}
 
 
 def test_a_failing_cell_is_recorded_and_the_others_go_on_then_a_rerun_retries_it(tmp_path, toy_recipe, toy_registry):
@@ -248,7 +248,7 @@ def test_the_ray_engine_runs_a_study_on_a_local_instance_with_failures_isolated(
     cells = lines(directory / "cells.jsonl")
     assert sorted(c["status"] for c in cells) == ["done"] * 3 + ["failed"] * 3
     assert all("the toy solver fails on purpose" in c["error"] for c in cells if c["status"] == "failed")
-    assert len(lines(directory / "results.jsonl")) == 3 * 2 * 3
+    assert len(lines(directory / "results.jsonl")) == 3 * 2 * 4
     for cell in (c for c in cells if c["status"] == "done"):
         assert json.loads((directory / cell["run_dir"] / "status.json").read_text())["status"] == "complete"
     assert lines(directory / "sessions.jsonl")[0]["engine"] == "ray"

@@ -449,6 +449,36 @@ def as_displayable(measurement: torch.Tensor, image_shape: Sequence[int], adjoin
     return None
 
 
+def save_tiles(columns: Sequence[torch.Tensor | Sequence[torch.Tensor] | None], path: Path, padding: int = 2) -> None:
+    """A plain PNG of tiles, no labels: one row per image, one column per tensor (a trainer's
+    sample grid; a run's ``grid.png`` is :func:`save_grid`).
+
+    A column is a batch ``[B, C, H, W]`` or a list of ``[C, H, W]`` images of several sizes
+    (each cell is then as large as the largest image of its row and column).
+    """
+    from PIL import Image
+
+    present = [c for c in columns if c is not None]
+    rows, cols = len(present[0]), len(present)
+    heights = [max(int(column[row].shape[-2]) for column in present) for row in range(rows)]
+    widths = [max(int(column[row].shape[-1]) for row in range(rows)) for column in present]
+    height, width = max(heights), max(widths)
+    tops = np.cumsum([padding] + [h + padding for h in heights])
+    lefts = np.cumsum([padding] + [w + padding for w in widths])
+    canvas = np.full((int(tops[-1]), int(lefts[-1]), 3), 255, np.uint8)
+    for col, tensor in enumerate(present):
+        for row in range(rows):
+            tile = _tile(tensor[row], grey_as_rgb=True)
+            y, x = int(tops[row]), int(lefts[col])
+            canvas[y : y + tile.shape[0], x : x + tile.shape[1]] = tile
+    scale = max(1, 256 // max(height, 1))
+    image = Image.fromarray(canvas)
+    if scale > 1:
+        image = image.resize((canvas.shape[1] * scale, canvas.shape[0] * scale), Image.Resampling.NEAREST)
+    with atomic_path(path) as tmp:
+        image.save(tmp)
+
+
 GRID_ROWS = 32
 """The most images ``grid.png`` shows (the first ones); every image is in ``images/``."""
 GIF_FRAME_MS = 100

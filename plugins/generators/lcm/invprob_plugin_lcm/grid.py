@@ -1,4 +1,4 @@
-"""Image grids through the core's :func:`invprob.outputs.save_grid` (one column per tensor)."""
+"""Image grids through the core's :func:`invprob.outputs.save_tiles` (one column per tensor)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from invprob.outputs import save_grid as _core_save_grid
+from invprob.outputs import save_tiles
 
 
 def save_grid(images: torch.Tensor, path: str | Path, *, nrow: int) -> Path:
@@ -18,5 +18,5 @@ def save_grid(images: torch.Tensor, path: str | Path, *, nrow: int) -> Path:
     rows = -(-count // nrow)
     padded = torch.cat([images, images.new_ones(rows * nrow - count, *images.shape[1:])]) if rows * nrow > count else images
     grid = padded.reshape(rows, nrow, *images.shape[1:])
-    _core_save_grid([grid[:, col] for col in range(nrow)], path)
+    save_tiles([grid[:, col] for col in range(nrow)], path)
     return path

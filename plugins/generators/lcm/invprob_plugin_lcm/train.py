@@ -95,7 +95,7 @@ def load_training_images(
     def read(indices: np.ndarray) -> np.ndarray:
         arrays = []
         for index in indices:
-            array = found[index][1]()
+            array = np.round(found[index][1]().pixels * 255).astype(np.uint8)  # decoded in [0, 1]
             if array.ndim == 2:
                 array = np.repeat(array[..., None], 3, axis=-1)
             if array.shape[:2] != (size, size):

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from invprob.data import load_images
-from invprob.outputs import save_grid
+from invprob.outputs import save_tiles
 from invprob.seeding import make_rng, randn, rand
 from invprob.weights import save_safetensors
 
@@ -134,7 +134,7 @@ def _save_samples(g: StyleGAN2Network, latent_avg: torch.Tensor, path: Path, *, 
     with torch.no_grad():
         z = randn((side * side, g.config.style_dim), make_rng(seed, "samples"), device=latent_avg.device)
         image, _ = g.synthesis(g.get_latent(z)[:, None].repeat(1, g.config.n_latent, 1))
-    save_grid([image[i * side : (i + 1) * side] for i in range(side)], path)
+    save_tiles([image[i * side : (i + 1) * side] for i in range(side)], path)
 
 
 def run(args: argparse.Namespace) -> int:
