@@ -15,7 +15,6 @@ manifold at test time" when ``G`` is an LCM generator. Both run through the core
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
 
 import torch
 
@@ -28,17 +27,6 @@ PHI_LR = 0.001
 """Adam's default rate on ``phi``: its box is [-B, B] with B = 0.01, so 0.001 moves a tenth of it per step."""
 Z_LR = 0.01
 """Adam's default rate on a free latent map stack ``z``."""
-
-
-@runtime_checkable
-class ManifoldNet(Protocol):
-    """What the solver uses of invprob-plugin-conv-manifold's functional, batched latent ConvNet."""
-
-    def initial_parameters(self, batch: int, seed: int) -> dict[str, torch.Tensor]: ...
-
-    def latent(self, params: Mapping[str, torch.Tensor]) -> torch.Tensor: ...
-
-    def clamp_(self, params: Mapping[str, torch.Tensor], bound: float) -> None: ...
 
 
 class LCMSolver(Solver):
@@ -69,38 +57,51 @@ class LCMSolver(Solver):
                 "(lcm-hourglass) to the recipe, or use the dip solver, which needs none"
             )
         reparameterisations = problem.reparameterisations
-        if not reparameterisations:
+        if not reparameterisations:  # GLO, or LCM without the manifold at test time: z itself
             latents = initial_latents(problem, self.restarts, rng, solver="lcm")
             settings = OptimiserSettings(steps=self.steps, lr=self.lr or Z_LR)
             return optimise(latents, generator, problem, settings, monitor=monitor, description="lcm (z)")
-        if len(reparameterisations) > 1:
-            raise ValueError("the lcm solver takes one convolutional-manifold prior, got " + str(len(reparameterisations)))
-        prior = reparameterisations[0]
-        net, bound, seed = manifold_of(prior)
+        if len(reparameterisations) > 1 or not _is_conv_manifold(reparameterisations[0]):
+            names = ", ".join(type(p).__name__ for p in reparameterisations)
+            raise ValueError(
+                f"the lcm solver optimises the parameters of one convolutional manifold (the conv-manifold prior), "
+                f"got the reparameterisation prior(s) {names}: use one conv-manifold prior, or none to optimise z"
+            )
+        return self._solve_on_manifold(problem, reparameterisations[0], rng, monitor)
+
+    def _solve_on_manifold(self, problem: InverseProblem, prior, rng, monitor) -> SolverResult:
+        generator = problem.generator
         batch = problem.batch_size
-        seeds = [seed] + [int(torch.randint(0, 2**31 - 1, (1,), generator=rng)) for _ in range(self.restarts - 1)]
-        draws = [net.initial_parameters(batch, s) for s in seeds]
+        # initialise() sizes f for the generator's latent and fixes s and the initial phi's seed
+        template = generator.sample_latent(batch * self.restarts, rng)
+        prior.initialise(template, rng)
+        net, bound, variable = prior.net, prior.bound, prior.variable
+        seeds = [net.seed] + [int(torch.randint(0, 2**62, (1,), generator=rng)) for _ in range(self.restarts - 1)]
+        draws = [net.initial_parameters(batch, seed, bound=bound) for seed in seeds]
         device = problem.observation.device
-        phi = {name: torch.cat([d[name] for d in draws]).to(device).detach().clone() for name in draws[0]}
+        variables = {name: torch.cat([d[name] for d in draws]).to(device) for name in draws[0]}
+        if set(variables) & set(template):
+            raise ValueError(f"the manifold's parameter names {sorted(variables)} clash with the latents {sorted(template)}")
+        # the generator's other latents, if any, stay free variables (as in the prior's own forward)
+        variables.update({name: value.detach().clone() for name, value in template.items() if name != variable})
 
-        def render(variables: Mapping[str, torch.Tensor]) -> torch.Tensor:
-            return generator(net.latent(variables))
+        def render(v: Mapping[str, torch.Tensor]) -> torch.Tensor:
+            latents = {name: v[name] for name in template if name != variable}
+            latents[variable] = net.latent(v)
+            return generator(latents)
 
-        def clamp(variables) -> None:
-            net.clamp_(variables, bound)
+        def clamp(v) -> None:
+            net.clamp_(v, bound)
 
         settings = OptimiserSettings(steps=self.steps, lr=self.lr or PHI_LR)
-        return optimise(phi, render, problem, settings, project=clamp, monitor=monitor, description="lcm (phi)")
+        result = optimise(variables, render, problem, settings, project=clamp, monitor=monitor, description="lcm (phi)")
+        with torch.no_grad():  # the run keeps z = f_phi(s) of the best phi too, beside phi itself
+            if set(draws[0]) <= set(result.best_latents):
+                result.best_latents[variable] = net.latent(result.best_latents)
+        return result
 
 
-def manifold_of(prior: Any) -> tuple[ManifoldNet, float, int]:
-    """``(net, bound, seed)`` of a convolutional-manifold prior: its functional latent ConvNet,
-    the box ``B`` of ``phi`` and the seed of the initial ``phi`` every image starts from."""
-    net = getattr(prior, "net", prior)
-    bound, seed = getattr(prior, "bound", None), getattr(prior, "seed", None)
-    if not isinstance(net, ManifoldNet) or bound is None or seed is None:
-        raise ValueError(
-            f"the lcm solver optimises the parameters of a convolutional manifold (the conv-manifold prior); "
-            f"the reparameterisation prior {type(prior).__name__} is not one: use conv-manifold, or no prior to optimise z"
-        )
-    return net, float(bound), int(seed)
+def _is_conv_manifold(prior: object) -> bool:
+    from invprob_plugin_conv_manifold.prior import ConvManifoldPrior
+
+    return isinstance(prior, ConvManifoldPrior)
