@@ -40,6 +40,7 @@ import torch
 import invprob
 from invprob.context import BuildContext
 from invprob.data import load_images
+from invprob.metrics import mse, psnr
 from invprob.problem import InverseProblem, WeightedLoss
 from invprob.progress import Monitor
 from invprob.registry import default_registry
@@ -94,10 +95,10 @@ def main() -> None:
             solver, problem, steps = build(method, task, operator, observation, truth, args)
             result = solver.solve(problem, rng=problem_rng(args.seed), monitor=Monitor(show_progress=False))
             seconds = time.perf_counter() - started
-            mse_per_image = region_mse(result.best_image, truth, hole)
+            mse_per_image = mse(scored(result.best_image, hole), scored(truth, hole))
             cell = {
                 "method": method, "task": task, "images": len(names), "names": names, "steps": steps,
-                "mse": mse_per_image.mean().item(), "psnr": (10 * torch.log10(1 / mse_per_image)).mean().item(),
+                "mse": mse_per_image.mean().item(), "psnr": psnr(scored(result.best_image, hole), scored(truth, hole)).mean().item(),
                 "mse_per_image": mse_per_image.tolist(), "seconds": seconds, "threads": args.threads,
                 "command": shlex.join([".venv/bin/python", "benchmarks/lcm_table.py", *sys.argv[1:]]),
                 "torch": torch.__version__, "machine": platform.machine(),
@@ -114,22 +115,20 @@ def problem_rng(seed: int) -> torch.Generator:
 
 def observe(task: str, truth: torch.Tensor, seed: int):
     """The task's operator (from the DIP recipe, which needs no model), its observation of
-    ``truth`` and the mask of the pixels scored (the hole for inpainting, else None)."""
+    ``truth`` and the box of the pixels scored (the hole for inpainting, else None)."""
     recipe = invprob.load_recipe(ROOT / "recipes" / f"dip-{RECIPE_TASK[task]}.yaml")
     context = BuildContext(registry=default_registry(), image_shape=(3, 64, 64), seed=seed)
     operator = context.registry.build("operators", recipe.operator.type, recipe.operator.params, context)
     observation = operator(truth, rng=context.rng("noise"))
-    mask = operator.observed_mask() if task == "inpaint" else None
-    return operator, observation, None if mask is None else (1 - mask).bool()
+    if task != "inpaint":
+        return operator, observation, None
+    rows, cols = torch.nonzero(operator.observed_mask()[0, 0] == 0, as_tuple=True)  # the missing centre box
+    return operator, observation, (slice(int(rows.min()), int(rows.max()) + 1), slice(int(cols.min()), int(cols.max()) + 1))
 
 
-def region_mse(image: torch.Tensor, truth: torch.Tensor, hole: torch.Tensor | None) -> torch.Tensor:
-    """Per-image MSE on the [0, 1] scale, over ``hole`` (all channels) or the whole image."""
-    error = ((image.clamp(-1, 1) - truth) / 2).square()
-    if hole is None:
-        return error.flatten(1).mean(1)
-    weight = hole.expand_as(error).to(error.dtype)
-    return (error * weight).flatten(1).sum(1) / weight.flatten(1).sum(1)
+def scored(image: torch.Tensor, box: tuple[slice, slice] | None) -> torch.Tensor:
+    """The pixels a cell scores: the hole's box (inpainting, as the paper) or the whole image."""
+    return image if box is None else image[..., box[0], box[1]]
 
 
 def build(method: str, task: str, operator, observation, truth, args):
