@@ -168,22 +168,35 @@ def build(method: str, task: str, operator, observation, truth, args):
 
 
 def report(cells_dir: Path) -> str:
+    """Markdown: per task, every method on the faces all its cells share (so methods run on
+    different subsets are compared on the same faces), then each cell on all of its faces."""
     cells = {}
     for path in sorted(cells_dir.glob("*.json")):
         cell = json.loads(path.read_text(encoding="utf-8"))
         cells[(cell["method"], cell["task"])] = cell
     methods = [m for m in METHODS if any(m == k[0] for k in cells)]
-    lines = [
-        "| task | " + " | ".join(METHODS[m] for m in methods) + " |",
-        "|---|" + "---|" * len(methods),
-    ]
+    header = ["| task | faces | " + " | ".join(METHODS[m] for m in methods) + " |", "|---|---|" + "---|" * len(methods)]
+    common_rows, own_rows = [], []
     for task, label in TASKS.items():
-        row = []
+        present = [cells[(m, task)] for m in methods if (m, task) in cells]
+        if not present:
+            continue
+        common = set.intersection(*(set(c["names"]) for c in present))
+        row_common, row_own = [], []
         for method in methods:
             cell = cells.get((method, task))
-            row.append("-" if cell is None else f"{cell['mse']:.4f} / {cell['psnr']:.2f}" + ("" if cell["images"] == 64 else f" ({cell['images']} faces)"))
-        lines.append(f"| {label} | " + " | ".join(row) + " |")
-    lines += ["", "Steps / seconds per cell (all its faces in one batch, 1 thread, shared CPU):", ""]
+            if cell is None:
+                row_common.append("-")
+                row_own.append("-")
+                continue
+            picked = torch.tensor([v for n, v in zip(cell["names"], cell["mse_per_image"]) if n in common], dtype=torch.float64)
+            row_common.append(f"{picked.mean().item():.4f} / {(-10 * torch.log10(picked)).mean().item():.2f}")
+            row_own.append(f"{cell['mse']:.4f} / {cell['psnr']:.2f} ({cell['images']})")
+        common_rows.append(f"| {label} | {len(common)} | " + " | ".join(row_common) + " |")
+        own_rows.append(f"| {label} | per cell | " + " | ".join(row_own) + " |")
+    lines = ["Every method on the same faces (those all of a task's cells share):", "", *header, *common_rows, "",
+             "Each cell on all the faces it ran on (face count in brackets):", "", *header, *own_rows, "",
+             "Steps / seconds per cell (its faces in one batch, 1 thread, shared CPU under load):", ""]
     for (method, task), cell in sorted(cells.items()):
         lines.append(f"- {METHODS[method]}, {TASKS[task]}: {cell['steps']} steps, {cell['images']} faces, {cell['seconds']:.0f} s; `{cell['command']}`")
     return "\n".join(lines) + "\n"
