@@ -70,6 +70,10 @@ def main() -> None:
     parser.add_argument("--first", type=int, default=None, help="only the first K of those N (a stated subset, for slow methods)")
     parser.add_argument("--steps", type=int, default=None, help="override every solver's steps")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--override", action="append", default=[], metavar="KEY=VALUE",
+        help="recipe override for the recipe-built methods (lcm, glo, lcm-nomanifold, dip), e.g. solver.params.lr=0.003",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cells", type=Path, default=ROOT / "benchmarks" / "results" / "lcm_table_64faces_cells")
     parser.add_argument("--report", action="store_true", help="only assemble the table from the cells")
@@ -100,6 +104,7 @@ def main() -> None:
                 "method": method, "task": task, "images": len(names), "names": names, "steps": steps,
                 "mse": mse_per_image.mean().item(), "psnr": psnr(scored(result.best_image, hole), scored(truth, hole)).mean().item(),
                 "mse_per_image": mse_per_image.tolist(), "seconds": seconds, "threads": args.threads,
+                "overrides": args.override if method in RECIPE_METHODS else [],
                 "command": shlex.join([".venv/bin/python", "benchmarks/lcm_table.py", *sys.argv[1:]]),
                 "torch": torch.__version__, "machine": platform.machine(),
             }
@@ -134,7 +139,7 @@ def scored(image: torch.Tensor, box: tuple[slice, slice] | None) -> torch.Tensor
 def build(method: str, task: str, operator, observation, truth, args):
     """``(solver, problem, steps)`` for one cell."""
     if method in RECIPE_METHODS:
-        overrides = [f"solver.params.steps={args.steps}"] if args.steps else []
+        overrides = ([f"solver.params.steps={args.steps}"] if args.steps else []) + args.override
         recipe = invprob.load_recipe(ROOT / "recipes" / f"{RECIPE_METHODS[method]}-{RECIPE_TASK[task]}.yaml", overrides)
         components = invprob.build(recipe, device="cpu")
         generator, priors, losses, solver = components.generator, components.priors, components.losses, components.solver
