@@ -23,10 +23,13 @@ from invprob.problem import InverseProblem
 from invprob.progress import Monitor
 from invprob.solver import Solver, SolverResult
 
-PHI_LR = 0.001
-"""Adam's default rate on ``phi``: its box is [-B, B] with B = 0.01, so 0.001 moves a tenth of it per step."""
-Z_LR = 0.01
-"""Adam's default rate on a free latent map stack ``z``."""
+PHI_LR = 0.01
+"""Adam's default rate on ``phi`` (box B = 0.01: a step may cross it, the clamp brings it back).
+Chosen on 4 held-out faces, centre inpainting, 150 steps: 0.001 / 0.004 / 0.016 / 0.05 gave hole
+MSE 0.021 / 0.022 / 0.015 / 0.021 (an early LCM checkpoint; noisy)."""
+Z_LR = 0.1
+"""Adam's default rate on a free latent map stack ``z`` (GLO, same probe: 0.01 / 0.04 / 0.15 gave
+0.032 / 0.028 / 0.023)."""
 
 
 class LCMSolver(Solver):
