@@ -27,7 +27,7 @@ class LCMParams(Params):
 
     steps: int = Field(500, ge=0, description="Adam steps")
     lr: float | None = Field(
-        None, gt=0, description="Adam learning rate; default 0.01 on phi (box [-0.01, 0.01]), 0.1 on z"
+        None, gt=0, description="Adam learning rate; default 0.01 on phi (box [-0.01, 0.01]) and on z"
     )
     restarts: int = Field(1, ge=1, description="starts batched as one tensor; restart 0 starts from the prior's phi")
 
