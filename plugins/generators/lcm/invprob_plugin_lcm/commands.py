@@ -17,7 +17,8 @@ def _configure_train(parser: argparse.ArgumentParser, *, kind: str) -> None:
     parser.add_argument("--image-size", type=int, default=64, choices=(32, 64, 128))
     parser.add_argument("--latent-channels", type=int, default=32, help="channels C of the latent maps z")
     parser.add_argument("--latent-size", type=int, default=16, help="side of the latent maps (a power of two, >= 8)")
-    parser.add_argument("--width", type=int, default=48, help="base width of the hourglass generator")
+    parser.add_argument("--width", type=int, default=32,
+                        help="base width of the hourglass generator (32: 0.35 M parameters at 64 px; 48: 0.79 M)")
     if lcm:
         parser.add_argument("--manifold-channels", type=int, nargs="+", default=[8, 16, 32],
                             help="hidden widths of the latent ConvNet f (len + 1 unpadded 3x3 convs)")
@@ -26,14 +27,19 @@ def _configure_train(parser: argparse.ArgumentParser, *, kind: str) -> None:
         parser.add_argument("--noise-scale", type=float, default=0.1, help="s ~ U(0, 1) * noise_scale")
     else:
         parser.add_argument("--init-std", type=float, default=0.1, help="z_i ~ N(0, init_std^2) at the start")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd",
-                        help="for theta (the generator): plain SGD as the paper, or Adam (faster on a short budget)")
-    parser.add_argument("--lr", type=float, default=1.0, help="learning rate of theta")
-    parser.add_argument("--latent-lr", type=float, default=(0.1 if lcm else 1.0),
-                        help="per-image learning rate: each image's " + ("phi" if lcm else "z") + " moves by "
-                             "latent_lr * grad of its own loss, whatever the batch size (the authors' "
-                             + ("lr 1.0 at batch 10" if lcm else "lr 10 at batch 10") + " on the batch mean)")  # fmt: skip
+        parser.add_argument("--vector-latent", type=int, default=0, metavar="D",
+                            help="GLO's vector variant: z_i is a D-vector (a linear layer maps it to the latent maps), "
+                                 "projected onto the unit ball after every step; 0: latent maps")  # fmt: skip
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--optimizer", choices=("sgd", "adam"), default="adam",
+                        help="for theta (the generator): Adam (betas 0.5, 0.999; converges faster on a short CPU "
+                             "budget) or plain SGD as the paper (--optimizer sgd --lr 1.0)")  # fmt: skip
+    parser.add_argument("--lr", type=float, default=0.002, help="learning rate of theta")
+    parser.add_argument("--latent-lr", type=float, default=(0.03 if lcm else 30.0),
+                        help="per-image learning rate (plain SGD): each image's " + ("phi" if lcm else "z") + " moves "
+                             "by latent_lr * grad of its own loss, whatever the batch size. The authors' "
+                             + ("lr 1.0 at batch 10" if lcm else "lr 10 at batch 10") + " on the batch mean is "
+                             + ("0.1" if lcm else "1.0") + " here; the default is what trained the committed model")  # fmt: skip
     parser.add_argument("--mse-weight", type=float, default=1.0, help="weight of the MSE term added to Lap-L1")
     parser.add_argument("--epochs", type=float, default=10, help="stop after this many epochs (fractions allowed)")
     parser.add_argument("--minutes", type=float, default=None, help="stop cleanly after this much wall time")
@@ -75,7 +81,6 @@ def configure_sample(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="the PNG grid to write")
     parser.add_argument("--count", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--scale", type=int, default=1, help="enlarge the grid by this integer factor")
     parser.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
 
 
@@ -88,5 +93,4 @@ def configure_interpolate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=8, help="images per row, ends included")
     parser.add_argument("--steps", type=int, default=300, help="optimisation steps fitting each image")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--scale", type=int, default=2, help="enlarge the grid by this integer factor")
     parser.add_argument("--force", action="store_true", help="overwrite OUT if it exists")

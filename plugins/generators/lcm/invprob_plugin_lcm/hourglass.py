@@ -10,10 +10,12 @@
                  -- transposed convs on to the image size -- 3x3 head -- tanh
 
 Every convolution but the head is followed by batch norm and LeakyReLU(0.2); the two skip
-connections join (by concatenation) at the two lowest resolutions above the bottleneck, as
-the paper's "two skip connections" at low resolution. The map sizes follow the paper's
-``32 -> 4 -> 128`` at 128 px; at 64 px our default is ``16 -> 4 -> 64`` with a 32x16x16 latent
-and ``width=48`` (about 0.7 M parameters); 32 px works with an 8x8 latent.
+connections (concatenations) join at the latent resolution and at half of it, the two
+low-resolution levels of the encoder above the bottleneck, as the paper's "two skip
+connections". The map sizes follow the paper's ``32 -> 4 -> 128`` at 128 px; at 64 px our
+default is ``16 -> 4 -> 64`` with a 32x16x16 latent; ``width=32`` (the committed models) has
+0.35 M parameters, ``width=48`` 0.79 M; 32 px works with an 8x8 latent. With
+``latent_vector=d`` (GLO's vector variant) a linear layer first maps ``z [d]`` to the stack.
 
 The generator is a chain of stages (:class:`invprob.generator.Generator`'s stage support);
 each stage reads and writes named entries of the state, so ``split(k)`` holds at every stage:
@@ -23,7 +25,6 @@ the skip features travel in the state (``skip_a``, ``skip_b``) until the decoder
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import torch
@@ -43,9 +44,12 @@ class HourglassConfig:
     size: int = 64
     latent_channels: int = 32
     latent_size: int = 16
-    width: int = 48
+    width: int = 32
     channels: int = 3
     dilated: int = 2
+    latent_vector: int = 0
+    """0: the latent is the map stack itself; ``d > 0``: a vector ``z [d]`` that a linear layer maps
+    to the stack (GLO's vector latent, Bojanowski et al.)."""
 
     def __post_init__(self) -> None:
         for name in ("size", "latent_size"):
@@ -59,12 +63,20 @@ class HourglassConfig:
         for name in ("latent_channels", "width", "channels"):
             if getattr(self, name) < 1:
                 raise ValueError(f"hourglass: {name} must be positive, got {getattr(self, name)}")
+        if self.latent_vector < 0:
+            raise ValueError(f"hourglass: latent_vector must be >= 0 (0: map latent), got {self.latent_vector}")
         if self.dilated < 0:
             raise ValueError(f"hourglass: dilated must be >= 0, got {self.dilated}")
 
     @property
-    def latent_shape(self) -> tuple[int, int, int]:
+    def map_shape(self) -> tuple[int, int, int]:
+        """The map stack the encoder takes, ``[C, h, w]``."""
         return (self.latent_channels, self.latent_size, self.latent_size)
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        """The per-sample shape of the latent ``z``: the map stack, or ``(latent_vector,)``."""
+        return (self.latent_vector,) if self.latent_vector else self.map_shape
 
     def as_metadata(self) -> dict[str, str]:
         return {key: str(value) for key, value in asdict(self).items()}
@@ -105,19 +117,23 @@ class Step(nn.Module):
 
 
 class HourglassGenerator(Generator):
-    """g_theta: ``{"z": [B, C, h, w]} -> [B, channels, size, size]`` in [-1, 1].
+    """g_theta: ``{"z": [B, C, h, w]} -> [B, channels, size, size]`` in [-1, 1] (``z [B, d]`` with
+    ``latent_vector = d``).
 
     ``sampler``: how ``sample_latent`` draws z. Without one the space is N(0, 1) (a random
     init has no better choice); a trained model passes the sampler fitted to its training
     latents (:class:`invprob_plugin_lcm.sampling.LatentSampler`, appendix I of the paper).
     """
 
-    def __init__(self, config: HourglassConfig = HourglassConfig(), *, sampler: Sampler | None = None):
+    def __init__(self, config: HourglassConfig | None = None, *, sampler: Sampler | None = None):
         super().__init__()
+        config = config or HourglassConfig()
         self.config = config
         c, w = config, config.width
         feat = "features"
         stages: list[nn.Module] = []
+        if c.latent_vector:  # GLO's vector latent: a linear map to the stack
+            stages.append(Step(nn.Sequential(nn.Linear(c.latent_vector, math.prod(c.map_shape)), nn.Unflatten(1, c.map_shape)), "z", "z"))
         # encoder: stem at the latent resolution, then 4x4 stride-2 convs down to 4x4
         stages.append(Step(nn.Sequential(nn.Conv2d(c.latent_channels, w, 3, 1, 1, bias=False), *_act(w)), "z", feat))
         downs = int(math.log2(c.latent_size // BOTTLENECK))
@@ -157,14 +173,9 @@ class HourglassGenerator(Generator):
         self.latent_spaces = {"z": LatentSpace.custom("z", shape, sampler) if sampler is not None else LatentSpace("z", shape)}
 
 
-def build_hourglass(config: HourglassConfig = HourglassConfig(), *, seed: int = 0) -> HourglassGenerator:
+def build_hourglass(config: HourglassConfig | None = None, *, seed: int = 0) -> HourglassGenerator:
     """A randomly initialised hourglass: PyTorch's default init drawn under ``seed``, BN scale 1."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        generator = HourglassGenerator(config)
+        generator = HourglassGenerator(config or HourglassConfig())
     return generator
-
-
-def count_parameters(module: nn.Module, names: Sequence[str] | None = None) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -29,7 +29,7 @@ def _read(path: str, size: int) -> torch.Tensor:
 
     try:
         with Image.open(path) as image:
-            array = np.asarray(image.convert("RGB").resize((size, size), Image.LANCZOS))
+            array = np.array(image.convert("RGB").resize((size, size), Image.LANCZOS))
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path} is not a readable image: {exc}") from None
     return from_uint8(array)  # [3, H, W]
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         latents = ManifoldLatents(net, bound=info.bound or 0.01, seed=int(info.manifold["seed"]))
         lr = float(info.metadata.get("latent_lr", 0.1))
     else:
-        latents = FreeLatents(info.config.latent_shape, seed=args.seed)
+        latents = FreeLatents(info.config.latent_shape, seed=args.seed, unit_ball=bool(info.config.latent_vector))
         lr = float(info.metadata.get("latent_lr", 1.0))
     params, _ = fit_latents(generator, latents, images, steps=args.steps, lr=lr)
     weights = torch.linspace(0, 1, args.frames)

@@ -5,7 +5,8 @@
   images of a batch at once as grouped convolutions); after every step phi's conv weights are
   clamped to ``[-bound, bound]``. Every image starts from the same phi.
 - :class:`FreeLatents` (GLO): each image has its own free latent maps ``z_i``, drawn
-  ``N(0, init_std^2)`` at the start.
+  ``N(0, init_std^2)`` at the start; or, GLO's vector variant, a vector projected onto the unit
+  ball after every step.
 
 Both take and return ``{name: [B, ...]}`` dicts, the rows a :class:`LatentStore` holds, and both
 are updated by :func:`sgd_step_`: plain SGD with a *per-image* learning rate (each image's
@@ -57,19 +58,23 @@ class ManifoldLatents:
 
 
 class FreeLatents:
-    """GLO: free latent maps ``z_i [C, h, w]`` per image."""
+    """GLO: free latent maps ``z_i [C, h, w]`` (or vectors ``[d]``) per image; ``unit_ball``
+    projects each z_i onto ``||z|| <= 1`` after every step (and at the start)."""
 
     kind = "glo"
 
-    def __init__(self, shape: tuple[int, int, int], *, init_std: float = 0.1, seed: int = 0):
+    def __init__(self, shape: tuple[int, ...], *, init_std: float = 0.1, seed: int = 0, unit_ball: bool = False):
         self.shape = tuple(shape)
         self.init_std = float(init_std)
         self.seed = int(seed)
+        self.unit_ball = unit_ball
 
     def initial(self, count: int, *, stream: str = "glo.z") -> dict[str, torch.Tensor]:
         """``count`` rows ``N(0, init_std^2)``, drawn in order from one seeded stream."""
         rng = seeding.make_rng(self.seed, stream)
-        return {"z": seeding.randn((count, *self.shape), rng) * self.init_std}
+        params = {"z": seeding.randn((count, *self.shape), rng) * self.init_std}
+        self.constrain_(params)
+        return params
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         return {"z": self.shape}
@@ -78,13 +83,23 @@ class FreeLatents:
         """Write every image's initial z into ``store``, chunk by chunk from one seeded stream
         (the same values for the same store size, whatever the memory)."""
         rng = seeding.make_rng(self.seed, "glo.z")
-        store.fill("z", lambda start, stop: seeding.randn((stop - start, *self.shape), rng) * self.init_std)
+
+        def rows(start: int, stop: int) -> torch.Tensor:
+            chunk = {"z": seeding.randn((stop - start, *self.shape), rng) * self.init_std}
+            self.constrain_(chunk)
+            return chunk["z"]
+
+        store.fill("z", rows)
 
     def latent(self, params: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return params["z"]
 
     def constrain_(self, params: MutableMapping[str, torch.Tensor]) -> None:
-        pass
+        if self.unit_ball:
+            with torch.no_grad():
+                z = params["z"]
+                norms = z.flatten(1).norm(dim=1).clamp(min=1.0)
+                z.div_(norms.reshape(-1, *([1] * (z.ndim - 1))))
 
     def to(self, device: torch.device) -> FreeLatents:
         return self

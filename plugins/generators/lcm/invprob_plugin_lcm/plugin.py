@@ -34,7 +34,10 @@ class HourglassParams(Params):
     size: Literal[32, 64, 128] = Field(64, description="image size (random init only)")
     latent_channels: int = Field(32, ge=1, description="channels C of the latent z (random init only)")
     latent_size: int = Field(16, ge=8, description="side h of the latent maps, a power of two (random init only)")
-    width: int = Field(48, ge=1, description="base width of the hourglass (random init only)")
+    width: int = Field(32, ge=1, description="base width of the hourglass (random init only)")
+    latent_vector: int = Field(
+        0, ge=0, description="random init: 0 for a map-stack latent, d for GLO's vector latent z [d] (a linear layer to the maps)"
+    )
     seed: int | None = Field(None, ge=0, description="random init: weights seed (default: the run's seed)")
 
 
@@ -54,7 +57,8 @@ def _build_hourglass(params: HourglassParams, context: BuildContext):
         generator, _ = load_model(committed_model_path(params.model))
     else:
         config = HourglassConfig(
-            size=params.size, latent_channels=params.latent_channels, latent_size=params.latent_size, width=params.width
+            size=params.size, latent_channels=params.latent_channels, latent_size=params.latent_size,
+            width=params.width, latent_vector=params.latent_vector,
         )
         generator = build_hourglass(config, seed=context.seed if params.seed is None else params.seed).eval()
     return generator.to(context.device)
@@ -73,8 +77,11 @@ def invprob_register_generators(registry: ComponentRegistry) -> None:
         _build_hourglass,
         params_model=HourglassParams,
         examples=[
+            {},
+            {"model": "glo-faces64"},
             {"model": None, "size": 32, "latent_channels": 4, "latent_size": 8, "width": 8},
             {"model": None, "size": 64, "latent_channels": 3, "latent_size": 16, "width": 8, "seed": 1},
+            {"model": None, "size": 32, "latent_channels": 2, "latent_size": 8, "width": 4, "latent_vector": 16},
         ],
     )
 

@@ -41,7 +41,9 @@ class GaussianMixtureSampler:
         from sklearn.decomposition import PCA
         from sklearn.mixture import GaussianMixture
 
-        rows = np.asarray(rows, dtype=np.float64)
+        rows = np.asarray(rows)
+        if rows.dtype not in (np.float32, np.float64):
+            rows = rows.astype(np.float32)
         if rows.ndim != 2 or len(rows) < 2:
             raise ValueError(f"fitting a sampler needs at least 2 rows of vectors, got shape {rows.shape}")
         dims = max(1, min(dims, rows.shape[0] - 1, rows.shape[1]))

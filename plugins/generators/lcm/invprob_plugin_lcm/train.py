@@ -62,8 +62,9 @@ MODEL = "model.safetensors"
 TRAINING_FILES = (CHECKPOINT, LATENTS, MODEL, "train.json", "log.csv")
 """What a training writes into its ``--out`` folder; any of them marks an earlier training."""
 
-SAMPLER_ROWS = 10_000
-"""At most this many training latents (a seeded random subset) go into the sampler's fit."""
+SAMPLER_ROWS = 5_000
+"""At most this many training latents (a seeded random subset) go into the sampler's fit (the
+paper: 30 k); 5,000 rows of LCM's 15 k parameters are 300 MB in float32."""
 
 
 def load_training_images(
@@ -115,13 +116,16 @@ class Trainer:
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
+        loading = time.monotonic()
         images, self.ids, held, self.held_ids = load_training_images(
             args.data, size=args.image_size, holdout_highest=args.holdout_highest, limit=args.limit
         )
+        self.data_seconds = time.monotonic() - loading
         self.images = torch.from_numpy(images)
         self.held = torch.from_numpy(held)
         self.config = HourglassConfig(
-            size=args.image_size, latent_channels=args.latent_channels, latent_size=args.latent_size, width=args.width
+            size=args.image_size, latent_channels=args.latent_channels, latent_size=args.latent_size, width=args.width,
+            latent_vector=getattr(args, "vector_latent", 0) or 0,
         )
         self.generator = build_hourglass(self.config, seed=args.seed).to(self.device)
         self.manifold_config: dict | None = None
@@ -133,7 +137,8 @@ class Trainer:
             self.manifold_config = net.config()
             self.latents = ManifoldLatents(net, bound=args.bound, seed=args.seed).to(self.device)
         else:
-            self.latents = FreeLatents(self.config.latent_shape, init_std=args.init_std, seed=args.seed)
+            self.latents = FreeLatents(self.config.latent_shape, init_std=args.init_std, seed=args.seed,
+                                       unit_ball=bool(self.config.latent_vector))  # fmt: skip
         if args.optimizer == "adam":
             self.opt = torch.optim.Adam(self.generator.parameters(), lr=args.lr, betas=(0.5, 0.999))
         else:
@@ -243,6 +248,10 @@ class Trainer:
             "threads": torch.get_num_threads(),
             "device": str(self.device),
         }
+        summary["data_load_seconds"] = round(self.data_seconds, 1)
+        summary["seconds_per_step_this_session"] = round(session / max(self.step - start_step, 1), 3)
+        summary["peak_rss_mb_training"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        summary["rss_now_mb"] = _rss_split()
         self.finish(summary)
         summary["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         (self.out / "train.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
@@ -388,7 +397,21 @@ class Trainer:
         if count > SAMPLER_ROWS:
             index = np.sort(np.random.default_rng(self.args.seed).choice(count, SAMPLER_ROWS, replace=False))
         # the flattening order is the store's (= the net's parameter order, what unflatten expects)
-        return np.concatenate([self.store.all(n)[index].reshape(len(index), -1) for n in self.latents.shapes()], axis=1)
+        return np.concatenate(
+            [np.asarray(self.store.all(n)[index], dtype=np.float32).reshape(len(index), -1) for n in self.latents.shapes()],
+            axis=1,
+        )
+
+
+def _rss_split() -> dict[str, float]:
+    """Resident memory now, split into anonymous and file-backed (the memory-mapped latents'
+    pages are file-backed: the kernel can drop them), from ``/proc/self/status`` (Linux; else {})."""
+    try:
+        lines = Path("/proc/self/status").read_text().splitlines()
+    except OSError:
+        return {}
+    fields = {"RssAnon:": "anonymous", "RssFile:": "file_backed", "VmHWM:": "peak"}
+    return {fields[p[0]]: round(int(p[1]) / 1024, 1) for p in (line.split() for line in lines) if p and p[0] in fields}
 
 
 def _progress(total: int, initial: int, *, disabled: bool):

@@ -94,3 +94,22 @@ def test_memory_mapped_latents_round_trip(tmp_path):
     expected = torch.cat([torch.randn(n, 4, generator=rng) for n in (3, 3, 3, 1)])
     untouched = [i for i in range(10) if i not in (2, 7)]
     assert torch.equal(on_disk["b"][untouched], expected[untouched])  # chunked fill = one stream
+
+
+def test_a_missing_committed_model_names_the_file_and_where_it_looked(monkeypatch, tmp_path):
+    from invprob.weights import WeightsNotFoundError
+    from invprob_plugin_lcm import models
+
+    monkeypatch.setattr(models, "MODELS_DIR", tmp_path)
+    with pytest.raises(WeightsNotFoundError, match=r"lcm-faces64.*looked for .*lcm-faces64\.safetensors"):
+        models.committed_model_path("lcm-faces64")
+
+
+def test_a_file_that_is_not_an_lcm_model_is_a_clear_error(tmp_path):
+    from invprob.weights import WeightsMismatchError, save_safetensors
+    from invprob_plugin_lcm.models import load_model
+
+    path = tmp_path / "other.safetensors"
+    save_safetensors({"w": torch.zeros(1)}, path, {"format": "invprob-dcgan"})
+    with pytest.raises(WeightsMismatchError, match="not an LCM/GLO model"):
+        load_model(path)
