@@ -1,0 +1,78 @@
+"""The ``dip`` solver: Deep Image Prior restoration through the problem's operator."""
+
+from __future__ import annotations
+
+import torch
+
+from invprob.optimisation import OptimiserSettings, optimise
+from invprob.problem import InverseProblem
+from invprob.progress import Monitor
+from invprob.solver import Solver, SolverResult
+
+from .dip import SkipConfig, initial_weights, noise_input, skip_forward
+
+
+class DIPSolver(Solver):
+    """Fit one DIP skip network per image (and restart) so that ``A(net(noise))`` explains ``y``.
+
+    ``min_theta sum_i w_i loss_i(A(net_theta(noise)), y)`` with Adam from PyTorch's default
+    initialisation; the fixed ``noise`` input and the initial weights are drawn on the solver's
+    ``rng``, one draw per restart, shared by the images of that restart (so an image gets the
+    same result alone or in a batch). The number of ``steps`` is DIP's regulariser. Needs no
+    generator and takes no priors: it optimises a network's weights, not a latent.
+
+    The result keeps images only: ``best_latents`` is empty (the weights of ``N`` networks,
+    ~0.5 M numbers each, are not latents a user reuses).
+    """
+
+    def __init__(
+        self,
+        config: SkipConfig | None = None,
+        *,
+        steps: int = 1000,
+        lr: float = 0.01,
+        restarts: int = 1,
+        grouped: bool = True,
+    ):
+        if restarts < 1:
+            raise ValueError(f"the dip solver needs restarts >= 1, got {restarts}")
+        self.config = config or SkipConfig()
+        self.settings = OptimiserSettings(steps=steps, lr=lr)
+        self.restarts = restarts
+        self.grouped = grouped
+
+    def solve(
+        self,
+        problem: InverseProblem,
+        *,
+        rng: torch.Generator | None = None,
+        monitor: Monitor | None = None,
+    ) -> SolverResult:
+        if problem.priors:
+            names = ", ".join(type(p).__name__ for p in problem.priors)
+            raise ValueError(
+                f"the dip solver fits a network's weights and cannot use the prior(s) {names}, which act on a "
+                "generator's latent: remove 'priors' from the recipe"
+            )
+        channels, height, width = problem.image_shape
+        if channels != self.config.output_channels:
+            raise ValueError(f"the DIP network makes {self.config.output_channels}-channel images, the problem's are {channels}")
+        self.config.check_image(height, width)
+        device = problem.observation.device
+        batch = problem.batch_size
+        draws = [
+            (initial_weights(self.config, batch, rng, device=device), noise_input(self.config, batch, height, width, rng, device=device))
+            for _ in range(self.restarts)
+        ]
+        weights = {name: torch.cat([w[name] for w, _ in draws]) for name in draws[0][0]}
+        noise = torch.cat([n for _, n in draws])
+        config, grouped = self.config, self.grouped
+
+        def render(variables):
+            return skip_forward(config, variables, noise, grouped=grouped)
+
+        result = optimise(weights, render, problem, self.settings, monitor=monitor, description="dip")
+        result.best_latents, result.last_latents = {}, {}
+        if problem.generator is not None:
+            result.notes.append("the dip solver ignores the recipe's generator: DIP fits a fresh network to each image")
+        return result
