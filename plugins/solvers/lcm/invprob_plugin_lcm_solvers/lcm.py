@@ -14,6 +14,9 @@ manifold at test time" when ``G`` is an LCM generator. Both run through the core
 
 from __future__ import annotations
 
+import json
+import math
+
 from collections.abc import Mapping
 
 import torch
@@ -80,6 +83,7 @@ class LCMSolver(Solver):
         template = generator.sample_latent(batch * self.restarts, rng)
         prior.initialise(template, rng)
         net, bound, variable = prior.net, prior.bound, prior.variable
+        check_trained_manifold(generator, net.config(), bound)
         seeds = [net.seed] + [int(torch.randint(0, 2**62, (1,), generator=rng)) for _ in range(self.restarts - 1)]
         draws = [net.initial_parameters(batch, seed, bound=bound) for seed in seeds]
         device = problem.observation.device
@@ -103,6 +107,37 @@ class LCMSolver(Solver):
             if set(draws[0]) <= set(result.best_latents):
                 result.best_latents[variable] = net.latent(result.best_latents)
         return result
+
+
+PRIOR_PARAM = {"in_channels": "input_channels", "channels": "channels", "noise_scale": "noise_scale", "seed": "seed"}
+"""The manifold's config keys the prior's params set (the other keys follow the generator's latent)."""
+
+
+def check_trained_manifold(generator: object, config: Mapping[str, object], bound: float) -> None:
+    """A ``ValueError`` when the prior's manifold is not the one the LCM model was trained with.
+
+    An LCM model file records its manifold (``generator.lcm_info``); restoring on another one
+    (other widths, another seed for ``s``) would optimise a latent the generator never saw and
+    give a wrong result without an error. Generators without that record are not checked.
+    """
+    info = getattr(generator, "lcm_info", None)
+    trained = getattr(info, "manifold", None)
+    if not trained:
+        return
+    differ = [
+        f"{PRIOR_PARAM.get(key, key)}: {config.get(key)!r} (trained: {value!r})"
+        for key, value in trained.items()
+        if json.dumps(config.get(key)) != json.dumps(value)
+    ]
+    trained_bound = getattr(info, "bound", None)
+    if trained_bound is not None and not math.isclose(bound, trained_bound):
+        differ.append(f"bound: {bound!r} (trained: {trained_bound!r})")
+    if differ:
+        raise ValueError(
+            "the conv-manifold prior is not the manifold this LCM model was trained with: "
+            + "; ".join(differ)
+            + "; set the prior's params to the trained values (or leave them out: the defaults are the committed models')"
+        )
 
 
 def _is_conv_manifold(prior: object) -> bool:

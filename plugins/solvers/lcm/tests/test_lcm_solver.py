@@ -152,3 +152,34 @@ def test_a_recipe_with_the_lcm_solver_and_no_generator_is_invalid_before_anythin
     with pytest.raises(RecipeError) as caught:
         invprob.load_recipe(REPO / "recipes" / "demo.yaml", ["~generator", "solver.type=lcm", "solver.params={steps: 3}"])
     assert "solver.type: solver 'lcm' works on a generator's latent" in str(caught.value)
+
+
+@pytest.mark.parametrize("change", [{}, {"seed": 1}, {"channels": [8, 16, 16]}, {"bound": 0.05}])
+def test_a_manifold_other_than_the_trained_one_is_refused(change):
+    """The committed LCM model records its manifold: restoring on another would silently optimise
+    a latent the generator never saw."""
+    from invprob_plugin_lcm_solvers.lcm import check_trained_manifold
+
+    registry = default_registry()
+    context = BuildContext(registry=registry, seed=0)
+    generator = registry.build("generators", "lcm-hourglass", {"model": "lcm-faces64"}, context)
+    prior = registry.build("priors", "conv-manifold", change, context)
+    prior.initialise(generator.sample_latent(1, make_rng(0)))
+    if not change:
+        check_trained_manifold(generator, prior.net.config(), prior.bound)  # the defaults are the model's
+        return
+    with pytest.raises(ValueError, match="not the manifold this LCM model was trained with: " + next(iter(change))):
+        check_trained_manifold(generator, prior.net.config(), prior.bound)
+
+
+def test_the_solver_checks_the_manifold_before_optimising():
+    registry = default_registry()
+    context = BuildContext(registry=registry, seed=0)
+    generator = registry.build("generators", "lcm-hourglass", {"model": "lcm-faces64"}, context).eval()
+    operator = MaskOperator(generator.image_shape)
+    truth = torch.zeros(1, *generator.image_shape)
+    problem = InverseProblem(operator=operator, observation=operator.A(truth), image_shape=generator.image_shape,
+                             generator=generator, losses=[WeightedLoss(1.0, MSELoss())],
+                             priors=[registry.build("priors", "conv-manifold", {"seed": 3}, context)])  # fmt: skip
+    with pytest.raises(ValueError, match=r"seed: 3 \(trained: 0\)"):
+        LCMSolver(steps=1).solve(problem, rng=make_rng(0))
