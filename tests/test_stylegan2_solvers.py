@@ -102,6 +102,7 @@ def test_pulse_on_stylegan2_optimises_w_plus_on_spheres_with_geocross_and_the_fi
 
     def solve(self, problem, **kwargs):
         seen["priors"] = [(type(p).__name__, getattr(p, "variable", None)) for p in problem.priors]
+        seen["wplus_sphere"] = next(p for p in problem.priors if getattr(p, "variable", None) == "w+" and hasattr(p, "mean"))
         result = original(self, problem, **kwargs)
         seen["latents"] = result.best_latents
         return result
@@ -110,8 +111,74 @@ def test_pulse_on_stylegan2_optimises_w_plus_on_spheres_with_geocross_and_the_fi
     _run("pulse-superres-stylegan2.yaml", tmp_path, "solver.params.steps=3")
 
     assert calls == [{"w+": (1, 8, 64), **_noises(0, 1, 2, 3, 4)}]  # noise_5, noise_6 stay fixed
-    assert {("GeocrossPenalty", "w+"), ("SphereConstraint", "w+"), ("SphereConstraint", "noise_4")} <= set(seen["priors"])
-    wplus = seen["latents"]["w+"]
-    torch.testing.assert_close(wplus.norm(dim=-1), torch.full(wplus.shape[:2], 64**0.5), rtol=1e-4, atol=0)
+    assert {("GeocrossPenalty", "w+"), ("GaussianisedSphereConstraint", "w+"), ("SphereConstraint", "noise_4")} <= set(
+        seen["priors"]
+    )
+    sphere = seen["wplus_sphere"]  # each layer of w+ on the sphere of PULSE's Gaussianised space
+    whitened = (torch.nn.functional.leaky_relu(seen["latents"]["w+"], 5.0) - sphere.mean) / sphere.std
+    torch.testing.assert_close(whitened.norm(dim=-1), torch.full(whitened.shape[:2], 64**0.5), rtol=1e-4, atol=0)
     noise = seen["latents"]["noise_3"]
     torch.testing.assert_close(noise.flatten(1).norm(dim=1), torch.full((1,), noise[0].numel() ** 0.5), rtol=1e-4, atol=0)
+
+
+def _gaussianised_sphere(generator, **params):
+    from invprob.context import BuildContext
+    from invprob.registry import default_registry
+
+    registry = default_registry()
+    context = BuildContext(registry=registry, seed=0)
+    context.extras["generator"] = generator
+    return registry.build("priors", "sphere", {"variable": "w+", "space": "gaussianised", "fit_samples": 2000, **params},
+                          context)  # fmt: skip
+
+
+def _fixture_generator():
+    from invprob.context import BuildContext
+    from invprob.registry import default_registry
+
+    registry = default_registry()
+    context = BuildContext(registry=registry, seed=0)
+    return registry.build("generators", "stylegan2", {"checkpoint": str(FIXTURE), "latent": "w+"}, context)
+
+
+def test_the_gaussianised_sphere_puts_each_w_plus_vector_on_the_sphere_of_pulses_space():
+    import torch.nn.functional as F
+
+    generator = _fixture_generator()
+    sphere = _gaussianised_sphere(generator)
+    w = generator.sample_latent(3, torch.Generator().manual_seed(0))["w+"] * 1.7
+    projected = sphere.project(w)
+    mean, covariance = generator.gaussian_fit(2000)
+    whitened = (F.leaky_relu(projected, 5.0) - mean) / covariance.diagonal().sqrt()
+    norms = whitened.norm(dim=-1)
+    assert torch.allclose(norms, torch.full_like(norms, mean.shape[0] ** 0.5), rtol=1e-4)
+    assert torch.allclose(sphere.project(projected), projected, atol=1e-4)  # a projection
+    assert not torch.allclose(projected, w)
+
+
+def test_the_gaussianised_sphere_needs_a_mapping_to_fit():
+    from invprob.testing.toys import TinyMappedGenerator
+
+    with pytest.raises(ValueError, match="space: gaussianised needs a generator with PULSE's Gaussian fit"):
+        _gaussianised_sphere(TinyMappedGenerator(), variable="w")
+
+
+def test_ilo_keeps_the_sphere_in_round_0_only_and_geocross_in_every_round(monkeypatch, tmp_path):
+    """Appendix 6.3: the latents on the sphere first, then l1 projections in the deeper rounds."""
+    import invprob_plugin_ilo.solver as ilo
+    from invprob.prior import Constraint
+
+    seen: list[list[str]] = []
+    original = ilo.optimise
+
+    def recording(variables, render, problem, *args, **kwargs):
+        if kwargs.get("description") != "ilo range":
+            seen.append(sorted(type(p).__name__ for p in problem.priors))
+            if kwargs.get("description", "").startswith("ilo round 0"):
+                assert any(isinstance(p, Constraint) for p in problem.priors)
+        return original(variables, render, problem, *args, **kwargs)
+
+    monkeypatch.setattr(ilo, "optimise", recording)
+    _run("ilo-superres-stylegan2.yaml", tmp_path, "solver.params.steps=[2, 2, 2, 2]")
+    assert seen[0] == ["GaussianisedSphereConstraint", "GeocrossPenalty"]
+    assert all(priors == ["GeocrossPenalty"] for priors in seen[1:]) and len(seen) == 4

@@ -1,4 +1,5 @@
-"""Constraints on a latent's geometry: the l1 ball around a centre (ILO) and the sphere (PULSE).
+"""Constraints on a latent's geometry: the l1 ball around a centre (ILO) and the sphere (PULSE),
+on the latent itself or in PULSE's Gaussianised space of StyleGAN2's w.
 
 Both are Euclidean projections applied after every optimiser step, row by row along the batch
 axis, without reading anything back to the host.
@@ -82,3 +83,30 @@ class SphereConstraint(Constraint):
         radius = self.radius if self.radius is not None else self.rms * math.sqrt(size)
         norm = value.square().sum(dim=dims, keepdim=True).sqrt().clamp(min=torch.finfo(value.dtype).tiny)
         return value * (radius / norm)
+
+
+class GaussianisedSphereConstraint(SphereConstraint):
+    """The sphere in PULSE's Gaussianised w space (ILO appendix 6.3: "project each latent code
+    to the unit sphere").
+
+    StyleGAN2's ``w = mapping(z)`` ends in a leaky ReLU of slope 0.2, so ``leaky_relu(w, 5)`` is
+    close to Gaussian; whitened per coordinate with the mapping's fitted ``mean`` and ``std``,
+    each vector (one per w+ layer with ``vector_dims=1``) is rescaled to the sphere there and
+    mapped back: ``w' = leaky_relu(sphere((leaky_relu(w, 5) - mean) / std) * std + mean, 0.2)``.
+    Applying it twice gives the same point (``leaky_relu(., 5)`` inverts ``leaky_relu(., 0.2)``).
+    """
+
+    def __init__(
+        self, mean: torch.Tensor, std: torch.Tensor, radius: float | None = None, variable: str = "w+",
+        vector_dims: int | None = 1,
+    ):  # fmt: skip
+        super().__init__(radius=radius, variable=variable, vector_dims=vector_dims)
+        if mean.shape != std.shape or mean.dim() != 1:
+            raise ValueError(f"mean and std must be vectors of one size, got {tuple(mean.shape)} and {tuple(std.shape)}")
+        self.register_buffer("mean", mean.detach().clone())
+        self.register_buffer("std", std.detach().clamp(min=torch.finfo(std.dtype).tiny).clone())
+
+    def project(self, value: torch.Tensor) -> torch.Tensor:
+        mean, std = self.mean.to(value), self.std.to(value)
+        whitened = (torch.nn.functional.leaky_relu(value, 5.0) - mean) / std
+        return torch.nn.functional.leaky_relu(super().project(whitened) * std + mean, 0.2)

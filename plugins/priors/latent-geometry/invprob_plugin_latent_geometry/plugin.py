@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -33,6 +33,13 @@ class SphereParams(Params):
     vector_dims: int | None = Field(
         None, ge=1, description="trailing dimensions forming one vector (1: each layer of w+); default all but the batch"
     )
+    space: Literal["latent", "gaussianised"] = Field(
+        "latent",
+        description="where the sphere is: on the latent itself, or (StyleGAN2's w/w+) in PULSE's Gaussianised "
+        "space (leaky_relu(w, 5) whitened by the mapping's fitted mean and std; one vector per w+ layer unless "
+        "vector_dims says otherwise), as ILO's appendix 6.3",
+    )
+    fit_samples: int = Field(100_000, ge=1000, description="mapping samples of the Gaussian fit (space: gaussianised)")
 
 
 class GeocrossParams(Params):
@@ -52,7 +59,9 @@ def _l1_ball(params: L1BallParams, context: BuildContext):
 def _sphere(params: SphereParams, context: BuildContext):
     from .constraints import SphereConstraint
 
-    _latent_shape("sphere", params.variable, context)
+    shape = _latent_shape("sphere", params.variable, context)
+    if params.space == "gaussianised":
+        return _gaussianised_sphere(params, context, shape)
     spaces = getattr(context.extras.get("generator"), "latent_spaces", {})
     uniform = params.variable in spaces and spaces[params.variable].distribution == "uniform"
     return SphereConstraint(
@@ -60,6 +69,27 @@ def _sphere(params: SphereParams, context: BuildContext):
         variable=params.variable,
         vector_dims=params.vector_dims,
         rms=UNIFORM_RMS if uniform else 1.0,  # the norm a latent drawn from its distribution concentrates at
+    )
+
+
+def _gaussianised_sphere(params: SphereParams, context: BuildContext, shape: Any):
+    from .constraints import GaussianisedSphereConstraint
+
+    generator = context.extras.get("generator")
+    if not hasattr(generator, "gaussian_fit"):
+        raise ValueError(
+            f"space: gaussianised needs a generator with PULSE's Gaussian fit of its mapping (stylegan2's w or w+); "
+            f"{type(generator).__name__ if generator is not None else 'no generator'} has none: use space: latent"
+        )
+    mean, covariance = generator.gaussian_fit(params.fit_samples)
+    if shape is not None and shape[-1] != mean.shape[0]:
+        raise ValueError(
+            f"space: gaussianised works on the mapping's output ({mean.shape[0]} entries per vector); "
+            f"{params.variable!r} has shape {tuple(shape)}: set the prior on w or w+"
+        )
+    vector_dims = params.vector_dims if params.vector_dims is not None else 1
+    return GaussianisedSphereConstraint(
+        mean, covariance.diagonal().sqrt(), radius=params.radius, variable=params.variable, vector_dims=vector_dims
     )
 
 

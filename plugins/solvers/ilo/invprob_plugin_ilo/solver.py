@@ -9,7 +9,8 @@ k. Take the state at ``s_k`` of the previous solution, ``c = segment(s_{k-1}, s_
    StyleGAN2 the feature map, the RGB skip, the remaining w+ entries and noises -- and run
    projected gradient descent on ``G2`` of ``split(s_k)``, each variable kept in an l1 ball
    around its entry of ``c`` (line 4); priors set on a variable the round does not have (a
-   Gaussian norm on ``z``) are left out of it, priors on the image stay. The radius depends on what the entry is: an entry
+   Gaussian norm on ``z``) and the problem's constraints (round 0's sphere) are left out of it,
+   penalties on the image and on the round's own variables stay. The radius depends on what the entry is: an entry
    whose name starts with ``noise`` takes ``radius_noises``, another latent (a name in the generator's
    ``latent_spaces`` or in its optional ``state_latents``, e.g. StyleGAN2's ``w+``) ``radius_latents``,
    everything else (feature maps, StyleGAN2's RGB skip) ``radius_features``.
@@ -43,6 +44,7 @@ from invprob.generator import Generator
 from invprob.losses import MSELoss
 from invprob.operator import Operator
 from invprob.optimisation import OptimiserSettings, initial_latents, optimise
+from invprob.prior import Constraint
 from invprob.problem import InverseProblem, WeightedLoss
 from invprob.progress import Monitor
 from invprob.solver import BestIterate, Solver, SolverResult
@@ -321,13 +323,19 @@ def project_to_range(
 
 
 def _for_variables(problem: InverseProblem, variables: Mapping[str, torch.Tensor]) -> InverseProblem:
-    """``problem`` without the priors set on a variable the round does not optimise.
+    """``problem`` for a deeper round: without the priors set on a variable the round does not
+    optimise, and without the problem's constraints.
 
     A prior on ``z`` (a Gaussian norm, a box) shapes round 0; a deeper round optimises the
-    state at its split point and has no ``z``. Priors on the image (the discriminator prior)
-    and on variables the round has (w+ entries still to come) stay.
+    state at its split point and has no ``z``. Penalties on the image (the discriminator prior)
+    and on variables the round has (geocross on the w+ entries still to come) stay. Constraints
+    are round 0's: a deeper round's constraint is its l1 ball around the previous solution
+    (appendix 6.3: the latents are projected to the sphere first, then l1 projections).
     """
-    kept = [p for p in problem.priors if getattr(p, "variable", None) in (None, *variables)]
+    kept = [
+        p for p in problem.priors
+        if not isinstance(p, Constraint) and getattr(p, "variable", None) in (None, *variables)
+    ]  # fmt: skip
     if len(kept) == len(problem.priors):
         return problem
     return dataclasses.replace(problem, priors=kept)
