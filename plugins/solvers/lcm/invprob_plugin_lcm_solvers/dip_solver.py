@@ -21,6 +21,13 @@ class DIPSolver(Solver):
     same result alone or in a batch). The number of ``steps`` is DIP's regulariser. Needs no
     generator and takes no priors: it optimises a network's weights, not a latent.
 
+    ``grouped=False`` (the default) runs each network on its own, so an image's arithmetic is the
+    same whatever else is in the batch and it gets bit-for-bit the same result alone or in a batch.
+    ``grouped=True`` runs the ``N`` networks as one grouped convolution: the same maths, but the
+    convolution library sums in another order for ``groups = N`` than for one image, and Adam,
+    which divides each gradient by its own running magnitude, grows those float32 rounding
+    differences step by step (measured 2e-5 after 5 steps on one CPU, 1.8e-4 on another).
+
     The result keeps images only: ``best_latents`` is empty (the weights of ``N`` networks,
     ~0.5 M numbers each, are not latents a user reuses).
     """
@@ -32,7 +39,7 @@ class DIPSolver(Solver):
         steps: int = 1000,
         lr: float = 0.01,
         restarts: int = 1,
-        grouped: bool = True,
+        grouped: bool = False,
     ):
         if restarts < 1:
             raise ValueError(f"the dip solver needs restarts >= 1, got {restarts}")

@@ -44,8 +44,10 @@ class DIPParams(Params):
     skip: list[int] = Field([4, 4, 4, 4], min_length=1, description="channels of each scale's 1x1 skip branch (0: none)")
     upsample: Literal["bilinear", "nearest"] = Field("bilinear", description="decoder upsampling")
     pad: Literal["reflection", "zero"] = Field("reflection", description="padding of the 3x3 convs")
-    batching: Literal["grouped", "loop"] = Field(
-        "grouped", description="all images' networks as one grouped-conv network, or a loop over images"
+    batching: Literal["loop", "grouped"] = Field(
+        "loop",
+        description="a loop over images (an image gets bit-for-bit the same result alone or in a batch), or all "
+        "images' networks as one grouped-conv network (the layout a GPU prefers; equal to float32 rounding only)",
     )
 
     @model_validator(mode="after")

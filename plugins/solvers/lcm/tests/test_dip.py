@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from invprob import build_solver
 from invprob.data import load_images
 from invprob.losses import MSELoss
 from invprob.problem import InverseProblem, WeightedLoss
@@ -62,7 +63,9 @@ def test_grouped_networks_equal_the_loop_over_images():
     noise = torch.rand(3, 32, 16, 16, generator=generator) * 0.1
     grouped = skip_forward(SMALL, weights, noise, grouped=True)
     looped = skip_forward(SMALL, weights, noise, grouped=False)
-    torch.testing.assert_close(grouped, looped, rtol=1e-4, atol=1e-5)
+    # one forward of float32 convolutions summed in another order: measured <= 1.9e-6 over 20 weight
+    # draws with 1 and 2 threads; the bound below is over 10x that
+    torch.testing.assert_close(grouped, looped, rtol=1e-4, atol=2e-5)
     assert not torch.allclose(grouped[0], grouped[1])  # batch norm did not mix the networks' statistics
 
 
@@ -76,13 +79,23 @@ def test_dip_fits_a_single_image():
     assert result.best_latents == {}
 
 
-def test_an_image_gets_the_same_result_alone_or_in_a_batch():
-    truth = make_toy_problem(batch=2).ground_truth
+@pytest.mark.parametrize("batch", [2, 3])
+def test_an_image_gets_the_same_result_alone_or_in_a_batch(batch):
+    # The default runs each image's network by itself: the same library calls on the same shapes
+    # whether the image is alone or in a batch, so the result is identical to the bit on any CPU
+    # (a grouped convolution sums in another order for groups = N, and Adam grows that rounding).
+    truth = make_toy_problem(batch=batch).ground_truth
     operator = MaskOperator((3, 16, 16))
-    solver = DIPSolver(SMALL, steps=5)
-    both = solver.solve(_problem(truth, operator), rng=make_rng(0))
-    alone = solver.solve(_problem(truth[1:], operator), rng=make_rng(0))
-    torch.testing.assert_close(both.best_image[1:], alone.best_image, rtol=1e-3, atol=1e-4)
+    solver = DIPSolver(SMALL, steps=20)
+    together = solver.solve(_problem(truth, operator), rng=make_rng(0))
+    alone = solver.solve(_problem(truth[1:2], operator), rng=make_rng(0))
+    assert torch.equal(together.best_image[1:2], alone.best_image)
+
+
+def test_the_default_batching_is_the_loop_that_makes_batches_exact():
+    assert DIPSolver(SMALL).grouped is False
+    assert build_solver("dip").grouped is False
+    assert build_solver("dip", batching="grouped").grouped is True
 
 
 def test_dip_refuses_latent_priors():
