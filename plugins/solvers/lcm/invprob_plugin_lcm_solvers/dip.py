@@ -3,9 +3,11 @@
 The network is DIP's own "skip" encoder-decoder (``models/skip.py`` of the authors' code): at
 every scale ``i`` the input goes down through a stride-2 3x3 conv and a 3x3 conv (each followed
 by batch norm and LeakyReLU(0.2)), through the deeper scales, and is upsampled by 2
-(bilinear or nearest); a 1x1 skip branch of ``skip[i]`` channels is concatenated to it, and
-a 3x3 conv brings the concatenation to ``up[i]`` channels. A 1x1 conv and a sigmoid make the
-image, which we map to [-1, 1]. Its input is fixed uniform noise ``U(0, 1) * 0.1`` of depth 32
+(bilinear or nearest); a 1x1 skip branch of ``skip[i]`` channels is concatenated to it, batch
+normalised, and a 3x3 conv then a 1x1 conv (``need1x1_up=True``, the default of DIP's ``skip()``),
+each followed by batch norm and LeakyReLU, bring it to ``up[i]`` channels. A 1x1 conv and a
+sigmoid make the image, which we map to [-1, 1]. Parity with the authors' ``skip()`` is tested
+against a fixture their code made (``benchmarks/parity/dip_parity.py``). Its input is fixed uniform noise ``U(0, 1) * 0.1`` of depth 32
 (DIP's ``get_noise(32, "noise", size, var=1/10)``); only the weights are optimised, with Adam
 (lr 0.01), and the number of steps is the regulariser: stopped early, the network has fitted
 the image's structure before its noise or, through the operator, explains the observed pixels
@@ -41,6 +43,7 @@ class SkipConfig:
 
     DIP's paper uses ``down = up = [128] * 5``, ``skip = [4] * 5`` (about 2 M weights) at 256 px
     and more; at 64 px four scales reach 4x4 and narrower layers keep a CPU step cheap.
+    ``up_1x1`` is ``skip()``'s ``need1x1_up`` (on by default there and in every DIP notebook).
     """
 
     input_depth: int = 32
@@ -51,6 +54,7 @@ class SkipConfig:
     pad: Literal["reflection", "zero"] = "reflection"
     output_channels: int = 3
     input_scale: float = 0.1
+    up_1x1: bool = True
 
     def __post_init__(self) -> None:
         if not (len(self.down) == len(self.up) == len(self.skip) >= 1):
@@ -103,6 +107,9 @@ class SkipConfig:
             norm(f"s{i}.cat_bn", self.skip[i] + deeper)
             conv(f"s{i}.up", self.skip[i] + deeper, self.up[i], 3)
             norm(f"s{i}.up_bn", self.up[i])
+            if self.up_1x1:
+                conv(f"s{i}.up1x1", self.up[i], self.up[i], 1)
+                norm(f"s{i}.up1x1_bn", self.up[i])
             cin = self.down[i]
         conv("head", self.up[0], self.output_channels, 1)
         return shapes
@@ -163,7 +170,8 @@ def _scale(config: SkipConfig, w: Weights, x: torch.Tensor, i: int, n: int) -> t
         size = deeper.shape[2:]
         deeper = torch.cat([skip.reshape(n, -1, *size), deeper.reshape(n, -1, *size)], dim=1).reshape(1, -1, *size)
     deeper = _norm(w, f"s{i}.cat_bn", deeper)
-    return _block(config, w, f"s{i}.up", deeper, n)
+    out = _block(config, w, f"s{i}.up", deeper, n)
+    return _block(config, w, f"s{i}.up1x1", out, n) if config.up_1x1 else out
 
 
 def _block(config: SkipConfig, w: Weights, name: str, x: torch.Tensor, n: int, *, stride: int = 1) -> torch.Tensor:

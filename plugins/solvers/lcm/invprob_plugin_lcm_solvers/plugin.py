@@ -44,6 +44,7 @@ class DIPParams(Params):
     skip: list[int] = Field([4, 4, 4, 4], min_length=1, description="channels of each scale's 1x1 skip branch (0: none)")
     upsample: Literal["bilinear", "nearest"] = Field("bilinear", description="decoder upsampling")
     pad: Literal["reflection", "zero"] = Field("reflection", description="padding of the 3x3 convs")
+    up_1x1: bool = Field(True, description="a 1x1 conv + BN + LeakyReLU after each decoder conv (DIP's need1x1_up)")
     batching: Literal["loop", "grouped"] = Field(
         "loop",
         description="a loop over images (an image gets bit-for-bit the same result alone or in a batch), or all "
@@ -79,6 +80,7 @@ def _dip(params: DIPParams, context: object):
         skip=tuple(params.skip),
         upsample=params.upsample,
         pad=params.pad,
+        up_1x1=params.up_1x1,
         output_channels=shape[0] if shape else 3,
     )
     if shape:
