@@ -2,10 +2,12 @@
 
     PYTHONPATH=scripts OMP_NUM_THREADS=1 .venv/bin/python -m pytest -p tolerance_audit -q
     PYTHONPATH=scripts OMP_NUM_THREADS=2 .venv/bin/python -m pytest -p tolerance_audit -q
+    # or only the numeric tests: plugins/ tests/test_ops.py tests/test_optimisation.py ...
 
 Every ``torch.testing.assert_close`` and ``numpy.testing.assert_allclose`` call is measured as
-``max |actual - expected| / (atol + rtol * |expected|)``: 1.0 is the edge of failure, 0.1 a 10x
-margin. At the end it lists the comparisons whose margin is under 10x (the project's rule for a
+``max |actual - expected| / (atol + rtol * |expected|)``, and every check of the testing kit
+(``invprob.testing``: relative errors, adjointness defects) as its error over its tolerance:
+1.0 is the edge of failure, 0.1 a 10x margin. At the end it lists the comparisons whose margin is under 10x (the project's rule for a
 tolerance that holds on any CPU) and writes them all to ``tolerance-audit-<threads>.json``
 (``INVPROB_TOLERANCE_AUDIT_OUT`` to choose the file). Exact comparisons (zero error) never show.
 """
@@ -75,6 +77,43 @@ def pytest_configure(config) -> None:
 
     torch.testing.assert_close = assert_close
     np.testing.assert_allclose = assert_allclose
+    _wrap_testing_kit()
+
+
+def _wrap_testing_kit() -> None:
+    """The conformance suites compare with their own relative-error check and adjointness defect."""
+    import importlib
+
+    from invprob.testing import numerics, operators
+
+    original_close = numerics.assert_close
+
+    def kit_assert_close(actual, expected, rtol, what):
+        if tuple(actual.shape) == tuple(expected.shape):
+            error = numerics.relative_error(actual, expected)
+            key = (_current_test, f"{_site()} ({what})")
+            _worst[key] = max(_worst.get(key, 0.0), error / rtol if rtol > 0 else (0.0 if error == 0 else float("inf")))
+        return original_close(actual, expected, rtol, what)
+
+    for name in ("numerics", "generators", "losses", "metrics", "operators", "priors", "solvers"):
+        module = importlib.import_module(f"invprob.testing.{name}")
+        if getattr(module, "assert_close", None) is original_close:
+            module.assert_close = kit_assert_close
+
+    original_adjointness = operators.check_adjointness
+
+    def check_adjointness(op, image_shape, *, dtype=None, tol=None, **kwargs):
+        import torch
+
+        dtype = torch.float32 if dtype is None else dtype
+        used = operators.ADJOINT_TOLERANCE.get(dtype, 1e-5) if tol is None else tol
+        defect = original_adjointness(op, image_shape, dtype=dtype, tol=tol, **kwargs)
+        key = (_current_test, f"{_site()} (adjointness in {dtype})")
+        _worst[key] = max(_worst.get(key, 0.0), defect / used)
+        return defect
+
+    operators.check_adjointness = check_adjointness
+    importlib.import_module("invprob.testing").check_adjointness = check_adjointness
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from invprob import seeding
 from invprob.optimisation import OptimiserSettings, optimise
 from invprob.problem import InverseProblem
 from invprob.progress import Monitor
@@ -18,7 +19,11 @@ class DIPSolver(Solver):
     ``min_theta sum_i w_i loss_i(A(net_theta(noise)), y)`` with Adam from PyTorch's default
     initialisation; the fixed ``noise`` input and the initial weights are drawn on the solver's
     ``rng``, one draw per restart, shared by the images of that restart (so an image gets the
-    same result alone or in a batch). The number of ``steps`` is DIP's regulariser. Needs no
+    same result alone or in a batch). The number of ``steps`` is DIP's regulariser, with
+    ``reg_noise_std``: as in DIP's notebooks, every step's forward sees the input plus fresh
+    Gaussian noise of that std (0.03 in the inpainting and super-resolution notebooks, 1/30 for
+    denoising; 0 turns it off), drawn per restart on a stream of its own; the final image (and
+    the last iterate) is the network on the input itself, as the notebooks show it. Needs no
     generator and takes no priors: it optimises a network's weights, not a latent.
 
     ``grouped=False`` (the default) runs each network on its own, so an image's arithmetic is the
@@ -40,13 +45,17 @@ class DIPSolver(Solver):
         lr: float = 0.01,
         restarts: int = 1,
         grouped: bool = False,
+        reg_noise_std: float = 0.03,
     ):
         if restarts < 1:
             raise ValueError(f"the dip solver needs restarts >= 1, got {restarts}")
+        if reg_noise_std < 0:
+            raise ValueError(f"the dip solver needs reg_noise_std >= 0, got {reg_noise_std}")
         self.config = config or SkipConfig()
         self.settings = OptimiserSettings(steps=steps, lr=lr)
         self.restarts = restarts
         self.grouped = grouped
+        self.reg_noise_std = reg_noise_std
 
     def solve(
         self,
@@ -73,9 +82,13 @@ class DIPSolver(Solver):
         ]
         weights = {name: torch.cat([w[name] for w, _ in draws]) for name in draws[0][0]}
         noise = torch.cat([n for _, n in draws])
-        config, grouped = self.config, self.grouped
+        config, grouped, std, restarts = self.config, self.grouped, self.reg_noise_std, self.restarts
+        jitter_rng = torch.Generator().manual_seed(int(torch.randint(2**62, (), generator=rng))) if std else None
 
         def render(variables):
+            if std and torch.is_grad_enabled():  # a training step: DIP's reg_noise_std perturbs the input
+                jitter = seeding.randn((restarts, 1, *noise.shape[1:]), jitter_rng, device=device) * std
+                return skip_forward(config, variables, noise + jitter.expand(-1, batch, -1, -1, -1).flatten(0, 1), grouped=grouped)
             return skip_forward(config, variables, noise, grouped=grouped)
 
         result = optimise(weights, render, problem, self.settings, monitor=monitor, description="dip")

@@ -38,6 +38,9 @@ class DIPParams(Params):
     steps: int = Field(1000, ge=0, description="Adam steps: DIP's regulariser (early stopping)")
     lr: float = Field(0.01, gt=0, description="Adam learning rate (DIP: 0.01)")
     restarts: int = Field(1, ge=1, description="independent network draws per image, batched; best kept")
+    reg_noise_std: float = Field(
+        0.03, ge=0, description="std of the fresh Gaussian noise added to the input at every step (DIP's notebooks: 0.03; 0: off)"
+    )
     input_depth: int = Field(32, ge=1, description="channels of the fixed uniform-noise input (DIP: 32)")
     down: list[int] = Field([16, 32, 64, 128], min_length=1, description="channels of each scale's encoder convs")
     up: list[int] = Field([16, 32, 64, 128], min_length=1, description="channels of each scale's decoder conv")
@@ -85,7 +88,7 @@ def _dip(params: DIPParams, context: object):
     )
     if shape:
         config.check_image(shape[1], shape[2])  # an image the network cannot halve enough: fail at build time
-    return DIPSolver(config, steps=params.steps, lr=params.lr, restarts=params.restarts, grouped=params.batching == "grouped")
+    return DIPSolver(config, steps=params.steps, lr=params.lr, restarts=params.restarts, grouped=params.batching == "grouped", reg_noise_std=params.reg_noise_std)
 
 
 @hookimpl

@@ -98,6 +98,18 @@ def test_the_default_batching_is_the_loop_that_makes_batches_exact():
     assert build_solver("dip", batching="grouped").grouped is True
 
 
+def test_every_step_perturbs_the_input_as_dips_reg_noise_std_does():
+    truth = make_toy_problem(batch=1).ground_truth
+    operator = MaskOperator((3, 16, 16))
+    runs = {std: DIPSolver(SMALL, steps=3, reg_noise_std=std).solve(_problem(truth, operator), rng=make_rng(0)) for std in (0.0, 0.03)}
+    assert not torch.equal(runs[0.0].last_image, runs[0.03].last_image)
+    again = DIPSolver(SMALL, steps=3, reg_noise_std=0.03).solve(_problem(truth, operator), rng=make_rng(0))
+    assert torch.equal(again.last_image, runs[0.03].last_image)  # seeded
+    assert build_solver("dip").reg_noise_std == 0.03
+    with pytest.raises(ValueError, match="reg_noise_std >= 0"):
+        DIPSolver(SMALL, reg_noise_std=-1)
+
+
 def test_dip_refuses_latent_priors():
     problem = make_toy_problem()
     from invprob.prior import Constraint
