@@ -33,10 +33,10 @@ _checked_rows: dict[int, tuple[weakref.ref, int, int]] = {}
 
 
 def _check_rows(rows: Tensor, n: int, m: int) -> None:
-    """``rows``: m distinct int64 indices in [0, n), on the device of the data."""
+    """``rows``: m distinct int64 indices in [0, n) (the messages are the core op's, with details)."""
     if rows.dim() != 1 or rows.numel() != m or rows.dtype != torch.int64:
         raise ValueError(
-            f"circulant sensing: rows must be a 1-D int64 tensor of the m = {m} kept rows; got shape "
+            f"circulant_sense: rows must be a 1-d int64 index tensor of length m = {m}, got shape "
             f"{tuple(rows.shape)}, dtype {rows.dtype}"
         )
     seen = _checked_rows.get(id(rows))
@@ -45,17 +45,15 @@ def _check_rows(rows: Tensor, n: int, m: int) -> None:
     if m:
         low, high = int(rows.min()), int(rows.max())
         if low < 0 or high >= n:
-            raise ValueError(
-                f"circulant sensing: rows must lie in [0, n) = [0, {n}); got values from {low} to {high}"
-            )
-        distinct = torch.unique(rows)
-        if distinct.numel() != m:
+            raise ValueError(f"circulant_sense: rows must lie in [0, {n}), got {low}..{high}")
+        distinct = torch.unique(rows).numel()
+        if distinct != m:
             counts = torch.bincount(rows, minlength=n)
             repeated = int(torch.argmax(counts))
             raise ValueError(
-                f"circulant sensing: rows repeats index {repeated} ({int(counts[repeated])} times; "
-                f"{m - distinct.numel()} repeats in all); each kept row of C_g must be distinct: pass m distinct "
-                f"indices in [0, {n}), e.g. torch.randperm(n)[:m]"
+                "circulant_sense: repeated rows are not supported (each measured entry must be distinct): "
+                f"index {repeated} appears {int(counts[repeated])} times, {m - distinct} repeats in all; "
+                "pass m distinct indices, e.g. torch.randperm(n)[:m]"
             )
     key = id(rows)
     _checked_rows[key] = (weakref.ref(rows, lambda _ref, key=key: _checked_rows.pop(key, None)), rows._version, n)
@@ -64,17 +62,18 @@ def _check_rows(rows: Tensor, n: int, m: int) -> None:
 def check_sensing(n: int, g_fft: Tensor, rows: Optional[Tensor], m: int) -> None:
     """Refuse, before any launch, what the sensing kernels would read or write out of bounds or
     race on: a ``g_fft`` that is not ``[n // 2 + 1, 2]``, ``m`` outside [0, n], ``rows`` out of
-    range, of the wrong length or with repeats. One-line ``ValueError`` naming the field."""
+    range, of the wrong length or with repeats (as the core op does). One-line ``ValueError``."""
     half = n // 2 + 1
     if tuple(g_fft.shape) != (half, 2):
         raise ValueError(
-            f"circulant sensing: g_fft must be view_as_real(rfft(g)) of shape [n // 2 + 1, 2] = [{half}, 2] for "
-            f"n = {n}; got {tuple(g_fft.shape)} (make it with invprob.ops.spectrum_of_first_row(g))"
+            f"circulant_sense: g_fft must be view_as_real(rfft(g)) of shape [n // 2 + 1, 2] = [{half}, 2] for "
+            f"n = {n}, got {tuple(g_fft.shape)} (make it with invprob.ops.spectrum_of_first_row(g))"
         )
-    if not 0 <= m <= n:
-        raise ValueError(f"circulant sensing: m = {m} measurements, but there are only n = {n} rows")
-    if rows is not None:
-        _check_rows(rows, n, m)
+    if rows is None:
+        if not 0 <= m <= n:
+            raise ValueError(f"circulant_sense: m = {m} measurements of n = {n} entries without rows; need 0 <= m <= n")
+        return
+    _check_rows(rows, n, m)
 
 
 def make_kernels(extension: ModuleType) -> dict[str, object]:

@@ -8,8 +8,10 @@
 // 1. Norms: ||d||_1 and max a.
 // 2. Bisection on the float32 bit patterns of a (non-negative floats order like their bits):
 //    the bracket (lo, hi] of bit patterns, at first (0, bits(max a)], is cut into kCuts pieces
-//    per pass; one read of the row evaluates f at the kCuts - 1 interior cuts and the piece
-//    where f crosses the radius is the next bracket. Finite floats have 31 significant bits
+//    per pass; one read of the row evaluates f at the kCuts - 1 interior cuts, as f(t) =
+//    S(t) - t K(t) with S and K the sum and count of the a_i > t summed in double (a float32
+//    term a_i - t would lose t next to a much larger a_i), and the piece where f crosses the
+//    radius is the next bracket. Finite floats have 31 significant bits
 //    and each pass takes 5 (kCuts = 32), so kBisectionPasses = 7 passes leave adjacent floats
 //    lo < hi: no a_i lies strictly between them, so (in exact arithmetic) {a > lo} is the
 //    active set.
@@ -25,7 +27,8 @@
 //    put on the wrong side and leave a few a_i between lo and theta. A row whose fixed point
 //    has not been confirmed by then finishes in one block that iterates until it is (no host
 //    round-trip; the loop runs at most once more than the number of distinct |d| values in
-//    (t_1, theta], and in practice never: it exits at once when stage 3 confirmed the row).
+//    (t_1, theta]; on every adversarial input of the tests it is never needed and exits at
+//    once).
 //
 // Worst case per call: 22 launches (1 + 1 norms, 7 x 2 bisection, 2 x 2 fixed point,
 // 1 completion, 1 apply), 11 grid-wide reads of v and c, plus the completion's block-local
@@ -147,28 +150,6 @@ __global__ void partial_norms(const float* __restrict__ v, const float* __restri
   }
 }
 
-// Stage 1, per row: the norms, the first bracket, the state.
-__global__ void finish_norms(const double* __restrict__ partials, double* __restrict__ state, int64_t batch,
-                             int64_t parts, double radius) {
-  __shared__ double totals[kSlots];
-  for (int64_t row = blockIdx.x; row < batch; row += gridDim.x) {
-    row_totals(partials + row * parts * kSlots, parts, 2, 1, totals);
-    if (threadIdx.x == 0) {
-      double* s = state + row * kStateSize;
-      const bool inside = totals[0] <= radius;
-      s[kNorm] = totals[0];
-      s[kMax] = totals[1];
-      s[kLo] = 0.0;
-      s[kHi] = static_cast<double>(__float_as_uint(static_cast<float>(totals[1])));
-      s[kT] = 0.0;
-      s[kCount] = -1.0;
-      s[kDone] = inside ? 1.0 : 0.0;
-      s[kInside] = inside ? 1.0 : 0.0;
-    }
-    __syncthreads();
-  }
-}
-
 // The bit pattern of cut k of the bracket (lo, hi]: lo + floor((hi - lo) k / kCuts).
 __device__ __host__ inline unsigned int cut_bits(double lo, double hi, int k) {
   const unsigned long long l = static_cast<unsigned long long>(lo), h = static_cast<unsigned long long>(hi);
@@ -207,30 +188,6 @@ __global__ void partial_cuts(const float* __restrict__ v, const float* __restric
   }
 }
 
-// Stage 2, per row: the piece where f crosses the radius becomes the bracket.
-__global__ void narrow_bracket(const double* __restrict__ partials, double* __restrict__ state, int64_t batch,
-                               int64_t parts, double radius) {
-  __shared__ double totals[kSlots];
-  for (int64_t row = blockIdx.x; row < batch; row += gridDim.x) {
-    double* s = state + row * kStateSize;
-    if (s[kDone] != 0.0) continue;
-    row_totals(partials + row * parts * kSlots, parts, 2 * (kCuts - 1), -1, totals);
-    if (threadIdx.x == 0) {
-      int first_below = kCuts;  // f(hi) <= radius always
-      for (int k = 1; k < kCuts; ++k) {
-        const double t = __uint_as_float(cut_bits(s[kLo], s[kHi], k));
-        // __dmul_rn: no fused multiply-add, so that the numpy model rounds the same way
-        if (totals[k - 1] - __dmul_rn(t, totals[kCuts - 1 + k - 1]) <= radius) { first_below = k; break; }
-      }
-      const unsigned int lo = cut_bits(s[kLo], s[kHi], first_below - 1), hi = cut_bits(s[kLo], s[kHi], first_below);
-      s[kLo] = lo;
-      s[kHi] = hi;
-      s[kT] = static_cast<double>(__uint_as_float(lo));
-    }
-    __syncthreads();
-  }
-}
-
 // Stage 3, per (row, part): sum and count of the a > t.
 __global__ void partial_active(const float* __restrict__ v, const float* __restrict__ c, const double* __restrict__ state,
                                double* __restrict__ partials, int64_t batch, int64_t length, int64_t parts) {
@@ -264,15 +221,46 @@ __device__ inline void fixed_point_step(double* s, double sum, double count, dou
   s[kCount] = count;
 }
 
-// Stage 3, per row.
-__global__ void fixed_point(const double* __restrict__ partials, double* __restrict__ state, int64_t batch,
-                            int64_t parts, double radius) {
+enum class Pass { kNorms, kBisection, kFixedPoint };
+
+// Per row, after each grid-wide pass: the row's totals (in a fixed order), then
+// - kNorms: the norms, the first bracket (0, bits(max a)], the state;
+// - kBisection: the piece of the bracket where f = S - t K crosses the radius is the bracket;
+// - kFixedPoint: one fixed-point step.
+__global__ void finish_pass(const double* __restrict__ partials, double* __restrict__ state, int64_t batch,
+                            int64_t parts, double radius, Pass pass) {
   __shared__ double totals[kSlots];
+  const int count = pass == Pass::kBisection ? 2 * (kCuts - 1) : 2;
   for (int64_t row = blockIdx.x; row < batch; row += gridDim.x) {
     double* s = state + row * kStateSize;
-    if (s[kDone] != 0.0) continue;
-    row_totals(partials + row * parts * kSlots, parts, 2, -1, totals);
-    if (threadIdx.x == 0) fixed_point_step(s, totals[0], totals[1], radius);
+    if (pass != Pass::kNorms && s[kDone] != 0.0) continue;  // the same for the whole block
+    row_totals(partials + row * parts * kSlots, parts, count, pass == Pass::kNorms ? 1 : -1, totals);
+    if (threadIdx.x == 0) {
+      if (pass == Pass::kNorms) {
+        const bool inside = totals[0] <= radius;
+        s[kNorm] = totals[0];
+        s[kMax] = totals[1];
+        s[kLo] = 0.0;
+        s[kHi] = static_cast<double>(__float_as_uint(static_cast<float>(totals[1])));
+        s[kT] = 0.0;
+        s[kCount] = -1.0;
+        s[kDone] = inside ? 1.0 : 0.0;
+        s[kInside] = inside ? 1.0 : 0.0;
+      } else if (pass == Pass::kBisection) {
+        int first_below = kCuts;  // f(hi) <= radius always
+        for (int k = 1; k < kCuts; ++k) {
+          const double t = __uint_as_float(cut_bits(s[kLo], s[kHi], k));
+          // __dmul_rn: no fused multiply-add, so that the numpy model rounds the same way
+          if (totals[k - 1] - __dmul_rn(t, totals[kCuts - 1 + k - 1]) <= radius) { first_below = k; break; }
+        }
+        const unsigned int lo = cut_bits(s[kLo], s[kHi], first_below - 1), hi = cut_bits(s[kLo], s[kHi], first_below);
+        s[kLo] = lo;
+        s[kHi] = hi;
+        s[kT] = static_cast<double>(__uint_as_float(lo));
+      } else {
+        fixed_point_step(s, totals[0], totals[1], radius);
+      }
+    }
     __syncthreads();
   }
 }
@@ -343,14 +331,14 @@ void project_l1_ball(const float* v, const float* centre, double radius, float* 
   double* partials = scratch + batch * kStateSize;
   const unsigned int element_grid = grid_for(batch * parts), row_grid = grid_for(batch);
   partial_norms<<<element_grid, kThreads, 0, stream>>>(v, centre, partials, batch, length, parts);
-  finish_norms<<<row_grid, kThreads, 0, stream>>>(partials, state, batch, parts, radius);
+  finish_pass<<<row_grid, kThreads, 0, stream>>>(partials, state, batch, parts, radius, Pass::kNorms);
   for (int pass = 0; pass < kBisectionPasses; ++pass) {
     partial_cuts<<<element_grid, kThreads, 0, stream>>>(v, centre, state, partials, batch, length, parts);
-    narrow_bracket<<<row_grid, kThreads, 0, stream>>>(partials, state, batch, parts, radius);
+    finish_pass<<<row_grid, kThreads, 0, stream>>>(partials, state, batch, parts, radius, Pass::kBisection);
   }
   for (int pass = 0; pass < kFixedPointPasses; ++pass) {
     partial_active<<<element_grid, kThreads, 0, stream>>>(v, centre, state, partials, batch, length, parts);
-    fixed_point<<<row_grid, kThreads, 0, stream>>>(partials, state, batch, parts, radius);
+    finish_pass<<<row_grid, kThreads, 0, stream>>>(partials, state, batch, parts, radius, Pass::kFixedPoint);
   }
   complete_fixed_point<<<row_grid, kThreads, 0, stream>>>(v, centre, state, batch, length, radius);
   apply_threshold<<<element_grid, kThreads, 0, stream>>>(v, centre, state, out, batch, length, parts);
