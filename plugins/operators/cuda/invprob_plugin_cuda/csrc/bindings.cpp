@@ -83,4 +83,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, module) {
   module.def("circulant_sense", &circulant_sense, "y = S_m C_g D x");
   module.def("circulant_sense_adjoint", &circulant_sense_adjoint, "x = D C_g^T S_m^T y");
   module.def("project_l1_ball", &project_l1_ball, "rows of v projected onto l1 balls around centre");
+  module.def("cached_plans", &invprob_cuda::cached_plans, "cuFFT plan-cache entries now");
+  module.def("max_cached_plans", &invprob_cuda::max_cached_plans, "the most plan-cache entries kept (LRU)");
 }

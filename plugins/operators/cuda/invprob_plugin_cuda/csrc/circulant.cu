@@ -161,6 +161,7 @@ PlanCache& plan_cache() {
   return *cache;
 }
 
+
 void spectral_product(float* work, const float* g_fft, int64_t batch, int64_t n, bool conjugate, cudaStream_t stream) {
   const std::shared_ptr<Plans> plans = plan_cache().get(n, batch, stream);
   std::lock_guard<std::mutex> guard(plans->in_use);
@@ -174,6 +175,14 @@ void spectral_product(float* work, const float* g_fft, int64_t batch, int64_t n,
 }
 
 }  // namespace
+
+int64_t cached_plans() {
+  PlanCache& cache = plan_cache();
+  std::lock_guard<std::mutex> guard(cache.lock);
+  return static_cast<int64_t>(cache.entries.size());
+}
+
+int64_t max_cached_plans() { return static_cast<int64_t>(kMaxCachedPlans); }
 
 void circulant_sense(const float* x, const float* g_fft, const float* signs, const int64_t* rows, float* y,
                      float* work, int64_t batch, int64_t n, int64_t m, cudaStream_t stream) {

@@ -17,6 +17,10 @@ void circulant_sense(const float* x, const float* g_fft, const float* signs, con
 void circulant_sense_adjoint(const float* y, const float* g_fft, const float* signs, const int64_t* rows,
                              float* x, float* work, int64_t batch, int64_t n, int64_t m, cudaStream_t stream);
 
+// The cuFFT plan cache of the sensing kernels: entries now, and the most it keeps (LRU).
+int64_t cached_plans();
+int64_t max_cached_plans();
+
 // Each of the `batch` rows of length `length` of v projected onto the l1 ball of `radius`
 // around the same row of centre, into out (exactly: see l1_ball.cu). `scratch` holds
 // l1_ball_scratch_doubles(batch, length) doubles. A fixed number of launches (22), any number
