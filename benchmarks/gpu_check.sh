@@ -13,8 +13,10 @@ if [ -z "$python" ]; then
   if [ -x .venv/bin/python ]; then python=.venv/bin/python; else python=python3; fi
 fi
 if ! "$python" -c "import invprob" 2>/dev/null && [ -f .device/setup.sh ]; then
+  set +eu  # setup.sh is written to be sourced by an interactive shell (its greps may "fail")
   # shellcheck disable=SC1091
-  . .device/setup.sh
+  . .device/setup.sh || { echo "gpu_check: .device/setup.sh failed" >&2; exit 2; }
+  set -eu
   python=python3
 fi
 resolved=$(command -v "$python" || echo "$python")
