@@ -124,14 +124,10 @@ def _float_to_bits(value: float) -> int:
 
 
 def _active_sums(row: _Row, t: float) -> np.ndarray:
-    per_thread = np.stack(
-        [
-            row.accumulate(lambda a, ok: np.where(ok & (a.astype(np.float64) > t), a, 0.0)),
-            row.accumulate(lambda a, ok: np.where(ok & (a.astype(np.float64) > t), 1.0, 0.0)),
-        ],
-        axis=-1,
-    )
-    return per_thread
+    """``partial_active``'s per-thread sum and count of the a > t: ``[threads, 2]``."""
+    active = lambda a, ok: ok & (a.astype(np.float64) > t)  # noqa: E731
+    return np.stack([row.accumulate(lambda a, ok: np.where(active(a, ok), a, 0.0)),
+                     row.accumulate(lambda a, ok: np.where(active(a, ok), 1.0, 0.0))], axis=-1)  # fmt: skip
 
 
 def _fixed_point_step(trace: ProjectionTrace, state: dict, total: float, count: float, radius: float) -> bool:
