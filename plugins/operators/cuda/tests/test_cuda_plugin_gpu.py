@@ -6,13 +6,16 @@ Run on a GPU machine with the compiled part built ahead of time or just in time:
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
 
+import numpy as np
 import pytest
 import torch
 
 from invprob import ops
-from invprob_plugin_cuda import build, kernels
+from invprob_plugin_cuda import build, emulation, kernels
 
 pytestmark = pytest.mark.gpu
 
@@ -45,7 +48,8 @@ def assert_relative(actual: torch.Tensor, expected: torch.Tensor, tolerance: flo
     assert error <= tolerance, f"relative error {error.item():.2e} > {tolerance}"
 
 
-@pytest.mark.parametrize("batch,n,m", [(1, 3 * 16 * 16, 77), (4, 3 * 64 * 64, 1229), (3, 1001, 500), (2, 4096, 4096)])
+@pytest.mark.parametrize("batch,n,m", [(1, 3 * 16 * 16, 77), (4, 3 * 64 * 64, 1229), (3, 1001, 500), (2, 4096, 4096),
+                                       (2, 1, 1), (3, 2, 1), (2, 7, 7)])  # fmt: skip
 @pytest.mark.parametrize("with_rows", [False, True])
 def test_sensing_agrees_with_the_plain_torch_kernel(cuda_kernels, batch, n, m, with_rows):
     x, g_fft, signs, rows = sensing_inputs(batch, n, m, with_rows)
@@ -112,3 +116,94 @@ def test_no_host_synchronisation(cuda_kernels):
         ops.project_l1_ball(v, torch.zeros_like(v), 10.0)
     finally:
         torch.cuda.set_sync_debug_mode("default")
+
+
+# -- issue 23: exactness on adversarial inputs, many rows, determinism, the plan cache, checks ---
+
+
+@functools.lru_cache(maxsize=1)
+def adversarial_cases():
+    return emulation.l1_adversarial_cases(tail=1_000_000)  # issue 23's size
+
+
+@pytest.mark.parametrize("index", range(len(emulation.l1_adversarial_cases(tail=10))),
+                         ids=[case[0] for case in emulation.l1_adversarial_cases(tail=10)])  # fmt: skip
+def test_projection_is_exact_on_adversarial_inputs(cuda_kernels, index):
+    name, v, centre, radius = adversarial_cases()[index]
+    out = ops.project_l1_ball(torch.from_numpy(v)[None].cuda(), torch.from_numpy(centre)[None].cuda(), radius)
+    report = emulation.check_projection(v, centre, radius, out[0].cpu().numpy())
+    assert not report.problems, f"{name}: {report.problems}"
+
+
+def test_projection_matches_the_numpy_model_bit_for_bit(cuda_kernels):
+    """The model (checked on the CPU in CI) is the kernel: same sums in the same order."""
+    for name, v, centre, radius in emulation.l1_adversarial_cases(tail=100_000):
+        out = ops.project_l1_ball(torch.from_numpy(v)[None].cuda(), torch.from_numpy(centre)[None].cuda(), radius)
+        model, _ = emulation.project_l1_ball(v[None], centre[None], radius)
+        np.testing.assert_array_equal(out.cpu().numpy(), model, err_msg=name)
+
+
+def test_projection_is_deterministic(cuda_kernels):
+    v = torch.randn(16, 1 << 20, device="cuda")
+    centre = torch.zeros_like(v)
+    first = ops.project_l1_ball(v, centre, 1000.0)
+    for _ in range(3):
+        assert torch.equal(ops.project_l1_ball(v, centre, 1000.0), first)
+
+
+def test_projection_of_more_than_65535_rows(cuda_kernels):
+    v = torch.randn(70_000, 24, device="cuda")
+    centre = torch.zeros_like(v)
+    result = ops.project_l1_ball(v, centre, 3.0)
+    assert_relative(result, reference_projection(v, centre, 3.0))
+
+
+def test_two_threads_sharing_a_plan_shape_on_their_own_streams(cuda_kernels):
+    x, g_fft, signs, rows = sensing_inputs(8, 3 * 64 * 64, 1000, True)
+    expected = ops.reference_kernel(ops.CIRCULANT_SENSE)(x, g_fft, signs, rows, 1000)
+    errors: list[str] = []
+
+    def work(seed: int) -> None:
+        stream = torch.cuda.Stream()
+        with torch.cuda.stream(stream):
+            for step in range(200):
+                y = ops.circulant_sense(x, g_fft, signs, rows, 1000)
+                back = ops.circulant_sense_adjoint(y, g_fft, signs, rows)
+                if step % 20 == 0:
+                    stream.synchronize()
+                    error = ((y - expected).norm() / expected.norm()).item()
+                    if error > 1e-5 or not torch.isfinite(back).all():
+                        errors.append(f"thread {seed}, step {step}: relative error {error:.2e}")
+            stream.synchronize()
+
+    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+
+
+def test_more_plan_shapes_than_the_cache_holds(cuda_kernels):
+    """Past 16 (device, stream, n, batch) plans the least recently used are destroyed (with their
+    cuFFT work areas): the cache stays at 16 and results stay right, also for a plan evicted
+    and made again."""
+    extension = build.load_extension()
+    assert extension.max_cached_plans() == 16
+    x, g_fft, signs, rows = sensing_inputs(40, 3 * 64 * 64, 300, True)
+    reference = ops.reference_kernel(ops.CIRCULANT_SENSE)
+    for batch in [*range(1, 41), 1, 2]:
+        assert_relative(ops.circulant_sense(x[:batch], g_fft, signs, rows, 300),
+                        reference(x[:batch], g_fft, signs, rows, 300))  # fmt: skip
+        assert extension.cached_plans() <= 16
+    assert extension.cached_plans() == 16
+
+
+def test_sensing_refuses_repeated_or_out_of_range_rows_on_cuda(cuda_kernels):
+    x, g_fft, signs, rows = sensing_inputs(2, 64, 5, True)
+    with pytest.raises(ValueError, match="repeated rows"):
+        ops.circulant_sense(x, g_fft, signs, torch.tensor([1, 1, 2, 3, 4], device="cuda"), 5)
+    with pytest.raises(ValueError, match=r"rows must lie in \[0, 64\)"):
+        ops.circulant_sense(x, g_fft, signs, torch.tensor([1, 64, 2, 3, 4], device="cuda"), 5)
+    with pytest.raises(ValueError, match="g_fft must be"):
+        ops.circulant_sense(x, g_fft[:-1], signs, rows, 5)

@@ -70,7 +70,7 @@ at::Tensor project_l1_ball(const at::Tensor& v, const at::Tensor& centre, double
   const int64_t batch = v.size(0);
   const int64_t length = batch == 0 ? 0 : v.numel() / batch;
   if (batch == 0 || length == 0) return out.copy_(v);
-  at::Tensor scratch = at::empty({invprob_cuda::l1_ball_scratch_doubles(batch)}, v.options().dtype(at::kDouble));
+  at::Tensor scratch = at::empty({invprob_cuda::l1_ball_scratch_doubles(batch, length)}, v.options().dtype(at::kDouble));
   invprob_cuda::project_l1_ball(v.data_ptr<float>(), centre.data_ptr<float>(), radius, out.data_ptr<float>(),
                                 scratch.data_ptr<double>(), batch, length, reinterpret_cast<cudaStream_t>(stream));
   return out;
@@ -83,4 +83,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, module) {
   module.def("circulant_sense", &circulant_sense, "y = S_m C_g D x");
   module.def("circulant_sense_adjoint", &circulant_sense_adjoint, "x = D C_g^T S_m^T y");
   module.def("project_l1_ball", &project_l1_ball, "rows of v projected onto l1 balls around centre");
+  module.def("cached_plans", &invprob_cuda::cached_plans, "cuFFT plan-cache entries now");
+  module.def("max_cached_plans", &invprob_cuda::max_cached_plans, "the most plan-cache entries kept (LRU)");
 }

@@ -3,11 +3,18 @@
 // Per call: one pass writes D x into the real (padded) layout of the spectrum buffer, an
 // in-place R2C, one pass multiplies by conj(G) / n (the 1/n of the unnormalised C2R folded in),
 // an in-place C2R, one pass gathers the kept rows. The only memory beyond input and output
-// is that one complex spectrum per image (`work`). Plans are cached per (device, n, batch).
+// is that one complex spectrum per image (`work`). Plans are cached per (device, stream, n,
+// batch), at most 16, least recently used evicted (see PlanCache below).
+//
+// The Python wrapper (invprob_plugin_cuda/kernels.py) checks rows (in range, distinct), the
+// length of g_fft and m before any launch: the kernels trust them. Distinct rows matter to
+// scatter_rows, whose writes to one entry would otherwise race.
 #include <cuda_runtime.h>
 #include "cufft_api.h"
 
-#include <map>
+#include <climits>
+#include <list>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -80,46 +87,102 @@ __global__ void sign_from_padded(const float* __restrict__ work, const float* __
   }
 }
 
+// cuFFT plans, cached. A plan is bound to one stream (cufftSetStream once, when it is made):
+// its work area is then only ever used in that stream's order, so two threads or two streams
+// never share one (a plan shared across streams would let two transforms use the same work
+// area at once). Each entry also has a mutex held over the whole call (both Execs and the
+// multiply between them), since a cuFFT plan must not be executed from two host threads at
+// once. The cache holds at most kMaxCachedPlans entries per process, least recently used
+// evicted first; an evicted entry's plans (and their cuFFT work areas) are destroyed when the
+// last call using it returns. cufftDestroy frees device memory, which synchronises the
+// device: that happens only when more than kMaxCachedPlans (device, stream, n, batch)
+// combinations are in use, e.g. a batch size that changes at every call.
+constexpr size_t kMaxCachedPlans = 16;
+
 struct Plans {
-  cufftHandle forward;  // R2C, in place, padded rows
-  cufftHandle inverse;  // C2R, in place
+  cufftHandle forward = 0;  // R2C, in place, padded rows
+  cufftHandle inverse = 0;  // C2R, in place
+  bool has_forward = false, has_inverse = false;
+  int device = 0;
+  std::mutex in_use;
+
+  Plans() = default;
+  Plans(const Plans&) = delete;
+  Plans& operator=(const Plans&) = delete;
+  ~Plans() {
+    int current = 0;
+    const bool switch_device = cudaGetDevice(&current) == cudaSuccess && current != device;
+    if (switch_device) cudaSetDevice(device);
+    if (has_forward) cufftDestroy(forward);
+    if (has_inverse) cufftDestroy(inverse);
+    if (switch_device) cudaSetDevice(current);
+  }
 };
 
-Plans& plans_for(int64_t n, int64_t batch) {
-  static std::mutex lock;
-  static std::map<std::tuple<int, int64_t, int64_t>, Plans> cache;
-  int device = 0;
-  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
-  std::lock_guard<std::mutex> guard(lock);
-  const auto key = std::make_tuple(device, n, batch);
-  auto found = cache.find(key);
-  if (found != cache.end()) return found->second;
-  if (n > INT32_MAX || batch > INT32_MAX) throw std::runtime_error("circulant sensing: n and batch must fit in 32 bits");
-  int size = static_cast<int>(n);
-  int half = static_cast<int>(n / 2 + 1);
-  int padded = 2 * half;
-  Plans plans{};
-  check_cufft(cufftPlanMany(&plans.forward, 1, &size, &padded, 1, padded, &half, 1, half, CUFFT_R2C,
-                            static_cast<int>(batch)), "cufftPlanMany(R2C)");
-  check_cufft(cufftPlanMany(&plans.inverse, 1, &size, &half, 1, half, &padded, 1, padded, CUFFT_C2R,
-                            static_cast<int>(batch)), "cufftPlanMany(C2R)");
-  return cache.emplace(key, plans).first->second;
+using PlanKey = std::tuple<int, cudaStream_t, int64_t, int64_t>;  // device, stream, n, batch
+
+struct PlanCache {
+  std::mutex lock;
+  std::list<std::pair<PlanKey, std::shared_ptr<Plans>>> entries;  // most recently used first
+
+  std::shared_ptr<Plans> get(int64_t n, int64_t batch, cudaStream_t stream) {
+    int device = 0;
+    check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+    const PlanKey key{device, stream, n, batch};
+    std::lock_guard<std::mutex> guard(lock);
+    for (auto it = entries.begin(); it != entries.end(); ++it) {
+      if (it->first == key) {
+        entries.splice(entries.begin(), entries, it);
+        return entries.front().second;
+      }
+    }
+    if (n > INT32_MAX || batch > INT32_MAX) throw std::runtime_error("circulant sensing: n and batch must fit in 32 bits");
+    auto plans = std::make_shared<Plans>();
+    plans->device = device;
+    int size = static_cast<int>(n);
+    int half = static_cast<int>(n / 2 + 1);
+    int padded = 2 * half;
+    check_cufft(cufftPlanMany(&plans->forward, 1, &size, &padded, 1, padded, &half, 1, half, CUFFT_R2C,
+                              static_cast<int>(batch)), "cufftPlanMany(R2C)");
+    plans->has_forward = true;
+    check_cufft(cufftPlanMany(&plans->inverse, 1, &size, &half, 1, half, &padded, 1, padded, CUFFT_C2R,
+                              static_cast<int>(batch)), "cufftPlanMany(C2R)");
+    plans->has_inverse = true;
+    check_cufft(cufftSetStream(plans->forward, stream), "cufftSetStream");
+    check_cufft(cufftSetStream(plans->inverse, stream), "cufftSetStream");
+    entries.emplace_front(key, plans);
+    if (entries.size() > kMaxCachedPlans) entries.pop_back();  // destroyed when its last user returns
+    return plans;
+  }
+};
+
+PlanCache& plan_cache() {
+  static PlanCache* cache = new PlanCache();  // never destroyed: no cuFFT calls during process exit
+  return *cache;
 }
 
+
 void spectral_product(float* work, const float* g_fft, int64_t batch, int64_t n, bool conjugate, cudaStream_t stream) {
-  Plans& plans = plans_for(n, batch);
+  const std::shared_ptr<Plans> plans = plan_cache().get(n, batch, stream);
+  std::lock_guard<std::mutex> guard(plans->in_use);
   const int64_t half = n / 2 + 1;
-  check_cufft(cufftSetStream(plans.forward, stream), "cufftSetStream");
-  check_cufft(cufftSetStream(plans.inverse, stream), "cufftSetStream");
-  check_cufft(cufftExecR2C(plans.forward, work, reinterpret_cast<cufftComplex*>(work)), "cufftExecR2C");
+  check_cufft(cufftExecR2C(plans->forward, work, reinterpret_cast<cufftComplex*>(work)), "cufftExecR2C");
   multiply_spectrum<<<blocks_for(batch * half), kThreads, 0, stream>>>(
       reinterpret_cast<float2*>(work), reinterpret_cast<const float2*>(g_fft), half, batch * half, conjugate,
       1.0f / static_cast<float>(n));
   check_cuda(cudaGetLastError(), "multiply_spectrum");
-  check_cufft(cufftExecC2R(plans.inverse, reinterpret_cast<cufftComplex*>(work), work), "cufftExecC2R");
+  check_cufft(cufftExecC2R(plans->inverse, reinterpret_cast<cufftComplex*>(work), work), "cufftExecC2R");
 }
 
 }  // namespace
+
+int64_t cached_plans() {
+  PlanCache& cache = plan_cache();
+  std::lock_guard<std::mutex> guard(cache.lock);
+  return static_cast<int64_t>(cache.entries.size());
+}
+
+int64_t max_cached_plans() { return static_cast<int64_t>(kMaxCachedPlans); }
 
 void circulant_sense(const float* x, const float* g_fft, const float* signs, const int64_t* rows, float* y,
                      float* work, int64_t batch, int64_t n, int64_t m, cudaStream_t stream) {

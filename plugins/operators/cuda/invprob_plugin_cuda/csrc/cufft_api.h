@@ -1,7 +1,7 @@
 // cuFFT's API as this plugin uses it. With the CUDA toolkit's cufft.h (every machine that builds
 // the extension for real: a CUDA toolkit, or the nvidia-cufft wheels beside torch) that header
 // is used. Without it — CI's compile check on a machine with nvcc but not the 200 MB cuFFT
-// package — the declarations below (cuFFT's stable C API: plan, execute, stream) let the
+// package — the declarations below (cuFFT's stable C API: plan, execute, stream, destroy) let the
 // sources compile, so a build break in our code cannot land. Nothing links against them there.
 #pragma once
 
@@ -22,5 +22,6 @@ cufftResult cufftPlanMany(cufftHandle* plan, int rank, int* n, int* inembed, int
 cufftResult cufftExecR2C(cufftHandle plan, cufftReal* idata, cufftComplex* odata);
 cufftResult cufftExecC2R(cufftHandle plan, cufftComplex* idata, cufftReal* odata);
 cufftResult cufftSetStream(cufftHandle plan, cudaStream_t stream);
+cufftResult cufftDestroy(cufftHandle plan);
 }
 #endif
