@@ -61,7 +61,7 @@ The generator must be of architecture ``skip`` and D of ``resnet`` (the StyleGAN
 stylegan2-ada-pytorch config but cifar, whose D is ``orig``); others are refused with a
 message naming the architecture. ``read_nvlabs_pickle(path, discriminator=False)`` reads no D
 at all. Conditional models (``c_dim > 0``) are refused. Where the result still differs from
-NVlabs' own forward pass, see the plugin README ("Remaining deviations").
+NVlabs' own forward pass, see the plugin README ("NVlabs snapshots: parity and remaining deviations").
 """
 
 from __future__ import annotations
