@@ -6,6 +6,9 @@ its tensors describe, so a file that converts is a file that loads. ``DST`` hold
 holds ``format = invprob-stylegan2``, the JSON ``config`` and the source's name and sha256.
 The same JSON config is written next to it (``DST`` with ``.json``) for people and tools;
 loading reads the header. Our files are never pickles.
+
+Errors propagate to the invprob CLI, which prints them whole (a shape mismatch keeps its
+key-by-key diff) and exits 2 for bad input, as ``invprob convert dcgan`` does.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ def convert(src: str | Path, dst: str | Path, *, discriminator: bool = True) -> 
         raise FileNotFoundError(f"StyleGAN2 checkpoint not found: {src}")
     if src.suffix.lower() == ".safetensors":
         raise StyleGAN2CheckpointError(f"{src}: already a safetensors file; convert a rosinality .pt or an NVlabs .pkl")
-    generator = build_from_checkpoint(read_checkpoint(src), path=src, discriminator=discriminator)
+    generator = build_from_checkpoint(read_checkpoint(src, discriminator=discriminator), path=src, discriminator=discriminator)
     state = {f"g_ema.{k}": v for k, v in generator.g_ema.state_dict().items()}
     if generator.discriminator is not None:
         state.update({f"d.{k}": v for k, v in generator.discriminator.state_dict().items()})
@@ -46,12 +49,8 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``invprob convert stylegan2``."""
     if Path(args.dst).exists() and not args.force:
         print(f"error: {args.dst} exists; pass --force to overwrite it", file=sys.stderr)
-        return 1
-    try:
-        metadata = convert(args.src, args.dst, discriminator=not args.no_discriminator)
-    except (StyleGAN2CheckpointError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 1
+        return 2
+    metadata = convert(args.src, args.dst, discriminator=not args.no_discriminator)
     config = json.loads(metadata["config"])
     print(f"wrote {args.dst}: StyleGAN2 {config['size']}x{config['size']}, style_dim {config['style_dim']}, n_mlp {config['n_mlp']}")
     return 0

@@ -27,14 +27,24 @@ class PixelNorm(nn.Module):
 
 
 class FusedLeakyReLU(nn.Module):
-    """Per-channel ``bias`` then ``leaky_relu(0.2) * sqrt(2)``."""
+    """Per-channel ``bias`` then ``leaky_relu(0.2) * sqrt(2)``, then, with ``clamp``, clamped to ``±clamp``.
 
-    def __init__(self, channels: int):
+    ``clamp`` is stylegan2-ada-pytorch's ``conv_clamp`` (its ``bias_act``: bias, activation,
+    gain, then clamp); rosinality has none (``None``).
+    """
+
+    def __init__(self, channels: int, clamp: float | None = None):
         super().__init__()
         self.bias = nn.Parameter(torch.zeros(channels))
+        self.clamp = clamp
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return fused_leaky_relu(x, self.bias)
+        return clamp_activations(fused_leaky_relu(x, self.bias), self.clamp)
+
+
+def clamp_activations(x: torch.Tensor, clamp: float | None) -> torch.Tensor:
+    """``x`` clamped to ``±clamp`` (NVlabs' ``conv_clamp``); unchanged for ``None``."""
+    return x if clamp is None else x.clamp(-clamp, clamp)
 
 
 class EqualLinear(nn.Module):
@@ -209,7 +219,8 @@ class ConstantInput(nn.Module):
 
 
 class StyledConv(nn.Module):
-    """Modulated 3×3 convolution, then noise, then bias and leaky ReLU (the noise goes in before the bias)."""
+    """Modulated 3×3 convolution, then noise, then bias and leaky ReLU (the noise goes in before the bias),
+    then NVlabs' ``conv_clamp`` where set."""
 
     def __init__(
         self,
@@ -220,30 +231,41 @@ class StyledConv(nn.Module):
         *,
         upsample: bool = False,
         blur_kernel: Sequence[int] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
     ):
         super().__init__()
         self.conv = ModulatedConv2d(
             in_channels, out_channels, kernel_size, style_dim, upsample=upsample, blur_kernel=blur_kernel
         )
         self.noise = NoiseInjection()
-        self.activate = FusedLeakyReLU(out_channels)
+        self.activate = FusedLeakyReLU(out_channels, conv_clamp)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         return self.activate(self.noise(self.conv(x, w), noise))
 
 
 class ToRGB(nn.Module):
-    """A 1×1 modulated convolution to RGB (no demodulation) plus bias; adds the upsampled previous skip."""
+    """A 1×1 modulated convolution to RGB (no demodulation) plus bias, clamped to ``±conv_clamp`` where
+    set (NVlabs' ``ToRGBLayer``); adds the upsampled previous skip (which is not clamped)."""
 
-    def __init__(self, in_channels: int, style_dim: int, *, upsample: bool = True, blur_kernel: Sequence[int] = (1, 3, 3, 1)):
+    def __init__(
+        self,
+        in_channels: int,
+        style_dim: int,
+        *,
+        upsample: bool = True,
+        blur_kernel: Sequence[int] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
+    ):
         super().__init__()
         if upsample:
             self.upsample = Upsample(blur_kernel)
         self.conv = ModulatedConv2d(in_channels, 3, 1, style_dim, demodulate=False)
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+        self.conv_clamp = conv_clamp
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
-        out = self.conv(x, w) + self.bias
+        out = clamp_activations(self.conv(x, w) + self.bias, self.conv_clamp)
         if skip is not None:
             out = out + self.upsample(skip)
         return out
@@ -253,6 +275,7 @@ class ConvLayer(nn.Sequential):
     """The discriminator's convolution: [Blur] EqualConv2d [FusedLeakyReLU] (keys ``0``, ``1``, ``2``).
 
     With ``downsample`` the FIR filter (unit gain) comes first, then a stride-2 convolution.
+    ``conv_clamp`` (NVlabs; only with ``activate``) clamps the activation's output to ``±conv_clamp``.
     """
 
     def __init__(
@@ -265,6 +288,7 @@ class ConvLayer(nn.Sequential):
         blur_kernel: Sequence[int] = (1, 3, 3, 1),
         bias: bool = True,
         activate: bool = True,
+        conv_clamp: float | None = None,
     ):
         layers: list[nn.Module] = []
         if downsample:
@@ -277,17 +301,24 @@ class ConvLayer(nn.Sequential):
             EqualConv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias and not activate)
         )
         if activate:
-            layers.append(FusedLeakyReLU(out_channels))
+            layers.append(FusedLeakyReLU(out_channels, conv_clamp))
         super().__init__(*layers)
 
 
 class ResBlock(nn.Module):
-    """The discriminator's residual block: ``(conv2(conv1(x)) + skip(x)) / sqrt(2)``, halving the resolution."""
+    """The discriminator's residual block: ``(conv2(conv1(x)) + skip(x)) / sqrt(2)``, halving the resolution.
 
-    def __init__(self, in_channels: int, out_channels: int, blur_kernel: Sequence[int] = (1, 3, 3, 1)):
+    With ``conv_clamp``, ``conv1`` and ``conv2`` clamp at ``±conv_clamp`` before the division:
+    NVlabs' ``conv1`` clamps at ``±conv_clamp * sqrt(0.5)`` after its gain ``sqrt(2) * sqrt(0.5)``,
+    the same function; the skip is never clamped (NVlabs builds it without ``conv_clamp``).
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, blur_kernel: Sequence[int] = (1, 3, 3, 1), conv_clamp: float | None = None
+    ):
         super().__init__()
-        self.conv1 = ConvLayer(in_channels, in_channels, 3)
-        self.conv2 = ConvLayer(in_channels, out_channels, 3, downsample=True, blur_kernel=blur_kernel)
+        self.conv1 = ConvLayer(in_channels, in_channels, 3, conv_clamp=conv_clamp)
+        self.conv2 = ConvLayer(in_channels, out_channels, 3, downsample=True, blur_kernel=blur_kernel, conv_clamp=conv_clamp)
         self.skip = ConvLayer(
             in_channels, out_channels, 1, downsample=True, blur_kernel=blur_kernel, activate=False, bias=False
         )
@@ -296,15 +327,15 @@ class ResBlock(nn.Module):
         return (self.conv2(self.conv1(x)) + self.skip(x)) / math.sqrt(2)
 
 
-def minibatch_stddev(x: torch.Tensor, group_size: int = 4, features: int = 1) -> torch.Tensor:
+def minibatch_stddev(x: torch.Tensor, group_size: int | None = 4, features: int = 1) -> torch.Tensor:
     """Append the minibatch standard deviation as ``features`` extra channels.
 
-    ``G = min(B, group_size)`` must divide ``B``. Sample ``b`` belongs to sub-group
+    ``G = min(B, group_size)`` (``B`` for ``group_size=None``, NVlabs' "the whole batch") must divide ``B``. Sample ``b`` belongs to sub-group
     ``b mod (B / G)`` (strided). Per sub-group: the population std over the group (``+ 1e-8``
     inside the root), averaged over channels and pixels, appended as a constant channel.
     """
     batch, channels, height, width = x.shape
-    group = min(batch, group_size)
+    group = batch if group_size is None else min(batch, group_size)
     if batch % group:
         raise ValueError(f"the discriminator's minibatch stddev needs a batch divisible by {group}, got {batch}")
     std = x.reshape(group, -1, features, channels // features, height, width)

@@ -13,7 +13,9 @@ determine the widths (checkpoints with reduced or custom widths exist):
 - the FIR kernel's length from the ``blur.kernel`` buffers (the values are loaded from the file).
 
 ``lr_mlp`` is a run-time multiplier that no shape shows: it comes from the checkpoint's
-``args`` when present, else upstream's default 0.01.
+``args`` when present, else upstream's default 0.01. So do NVlabs' ``conv_clamp`` /
+``d_conv_clamp`` (read from the ``.pkl``'s layers; rosinality files have none) and the
+minibatch-stddev group (``stddev_group``, 4; ``None`` = the whole batch).
 """
 
 from __future__ import annotations
@@ -36,16 +38,21 @@ from .networks import StyleGAN2Config, StyleGAN2Discriminator, StyleGAN2Network,
 FORMAT = "invprob-stylegan2"
 
 
-def read_checkpoint(path: Path) -> dict[str, Any]:
-    """The rosinality-keyed dict ``{"g_ema", "d"?, "latent_avg"?, "args"?}`` from any supported file."""
+def read_checkpoint(path: Path, *, discriminator: bool = True) -> dict[str, Any]:
+    """The rosinality-keyed dict ``{"g_ema", "d"?, "latent_avg"?, "args"?}`` from any supported file.
+
+    With ``discriminator=False`` the file's discriminator is neither read nor checked (an NVlabs
+    D of an architecture we do not support does not stop the generator from loading).
+    """
     suffix = path.suffix.lower()
     if suffix == ".pkl":
         from .nvlabs import read_nvlabs_pickle
 
-        return read_nvlabs_pickle(path)
-    if suffix == ".safetensors":
-        return read_converted(path)
-    return read_rosinality(path)
+        return read_nvlabs_pickle(path, discriminator=discriminator)
+    data = read_converted(path) if suffix == ".safetensors" else read_rosinality(path)
+    if not discriminator:
+        data.pop("d", None)
+    return data
 
 
 def read_rosinality(path: Path) -> dict[str, Any]:
@@ -171,8 +178,14 @@ def infer_config(checkpoint: Mapping[str, Any], *, path: Path | str = "checkpoin
         lr_mlp=float(args.get("lr_mlp", 0.01)),
         blur_kernel=taps,
         d_channels=d_channels if d_channels != channels else None,
-        stddev_group=int(args.get("stddev_group", 4)),
+        stddev_group=_optional(args.get("stddev_group", 4), int),
+        conv_clamp=_optional(args.get("conv_clamp"), float),
+        d_conv_clamp=_optional(args.get("d_conv_clamp"), float),
     )
+
+
+def _optional(value: Any, kind: type) -> Any:
+    return None if value is None else kind(value)
 
 
 def _discriminator_channels(d: Mapping[str, torch.Tensor], size: int, path: Path | str) -> dict[int, int]:
@@ -217,7 +230,7 @@ def load_stylegan2(
     ``truncation``, ``output``). The file's sha256 goes into the run's weight ledger.
     """
     path = find_weights(checkpoint, search, what="StyleGAN2 checkpoint")
-    data = read_checkpoint(path)
+    data = read_checkpoint(path, discriminator=discriminator)
     record(path)
     return build_from_checkpoint(data, path=path, discriminator=discriminator, **options)
 

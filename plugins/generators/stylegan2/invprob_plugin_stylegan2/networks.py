@@ -51,7 +51,9 @@ def standard_channels(channel_multiplier: int = 2, *, max_channels: int = 512) -
 class StyleGAN2Config:
     """Architecture hyperparameters. ``channels`` maps each resolution ``4…size`` to its width;
     ``d_channels`` the discriminator's (``size…4``; default: the same); ``stddev_group`` the
-    discriminator's minibatch-stddev group size (upstream: 4)."""
+    discriminator's minibatch-stddev group size (upstream: 4; ``None``: the whole batch);
+    ``conv_clamp`` / ``d_conv_clamp`` NVlabs' activation clamp of the generator's / the
+    discriminator's convolutions (stylegan2-ada-pytorch trains with 256; ``None``: no clamp)."""
 
     size: int
     style_dim: int = 512
@@ -60,7 +62,9 @@ class StyleGAN2Config:
     lr_mlp: float = 0.01
     blur_kernel: tuple[int, ...] = (1, 3, 3, 1)
     d_channels: Mapping[int, int] | None = None
-    stddev_group: int = 4
+    stddev_group: int | None = 4
+    conv_clamp: float | None = None
+    d_conv_clamp: float | None = None
 
     def __post_init__(self) -> None:
         if not is_power_of_two(self.size) or self.size < 4:
@@ -150,16 +154,17 @@ class StyleGAN2Network(nn.Module):
             PixelNorm(), *[EqualLinear(dim, dim, lr_mul=config.lr_mlp, activation=True) for _ in range(config.n_mlp)]
         )
         self.input = ConstantInput(c[4])
-        self.conv1 = StyledConv(c[4], c[4], 3, dim, blur_kernel=taps)
-        self.to_rgb1 = ToRGB(c[4], dim, upsample=False)
+        clamp = config.conv_clamp
+        self.conv1 = StyledConv(c[4], c[4], 3, dim, blur_kernel=taps, conv_clamp=clamp)
+        self.to_rgb1 = ToRGB(c[4], dim, upsample=False, conv_clamp=clamp)
         self.convs = nn.ModuleList()
         self.to_rgbs = nn.ModuleList()
         previous = c[4]
         for resolution in config.resolutions[1:]:
             width = c[resolution]
-            self.convs.append(StyledConv(previous, width, 3, dim, upsample=True, blur_kernel=taps))
-            self.convs.append(StyledConv(width, width, 3, dim, blur_kernel=taps))
-            self.to_rgbs.append(ToRGB(width, dim, blur_kernel=taps))
+            self.convs.append(StyledConv(previous, width, 3, dim, upsample=True, blur_kernel=taps, conv_clamp=clamp))
+            self.convs.append(StyledConv(width, width, 3, dim, blur_kernel=taps, conv_clamp=clamp))
+            self.to_rgbs.append(ToRGB(width, dim, blur_kernel=taps, conv_clamp=clamp))
             previous = width
         self.noises = NoiseBuffers(config)
 
@@ -202,21 +207,22 @@ class StyleGAN2Network(nn.Module):
 
 class StyleGAN2Discriminator(nn.Module):
     """rosinality's ``Discriminator``: fromRGB, one :class:`ResBlock` per resolution down to 4×4,
-    minibatch stddev, a 3×3 conv and two linear layers; returns a raw logit ``[B, 1]``."""
+    minibatch stddev, a 3×3 conv and two linear layers; returns a raw logit ``[B, 1]``.
+    ``d_conv_clamp`` clamps fromRGB, the blocks' convs and the 3×3 conv (NVlabs' ``conv_clamp``)."""
 
     def __init__(self, config: StyleGAN2Config):
         super().__init__()
         c = config.discriminator_channels()
-        taps = config.blur_kernel
-        layers: list[nn.Module] = [ConvLayer(3, c[config.size], 1)]
+        taps, clamp = config.blur_kernel, config.d_conv_clamp
+        layers: list[nn.Module] = [ConvLayer(3, c[config.size], 1, conv_clamp=clamp)]
         in_channels = c[config.size]
         for resolution in reversed(config.resolutions[1:]):
             out_channels = c[resolution // 2]
-            layers.append(ResBlock(in_channels, out_channels, taps))
+            layers.append(ResBlock(in_channels, out_channels, taps, conv_clamp=clamp))
             in_channels = out_channels
         self.convs = nn.Sequential(*layers)
         self.stddev_group = config.stddev_group
-        self.final_conv = ConvLayer(in_channels + 1, c[4], 3)
+        self.final_conv = ConvLayer(in_channels + 1, c[4], 3, conv_clamp=clamp)
         self.final_linear = nn.Sequential(
             EqualLinear(c[4] * 4 * 4, c[4], activation=True),
             EqualLinear(c[4], 1),

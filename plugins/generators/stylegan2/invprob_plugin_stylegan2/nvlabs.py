@@ -45,18 +45,30 @@ layer ``.noise_const`` ``[r, r]``              ``noises.noise_{i}`` ``[1, 1, r, 
 ============================================  ==================================================
 
 The two formulations compute the same functions (ada's ``conv2d_resample`` pads and filters
-as rosinality's Blur; ada's resnet D scales both branches by sqrt(0.5)). Two differences that
-do not change real outputs: ada demodulates before the 1/sqrt(fan-in) gain (the 1e-8 differs),
-and clamps activations at ``conv_clamp`` (256 when set), which trained models do not reach.
-D's minibatch-stddev group size is read from ``b4.mbstd.group_size`` (configs differ: 4, 8, 32).
-Conditional models (``c_dim > 0``) and other architectures (StyleGAN3, ``orig``/``resnet``
-generators) are refused with the keys that did not map.
+as rosinality's Blur; ada's resnet D scales both branches by sqrt(0.5)). What no shape shows
+is read from the objects' attributes:
+
+- the mapping's learning-rate multiplier from each ``mapping.fc{i}``'s ``bias_gain``
+  (= ``lr_multiplier``), checked against ``weight_gain`` (= ``lr_multiplier / sqrt(in)``);
+  NVlabs stores no ``lr_multiplier`` attribute;
+- ``conv_clamp`` (256 in every stylegan2-ada-pytorch training, ``None`` with ``--fp32``) from
+  every ``SynthesisLayer`` / ``ToRGBLayer`` of G and every clamped ``Conv2dLayer`` of D
+  (``fromrgb``, ``conv0``, ``conv1``, ``b4.conv``): it becomes ``conv_clamp`` / ``d_conv_clamp``;
+- D's minibatch-stddev group from ``b4.mbstd.group_size`` (configs differ: 4, 8, 32; ``None``
+  is the whole batch).
+
+The generator must be of architecture ``skip`` and D of ``resnet`` (the StyleGAN2 of every
+stylegan2-ada-pytorch config but cifar, whose D is ``orig``); others are refused with a
+message naming the architecture. ``read_nvlabs_pickle(path, discriminator=False)`` reads no D
+at all. Conditional models (``c_dim > 0``) are refused. Where the result still differs from
+NVlabs' own forward pass, see the plugin README ("NVlabs snapshots: parity and remaining deviations").
 """
 
 from __future__ import annotations
 
 import collections
 import io
+import math
 import pickle
 import re
 from collections.abc import Mapping
@@ -193,8 +205,11 @@ def _find(obj: PersistentObject, dotted: str) -> PersistentObject | None:
     return obj
 
 
-def read_nvlabs_pickle(path: Path) -> dict[str, Any]:
-    """The rosinality-keyed checkpoint ``{"g_ema", "d"?, "latent_avg", "args"}`` of an NVlabs ``.pkl``."""
+def read_nvlabs_pickle(path: Path, *, discriminator: bool = True) -> dict[str, Any]:
+    """The rosinality-keyed checkpoint ``{"g_ema", "d"?, "latent_avg", "args"}`` of an NVlabs ``.pkl``.
+
+    With ``discriminator=False``, ``D`` is not read (whatever its architecture).
+    """
     data = restricted_load(path)
     if not isinstance(data, Mapping) or not isinstance(data.get("G_ema"), PersistentObject):
         keys = sorted(data) if isinstance(data, Mapping) else type(data).__name__
@@ -211,27 +226,94 @@ def read_nvlabs_pickle(path: Path) -> dict[str, Any]:
         raise StyleGAN2CheckpointError(f"{path}: img_channels {channels}; only RGB (3) StyleGAN2 models are supported")
     if int(attrs.get("c_dim", 0) or 0) > 0:
         raise StyleGAN2CheckpointError(f"{path}: a conditional model (c_dim = {attrs['c_dim']}); only unconditional StyleGAN2 is supported")
+    blocks = [f"synthesis.b{r}" for r in (4 * 2**k for k in range(int(math.log2(resolution)) - 1))]
+    _require_architecture(g, blocks, "skip", path, "G_ema's synthesis")
     flat = flatten_state(g)
     g_state, used = _map_generator(flat, resolution, path)
-    fc0 = _find(g, "mapping.fc0")
-    lr_mlp = float(fc0.state.get("lr_multiplier", 0.01)) if fc0 is not None else 0.01
     _refuse_leftovers(flat, used, path, "G_ema")
+    layers = [f"{b}.{name}" for b in blocks for name in ("conv0", "conv1", "torgb") if b != "synthesis.b4" or name != "conv0"]
     result: dict[str, Any] = {
         "g_ema": g_state,
         "latent_avg": flat["mapping.w_avg"].reshape(1, -1),
-        "args": {"size": resolution, "lr_mlp": lr_mlp},
+        "args": {
+            "size": resolution,
+            "lr_mlp": _mapping_lr_multiplier(g, path),
+            "conv_clamp": _conv_clamp(g, layers, path, "G_ema"),
+        },
     }
-    if isinstance(data.get("D"), PersistentObject):
-        mbstd = _find(data["D"], "b4.mbstd")
-        if mbstd is not None:
-            if int(mbstd.state.get("num_channels", 1) or 1) != 1:
-                raise StyleGAN2CheckpointError(f"{path}: D's minibatch stddev has {mbstd.state['num_channels']} channels; rosinality's has 1")
-            result["args"]["stddev_group"] = int(mbstd.state.get("group_size") or 4)
+    if discriminator and isinstance(data.get("D"), PersistentObject):
+        result["args"].update(_discriminator_args(data["D"], resolution, path))
         d_flat = flatten_state(data["D"])
         d_state, d_used = _map_discriminator(d_flat, resolution, path)
         _refuse_leftovers(d_flat, d_used, path, "D")
         result["d"] = d_state
     return result
+
+
+def _attribute(obj: PersistentObject, dotted: str, name: str, path: Path, what: str) -> Any:
+    """Attribute ``name`` of the submodule ``dotted`` of ``obj`` (a one-line error naming it when absent)."""
+    module = _find(obj, dotted) if dotted else obj
+    if module is None or name not in module.state:
+        raise StyleGAN2CheckpointError(f"{path}: {what} has no {dotted}.{name}: not a stylegan2-ada-pytorch network")
+    return module.state[name]
+
+
+def _require_architecture(obj: PersistentObject, blocks: list[str], expected: str, path: Path, what: str, hint: str = "") -> None:
+    for block in blocks:
+        found = _attribute(obj, block, "architecture", path, what)
+        if found != expected:
+            raise StyleGAN2CheckpointError(
+                f"{path}: {what} has architecture {found!r} ({block}); only {expected!r} is supported "
+                f"(the StyleGAN2 of stylegan2-ada-pytorch's configs){hint}"
+            )
+
+
+def _mapping_lr_multiplier(g: PersistentObject, path: Path) -> float:
+    """The mapping's learning-rate multiplier, from what ``FullyConnectedLayer`` stores:
+    ``bias_gain = lr_multiplier`` and ``weight_gain = lr_multiplier / sqrt(in_features)``
+    (NVlabs stores no ``lr_multiplier``); every layer must agree."""
+    values = set()
+    count = int(_attribute(g, "mapping", "num_layers", path, "G_ema"))
+    for i in range(count):
+        fc = f"mapping.fc{i}"
+        bias_gain = float(_attribute(g, fc, "bias_gain", path, "G_ema"))
+        weight = (_find(g, fc).state.get("_parameters") or {}).get("weight")
+        weight_gain = float(_attribute(g, fc, "weight_gain", path, "G_ema"))
+        if not isinstance(weight, torch.Tensor) or not math.isclose(weight_gain * math.sqrt(weight.shape[1]), bias_gain, rel_tol=1e-6):
+            raise StyleGAN2CheckpointError(
+                f"{path}: G_ema's {fc} has weight_gain {weight_gain} and bias_gain {bias_gain}, which disagree "
+                "(expected weight_gain = bias_gain / sqrt(in_features)): not a stylegan2-ada-pytorch mapping layer"
+            )
+        values.add(bias_gain)
+    if len(values) != 1:
+        raise StyleGAN2CheckpointError(f"{path}: G_ema's mapping layers have different learning-rate multipliers {sorted(values)}; one is supported")
+    return values.pop()
+
+
+def _conv_clamp(obj: PersistentObject, layers: list[str], path: Path, what: str) -> float | None:
+    """The ``conv_clamp`` every listed layer stores (``None``: no clamp); they must agree."""
+    values = {_attribute(obj, layer, "conv_clamp", path, what) for layer in layers}
+    if len(values) != 1:
+        raise StyleGAN2CheckpointError(f"{path}: {what}'s layers have different conv_clamp values {sorted(map(str, values))}; one is supported")
+    value = values.pop()
+    return None if value is None else float(value)
+
+
+def _discriminator_args(d: PersistentObject, size: int, path: Path) -> dict[str, Any]:
+    """D's ``stddev_group`` and ``d_conv_clamp``; refuses a D that is not the resnet one."""
+    blocks = [f"b{r}" for r in (size // 2**k for k in range(int(math.log2(size)) - 1))]  # b{size} ... b4 (the epilogue)
+    _require_architecture(d, blocks, "resnet", path, "D",
+                          "; load the generator alone with `discriminator: false` (invprob convert stylegan2 --no-discriminator)")
+    args: dict[str, Any] = {}
+    mbstd = _find(d, "b4.mbstd")
+    if mbstd is not None:
+        if int(mbstd.state.get("num_channels", 1) or 1) != 1:
+            raise StyleGAN2CheckpointError(f"{path}: D's minibatch stddev has {mbstd.state['num_channels']} channels; rosinality's has 1")
+        group = _attribute(d, "b4.mbstd", "group_size", path, "D")
+        args["stddev_group"] = None if group is None else int(group)  # None: the whole batch
+    layers = [f"b{size}.fromrgb", *(f"{b}.{name}" for b in blocks[:-1] for name in ("conv0", "conv1")), "b4.conv"]
+    args["d_conv_clamp"] = _conv_clamp(d, layers, path, "D")
+    return args
 
 
 def _refuse_leftovers(flat: Mapping[str, torch.Tensor], used: set[str], path: Path, what: str) -> None:

@@ -13,6 +13,13 @@ from invprob_plugin_stylegan2.networks import StyleGAN2Config
 TINY = StyleGAN2Config(size=16, style_dim=8, n_mlp=2, channels={4: 8, 8: 8, 16: 4})
 
 
+def invprob_convert(*args: str) -> int:
+    """``invprob convert stylegan2 ARGS`` through the real CLI (in process)."""
+    from invprob.cli import main as cli_main
+
+    return cli_main(["convert", "stylegan2", *args])
+
+
 @pytest.fixture
 def rosinality_pt(tmp_path):
     """A tiny checkpoint as rosinality's train.py writes it (argparse.Namespace args included)."""
@@ -52,7 +59,7 @@ def test_convert_writes_safetensors_and_json_that_load_identically(rosinality_pt
     latents = original.sample_latent(2, torch.Generator().manual_seed(0))
     torch.testing.assert_close(converted(latents), original(latents), rtol=0, atol=0)
     assert converted.discriminator is not None
-    assert main([str(path), str(out)]) == 1, "an existing file is kept without --force"
+    assert invprob_convert(str(path), str(out)) == 2, "an existing file is kept without --force"
 
 
 def test_converted_reference_fixture_still_matches(fixtures, reference, tmp_path):
@@ -63,14 +70,16 @@ def test_converted_reference_fixture_still_matches(fixtures, reference, tmp_path
     torch.testing.assert_close(model.discriminator(reference["d_in"]), reference["d_out"], rtol=1e-4, atol=1e-4)
 
 
-def test_truncated_file_gives_one_line_naming_it(rosinality_pt, tmp_path):
+def test_truncated_file_gives_one_line_naming_it(rosinality_pt, tmp_path, capsys):
     path, _ = rosinality_pt
     cut = tmp_path / "cut.pt"
     cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(StyleGAN2CheckpointError) as error:
         load_stylegan2(cut)
     assert "cut.pt" in str(error.value) and "truncated" in str(error.value) and "\n" not in str(error.value)
-    assert main([str(cut), str(tmp_path / "x.safetensors")]) == 1
+    capsys.readouterr()
+    assert invprob_convert(str(cut), str(tmp_path / "x.safetensors")) == 2, "bad input: exit 2, as convert dcgan"
+    assert "cut.pt" in capsys.readouterr().err and not (tmp_path / "x.safetensors").exists()
 
 
 def test_checkpoint_of_another_architecture_is_refused(tmp_path):
@@ -105,6 +114,18 @@ def test_a_wrong_shape_prints_the_key_diff(rosinality_pt, tmp_path):
         load_stylegan2(bad)
     message = str(error.value)
     assert "missing in file:     to_rgbs.1.bias" in message and "convs.1.activate.bias file (5,) vs model (8,)" in message
+
+
+def test_convert_keeps_the_key_diff_of_a_shape_mismatch_and_exits_2(rosinality_pt, tmp_path, capsys):
+    path, generator = rosinality_pt
+    state = dict(generator.g_ema.state_dict())
+    state["convs.1.activate.bias"] = torch.zeros(5)
+    bad = tmp_path / "diff.pt"
+    torch.save({"g_ema": state}, bad)
+    assert invprob_convert(str(bad), str(tmp_path / "diff.safetensors")) == 2
+    err = capsys.readouterr().err
+    assert "diff.pt" in err and "convs.1.activate.bias file (5,) vs model (8,)" in err and "Traceback" not in err
+    assert not (tmp_path / "diff.safetensors").exists()
 
 
 def test_a_pickle_with_other_objects_is_refused_without_advice_to_run_it(tmp_path):

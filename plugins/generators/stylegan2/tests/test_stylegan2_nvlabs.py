@@ -73,15 +73,17 @@ def _persistent(mods, class_name, **attrs):
     return module
 
 
-def _ada_snapshot(mods, generator):
-    """G_ema/D with stylegan2-ada-pytorch's module names and state layout, holding ``generator``'s weights."""
+def _ada_snapshot(mods, generator, *, g_arch="skip", d_arch="resnet"):
+    """G_ema/D with stylegan2-ada-pytorch's module names and state layout (the attributes its
+    ``__init__`` stores: ``FullyConnectedLayer`` keeps ``weight_gain`` and ``bias_gain``, never
+    ``lr_multiplier``), holding ``generator``'s weights."""
     g, d = generator.g_ema.state_dict(), generator.discriminator.state_dict()
     P = lambda t: nn.Parameter(t.clone())  # noqa: E731
     filt = torch.outer(torch.tensor([1.0, 3, 3, 1]), torch.tensor([1.0, 3, 3, 1])) / 64
 
     def fc(prefix, lr=1.0):
         return _persistent(mods, "FullyConnectedLayer", weight=P(g[f"{prefix}.weight"]), bias=P(g[f"{prefix}.bias"]),
-                           activation="lrelu", lr_multiplier=lr, weight_gain=np.float64(lr / np.sqrt(8)))
+                           activation="lrelu", weight_gain=np.float64(lr / np.sqrt(8)), bias_gain=lr)
 
     def layer(prefix, noise, res):
         return _persistent(mods, "SynthesisLayer", resample_filter=filt.clone(), affine=_persistent(
@@ -93,14 +95,14 @@ def _ada_snapshot(mods, generator):
     def torgb(prefix):
         return _persistent(mods, "ToRGBLayer", affine=_persistent(
             mods, "FullyConnectedLayer", weight=P(g[f"{prefix}.conv.modulation.weight"]), bias=P(g[f"{prefix}.conv.modulation.bias"])),
-            weight=P(g[f"{prefix}.conv.weight"][0]), bias=P(g[f"{prefix}.bias"].reshape(3)))
+            weight=P(g[f"{prefix}.conv.weight"][0]), bias=P(g[f"{prefix}.bias"].reshape(3)), conv_clamp=None)
 
     mapping = _persistent(mods, "MappingNetwork", z_dim=8, w_dim=8, num_ws=6, num_layers=2,
-                          fc0=fc("style.1", 0.01), fc1=fc("style.2", 0.01), w_avg=generator.latent_avg[0].clone())
+                          fc0=fc("style.1", generator.config.lr_mlp), fc1=fc("style.2", generator.config.lr_mlp), w_avg=generator.latent_avg[0].clone())
     blocks = {"b4": _persistent(mods, "SynthesisBlock", const=P(g["input.input"][0]), resample_filter=filt.clone(),
-                                conv1=layer("conv1", 0, 4), torgb=torgb("to_rgb1"))}
+                                conv1=layer("conv1", 0, 4), torgb=torgb("to_rgb1"), architecture=g_arch)}
     for k, res in ((1, 8), (2, 16)):
-        blocks[f"b{res}"] = _persistent(mods, "SynthesisBlock", resample_filter=filt.clone(),
+        blocks[f"b{res}"] = _persistent(mods, "SynthesisBlock", resample_filter=filt.clone(), architecture=g_arch,
                                         conv0=layer(f"convs.{2 * k - 2}", 2 * k - 1, res),
                                         conv1=layer(f"convs.{2 * k - 1}", 2 * k, res), torgb=torgb(f"to_rgbs.{k - 1}"))
     synthesis = _persistent(mods, "SynthesisNetwork", block_resolutions=[4, 8, 16], **blocks)
@@ -109,21 +111,21 @@ def _ada_snapshot(mods, generator):
                         synthesis=synthesis, mapping=mapping)
 
     def conv(w, b=None):
-        attrs = dict(weight=P(w), resample_filter=filt.clone(), activation="lrelu")
+        attrs = dict(weight=P(w), resample_filter=filt.clone(), activation="lrelu", conv_clamp=None)
         if b is not None:
             attrs["bias"] = P(b)
         return _persistent(mods, "Conv2dLayer", **attrs)
 
     dblocks = {}
     for j, res in ((1, 16), (2, 8)):
-        attrs = dict(resample_filter=filt.clone(), conv0=conv(d[f"convs.{j}.conv1.0.weight"], d[f"convs.{j}.conv1.1.bias"]),
+        attrs = dict(resample_filter=filt.clone(), architecture=d_arch, conv0=conv(d[f"convs.{j}.conv1.0.weight"], d[f"convs.{j}.conv1.1.bias"]),
                      conv1=conv(d[f"convs.{j}.conv2.1.weight"], d[f"convs.{j}.conv2.2.bias"]),
                      skip=conv(d[f"convs.{j}.skip.1.weight"]))
         if res == 16:
             attrs["fromrgb"] = conv(d["convs.0.0.weight"], d["convs.0.1.bias"])
         dblocks[f"b{res}"] = _persistent(mods, "DiscriminatorBlock", **attrs)
     lin = lambda name: _persistent(mods, "FullyConnectedLayer", weight=P(d[f"{name}.weight"]), bias=P(d[f"{name}.bias"]))  # noqa: E731
-    dblocks["b4"] = _persistent(mods, "DiscriminatorEpilogue", mbstd=_persistent(mods, "MinibatchStdLayer", group_size=2, num_channels=1),
+    dblocks["b4"] = _persistent(mods, "DiscriminatorEpilogue", architecture=d_arch, mbstd=_persistent(mods, "MinibatchStdLayer", group_size=2, num_channels=1),
                                 conv=conv(d["final_conv.0.weight"], d["final_conv.1.bias"]), fc=lin("final_linear.0"), out=lin("final_linear.1"))
     disc = _persistent(mods, "Discriminator", c_dim=0, img_resolution=16, **dblocks)
     return {"G": g_ema, "D": disc, "G_ema": g_ema, "augment_pipe": None,
@@ -185,6 +187,47 @@ class _RunsACommand:
         return (os.system, (f"touch {self.marker}",))
 
 
+def _write(path, data):
+    with open(path, "wb") as handle:
+        pickle.dump(data, handle)
+    return path
+
+
+def test_the_mapping_lr_multiplier_comes_from_the_stored_gains_not_an_invented_attribute(nvlabs_modules, tmp_path):
+    original = random_stylegan2(dataclasses.replace(TINY, lr_mlp=0.1), seed=6)
+    with torch.no_grad():
+        for name, p in original.g_ema.style.named_parameters():
+            p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(1)) * 3)  # biases that matter
+    path = _write(tmp_path / "maplr.pkl", _ada_snapshot(nvlabs_modules, original))
+    loaded = load_stylegan2(path)
+    assert loaded.config.lr_mlp == pytest.approx(0.1, rel=1e-12)
+    z = torch.randn(2, 8, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(loaded.g_ema.get_latent(z), original.g_ema.get_latent(z), rtol=1e-6, atol=1e-6)
+
+
+def test_a_d_of_another_architecture_is_skipped_without_the_discriminator(nvlabs_modules, tmp_path):
+    generator = random_stylegan2(TINY, seed=5)
+    path = _write(tmp_path / "skip-d.pkl", _ada_snapshot(nvlabs_modules, generator, d_arch="skip"))
+    with pytest.raises(StyleGAN2CheckpointError) as error:
+        load_stylegan2(path)
+    message = str(error.value)
+    assert "D has architecture 'skip'" in message and "discriminator: false" in message and "--no-discriminator" in message
+    loaded = load_stylegan2(path, discriminator=False)
+    assert loaded.discriminator is None
+    latents = generator.sample_latent(2, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(loaded(latents), generator(latents), rtol=0, atol=0)
+    out = tmp_path / "g.safetensors"
+    assert convert_main([str(path), str(out), "--no-discriminator"]) == 0
+    torch.testing.assert_close(load_stylegan2(out)(latents), generator(latents), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("arch", ["orig", "resnet"])
+def test_a_generator_of_another_architecture_is_refused_by_name(nvlabs_modules, tmp_path, arch):
+    path = _write(tmp_path / f"{arch}.pkl", _ada_snapshot(nvlabs_modules, random_stylegan2(TINY, seed=5), g_arch=arch))
+    with pytest.raises(StyleGAN2CheckpointError, match=f"G_ema's synthesis has architecture '{arch}' .*only 'skip' is supported"):
+        load_stylegan2(path, discriminator=False)
+
+
 def test_a_pickle_crafted_to_run_a_command_is_refused_and_nothing_runs(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pkl"
@@ -195,8 +238,9 @@ def test_a_pickle_crafted_to_run_a_command_is_refused_and_nothing_runs(tmp_path)
     message = str(error.value)
     assert "evil.pkl" in message and "refused to unpickle" in message and "system" in message and "\n" not in message
     assert not marker.exists()
-    assert convert_main([str(path), str(tmp_path / "evil.safetensors")]) == 1
-    assert not marker.exists()
+    with pytest.raises(UnsafePickleError):
+        convert_main([str(path), str(tmp_path / "evil.safetensors")])
+    assert not marker.exists() and not (tmp_path / "evil.safetensors").exists()
 
 
 def test_unknown_classes_are_refused(tmp_path):
