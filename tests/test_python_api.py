@@ -126,6 +126,21 @@ def test_a_psnr_computed_by_hand_on_a_runs_outputs_is_the_runs_psnr(tmp_path):
     torch.testing.assert_close(run.observations, operator.observed_mask() * photos)
 
 
+def test_a_run_given_its_observation_returns_it_in_0_1_and_no_ground_truth(tmp_path):
+    generator = invprob.adapt_generator(TinyGenerator(), latent_shape=8, output_range=(0, 1))
+    operator = invprob.build_operator("inpaint-center", image_shape=generator.image_shape, fraction=0.5)
+    pixels = np.random.default_rng(0).integers(0, 256, (6, 10), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "seen.png")
+    recipe = {"version": 1, "device": "cpu", "generator": generator, "operator": operator,
+              "solver": {"type": "csgm", "params": {"steps": 2, "restarts": 1}},
+              "data": {"observation": str(tmp_path / "seen.png")}, "outputs": {"latents": False}}  # fmt: skip
+    run = invprob.run(recipe, out=tmp_path / "runs", show_progress=False)
+    assert run.ground_truth is None
+    observed = operator.observed_mask().bool().expand(1, 1, 6, 10)
+    seen = torch.from_numpy(pixels.astype(np.float32) / 255)[None, None]
+    torch.testing.assert_close(run.observations[observed], seen[observed])  # the observed pixels, as in the file
+
+
 def test_operators_from_the_public_api_act_on_0_1_images():
     op = invprob.build_operator("downsample", image_shape=(3, 16, 16), factor=2, method="box", noise_sigma=10)
     u = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0))
@@ -136,6 +151,8 @@ def test_operators_from_the_public_api_act_on_0_1_images():
     assert 0.9 < noise.std().item() / (10 / 255) < 1.1  # 768 draws: the std is known to ~3%
     y = torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(2))
     assert torch.sum(op.A(u) * y).item() == pytest.approx(torch.sum(u * op.A_adjoint(y)).item(), rel=1e-5)
+    blur = invprob.build_operator("blur-gaussian", image_shape=(3, 16, 16), sigma=1.0)
+    torch.testing.assert_close((op * blur).A(u), op.A(blur.A(u)))  # operators compose as inside
     # a mask's measurement of [0, 1] images is the masked image, as in deepinv
     mask_op = invprob.build_operator("inpaint-center", image_shape=(3, 16, 16), fraction=0.5)
     torch.testing.assert_close(mask_op(u), mask_op.observed_mask() * u)

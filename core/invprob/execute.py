@@ -207,13 +207,19 @@ def _write_result(
 
 
 def _public_observations(solved: Solved) -> torch.Tensor | list[torch.Tensor] | None:
-    """The batches' observations in public units (:func:`invprob.unit_range.measurement_to_unit`)."""
+    """The batches' observations in public units (:func:`invprob.unit_range.measurement_to_unit`);
+    None, said on the terminal, if an operator cannot measure a white image (the run, already
+    written, stays complete)."""
     if not solved.observations:
         return None
-    public = [
-        measurement_to_unit(operator, y, tuple(result.best_image.shape[1:]))
-        for y, operator, result in zip(solved.observations, solved.operators, solved.results)
-    ]
+    try:
+        public = [
+            measurement_to_unit(operator, y, tuple(result.best_image.shape[1:]))
+            for y, operator, result in zip(solved.observations, solved.operators, solved.results)
+        ]
+    except Exception as exc:  # noqa: BLE001 - an operator's own error; the run's outputs are already whole
+        _warn(f"run.observations is not available in [0, 1]: the operator failed on a white image: {exc}")
+        return None
     return outputs._join(public)
 
 
