@@ -151,7 +151,7 @@ def test_operators_from_the_public_api_act_on_0_1_images():
     assert 0.9 < noise.std().item() / (10 / 255) < 1.1  # 768 draws: the std is known to ~3%
     y = torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(2))
     assert torch.sum(op.A(u) * y).item() == pytest.approx(torch.sum(u * op.A_adjoint(y)).item(), rel=1e-5)
-    blur = invprob.build_operator("blur-gaussian", image_shape=(3, 16, 16), sigma=1.0)
+    blur = invprob.build_operator("blur-gaussian", image_shape=(3, 16, 16), sigma=1.0, padding="zeros")
     torch.testing.assert_close((op * blur).A(u), op.A(blur.A(u)))  # operators compose as inside
     # a mask's measurement of [0, 1] images is the masked image, as in deepinv
     mask_op = invprob.build_operator("inpaint-center", image_shape=(3, 16, 16), fraction=0.5)
