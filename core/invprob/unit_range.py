@@ -164,8 +164,7 @@ class UnitRangeOperator(nn.Module):
 
     def __mul__(self, inner: UnitRangeOperator) -> UnitRangeOperator:
         """``self * inner``: the composition of the two operators (``self(inner(u))`` inside)."""
-        inner_op = inner.operator if isinstance(inner, UnitRangeOperator) else inner
-        return UnitRangeOperator(self.operator * inner_op, inner.image_shape if isinstance(inner, UnitRangeOperator) else None)
+        return UnitRangeOperator(self.operator * internal_operator(inner), getattr(inner, "image_shape", None))
 
 
 def internal_operator(operator: Any) -> Any:
