@@ -33,7 +33,9 @@ def main() -> None:
         "Downsampling (factor 2, bicubic)": dinv.physics.Downsampling(img_size=shape, factor=2, filter="bicubic"),
     }.items():
         physics = physics.double()
-        operator = from_deepinv(physics, image_shape=shape)
+        public = from_deepinv(physics, image_shape=shape)  # on [0, 1]: the physics' own map
+        report(f"{name}: from_deepinv(physics).A(u) vs A_d(u)", (public.A(u) - physics.A(u)).abs().max().item(), 1e-12)
+        operator = public.operator  # on [-1, 1], as solvers use it
         report(f"{name}: invprob adjointness of from_deepinv", check_adjointness(operator, shape, dtype=torch.float64), 1e-10)
         y_d = physics.A(u)
         error = (operator.A(x) - operator.from_deepinv_measurement(y_d)).abs().max().item()
@@ -41,7 +43,7 @@ def main() -> None:
         back = (operator.to_deepinv_measurement(operator.A(x)) - y_d).abs().max().item()
         report(f"{name}: measurement round trip", back, 1e-12)
     noisy = dinv.physics.Inpainting(img_size=shape, mask=1.0, noise_model=dinv.physics.GaussianNoise(sigma=0.05))
-    operator = from_deepinv(noisy, image_shape=shape)
+    operator = from_deepinv(noisy, image_shape=shape).operator
     zeros = torch.zeros(8, *shape)
     std = (operator(zeros, torch.Generator().manual_seed(0)) - zeros).std().item()
     report("GaussianNoise(0.05) in invprob units: |std - 0.1|", abs(std - 0.1), 0.005)

@@ -377,8 +377,9 @@ def test_same_seed_gives_the_same_run_on_cpu_and_cuda(toy_registry, toy_recipe, 
         invprob.run(toy_recipe, overrides, out=tmp_path, device=device, registry=toy_registry, show_progress=False)
         for device in ("cpu", "cuda")
     ]
-    # same draws on both devices; what differs is float rounding (TF32 convolutions on CUDA)
-    torch.testing.assert_close(runs[1].reconstructions.cpu(), runs[0].reconstructions, atol=0.05, rtol=0)
+    # same draws on both devices; what differs is float rounding (TF32 convolutions on CUDA);
+    # 0.025 on the [0, 1] reconstructions is the 0.05 this bound was on [-1, 1]
+    torch.testing.assert_close(runs[1].reconstructions.cpu(), runs[0].reconstructions, atol=0.025, rtol=0)
     assert abs(runs[1].metrics["mean"]["psnr"] - runs[0].metrics["mean"]["psnr"]) < 0.5
 
 

@@ -18,6 +18,7 @@ from invprob.hookspecs import hookimpl
 from invprob.params import Params
 from invprob.recipe import RecipeError
 from invprob.registry import Registry
+from invprob.unit_range import RANGE_TOLERANCE, RangeError
 
 
 def test_build_operator_in_one_call():
@@ -92,6 +93,162 @@ def test_a_plain_module_as_the_generator_says_to_adapt_it():
     with pytest.raises(RecipeError, match=r"generator: a TinyGenerator object is not an invprob Generator; wrap a plain "
                                           r"nn.Module with invprob.adapt_generator"):  # fmt: skip
         invprob.load_recipe(recipe)
+
+
+# -- one image range at the public API: [0, 1] ----------------------------------------------
+
+
+def _photos(count: int = 2) -> torch.Tensor:
+    return torch.rand(count, 1, 6, 10, generator=torch.Generator().manual_seed(3))
+
+
+def test_a_psnr_computed_by_hand_on_a_runs_outputs_is_the_runs_psnr(tmp_path):
+    generator = invprob.adapt_generator(TinyGenerator(), latent_shape=8, output_range=(0, 1))
+    operator = invprob.build_operator("inpaint-center", image_shape=generator.image_shape, fraction=0.5)
+    photos = _photos()
+    recipe = {"version": 1, "device": "cpu", "generator": generator, "operator": operator,
+              "solver": {"type": "csgm", "params": {"steps": 20, "restarts": 1, "lr": 0.1}},
+              "data": {"images": photos}, "metrics": ["psnr", "mse"], "outputs": {"latents": False}}  # fmt: skip
+    run = invprob.run(recipe, out=tmp_path / "runs", show_progress=False)
+    reconstructions = run.reconstructions
+    assert 0 <= float(reconstructions.min()) and float(reconstructions.max()) <= 1
+    # what a notebook does: the tensor it gave, the tensor it got back, PSNR with data range 1
+    mse = (reconstructions.double() - photos.double()).pow(2).mean(dim=(1, 2, 3))
+    by_hand = (-10 * torch.log10(mse)).tolist()
+    reported = [image["psnr"] for image in run.metrics["images"]]
+    # The two differ only by float32 rounding of 2u - 1 and (x + 1) / 2 (<= 1.2e-7 per pixel);
+    # with an RMS error >= 0.05 here (PSNR < 26 dB) that moves the PSNR by < 2e-5 dB: 50x margin.
+    assert by_hand == pytest.approx(reported, abs=1e-3)
+    assert mse.tolist() == pytest.approx([image["mse"] for image in run.metrics["images"]], rel=1e-4)
+    torch.testing.assert_close(run.ground_truth, photos)  # the images solved for, as given
+    # the observations are the public operator's measurements of the ground truth
+    torch.testing.assert_close(run.observations, operator.A(run.ground_truth))
+    torch.testing.assert_close(run.observations, operator.observed_mask() * photos)
+
+
+def test_a_run_given_its_observation_returns_it_in_0_1_and_no_ground_truth(tmp_path):
+    generator = invprob.adapt_generator(TinyGenerator(), latent_shape=8, output_range=(0, 1))
+    operator = invprob.build_operator("inpaint-center", image_shape=generator.image_shape, fraction=0.5)
+    pixels = np.random.default_rng(0).integers(0, 256, (6, 10), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "seen.png")
+    recipe = {"version": 1, "device": "cpu", "generator": generator, "operator": operator,
+              "solver": {"type": "csgm", "params": {"steps": 2, "restarts": 1}},
+              "data": {"observation": str(tmp_path / "seen.png")}, "outputs": {"latents": False}}  # fmt: skip
+    run = invprob.run(recipe, out=tmp_path / "runs", show_progress=False)
+    assert run.ground_truth is None
+    observed = operator.observed_mask().bool().expand(1, 1, 6, 10)
+    seen = torch.from_numpy(pixels.astype(np.float32) / 255)[None, None]
+    torch.testing.assert_close(run.observations[observed], seen[observed])  # the observed pixels, as in the file
+
+
+def test_operators_from_the_public_api_act_on_0_1_images():
+    op = invprob.build_operator("downsample", image_shape=(3, 16, 16), factor=2, method="box", noise_sigma=10)
+    u = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(op.A(u), torch.nn.functional.avg_pool2d(u, 2))
+    torch.testing.assert_close(op.A(u), op.operator.A(u))  # linear: the same map as inside
+    # noise_sigma is on the 0-255 scale: 10/255 on [0, 1] images (10/127.5 on [-1, 1] inside)
+    noise = op(u, torch.Generator().manual_seed(1)) - op.A(u)
+    assert 0.9 < noise.std().item() / (10 / 255) < 1.1  # 768 draws: the std is known to ~3%
+    y = torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    assert torch.sum(op.A(u) * y).item() == pytest.approx(torch.sum(u * op.A_adjoint(y)).item(), rel=1e-5)
+    blur = invprob.build_operator("blur-gaussian", image_shape=(3, 16, 16), sigma=1.0, padding="zeros")
+    torch.testing.assert_close((op * blur).A(u), op.A(blur.A(u)))  # operators compose as inside
+    # a mask's measurement of [0, 1] images is the masked image, as in deepinv
+    mask_op = invprob.build_operator("inpaint-center", image_shape=(3, 16, 16), fraction=0.5)
+    torch.testing.assert_close(mask_op(u), mask_op.observed_mask() * u)
+    # non-linear: (A(2u - 1) + A(1)) / 2
+    jpeg = invprob.build_operator("jpeg", image_shape=(3, 16, 16), quality=30)
+    white = jpeg.operator.A(torch.ones(1, 3, 16, 16))
+    torch.testing.assert_close(jpeg.A(u), (jpeg.operator.A(2 * u - 1) + white) / 2)
+
+
+def test_an_image_outside_0_1_is_refused_with_the_conversion_to_apply():
+    op = invprob.build_operator("downsample", image_shape=(1, 4, 4), factor=2)
+    u = torch.rand(1, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(RangeError, match=r"Downsample.A: images must be in \[0, 1\] .*got values in \[-.*look like \[-1, 1\]: pass \(x \+ 1\) / 2"):
+        op.A(2 * u - 1)
+    with pytest.raises(RangeError, match=r"Downsample.forward: .*look like \[0, 255\]: pass x / 255"):
+        op(u * 255)
+    with pytest.raises(RangeError, match=r"rescale them to \[0, 1\]"):
+        op(u * 1000 - 500)
+    # float rounding just outside [0, 1] is taken (up to RANGE_TOLERANCE), and clamped
+    edge = torch.full((1, 1, 4, 4), 1 + RANGE_TOLERANCE / 2)
+    torch.testing.assert_close(op.A(edge), torch.ones(1, 1, 2, 2))
+    with pytest.raises(RangeError):
+        op.A(torch.full((1, 1, 4, 4), 1 + 10 * RANGE_TOLERANCE))
+    with pytest.raises(RangeError, match="non-finite"):
+        op.A(torch.full((1, 1, 4, 4), float("nan")))
+
+
+def test_a_public_operator_and_its_inner_one_both_go_into_a_recipe():
+    public = invprob.build_operator("inpaint-center", image_shape=(1, 6, 10), fraction=0.5)
+    for given in (public, public.operator):
+        recipe = invprob.load_recipe({"version": 1, "operator": given, "solver": {"type": "tv-inpaint"},
+                                      "data": {"images": _photos(1)}})  # fmt: skip
+        assert invprob.build(recipe).operator is public.operator  # the run uses the [-1, 1] one
+
+
+# -- adapt_generator checks the module once -----------------------------------------------
+
+
+class _Doubled(nn.Module):
+    def forward(self, z):
+        return torch.tanh(z.double()).view(-1, 1, 2, 4)
+
+
+class _BatchDropped(nn.Module):
+    def forward(self, z):
+        return torch.tanh(z[:1]).view(1, 1, 2, 4)
+
+
+class _Unbounded(nn.Module):
+    def forward(self, z):
+        return (3 * z).view(-1, 1, 2, 4)
+
+
+@pytest.mark.parametrize(
+    "module, kwargs, message",
+    [
+        (TinyGenerator(), {"latent_shape": 7}, r"adapt_generator: TinyGenerator fails on latents \[B, 7\] \(latent_shape=\(7,\)\): "
+         r"RuntimeError: .*give the latent_shape its forward takes"),
+        (nn.Sequential(nn.Linear(8, 60), nn.Tanh(), nn.Unflatten(1, (1, 6, 10))), {"latent_shape": 8, "output_range": (0, 1)},
+         r"Sequential made images in \[-.*\] but output_range=\(0, 1\) was declared; declare output_range=\(-1, 1\) \(a tanh output\)"),
+        (nn.Linear(8, 60), {"latent_shape": 8}, r"Linear must map latents \[B, 8\] to images \[B, C, H, W\] with C = 1 or 3; "
+         r"for 2 latents it returned \[2, 60\]"),
+        (_BatchDropped(), {"latent_shape": 8}, r"_BatchDropped must map .* for 2 latents it returned \[1, 1, 2, 4\]"),
+        (_Doubled(), {"latent_shape": 8}, r"_Doubled returned torch.float64 images for torch.float32 latents"),
+        (_Unbounded(), {"latent_shape": 8}, r"_Unbounded made images in .* declare output_range=\(low, high\)"),
+        (TinyGenerator(), {"latent_shape": 8, "output_range": (0, 1), "image_shape": (1, 10, 6)},
+         r"TinyGenerator makes images \[1, 6, 10\] \(C, H, W\) but image_shape=\(1, 10, 6\) was given"),
+    ],
+)
+def test_adapting_a_module_that_does_not_fit_its_declaration_says_what_to_change(module, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        invprob.adapt_generator(module, **kwargs)
+
+
+def test_a_sigmoid_module_declared_as_tanh_passes_only_when_its_range_fits():
+    # a sigmoid output lies inside (-1, 1): the declaration cannot be told wrong from the values,
+    # and the module is accepted; a tanh output declared (0, 1) is refused (above)
+    assert invprob.adapt_generator(TinyGenerator(), latent_shape=8).image_shape == (1, 6, 10)
+
+
+def test_images_of_another_size_than_the_generators_name_the_generator(tmp_path, capfd):
+    generator = invprob.adapt_generator(TinyGenerator(), latent_shape=8, output_range=(0, 1))
+    photos = torch.rand(2, 1, 12, 20, generator=torch.Generator().manual_seed(0))
+    built_for_photos = invprob.build_operator("inpaint-center", image_shape=(1, 12, 20), fraction=0.5)
+    recipe = {"version": 1, "device": "cpu", "generator": generator, "operator": built_for_photos,
+              "solver": {"type": "csgm", "params": {"steps": 2}}, "data": {"images": photos},
+              "outputs": {"latents": False}, "metrics": ["psnr"]}  # fmt: skip
+    with pytest.raises(invprob.components.InputError, match=(
+        r"operator: the generator TinyGenerator makes images \[1, 6, 10\] \(C, H, W\), the size every image of the run "
+        r"is fitted to \(data.fit\), but the operator given from Python does not take them \(.*\); build it for the "
+        r"generator's images: invprob.build_operator\(..., image_shape=\(1, 6, 10\)\)")):  # fmt: skip
+        invprob.run(recipe, out=tmp_path / "runs", show_progress=False)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # said before any run directory
+    recipe["operator"] = invprob.build_operator("inpaint-center", image_shape=generator.image_shape, fraction=0.5)
+    invprob.run(recipe, out=tmp_path / "runs", show_progress=False)
+    assert "data: resized to 10x6 (same aspect ratio); 10x6 is what the generator TinyGenerator makes: 2 images" in capfd.readouterr().err
 
 
 def _notebook_plugin(scale: float):

@@ -2,14 +2,16 @@
 
 The core defines what generators, operators, priors, losses and solvers are and how plugins
 provide them; every method lives in a plugin distribution. Importing ``invprob`` is cheap:
-torch and the run machinery are imported on first use of the names below.
+torch and the run machinery are imported on first use of the names below. Images handed in
+or got back here are in [0, 1]; components work on [-1, 1] inside (:mod:`invprob.unit_range`).
 
 >>> import invprob
 >>> recipe = invprob.load_recipe("recipes/demo.yaml")          # doctest: +SKIP
 >>> run = invprob.run(recipe)                                   # doctest: +SKIP
->>> run.directory, run.metrics["mean"]["psnr"]                 # doctest: +SKIP
+>>> run.directory, run.metrics["mean"]["psnr"], run.reconstructions  # in [0, 1] # doctest: +SKIP
 >>> summary = run.summary()   # picklable: directory, names, metrics, environment # doctest: +SKIP
 >>> op = invprob.build_operator("downsample", image_shape=(3, 64, 64), factor=4)  # doctest: +SKIP
+>>> y = op(images)   # images in [0, 1] -> measurements as deepinv's         # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -13,18 +13,22 @@ from collections.abc import Iterable, Mapping
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from invprob.context import BuildContext
-from invprob.generator import Generator
+from invprob.generator import Generator, generator_name
 from invprob.metrics import Metric, build_metrics
 from invprob.operator import Operator
 from invprob.problem import WeightedLoss
 from invprob.recipe import Recipe, load_recipe
 from invprob.registry import Registry, default_registry
 from invprob.solver import Solver
+from invprob.user_modules import LIVE_DISTRIBUTION
+
+if TYPE_CHECKING:
+    from invprob.unit_range import UnitRangeOperator
 
 STREAMS: tuple[str, ...] = ("operator", "samples", "noise", "solver")
 """The random streams of a run; each is ``context.rng(name)``."""
@@ -109,6 +113,8 @@ def build(recipe: Recipe, *, device: str | None = None, registry: Registry | Non
         context.image_shape = _native_image_shape(recipe)
     context.extras["generator"] = generator
     operator = _built(registry, "operators", recipe.operator, context, "operator").to(context.device)
+    if generator is not None and recipe.operator.type.startswith(f"{LIVE_DISTRIBUTION}:"):
+        _check_takes_generator_images(operator, generator, context.device)
     losses = [
         WeightedLoss(spec.weight, _built(registry, "losses", spec, context, f"losses[{i}]").to(context.device))
         for i, spec in enumerate(recipe.losses)
@@ -119,6 +125,25 @@ def build(recipe: Recipe, *, device: str | None = None, registry: Registry | Non
     solver = _built(registry, "solvers", recipe.solver, context, "solver")
     metrics, unavailable = build_metrics(recipe.metrics, registry, context)
     return Components(recipe, context, generator, operator, losses, priors, solver, metrics, unavailable)
+
+
+def _check_takes_generator_images(operator: Operator, generator: Generator, device: str) -> None:
+    """An operator given from Python was built for some image size, which may not be the
+    generator's: every image of the run is fitted to the generator's size (``data.fit``), so
+    an operator that cannot take one is the mistake to name, with the generator's size."""
+    shape = tuple(int(s) for s in generator.image_shape)
+    dtype = next((p.dtype for p in generator.parameters()), torch.float32)
+    try:
+        with torch.no_grad():
+            operator.A(torch.zeros(1, *shape, dtype=dtype, device=device))
+    except Exception as exc:  # noqa: BLE001 - a mask, a matrix or a size check: each says it its own way
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(
+            f"operator: the generator {generator_name(generator)} makes images {list(shape)} (C, H, W), the size "
+            f"every image of the run is fitted to (data.fit), but the operator given from Python does not take "
+            f"them ({reason}); build it for the generator's images: "
+            f"invprob.build_operator(..., image_shape={shape})"
+        ) from None
 
 
 def _built(registry: Registry, kind: str, spec: Any, context: BuildContext, where: str) -> Any:
@@ -194,7 +219,8 @@ def build_component(
     ``generator`` is what priors and solvers on a latent use; random choices made at build time
     (masks, sensing matrices) draw from ``seed``'s ``"operator"`` stream, as in a run; relative
     paths resolve against ``base_dir`` (default: the working directory). The component is on
-    ``device``.
+    ``device``. An operator comes wrapped to act on images in [0, 1], the public range
+    (:class:`~invprob.unit_range.UnitRangeOperator`); the other components work on [-1, 1].
     """
     from pydantic import ValidationError
 
@@ -225,11 +251,19 @@ def build_component(
         where = (f"{singular(kind)} {name!r}", "params")
         raise RecipeError(problems_from_validation_error(exc, component.params_model, prefix=where)) from None
     built = component.build(validated, context)
-    return built.to(context.device) if isinstance(built, torch.nn.Module) else built
+    built = built.to(context.device) if isinstance(built, torch.nn.Module) else built
+    if kind == "operators":
+        from invprob.unit_range import UnitRangeOperator
+
+        return UnitRangeOperator(built, context.image_shape)
+    return built
 
 
-def build_operator(name: str, /, **kwargs: Any) -> Operator:
-    """:func:`build_component` for an operator: ``build_operator("downsample", image_shape=(3, 64, 64), factor=4)``."""
+def build_operator(name: str, /, **kwargs: Any) -> UnitRangeOperator:
+    """:func:`build_component` for an operator: ``build_operator("downsample", image_shape=(3, 64, 64), factor=4)``.
+
+    It acts on images in [0, 1], the public range (a :class:`~invprob.unit_range.UnitRangeOperator`;
+    its ``operator`` is the invprob operator on [-1, 1] that solvers use)."""
     return build_component("operators", name, **kwargs)
 
 

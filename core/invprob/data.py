@@ -8,10 +8,9 @@ applied first (:func:`PIL.ImageOps.exif_transpose`), then scaled by what their s
 8-bit images by 255, 16-bit grey PNGs and TIFFs by 65535 (16-bit RGB PNGs keep their
 brightness, at the 8-bit precision Pillow decodes them with), float images (``F``-mode TIFFs) taken
 as intensities in [0, 1] (values outside are refused, never clipped silently). A tensor
-given from Python is ``[B, C, H, W]`` (or ``[C, H, W]``) in **[0, 1]** (torchvision's and
-deepinv's convention), or uint8 in [0, 255]; [0, 1] is the range that can be checked: a
-tensor in [-1, 1] holds negative values and is refused with a message that says to map it
-with ``(x + 1) / 2``.
+given from Python is ``[B, C, H, W]`` (or ``[C, H, W]``) in **[0, 1]**, invprob's public
+range (:mod:`invprob.unit_range`), or uint8 in [0, 255]; a tensor in [-1, 1] holds negative
+values and is refused with a message that says to pass ``(x + 1) / 2``.
 
 **Channels.** Grey images stay grey where the model allows it: with a generator the
 channel count is the generator's; without one every image keeps its own (grey or RGB). A
@@ -55,6 +54,7 @@ import numpy as np
 import torch
 
 from invprob.recipe import DEFAULT_FIT, FitPolicy
+from invprob.unit_range import RangeError, check_unit_images
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm"}
 
@@ -197,14 +197,10 @@ def check_image_tensor(value: torch.Tensor, field: str = "data.images") -> torch
         return value.float() / 255.0
     if not value.is_floating_point():
         raise DataError(f"{field}: a tensor of images is float in [0, 1] or uint8, got {value.dtype}")
-    value = value.detach().float().cpu()
-    if not torch.isfinite(value).all():
-        raise DataError(f"{field}: the tensor of images holds non-finite values (NaN or inf)")
-    low, high = float(value.min()), float(value.max())
-    if low < -1e-6 or high > 1 + 1e-6:
-        hint = " (it looks like [-1, 1]: give (x + 1) / 2)" if low >= -1 - 1e-6 and high <= 1 + 1e-6 else ""
-        raise DataError(f"{field}: images given as a tensor must be in [0, 1], found values in [{low:.4g}, {high:.4g}]{hint}")
-    return value.clamp(0, 1)
+    try:
+        return check_unit_images(value.detach().float().cpu(), field)
+    except RangeError as exc:
+        raise DataError(str(exc)) from None
 
 
 def _tensor_images(value: torch.Tensor) -> list[tuple[str, Callable[[], Decoded]]]:
@@ -331,13 +327,18 @@ def _resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 
 def fit_image(
-    pixels: np.ndarray, target: tuple[int, int] | None, channels: int | None, fit: FitPolicy = DEFAULT_FIT
+    pixels: np.ndarray,
+    target: tuple[int, int] | None,
+    channels: int | None,
+    fit: FitPolicy = DEFAULT_FIT,
+    generator: str | None = None,
 ) -> tuple[torch.Tensor, tuple[str, str] | None, str | None]:
     """One image ``[H, W(, 3)]`` in [0, 1] as ``[C, H', W']`` in [-1, 1], and what was done:
     ``(image, (size change, the image's own size) or None, channel change or None)``.
 
     ``target`` ``(H', W')`` is the size to reach with ``fit`` (None: keep the image's size);
-    ``channels`` the channel count to reach (None: keep the image's own).
+    ``channels`` the channel count to reach (None: keep the image's own); ``generator`` the
+    name of the generator whose size ``target`` is, said in the change and the errors.
     """
     own = 1 if pixels.ndim == 2 else pixels.shape[-1]
     pixels, channel_change = _channels(pixels, channels or own)
@@ -347,9 +348,10 @@ def fit_image(
     if target is not None and (height, width) != tuple(target):
         target_h, target_w = target
         size, same_aspect = f"{target_w}x{target_h}", height * target_w == width * target_h
+        maker = f"the generator {generator}" if generator else "the generator"
         if fit == "refuse":
             raise DataError(
-                f"is {width}x{height} (W x H) but the generator makes {size}, and data.fit is 'refuse'; use "
+                f"is {width}x{height} (W x H) but {maker} makes {size}, and data.fit is 'refuse'; use "
                 "data.fit 'centre-crop' (keeps the aspect ratio), 'pad' or 'resize'"
             )
         if fit == "centre-crop" and not same_aspect:
@@ -367,6 +369,8 @@ def fit_image(
             change = f"resized to {size}, stretched: the aspect ratio changed"
         else:
             change = f"resized to {size} (same aspect ratio)"
+        if generator:
+            change += f"; {size} is what the generator {generator} makes"
         image = _resize(image, target_h, target_w)
     return image * 2 - 1, (change, f"{width}x{height}") if change else None, channel_change
 
@@ -390,13 +394,15 @@ def load_images(
     fit: FitPolicy = DEFAULT_FIT,
     channels: int | None = None,
     say: Callable[[str], None] | None = None,
+    generator: str | None = None,
 ) -> ImageBatch:
     """The images named by ``spec`` (after ``select``), fitted to ``image_shape``.
 
     With ``image_shape`` ``(C, H, W)`` (a generator's) every image is fitted to ``H x W`` by
     the ``fit`` policy and converted to ``C`` channels: one batch tensor. With ``None`` each
     image keeps its size, and its channels unless ``channels`` is given. What was done is said
-    through ``say`` (default: one line per kind of change on stderr) and kept in ``notes``.
+    through ``say`` (default: one line per kind of change on stderr) and kept in ``notes``;
+    ``generator`` names the generator whose size ``image_shape`` is.
     """
     found = list_images(spec, npz_key)
     kept = _apply_select(found, select)
@@ -408,7 +414,7 @@ def load_images(
     for name, read in kept:
         decoded = read()
         try:
-            image, size_change, channel_change = fit_image(decoded.pixels, target, want_channels, fit)  # type: ignore[arg-type]
+            image, size_change, channel_change = fit_image(decoded.pixels, target, want_channels, fit, generator)  # type: ignore[arg-type]
         except DataError as exc:
             raise DataError(f"data.images: the image {name!r} {exc}") from None
         if size_change:

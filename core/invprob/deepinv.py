@@ -1,7 +1,11 @@
 """deepinv's physics as invprob operators, and invprob operators as deepinv physics.
 
-deepinv images are in [0, 1]; invprob's are in [-1, 1]: ``x = 2 u - 1``. The adapter is that
-value-range conversion, carried through to the measurements and the noise.
+deepinv images are in [0, 1], as are invprob's at its public API; invprob's components work on
+[-1, 1] inside: ``x = 2 u - 1`` (:mod:`invprob.unit_range`). The adapter is that value-range
+conversion, carried through to the measurements and the noise. :func:`from_deepinv` returns
+the physics as a :class:`~invprob.unit_range.UnitRangeOperator` (on [0, 1], the physics' own
+map) around a :class:`DeepinvOperator` (on [-1, 1], what solvers call); what follows is what
+the latter does.
 
 **Measurements.** Let ``A_d`` be deepinv's forward map and ``1`` the white image. A deepinv
 measurement ``y_d = A_d(u)`` and the invprob measurement ``y`` of the same scene are related by
@@ -30,8 +34,8 @@ imported only by :func:`to_deepinv` without ``physics_class``. Example (see
     from invprob.deepinv import from_deepinv
 
     physics = dinv.physics.Inpainting(img_size=(3, 64, 64), mask=0.5, noise_model=dinv.physics.GaussianNoise(0.02))
-    operator = from_deepinv(physics)           # an invprob Operator, images in [-1, 1]
-    invprob.run({..., "operator": operator})
+    operator = from_deepinv(physics, image_shape=(3, 64, 64))   # acts on [0, 1] images, as physics does
+    invprob.run({..., "operator": operator})   # the run uses operator.operator, on [-1, 1]
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from torch import nn
 
 from invprob.operator import NoiseModel, Operator
 from invprob.seeding import make_rng
+from invprob.unit_range import UnitRangeOperator, WhiteMeasurement, internal_operator
 
 
 def _is_linear(physics: Any) -> bool:
@@ -76,21 +81,6 @@ def _call_noise(noise_model: Any, y: torch.Tensor, seed: int | None) -> torch.Te
             noise_model.rng = None
 
 
-class _White:
-    """``A_d(1)`` per image shape, dtype and device, computed once."""
-
-    def __init__(self, forward: Any):
-        self.forward = forward
-        self.cache: dict[tuple[Any, ...], torch.Tensor] = {}
-
-    def __call__(self, like: torch.Tensor) -> torch.Tensor:
-        key = (tuple(like.shape[1:]), like.dtype, like.device)
-        if key not in self.cache:
-            with torch.no_grad():
-                self.cache[key] = self.forward(torch.ones(1, *like.shape[1:], dtype=like.dtype, device=like.device))
-        return self.cache[key]
-
-
 class _DeepinvNoise(NoiseModel):
     """deepinv's noise model in invprob units: ``y -> 2 noise_d((y + A_d(1)) / 2) - A_d(1)``."""
 
@@ -118,7 +108,7 @@ class DeepinvOperator(Operator):
         self.physics = physics
         self.linear = _is_linear(physics) if linear is None else linear
         self.image_shape = tuple(image_shape) if image_shape is not None else None
-        self._white = _White(physics.A)
+        self._white = WhiteMeasurement(physics.A)
         self.noise = _DeepinvNoise(getattr(physics, "noise_model", None), self._white_for_measurement)
 
     def white(self, like_image: torch.Tensor) -> torch.Tensor:
@@ -159,19 +149,25 @@ class DeepinvOperator(Operator):
         return (y + self._white_for_measurement(y)) / 2
 
 
-def from_deepinv(physics: Any, *, image_shape: tuple[int, int, int] | None = None, linear: bool | None = None) -> DeepinvOperator:
+def from_deepinv(
+    physics: Any, *, image_shape: tuple[int, int, int] | None = None, linear: bool | None = None
+) -> UnitRangeOperator:
     """Use a deepinv physics (``deepinv.physics.Physics``: ``A``, ``A_adjoint``, ``noise_model``)
-    as an invprob operator; linear when it is a ``LinearPhysics`` (or ``linear=True``)."""
+    as an invprob operator; linear when it is a ``LinearPhysics`` (or ``linear=True``).
+
+    The result acts on [0, 1] images, invprob's public range, as the physics does (its ``A``
+    and noisy ``forward`` are the physics' own, up to rounding); a recipe given it runs its
+    ``operator``, the :class:`DeepinvOperator` on [-1, 1] (module docstring)."""
     if not callable(getattr(physics, "A", None)):
         raise TypeError(f"from_deepinv takes a deepinv physics (with A, A_adjoint, noise_model), got {type(physics).__name__}")
-    return DeepinvOperator(physics, image_shape, linear)
+    return UnitRangeOperator(DeepinvOperator(physics, image_shape, linear), image_shape)
 
 
 class _InvprobNoiseForDeepinv(nn.Module):
     """invprob noise in deepinv units: ``y_d -> (noise((2 y_d - A(1))) + A(1)) / 2``; ``seed``
     seeds a fresh invprob stream (deepinv's convention)."""
 
-    def __init__(self, operator: Operator, white: _White, image_shape: tuple[int, int, int]):
+    def __init__(self, operator: Operator, white: WhiteMeasurement, image_shape: tuple[int, int, int]):
         super().__init__()
         self.operator = operator
         self._white = white
@@ -184,16 +180,19 @@ class _InvprobNoiseForDeepinv(nn.Module):
 
 
 def to_deepinv(
-    operator: Operator, image_shape: tuple[int, int, int], *, physics_class: type | None = None
+    operator: Operator | UnitRangeOperator, image_shape: tuple[int, int, int], *, physics_class: type | None = None
 ) -> Any:
-    """An invprob operator as a deepinv physics acting on [0, 1] images of ``image_shape``.
+    """An invprob operator (as ``invprob.build_operator`` returns it, or a plugin's
+    :class:`~invprob.operator.Operator`) as a deepinv physics acting on [0, 1] images of
+    ``image_shape``: the same map as the public operator's.
 
     Linear operators become a ``deepinv.physics.LinearPhysics`` with ``A = operator.A`` and
     ``A_adjoint = operator.A_adjoint`` (the same linear map: module docstring), others a
     ``Physics`` with ``A(u) = (operator.A(2 u - 1) + operator.A(1)) / 2``; the noise is the
     operator's, converted. ``physics_class`` replaces deepinv's class (tests without deepinv).
     """
-    white = _White(lambda ones: operator.A(2 * ones - 1))  # invprob's A(1): the white image in [-1, 1] is 1
+    operator = internal_operator(operator)
+    white = WhiteMeasurement(lambda ones: operator.A(2 * ones - 1))  # invprob's A(1): the white image in [-1, 1] is 1
     if physics_class is None:
         try:
             from deepinv.physics import LinearPhysics, Physics

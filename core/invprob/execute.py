@@ -40,6 +40,7 @@ import torch
 from invprob import outputs, weights
 from invprob.components import Components, InputError, as_recipe, build
 from invprob.data import DataError, load_images, load_observations
+from invprob.generator import generator_name
 from invprob.interrupts import Interrupted, Interrupts, signal_name
 from invprob.outputs import RunResult
 from invprob.problem import InverseProblem
@@ -47,6 +48,7 @@ from invprob.progress import Monitor
 from invprob.recipe import Recipe
 from invprob.registry import Registry, default_registry
 from invprob.solver import SolverResult
+from invprob.unit_range import measurement_to_unit, to_unit
 
 
 @dataclass
@@ -199,7 +201,26 @@ def _write_result(
     outputs.write_status(directory, status, error=_divergence_text(solved.diverged) or None, signal=signal)
     result = RunResult(directory, metrics, results, names, solved.interrupted, environment)
     result.signal = interrupts.signum if solved.interrupted else None
+    result.ground_truth = to_unit(truth) if truth is not None else None
+    result.observations = _public_observations(solved)
     return result
+
+
+def _public_observations(solved: Solved) -> torch.Tensor | list[torch.Tensor] | None:
+    """The batches' observations in public units (:func:`invprob.unit_range.measurement_to_unit`);
+    None, said on the terminal, if an operator cannot measure a white image (the run, already
+    written, stays complete)."""
+    if not solved.observations:
+        return None
+    try:
+        public = [
+            measurement_to_unit(operator, y, tuple(result.best_image.shape[1:]))
+            for y, operator, result in zip(solved.observations, solved.operators, solved.results)
+        ]
+    except Exception as exc:  # noqa: BLE001 - an operator's own error; the run's outputs are already whole
+        _warn(f"run.observations is not available in [0, 1]: the operator failed on a white image: {exc}")
+        return None
+    return outputs._join(public)
 
 
 def _say_unavailable(components: Components, *, given_observation: bool) -> None:
@@ -247,8 +268,12 @@ def load_inputs(components: Components) -> Inputs:
                 images = components.generator(latents).clamp(-1, 1)
             return Inputs(images, None, [f"sample{i:04d}" for i in range(data.samples)])
         assert data.images is not None
-        target = components.image_shape if components.generator is not None else None
-        batch = load_images(data.images, target, select=data.select, npz_key=data.npz_key, fit=data.fit)
+        generator = components.generator
+        target = components.image_shape if generator is not None else None
+        batch = load_images(
+            data.images, target, select=data.select, npz_key=data.npz_key, fit=data.fit,
+            generator=generator_name(generator) if generator is not None else None,
+        )  # fmt: skip
         if isinstance(batch.images, torch.Tensor):
             return Inputs(batch.images.to(device), None, batch.names)
         return _grouped_by_size(batch.images, batch.names, device)

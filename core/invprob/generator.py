@@ -259,6 +259,11 @@ def _run(stages: Sequence[nn.Module], state: State, output: str | None) -> State
     return state[output]
 
 
+def generator_name(generator: nn.Module) -> str:
+    """How messages name a generator: its class, or the class of the module it adapts."""
+    return str(getattr(generator, "module_name", "") or type(generator).__name__)
+
+
 def _module_device(module: nn.Module) -> torch.device:
     tensor = next(itertools.chain(module.parameters(), module.buffers()), None)
     return tensor.device if tensor is not None else torch.device("cpu")

@@ -80,7 +80,10 @@ class RunSummary:
 
 @dataclass
 class RunResult:
-    """What a run produced: its directory, metrics, environment and the solver results."""
+    """What a run produced: its directory, metrics, environment and the solver results.
+
+    Its images -- :attr:`reconstructions`, :attr:`ground_truth`, :attr:`observations` -- are in
+    [0, 1], invprob's public range (:mod:`invprob.unit_range`)."""
 
     directory: Path
     metrics: dict[str, Any]
@@ -90,12 +93,22 @@ class RunResult:
     environment: dict[str, Any] = field(default_factory=dict)
     signal: int | None = None
     """The signal that interrupted the run (None when none did)."""
+    ground_truth: torch.Tensor | list[torch.Tensor] | None = None
+    """The images solved for, in [0, 1] as fitted to the generator (None when
+    ``data.observation`` was given), in the order of :attr:`names`."""
+    observations: torch.Tensor | list[torch.Tensor] | None = None
+    """The measurements solved from, in the units of the operator on [0, 1] images
+    (:mod:`invprob.unit_range`), in the order of :attr:`names`."""
 
     @property
     def reconstructions(self) -> torch.Tensor | list[torch.Tensor]:
-        """All best reconstructions ``[N, C, H, W]``, in the order of :attr:`names`; a list of
-        ``[C, H, W]`` when a run without a generator kept images of several sizes."""
-        return _join([r.best_image for r in self.results])
+        """All best reconstructions ``[N, C, H, W]`` in [0, 1], in the order of :attr:`names`
+        (clamped, as the metrics and the saved images are); a list of ``[C, H, W]`` when a run
+        without a generator kept images of several sizes. :attr:`results` are the solvers' own
+        records, on [-1, 1]."""
+        from invprob.unit_range import to_unit
+
+        return to_unit(_join([r.best_image for r in self.results]))
 
     def summary(self) -> RunSummary:
         """The run without its tensors, to send across processes or keep for many runs."""

@@ -5,7 +5,9 @@ recipe dict.
 ``[B, *latent_shape]`` to images ``[B, C, H, W]`` into an :class:`invprob.generator.Generator`:
 it declares the latent's shape and distribution (``normal``, N(0, 1), or ``uniform``,
 U(-1, 1)), and maps the module's output range (``(-1, 1)``, a tanh output, or ``(0, 1)``, a
-sigmoid output) to invprob's [-1, 1]. The wrapped generator is one stage, so it splits at
+sigmoid output) to the [-1, 1] components work on. The module is run once when adapted, and a
+latent shape, output shape, dtype or range that does not fit is an error naming the module's
+class. The wrapped generator is one stage, so it splits at
 ``k = 0`` and ``k = 1`` only: CSGM, PULSE and the latent priors work with it; ILO's deeper
 layers need a generator that lists its stages.
 
@@ -22,6 +24,7 @@ runs as any other, and ``recipe.resolved.yaml`` says which sections came from Py
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -66,10 +69,21 @@ class AdaptedGenerator(Generator):
         self.latent_spaces = {latent.name: latent}
         self.image_shape = image_shape
         self.output_range = output_range
+        self.module_name = type(module).__name__  # messages name the generator by it (generator_name)
 
     @property
     def stages(self) -> list[nn.Module]:
         return [TensorStage(self.network, self.primary_latent.name, IMAGE)]
+
+
+OUTPUT_RANGE_SLACK = 0.01
+"""How far (a fraction of the declared range's width) an adapted module's images may stray
+outside its declared ``output_range`` when it is checked: an output layer without a squashing
+activation overshoots a little; a wrong declaration (a tanh output declared ``(0, 1)``, a
+0-255 output declared ``(-1, 1)``) misses by far more."""
+
+PROBE_BATCH = 2
+"""The latents the module is checked on: two, so that a module that drops the batch is seen."""
 
 
 def adapt_generator(
@@ -85,9 +99,12 @@ def adapt_generator(
 
     ``distribution`` is the one the module was trained with: ``"normal"`` (N(0, 1)) or
     ``"uniform"`` (U(-1, 1)); ``output_range`` the range of its images, mapped to [-1, 1]
-    (``(0, 1)`` for a sigmoid output). ``image_shape`` is found by running the module once on
-    one latent when not given. The module is put in eval mode with gradients off, as a run
-    uses every generator::
+    (``(0, 1)`` for a sigmoid output). The module is put in eval mode with gradients off, as a
+    run uses every generator, and checked once: a forward of two sampled latents under
+    ``no_grad`` must give a float ``[2, C, H, W]`` tensor with ``C`` = 1 or 3, of the
+    module's dtype, finite, inside ``output_range`` (up to :data:`OUTPUT_RANGE_SLACK` of its
+    width) and of ``image_shape`` when given (else it sets it). A mismatch is a
+    ``ValueError`` naming the module's class and what to change::
 
         G = invprob.adapt_generator(my_dcgan, latent_shape=(100, 1, 1), output_range=(-1, 1))
         invprob.run({..., "generator": G, "solver": {"type": "csgm", "params": {"steps": 500}}})
@@ -102,19 +119,67 @@ def adapt_generator(
         raise ValueError(f"output_range must be (low, high) with low < high, got {output_range}")
     latent = LatentSpace(latent_name, shape, distribution)
     module = module.eval().requires_grad_(False)
-    if image_shape is None:
-        parameter = next(module.parameters(), None)
-        device = parameter.device if parameter is not None else torch.device("cpu")
+    found = _checked_image_shape(module, latent, (low, high))
+    if image_shape is not None and tuple(int(s) for s in image_shape) != found:
+        raise ValueError(
+            f"adapt_generator: {type(module).__name__} makes images {list(found)} (C, H, W) but image_shape="
+            f"{tuple(image_shape)} was given; leave image_shape out (it is found from the module) or fix the module"
+        )
+    return AdaptedGenerator(module, latent, found, (low, high))
+
+
+def _checked_image_shape(module: nn.Module, latent: LatentSpace, output_range: tuple[float, float]) -> tuple[int, int, int]:
+    """``(C, H, W)`` of the images ``module`` makes, checked as :func:`adapt_generator` says."""
+    name = type(module).__name__
+    tensor = next(itertools.chain(module.parameters(), module.buffers()), None)
+    device = tensor.device if tensor is not None else torch.device("cpu")
+    dtype = tensor.dtype if tensor is not None and tensor.is_floating_point() else torch.float32
+    given = f"[B, {', '.join(map(str, latent.shape))}]"
+    z = latent.sample(PROBE_BATCH, torch.Generator().manual_seed(0), device=device, dtype=dtype)
+    try:
         with torch.no_grad():
-            image = module(latent.sample(1, torch.Generator().manual_seed(0), device=device))
-        if not isinstance(image, torch.Tensor) or image.dim() != 4 or image.shape[1] not in (1, 3):
-            got = list(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
-            raise ValueError(
-                f"the module must map latents [B, {', '.join(map(str, shape))}] to images [B, C, H, W] with C = 1 or 3; "
-                f"it returned {got}"
-            )
-        image_shape = tuple(int(s) for s in image.shape[1:])  # type: ignore[assignment]
-    return AdaptedGenerator(module, latent, tuple(image_shape), (low, high))  # type: ignore[arg-type]
+            image = module(z)
+    except Exception as exc:  # noqa: BLE001 - whatever the module raises, the latent's shape is the likely cause
+        reason = (str(exc).strip().splitlines() or [""])[0]
+        raise ValueError(
+            f"adapt_generator: {name} fails on latents {given} (latent_shape={latent.shape}): "
+            f"{type(exc).__name__}: {reason}; give the latent_shape its forward takes (without the batch dimension)"
+        ) from exc
+    if not isinstance(image, torch.Tensor):
+        raise ValueError(
+            f"adapt_generator: {name} returned a {type(image).__name__} for latents {given}; its forward must "
+            "return the images as one tensor [B, C, H, W]"
+        )
+    if image.dim() != 4 or image.shape[0] != PROBE_BATCH or image.shape[1] not in (1, 3):
+        raise ValueError(
+            f"adapt_generator: {name} must map latents {given} to images [B, C, H, W] with C = 1 or 3; for "
+            f"{PROBE_BATCH} latents it returned {list(image.shape)}; reshape its output to [B, C, H, W] "
+            "(keeping the batch dimension)"
+        )
+    if image.dtype != dtype:
+        raise ValueError(
+            f"adapt_generator: {name} returned {image.dtype} images for {dtype} latents; return floating-point "
+            f"images of its own dtype ({dtype})"
+        )
+    if not torch.isfinite(image).all():
+        raise ValueError(f"adapt_generator: {name} returned non-finite values (NaN or inf) for sampled latents; check its weights")
+    low, high = output_range
+    found_low, found_high = (float(v) for v in torch.aminmax(image))
+    slack = OUTPUT_RANGE_SLACK * (high - low)
+    if found_low < low - slack or found_high > high + slack:
+        raise ValueError(
+            f"adapt_generator: {name} made images in [{found_low:.4g}, {found_high:.4g}] but output_range="
+            f"({low:g}, {high:g}) was declared; {_range_hint(found_low, found_high)}"
+        )
+    return tuple(int(s) for s in image.shape[1:])  # type: ignore[return-value]
+
+
+def _range_hint(low: float, high: float) -> str:
+    for declared, what in (((0, 1), "a sigmoid output"), ((-1, 1), "a tanh output"), ((0, 255), "0-255 values")):
+        slack = OUTPUT_RANGE_SLACK * (declared[1] - declared[0])
+        if low >= declared[0] - slack and high <= declared[1] + slack:
+            return f"declare output_range={declared} ({what})"
+    return "declare output_range=(low, high), the range its images are in"
 
 
 # -- live components in a recipe dict ------------------------------------------------------
@@ -141,14 +206,15 @@ def extract_live_components(data: Mapping[str, Any]) -> tuple[dict[str, Any], di
     """``data`` with every live object replaced by ``{type: "python:<name>"}``, and
     ``{(kind, name): object}``. Raises ``TypeError`` for an object of the wrong kind."""
     from invprob.operator import Operator
+    from invprob.unit_range import internal_operator
 
     out = dict(data)
     live: dict[tuple[str, str], Any] = {}
 
     def placeholder(section: str, name: str, value: Any) -> dict[str, Any]:
         kind, expected = _SECTIONS[section]
-        if section == "operator" and not isinstance(value, Operator):
-            expected = Operator
+        if section == "operator":
+            value, expected = internal_operator(value), Operator
         if not isinstance(value, expected):
             hint = _HINTS.get(section, "")
             raise TypeError(

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             args.recipe, [*args.overrides, f"solver.params.radius_features={radius}"],
             out=directory, name=label, show_progress=False, registry=registry,
         )
-        images = result.reconstructions
+        images = 2 * result.reconstructions - 1  # [0, 1] at the public API; the operator works on [-1, 1]
         first_images.append(images[0].detach().cpu())
         row: dict[str, Any] = {"radius": radius, "run": label, "images": []}
         with torch.no_grad():
