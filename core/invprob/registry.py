@@ -12,7 +12,12 @@ A name belongs to one distribution. When two register the same name of a kind, b
 every other component, and the name is *ambiguous*: it is listed in :attr:`Registry.ambiguous`,
 no plain lookup finds it, and a recipe must say which one it means, ``DISTRIBUTION:NAME``
 (``invprob-plugin-imaging:inpaint-center``), or disable one distribution. Every component can
-be named that way. In strict mode a clash is raised.
+be named that way. In strict mode a clash is raised. The exception: a name of the core or of
+this repository's own plugins (:data:`invprob.first_party.FIRST_PARTY`) stays with its
+first-party owner, whatever the order of loading, so that every shipped recipe keeps working
+when a third-party plugin also registers ``psnr`` or ``denoise``; the third party's component
+is then reachable by its qualified name only, and a warning names the clash (strict mode
+does not raise it).
 
 A plugin registered *again* (same distribution and entry point, which defaults to the
 plugin's ``__name__`` or class name: a notebook re-running the cell that registers it, a module
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib.metadata
 import os
 import re
@@ -42,6 +48,7 @@ import pluggy
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from invprob import hookspecs
+from invprob.first_party import first_party_distribution
 from invprob.hints import singular, suggest, unknown_component_message
 from invprob.interrupts import Interrupted, handled_here
 from invprob.params import Params
@@ -143,7 +150,10 @@ class _Default(Params):
     weight: float = 1.0
 
 
-_SOLVER_DEFAULTS = TypeAdapter(dict[Literal["losses", "priors"], list[_Default]])
+@functools.cache
+def _solver_defaults() -> TypeAdapter:
+    """The shape of a solver's ``defaults`` (built on first use: loading plugins stays cheap)."""
+    return TypeAdapter(dict[Literal["losses", "priors"], list[_Default]])
 
 
 class Components(dict):
@@ -235,7 +245,7 @@ class ComponentRegistry(_Staging):
         if defaults and self.kind != "solvers":
             raise RegistryError(f"{what} of {self.distribution}: only solvers declare defaults")
         try:
-            checked = _SOLVER_DEFAULTS.validate_python(dict(defaults or {}))
+            checked = _solver_defaults().validate_python(dict(defaults)) if defaults else {}
         except ValidationError as exc:
             shape = "defaults map 'losses'/'priors' to lists of {type, params?, weight?}"
             raise RegistryError(f"{what} of {self.distribution}: {shape}; {exc}") from None
@@ -354,15 +364,26 @@ class Registry:
         return True
 
     def _commit(self, kind: str, staged: Mapping[str, Component]) -> None:
-        """Add a plugin's components; a name another distribution has becomes ambiguous."""
+        """Add a plugin's components; a name another distribution has becomes ambiguous,
+        unless one of them is its first-party owner (:mod:`invprob.first_party`), which keeps it."""
         named = self.components[kind]
         for name, component in staged.items():
             named.qualified[f"{canonical_distribution_name(component.distribution)}:{name}"] = component
             if self._replaces(kind, name, component):
                 continue
+            owner = first_party_distribution(kind, name)
+            existing = dict.get(named, name)
+            if owner is not None and canonical_distribution_name(component.distribution) == owner:
+                for other in [existing] if existing is not None else self.ambiguous[kind].pop(name, []):
+                    self._shadowed(kind, name, component, other)
+                dict.__setitem__(named, name, component)
+                continue
+            if existing is not None and owner is not None and canonical_distribution_name(existing.distribution) == owner:
+                self._shadowed(kind, name, existing, component)
+                continue
             if name in self.ambiguous[kind]:
                 self.ambiguous[kind][name].append(component)
-            elif dict.__contains__(named, name):
+            elif existing is not None:
                 self.ambiguous[kind][name] = [dict.pop(named, name), component]
             else:
                 dict.__setitem__(named, name, component)
@@ -372,6 +393,17 @@ class Registry:
                 f"{singular(kind)} {name!r} is registered by both {owners}; a recipe must name one "
                 f"(type: {component.distribution}:{name}) or disable one with INVPROB_DISABLE_PLUGINS"
             )
+
+    def _shadowed(self, kind: str, name: str, first_party: Component, other: Component) -> None:
+        """``other`` registers a name of this repository's own: the plain name stays first-party's
+        (every shipped recipe keeps working); ``other``'s is used by its qualified name only."""
+        message = (
+            f"{singular(kind)} {name!r} of {other.distribution} clashes with the first-party {first_party.distribution}'s: "
+            f"{name!r} is {first_party.distribution}'s; name the other 'type: {other.distribution}:{name}' "
+            f"(a third-party plugin should give its components names of their own)"
+        )
+        if message not in self.warnings:
+            self.warnings.append(message)
 
     def _replaces(self, kind: str, name: str, component: Component) -> bool:
         """Put ``component`` in the place of the one its own distribution registered under

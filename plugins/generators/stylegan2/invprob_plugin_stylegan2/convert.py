@@ -46,12 +46,12 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``invprob convert stylegan2``."""
     if Path(args.dst).exists() and not args.force:
         print(f"error: {args.dst} exists; pass --force to overwrite it", file=sys.stderr)
-        return 1
+        return 2
     try:
         metadata = convert(args.src, args.dst, discriminator=not args.no_discriminator)
-    except (StyleGAN2CheckpointError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 1
+    except (StyleGAN2CheckpointError, OSError, ValueError) as exc:  # a wrong input: exit 2, as every command
+        print(f"error: {exc}", file=sys.stderr)  # whole: a key/shape diff spans several lines
+        return 2
     config = json.loads(metadata["config"])
     print(f"wrote {args.dst}: StyleGAN2 {config['size']}x{config['size']}, style_dim {config['style_dim']}, n_mlp {config['n_mlp']}")
     return 0
