@@ -160,6 +160,28 @@ def test_quick_commands_do_not_import_torch(toy_env, toy_recipe):
     assert result.returncode == 0, result.stderr
 
 
+def test_listing_every_plugin_imports_no_torch_and_builds_no_params_model():
+    """``invprob plugins`` loads every entry point: each stays light (torch, numpy, the recipe
+    machinery and pydantic's validators are built when a component is, see
+    benchmarks/bench_cli_startup.py)."""
+    code = (
+        "import sys, io, contextlib\n"
+        "from invprob.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['plugins', '--json']) == 0\n"
+        "from invprob.registry import default_registry\n"
+        "heavy = sorted({'torch', 'numpy', 'yaml', 'invprob.recipe', 'invprob.study.runner'} & set(sys.modules))\n"
+        "assert not heavy, f'loading the plugins imported {heavy}'\n"
+        "components = [c for kind in default_registry().components.values() for c in kind.qualified.values()]\n"
+        "assert len(components) > 50, len(components)\n"
+        "built = [c.name for c in components if c.params_model.__pydantic_complete__]\n"
+        "assert not built, f'params models built at start-up: {built}'\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INVPROB_")}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
 def test_schema_lists_installed_components_with_their_params(invprob_command, toy_env):
     result = invoke(invprob_command, ["schema"], toy_env)
     schema = json.loads(result.stdout)

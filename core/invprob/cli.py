@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import itertools
 import json
 import os
 import sys
@@ -333,7 +334,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def build_parser(registry: Registry | None) -> argparse.ArgumentParser:
+def build_parser(registry: Registry | None, argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``invprob`` parser with the core's commands and every plugin command. Given the
+    ``argv`` about to be parsed, only the plugin command it names gets its options (the others
+    are listed with their help): building every command's options is a good part of start-up."""
     parser = argparse.ArgumentParser(
         prog="invprob",
         description="Solve imaging inverse problems with deep generative priors, from YAML recipes.",
@@ -369,11 +373,12 @@ def build_parser(registry: Registry | None) -> argparse.ArgumentParser:
     add_study_commands(sub)
 
     if registry is not None:
-        _add_plugin_commands(sub, registry)
+        _add_plugin_commands(sub, registry, argv)
     return parser
 
 
-def _add_plugin_commands(sub: argparse._SubParsersAction, registry: Registry) -> None:
+def _add_plugin_commands(sub: argparse._SubParsersAction, registry: Registry, argv: Sequence[str] | None) -> None:
+    named = list(itertools.takewhile(lambda word: not word.startswith("-"), argv or []))
     groups: dict[str, argparse._SubParsersAction] = {}
     for words, command in sorted(registry.commands.items()):
         parent = sub
@@ -385,7 +390,8 @@ def _add_plugin_commands(sub: argparse._SubParsersAction, registry: Registry) ->
                 groups[key] = group_parser.add_subparsers(dest=f"command_{depth + 1}", metavar="COMMAND")
             parent = groups[key]
         p = parent.add_parser(words[-1], help=f"{command.help} [{command.distribution}]")
-        command.configure(p)
+        if argv is None or list(words) == named[: len(words)]:
+            command.configure(p)
         p.set_defaults(func=_plugin_command(command))
 
 
@@ -433,7 +439,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if exc.__cause__ is not None:
             traceback.print_exception(exc.__cause__)
         return EXIT_FAILURE
-    parser = build_parser(registry)
+    parser = build_parser(registry, argv)
     args, extra = parser.parse_known_args(argv)
     if extra and hasattr(args, "overrides") and not any(e.startswith("-") for e in extra):
         args.overrides = [*args.overrides, *extra]  # overrides given after an option
