@@ -197,6 +197,10 @@ def test_a_third_party_name_that_clashes_with_a_first_party_one_leaves_it_first_
         (warning,) = [w for w in registry.warnings if f"{singular(kind)} {name!r} of {clash_distribution}" in w]
         assert f"clashes with the first-party {owner}'s" in warning and f"'type: {clash_distribution}:{name}'" in warning
     assert new_registry(strict=True, only={clash_distribution, "invprob-plugin-imaging"}).get("operators", "denoise")
+    without_owner = new_registry(strict=False, disable={"invprob-plugin-imaging"})  # never silently the third party's
+    with pytest.raises(UnknownComponentError, match="it comes with invprob-plugin-imaging, which is installed but not loaded"):
+        without_owner.get("operators", "denoise")
+    assert without_owner.get("operators", f"{clash_distribution}:denoise").distribution == clash_distribution
 
 
 def test_a_name_of_a_distribution_picks_one_component_of_an_ambiguous_name(toy_path, clash_site, clash_distribution, monkeypatch):

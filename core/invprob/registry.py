@@ -14,10 +14,10 @@ no plain lookup finds it, and a recipe must say which one it means, ``DISTRIBUTI
 (``invprob-plugin-imaging:inpaint-center``), or disable one distribution. Every component can
 be named that way. In strict mode a clash is raised. The exception: a name of the core or of
 this repository's own plugins (:data:`invprob.first_party.FIRST_PARTY`) stays with its
-first-party owner, whatever the order of loading, so that every shipped recipe keeps working
-when a third-party plugin also registers ``psnr`` or ``denoise``; the third party's component
-is then reachable by its qualified name only, and a warning names the clash (strict mode
-does not raise it).
+first-party owner, whatever the order of loading and whether or not the owner is installed,
+so that every shipped recipe keeps working, and meaning what it meant, when a third-party
+plugin also registers ``psnr`` or ``denoise``: the third party's component is reachable by its
+qualified name only, and a warning names the clash (strict mode does not raise it).
 
 A plugin registered *again* (same distribution and entry point, which defaults to the
 plugin's ``__name__`` or class name: a notebook re-running the cell that registers it, a module
@@ -364,26 +364,20 @@ class Registry:
         return True
 
     def _commit(self, kind: str, staged: Mapping[str, Component]) -> None:
-        """Add a plugin's components; a name another distribution has becomes ambiguous,
-        unless one of them is its first-party owner (:mod:`invprob.first_party`), which keeps it."""
+        """Add a plugin's components; a name another distribution has becomes ambiguous, and a
+        first-party name (:mod:`invprob.first_party`) stays its first-party owner's."""
         named = self.components[kind]
         for name, component in staged.items():
             named.qualified[f"{canonical_distribution_name(component.distribution)}:{name}"] = component
             if self._replaces(kind, name, component):
                 continue
             owner = first_party_distribution(kind, name)
-            existing = dict.get(named, name)
-            if owner is not None and canonical_distribution_name(component.distribution) == owner:
-                for other in [existing] if existing is not None else self.ambiguous[kind].pop(name, []):
-                    self._shadowed(kind, name, component, other)
-                dict.__setitem__(named, name, component)
-                continue
-            if existing is not None and owner is not None and canonical_distribution_name(existing.distribution) == owner:
-                self._shadowed(kind, name, existing, component)
+            if owner is not None and canonical_distribution_name(component.distribution) != owner:
+                self._shadowed(kind, name, owner, component)
                 continue
             if name in self.ambiguous[kind]:
                 self.ambiguous[kind][name].append(component)
-            elif existing is not None:
+            elif dict.__contains__(named, name):
                 self.ambiguous[kind][name] = [dict.pop(named, name), component]
             else:
                 dict.__setitem__(named, name, component)
@@ -394,12 +388,14 @@ class Registry:
                 f"(type: {component.distribution}:{name}) or disable one with INVPROB_DISABLE_PLUGINS"
             )
 
-    def _shadowed(self, kind: str, name: str, first_party: Component, other: Component) -> None:
-        """``other`` registers a name of this repository's own: the plain name stays first-party's
-        (every shipped recipe keeps working); ``other``'s is used by its qualified name only."""
+    def _shadowed(self, kind: str, name: str, owner: str, other: Component) -> None:
+        """``other`` registers a name of this repository's own (``owner``'s): the plain name
+        stays first-party (every shipped recipe means what it meant, and never silently gets the
+        third party's component when ``owner`` is not installed); ``other``'s is used by its
+        qualified name only."""
         message = (
-            f"{singular(kind)} {name!r} of {other.distribution} clashes with the first-party {first_party.distribution}'s: "
-            f"{name!r} is {first_party.distribution}'s; name the other 'type: {other.distribution}:{name}' "
+            f"{singular(kind)} {name!r} of {other.distribution} clashes with the first-party {owner}'s: "
+            f"{name!r} is {owner}'s; name the other 'type: {other.distribution}:{name}' "
             f"(a third-party plugin should give its components names of their own)"
         )
         if message not in self.warnings:
@@ -570,7 +566,7 @@ def canonical_distribution_name(name: str) -> str:
 def _dist_identity(ep: importlib.metadata.EntryPoint) -> tuple[str, str | None]:
     """The name and version of the distribution of ``ep``, read from its metadata's headers
     alone: ``Distribution.name``/``.version`` parse the whole file, long description included,
-    each time (most of the start-up time of ``invprob plugins`` went there)."""
+    each time (a good part of the start-up time of ``invprob plugins`` went there)."""
     if ep.dist is None:
         return ep.module.split(".")[0], None
     text = ep.dist.read_text("METADATA") or ep.dist.read_text("PKG-INFO") or ""
