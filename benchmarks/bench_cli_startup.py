@@ -36,7 +36,7 @@ def measure(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-FLOOR = "import argparse, importlib.metadata, json, pluggy, pydantic.main"
+FLOOR = "import argparse, importlib.metadata, json, pluggy, pydantic.main, pydantic.types"
 """What loading any plugin needs before the first line of invprob runs: a plugin's params are
 pydantic models, its hooks pluggy's, and it is found through importlib.metadata."""
 
