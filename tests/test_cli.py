@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 
 def invoke(command: list[str], args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -78,18 +79,32 @@ def test_a_clash_is_shown_by_plugins_and_makes_a_recipe_that_uses_the_name_inval
     assert listing.returncode == 0
     (line,) = [line for line in listing.stdout.splitlines() if line.startswith("  solver 'toy-descent': ")]
     assert "invprob-toy-plugin" in line and clash_distribution in line
-    clashes = json.loads(invoke(invprob_command, ["plugins", "--json"], env).stdout)["clashes"]
-    assert {(c["kind"], c["name"]) for c in clashes} == {("solvers", "toy-descent"), ("losses", "mse")}
+    listing = json.loads(invoke(invprob_command, ["plugins", "--json"], env).stdout)
+    assert {(c["kind"], c["name"]) for c in listing["clashes"]} == {("solvers", "toy-descent")}
+    assert any(f"loss 'mse' of {clash_distribution} clashes with the first-party invprob-core's" in w
+               for w in listing["warnings"])  # fmt: skip
     invalid = invoke(invprob_command, ["validate", str(toy_recipe)], env)
     assert invalid.returncode == 2
     assert "solver.type: solver 'toy-descent' is ambiguous" in invalid.stderr
     assert "'type: invprob-toy-plugin:toy-descent'" in invalid.stderr
-    assert "losses[0].type: loss 'mse' is ambiguous" in invalid.stderr
+    assert "losses[0]" not in invalid.stderr, "the core's mse is still the core's"
     named = ["solver.type=invprob-toy-plugin:toy-descent", "losses=[{type: 'invprob-core:mse'}]"]
     valid = invoke(invprob_command, ["validate", str(toy_recipe), *named], env)
     assert valid.returncode == 0, valid.stderr
     disabled = invoke(invprob_command, ["validate", str(toy_recipe)], {**env, "INVPROB_DISABLE_PLUGINS": clash_distribution})
     assert disabled.returncode == 0, disabled.stderr
+
+
+def test_a_third_party_plugin_registering_first_party_names_leaves_the_shipped_recipes_valid(
+    invprob_command, toy_env, clash_site, clash_distribution
+):
+    env = with_site(toy_env, clash_site)
+    recipes = Path(__file__).resolve().parents[1] / "recipes"
+    face = recipes / "images/astronaut-face64.png"
+    result = invoke(invprob_command, ["validate", str(recipes / "csgm-denoise-dcgan64.yaml"), f"data.images={face}"], env)
+    assert result.returncode == 0, result.stderr
+    assert f"warning: operator 'denoise' of {clash_distribution} clashes with the first-party invprob-plugin-imaging's" in result.stderr
+    assert f"name the other 'type: {clash_distribution}:denoise'" in result.stderr
 
 
 def test_validate_exit_codes(invprob_command, toy_env, toy_recipe):
@@ -142,6 +157,28 @@ def test_quick_commands_do_not_import_torch(toy_env, toy_recipe):
         "assert 'torch' not in sys.modules, 'a quick command imported torch'\n"
     )
     result = subprocess.run([sys.executable, "-c", code], env=toy_env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_listing_every_plugin_imports_no_torch_and_builds_no_params_model():
+    """``invprob plugins`` loads every entry point: each stays light (torch, numpy, the recipe
+    machinery and pydantic's validators are built when a component is, see
+    benchmarks/bench_cli_startup.py)."""
+    code = (
+        "import sys, io, contextlib\n"
+        "from invprob.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['plugins', '--json']) == 0\n"
+        "from invprob.registry import default_registry\n"
+        "heavy = sorted({'torch', 'numpy', 'yaml', 'invprob.recipe', 'invprob.study.runner'} & set(sys.modules))\n"
+        "assert not heavy, f'loading the plugins imported {heavy}'\n"
+        "components = [c for kind in default_registry().components.values() for c in kind.qualified.values()]\n"
+        "assert len(components) > 50, len(components)\n"
+        "built = [c.name for c in components if c.params_model.__pydantic_complete__]\n"
+        "assert not built, f'params models built at start-up: {built}'\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INVPROB_")}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
 
 

@@ -74,6 +74,22 @@ def test_every_distribution_builds_a_wheel_that_requires_invprob_core_with_bound
 
 
 @pytest.mark.slow
+def test_the_all_extra_of_the_core_installs_every_first_party_plugin(wheels):
+    assert _plugin_names() <= set(wheels)
+    extra = [Requirement(r) for r in metadata(wheels["invprob-core"]).get_all("Requires-Dist") or []]
+    in_all = {r.name: r for r in extra if r.marker is not None and r.marker.evaluate({"extra": "all"})
+              and not r.marker.evaluate({"extra": ""})}  # fmt: skip
+    assert set(in_all) == _plugin_names(), "pip install 'invprob-core[all]' must install every plugin under plugins/"
+    for requirement in in_all.values():
+        assert {">=", "<"} <= {spec.operator for spec in requirement.specifier}, requirement
+
+
+def _plugin_names() -> set[str]:
+    """The distributions of ``plugins/*/*``: every first-party plugin."""
+    return {re.search(r'^name\s*=\s*"([^"]+)"', p.read_text(), re.M).group(1) for p in REPO.glob("plugins/*/*/pyproject.toml")}
+
+
+@pytest.mark.slow
 def test_the_core_wheel_ships_the_demo_and_the_plugin_templates(wheels):
     files = names_in(wheels["invprob-core"])
     assert "invprob/examples/demo/demo.yaml" in files

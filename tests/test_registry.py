@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from invprob import hookimpl
 from invprob.cli import plugins_listing
-from invprob.hints import unknown_component_message
+from invprob.hints import singular, unknown_component_message
 from invprob.params import Params
 from invprob.registry import (
     PluginLoadError,
@@ -171,8 +171,7 @@ def test_a_clashing_name_is_ambiguous_and_both_distributions_keep_the_rest(toy_p
     monkeypatch.syspath_prepend(str(clash_site))
     registry = new_registry(strict=False)
     assert {c.distribution for c in registry.ambiguous["solvers"]["toy-descent"]} == {"invprob-toy-plugin", clash_distribution}
-    assert {c.distribution for c in registry.ambiguous["losses"]["mse"]} == {"invprob-core", clash_distribution}
-    assert "toy-descent" not in registry.names("solvers") and "mse" not in registry.names("losses")
+    assert "toy-descent" not in registry.names("solvers")
     assert "toy-mask" in registry.names("operators") and "clash-only" in registry.names("operators")
     assert "l1" in registry.names("losses")  # the core keeps everything else
     assert not [f for f in registry.failures if f.distribution in {"invprob-toy-plugin", clash_distribution}]
@@ -182,6 +181,26 @@ def test_a_clashing_name_is_ambiguous_and_both_distributions_keep_the_rest(toy_p
     assert "'toy-descent' is ambiguous" in message and "INVPROB_DISABLE_PLUGINS" in message
     assert "'type: invprob-toy-plugin:toy-descent'" in message and f"'type: {clash_distribution}:toy-descent'" in message
     assert any("solver 'toy-descent' is registered by both" in w for w in registry.warnings)
+
+
+def test_a_third_party_name_that_clashes_with_a_first_party_one_leaves_it_first_party(
+    toy_path, clash_site, clash_distribution, monkeypatch
+):
+    """In both orders of loading (the clashing plugin sorts before and after invprob-plugin-imaging)."""
+    monkeypatch.syspath_prepend(str(clash_site))
+    registry = new_registry(strict=False)
+    for kind, name, owner in [("losses", "mse", "invprob-core"), ("metrics", "psnr", "invprob-core"),
+                              ("operators", "denoise", "invprob-plugin-imaging")]:  # fmt: skip
+        assert registry.get(kind, name).distribution == owner, name
+        assert registry.get(kind, f"{clash_distribution}:{name}").distribution == clash_distribution
+        assert name in registry.names(kind) and name not in registry.ambiguous[kind]
+        (warning,) = [w for w in registry.warnings if f"{singular(kind)} {name!r} of {clash_distribution}" in w]
+        assert f"clashes with the first-party {owner}'s" in warning and f"'type: {clash_distribution}:{name}'" in warning
+    assert new_registry(strict=True, only={clash_distribution, "invprob-plugin-imaging"}).get("operators", "denoise")
+    without_owner = new_registry(strict=False, disable={"invprob-plugin-imaging"})  # never silently the third party's
+    with pytest.raises(UnknownComponentError, match="it comes with invprob-plugin-imaging, which is installed but not loaded"):
+        without_owner.get("operators", "denoise")
+    assert without_owner.get("operators", f"{clash_distribution}:denoise").distribution == clash_distribution
 
 
 def test_a_name_of_a_distribution_picks_one_component_of_an_ambiguous_name(toy_path, clash_site, clash_distribution, monkeypatch):

@@ -9,6 +9,8 @@ for Ctrl-C, 143 for SIGTERM; an interrupted run still writes its best result). `
 from __future__ import annotations
 
 import argparse
+import errno
+import itertools
 import json
 import os
 import sys
@@ -27,8 +29,41 @@ RECIPE_HELP = "YAML recipe file"
 OVERRIDES_HELP = "overrides such as solver.params.steps=200 or ~priors (YAML-typed values)"
 
 
+TRACEBACK_HINT = "(set INVPROB_TRACEBACK=1 to see the traceback)"
+
+
 def _print_error(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
+
+
+def command_failed(what: str, exc: BaseException, *, invalid: bool = False, show_traceback: bool = False) -> int:
+    """How every command reports an error it did not expect to handle: one line (``what: message``
+    for a wrong input, exit 2; ``what failed: Type: message`` otherwise, exit 1); the traceback
+    when asked for (``INVPROB_TRACEBACK=1``, or ``invprob run --traceback``), else how to ask."""
+    show = show_traceback or bool(os.environ.get("INVPROB_TRACEBACK"))
+    if show:
+        traceback.print_exception(exc)
+    message = error_text(exc)
+    _print_error(f"{what}: {message}" if invalid else f"{what} failed: {type(exc).__name__}: {message}")
+    if not invalid and not show:
+        print(TRACEBACK_HINT, file=sys.stderr)
+    return EXIT_INVALID if invalid else EXIT_FAILURE
+
+
+def error_text(exc: BaseException) -> str:
+    """``str(exc)``, except that a path too long for the file system says which name and its length."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+        from invprob.params import path_too_long
+
+        return path_too_long(exc.filename or "") or "a path is longer than the file system allows"
+    return str(exc)
+
+
+def is_input_error(exc: BaseException) -> bool:
+    """Whether ``exc`` says the input was wrong (exit 2) rather than that running failed (exit 1)."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+        return True
+    return isinstance(exc, _input_errors())
 
 
 def _report_plugin_failures(registry: Registry) -> None:
@@ -192,17 +227,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         _print_error(f"aborted ({signal_name(getattr(exc, 'signum', 2))}): no result was written")
         _say_where(exc, "aborted")
         return exit_code(getattr(exc, "signum", None))
-    except _input_errors() as exc:
-        _print_error(str(exc))
-        _say_where(exc, "failed")
-        return EXIT_INVALID
     except Exception as exc:  # noqa: BLE001 - a one-line cause, not a traceback, for users
-        _print_error(f"run failed: {type(exc).__name__}: {exc}")
+        if is_input_error(exc):
+            _print_error(error_text(exc))
+            code = EXIT_INVALID
+        else:
+            code = command_failed("run", exc, show_traceback=args.traceback)
         _say_where(exc, "failed")
-        if args.traceback:
-            raise
-        print("(rerun with --traceback for details)", file=sys.stderr)
-        return EXIT_FAILURE
+        return code
     metrics = result.metrics
     mean = metrics.get("mean", {})
     shown = ", ".join(f"{k} {v:.4g}" for k, v in mean.items() if isinstance(v, float))
@@ -302,7 +334,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def build_parser(registry: Registry | None) -> argparse.ArgumentParser:
+def build_parser(registry: Registry | None, argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``invprob`` parser with the core's commands and every plugin command. Given the
+    ``argv`` about to be parsed, only the plugin command it names gets its options (the others
+    are listed with their help): building every command's options is a good part of start-up."""
     parser = argparse.ArgumentParser(
         prog="invprob",
         description="Solve imaging inverse problems with deep generative priors, from YAML recipes.",
@@ -318,7 +353,7 @@ def build_parser(registry: Registry | None) -> argparse.ArgumentParser:
     p.add_argument("--name", help="name of the run directory (default: <timestamp>-<id>); an existing one is refused")
     p.add_argument("--device", choices=["cpu", "cuda", "auto"], help="override the recipe's device")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--traceback", action="store_true", help="show the full traceback on failure")
+    p.add_argument("--traceback", action="store_true", help="show the full traceback on failure (as INVPROB_TRACEBACK=1)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("validate", help="check a recipe without running it; lists every error")
@@ -338,11 +373,12 @@ def build_parser(registry: Registry | None) -> argparse.ArgumentParser:
     add_study_commands(sub)
 
     if registry is not None:
-        _add_plugin_commands(sub, registry)
+        _add_plugin_commands(sub, registry, argv)
     return parser
 
 
-def _add_plugin_commands(sub: argparse._SubParsersAction, registry: Registry) -> None:
+def _add_plugin_commands(sub: argparse._SubParsersAction, registry: Registry, argv: Sequence[str] | None) -> None:
+    named = list(itertools.takewhile(lambda word: not word.startswith("-"), argv or []))
     groups: dict[str, argparse._SubParsersAction] = {}
     for words, command in sorted(registry.commands.items()):
         parent = sub
@@ -354,7 +390,8 @@ def _add_plugin_commands(sub: argparse._SubParsersAction, registry: Registry) ->
                 groups[key] = group_parser.add_subparsers(dest=f"command_{depth + 1}", metavar="COMMAND")
             parent = groups[key]
         p = parent.add_parser(words[-1], help=f"{command.help} [{command.distribution}]")
-        command.configure(p)
+        if argv is None or list(words) == named[: len(words)]:
+            command.configure(p)
         p.set_defaults(func=_plugin_command(command))
 
 
@@ -371,15 +408,10 @@ def _plugin_command(command: Any) -> Callable[[argparse.Namespace], int]:
         except BaseException as exc:  # noqa: BLE001 - SystemExit from a plugin included
             if isinstance(exc, SystemExit):
                 return exc.code if isinstance(exc.code, int) else EXIT_FAILURE if exc.code else EXIT_OK
-            if os.environ.get("INVPROB_TRACEBACK"):
-                traceback.print_exception(exc)
-            invalid = isinstance(exc, (*_input_errors(), FileNotFoundError, NotADirectoryError, IsADirectoryError,
-                                       PermissionError, ValueError))  # fmt: skip
-            what = f"invprob {' '.join(command.name)}"
-            _print_error(f"{what}: {exc}" if invalid else f"{what} failed: {type(exc).__name__}: {exc}")
-            if not os.environ.get("INVPROB_TRACEBACK"):
-                print("(set INVPROB_TRACEBACK=1 for details)", file=sys.stderr)
-            return EXIT_INVALID if invalid else EXIT_FAILURE
+            invalid = is_input_error(exc) or isinstance(
+                exc, (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, ValueError)
+            )
+            return command_failed(f"invprob {' '.join(command.name)}", exc, invalid=invalid)
 
     return run
 
@@ -407,7 +439,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if exc.__cause__ is not None:
             traceback.print_exception(exc.__cause__)
         return EXIT_FAILURE
-    parser = build_parser(registry)
+    parser = build_parser(registry, argv)
     args, extra = parser.parse_known_args(argv)
     if extra and hasattr(args, "overrides") and not any(e.startswith("-") for e in extra):
         args.overrides = [*args.overrides, *extra]  # overrides given after an option
@@ -420,6 +452,9 @@ def _main(argv: Sequence[str] | None) -> int:
         code = args.func(args)
     except BrokenPipeError:  # output piped into head & co.
         return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - any command: one line and the same traceback hint
+        words = [w for w in (getattr(args, "command", None), getattr(args, "study_command", None)) if w]
+        return command_failed(f"invprob {' '.join(words)}".strip(), exc, invalid=is_input_error(exc))
     return int(code or 0)
 
 

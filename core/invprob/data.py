@@ -237,7 +237,7 @@ def list_images(
             raise DataError(f"{field}: the folder {spec} holds no image file ({', '.join(sorted(IMAGE_SUFFIXES))})")
         return [(p.stem, partial(decode_image, p)) for p in files]
     if spec.suffix == ".npz":
-        return _list_npz(spec, npz_key)
+        return _list_npz(spec, npz_key, field)
     if spec.suffix == ".zip":
         try:
             archive = zipfile.ZipFile(spec)
@@ -249,25 +249,27 @@ def list_images(
         return [(Path(n).stem, partial(_read_member, archive, spec, n)) for n in names]
     if spec.suffix.lower() in IMAGE_SUFFIXES:
         return [(spec.stem, partial(decode_image, spec))]
-    raise DataError(f"data.images: {spec} is not an image, a folder, a glob, a .zip or an .npz")
+    raise DataError(f"{field}: {spec} is not an image, a folder, a glob, a .zip or an .npz")
 
 
-def _list_npz(spec: Path, npz_key: str) -> list[tuple[str, Callable[[], Decoded]]]:
+def _list_npz(spec: Path, npz_key: str, field: str) -> list[tuple[str, Callable[[], Decoded]]]:
+    if not zipfile.is_zipfile(spec):  # numpy would take it for a pickle
+        raise DataError(f"{field}: {spec} is not a readable .npz: it is not a zip archive; save the arrays with numpy.savez")
     try:
         with np.load(spec, allow_pickle=False) as archive:
             if npz_key not in archive.files:
-                raise DataError(f"data.images: {spec} has no array {npz_key!r}; it has {', '.join(archive.files)}")
+                raise DataError(f"{field}: {spec} has no array {npz_key!r}; it has {', '.join(archive.files)}")
             images = archive[npz_key]
             ids = archive["ids"] if "ids" in archive.files else np.arange(len(images))
     except DataError:
         raise
     except Exception as exc:  # noqa: BLE001 - numpy raises BadZipFile, ValueError, OSError, EOFError...
-        raise DataError(f"data.images: {spec} is not a readable .npz: {type(exc).__name__}: {exc}") from None
+        raise DataError(f"{field}: {spec} is not a readable .npz: {numpy_load_error(exc)}") from None
     if images.dtype != np.uint8 or images.ndim not in (3, 4):
-        raise DataError(f"data.images: {spec}[{npz_key!r}] must be uint8 [N, H, W(, C)], got {images.dtype} {tuple(images.shape)}")
+        raise DataError(f"{field}: {spec}[{npz_key!r}] must be uint8 [N, H, W(, C)], got {images.dtype} {tuple(images.shape)}")
     if ids.ndim != 1 or len(ids) != len(images):
         raise DataError(
-            f"data.images: {spec} has {len(images)} images but {ids.size} ids; 'ids' must name every image once"
+            f"{field}: {spec} has {len(images)} images but {ids.size} ids; 'ids' must name every image once"
         )
     order = np.argsort(ids, kind="stable")
 
@@ -493,6 +495,10 @@ def _read_measurements(spec: Path, output_shape: tuple[int, ...]) -> tuple[torch
     suffix = spec.suffix.lower()
     try:
         if suffix == ".npy":
+            with open(spec, "rb") as file:
+                if file.read(6) != b"\x93NUMPY":
+                    raise DataError(f"data.observation: {spec} is not a valid .npy array (it lacks the .npy header); "
+                                    "save the measurements with numpy.save")  # fmt: skip
             values = torch.from_numpy(np.load(spec, allow_pickle=False))
         elif suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -506,7 +512,8 @@ def _read_measurements(spec: Path, output_shape: tuple[int, ...]) -> tuple[torch
     except DataError:
         raise
     except Exception as exc:  # noqa: BLE001 - numpy, safetensors and torch each raise their own
-        raise DataError(f"data.observation: {spec} is not a readable tensor file: {exc}") from None
+        detail = numpy_load_error(exc) if suffix == ".npy" else str(exc)
+        raise DataError(f"data.observation: {spec} is not a readable tensor file: {detail}") from None
     values = values.to(torch.get_default_dtype())
     shape = tuple(output_shape)
     if tuple(values.shape) == shape:
@@ -520,6 +527,15 @@ def _read_measurements(spec: Path, output_shape: tuple[int, ...]) -> tuple[torch
     if len(values) == 1:
         return values, [spec.stem]
     return values, [f"{spec.stem}{index:04d}" for index in range(len(values))]
+
+
+def numpy_load_error(exc: BaseException) -> str:
+    """Why ``np.load(..., allow_pickle=False)`` refused a file, in words that never suggest
+    loading it unsafely (numpy's own message proposes ``allow_pickle=True``, which runs the
+    code a pickle holds)."""
+    if "pickle" in str(exc):
+        return "it holds Python objects (a pickle), which invprob never loads; save a numeric array with numpy.save/savez"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _single_tensor(tensors: object, spec: Path) -> torch.Tensor:

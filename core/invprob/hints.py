@@ -48,6 +48,9 @@ def unknown_component_message(registry: Registry, kind: str, name: str) -> str:
         name = plain
     installed = registry.names(kind)
     unknown = f"unknown {what} {name!r}"
+    first_party = first_party_message(registry, kind, name)
+    if first_party:
+        return f"{unknown}: {first_party}"
     close = suggest(name, installed)
     if close:
         return f"{unknown}; did you mean {' or '.join(repr(c) for c in close)}?"
@@ -64,6 +67,28 @@ def unknown_component_message(registry: Registry, kind: str, name: str) -> str:
     if not failed and not excluded:
         parts.append("install the plugin distribution that provides it (`invprob plugins` lists what is installed)")
     return "; ".join(parts)
+
+
+def first_party_message(registry: Registry, kind: str, name: str) -> str | None:
+    """Which first-party distribution provides ``name`` and why it is not here: not installed
+    (with the pip command), failed to load, switched off, or an older version; None for a
+    name this repository does not ship."""
+    from invprob.first_party import first_party_distribution
+    from invprob.registry import canonical_distribution_name as canonical
+
+    owner = first_party_distribution(kind, name)
+    if owner is None:
+        return None
+    comes = f"it comes with {owner}"
+    if owner in {canonical(failure.distribution) for failure in registry.failures}:
+        return f"{comes}, which failed to load (`invprob plugins` says why)"
+    if owner in {canonical(excluded) for excluded in getattr(registry, "excluded", [])}:
+        return f"{comes}, which is installed but not loaded (INVPROB_LOAD_PLUGINS/INVPROB_DISABLE_PLUGINS)"
+    loaded = {canonical(d.name): d for d in registry.distributions.values()}
+    if owner in loaded:
+        version = f" {loaded[owner].version}" if loaded[owner].version else ""
+        return f"{comes}, but the installed{version} does not provide it: pip install --upgrade {owner}"
+    return f"{comes}, which is not installed: pip install {owner}"
 
 
 def ambiguous_component_message(what: str, name: str, distributions: list[str]) -> str:

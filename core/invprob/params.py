@@ -47,7 +47,9 @@ class Params(BaseModel):
     solver and context loss): a recipe whose operator provides none is invalid.
     """
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)
+    """``defer_build``: a model's validator is built when it first validates, not when its
+    class is defined, so that loading every plugin (``invprob plugins``) builds none."""
 
     needs_generator: ClassVar[bool] = False
     needs_mask: ClassVar[bool] = False
@@ -94,6 +96,22 @@ def nested_component_fields(model: type[BaseModel]) -> dict[str, str]:
     return fields
 
 
+NAME_MAX, PATH_MAX = 255, 4096
+"""The longest file name and path, in bytes, that Linux, macOS and Windows file systems accept."""
+
+
+def path_too_long(path: str | os.PathLike[str]) -> str | None:
+    """Why the file system will refuse ``path`` (a name over :data:`NAME_MAX` bytes, a path over
+    :data:`PATH_MAX`), in one line; None when its length is fine."""
+    text = os.fsdecode(path)
+    for name in Path(text).parts:
+        size = len(os.fsencode(name))
+        if size > NAME_MAX:
+            return f"the name {name[:24] + '...' + name[-8:]!r} in the path is {size} bytes long; the file system allows {NAME_MAX}"
+    size = len(os.fsencode(text))
+    return f"the path is {size} bytes long; the file system allows {PATH_MAX}" if size >= PATH_MAX else None
+
+
 def _resolve_against_recipe(path: Path, info: ValidationInfo) -> Path:
     try:
         path = path.expanduser()
@@ -102,6 +120,9 @@ def _resolve_against_recipe(path: Path, info: ValidationInfo) -> Path:
     base_dir = (info.context or {}).get("base_dir")
     if not path.is_absolute() and base_dir is not None:
         path = Path(base_dir) / path
+    too_long = path_too_long(path)
+    if too_long:
+        raise ValueError(too_long)
     return path
 
 

@@ -206,11 +206,14 @@ def data_path_problems(recipe: Recipe) -> list[RecipeProblem]:
         if not isinstance(value, Path):
             continue
         text = str(value)
-        if any(ch in text for ch in "*?["):
-            if not glob.glob(text, recursive=True):
-                problems.append(RecipeProblem(f"data.{name}", f"the pattern {text!r} matches no image file{_PATH_HINT}"))
-        elif not value.exists():
-            problems.append(RecipeProblem(f"data.{name}", f"{value} does not exist{_PATH_HINT}"))
+        try:
+            if any(ch in text for ch in "*?["):
+                if not glob.glob(text, recursive=True):
+                    problems.append(RecipeProblem(f"data.{name}", f"the pattern {text!r} matches no image file{_PATH_HINT}"))
+            elif not value.exists():
+                problems.append(RecipeProblem(f"data.{name}", f"{value} does not exist{_PATH_HINT}"))
+        except OSError as exc:  # a name too long, a loop of links, no permission on a folder
+            problems.append(RecipeProblem(f"data.{name}", f"{short_repr(text)} cannot be read: {exc.strerror}"))
     return problems
 
 
@@ -429,16 +432,25 @@ def format_path(loc: Iterable[Any]) -> str:
 def problems_from_validation_error(
     error: ValidationError, model: type[BaseModel], prefix: Sequence[Any] = ()
 ) -> list[RecipeProblem]:
-    """Readable problems, with did-you-mean for unknown keys and bad literal values."""
-    problems = []
+    """Readable problems, with did-you-mean for unknown keys and bad literal values.
+
+    Pydantic's internals are translated into the recipe's words: the names it gives the
+    members of a union (``steps.int``, ``size.tuple[int, int]``) are dropped from the path and
+    the members' messages joined into one problem; "a valid dictionary or instance of
+    LossSpec" becomes what to write.
+    """
+    problems: list[RecipeProblem] = []
+    union_paths: dict[str, int] = {}
+    """path -> index in ``problems`` of a problem about a union's value, joined by its siblings."""
     items = error.errors(include_url=False)
     for item in items[:MAX_PROBLEMS]:
-        loc = tuple(prefix) + tuple(item["loc"])
+        own_loc, in_union = _user_loc(model, item["loc"])
+        loc = tuple(prefix) + own_loc
         kind = item["type"]
         value = item.get("input")
         if kind == "extra_forbidden":
             key = str(item["loc"][-1]) if isinstance(item["loc"][-1], str) else short_repr(item["loc"][-1])
-            allowed = _field_names_at(model, item["loc"][:-1])
+            allowed = _field_names_at(model, own_loc[:-1])
             hint = suggest(key, allowed) if len(key) <= 100 else []
             message = f"unknown field {short_repr(key)}"
             if hint:
@@ -451,15 +463,77 @@ def problems_from_validation_error(
             problems.append(RecipeProblem(format_path(loc), "required field is missing"))
             continue
         message = NOT_FINITE if kind == "finite_number" else item["msg"]
+        if kind in ("model_type", "model_attributes_type", "dict_type"):
+            message = _mapping_message(_field_names_at(model, own_loc), value)
         if kind == "literal_error":
             expected = re.findall(r"'([^']*)'", str(item.get("ctx", {}).get("expected", "")))
             hint = suggest(value, expected) if isinstance(value, str) and len(value) <= 100 else []
             if hint:
                 message += f"; did you mean {hint[0]!r}?"
-        problems.append(RecipeProblem(format_path(loc), _strip_pydantic_prefix(message), value, True))
+        message = _strip_pydantic_prefix(message)
+        path = format_path(loc)
+        if in_union and path in union_paths:
+            first = problems[union_paths[path]]
+            joined = f"{first.message} or {_without_parse_detail(message).removeprefix('Input should be ')}"
+            problems[union_paths[path]] = dataclasses.replace(first, message=joined)
+            continue
+        if in_union:
+            union_paths[path] = len(problems)
+            message = _without_parse_detail(message)
+        problems.append(RecipeProblem(path, message, value, True))
     if len(items) > MAX_PROBLEMS:
         problems.append(RecipeProblem(format_path(prefix), f"and {len(items) - MAX_PROBLEMS} more problems"))
     return problems
+
+
+def _user_loc(model: type[BaseModel], loc: Sequence[Any]) -> tuple[tuple[Any, ...], bool]:
+    """``loc`` without pydantic's names of union members, and whether it had any.
+
+    Pydantic reports a value that fits no member of ``int | list[int]`` once per member, at
+    ``steps.int`` and ``steps.list[int]``; the recipe has one field, ``steps``.
+    """
+    annotation: Any = model
+    out: list[Any] = []
+    dropped = False
+    for part in loc:
+        annotation = _unwrap(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(part) if isinstance(part, str) else None
+            annotation = field.annotation if field is not None else Any
+        elif typing.get_origin(annotation) in (typing.Union, types.UnionType) and isinstance(part, str):
+            annotation, dropped = _union_member(annotation, part), True
+            continue
+        elif isinstance(part, int) and not isinstance(part, bool):
+            args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+            annotation = args[min(part, len(args) - 1)] if typing.get_origin(annotation) is tuple and args else (
+                args[0] if args else Any)  # fmt: skip
+        else:
+            annotation = Any
+        out.append(part)
+    return tuple(out), dropped
+
+
+def _union_member(union: Any, tag: str) -> Any:
+    """The member of ``union`` that pydantic calls ``tag`` (``"list[int]"`` -> ``list[int]``), else Any."""
+    base = tag.split("[", 1)[0]
+    for member in typing.get_args(union):
+        origin = typing.get_origin(member) or member
+        if getattr(origin, "__name__", None) == base:
+            return member
+    return Any
+
+
+def _mapping_message(fields: Sequence[str], value: Any) -> str:
+    """What to write where a mapping was expected (pydantic: "a valid dictionary or instance of X")."""
+    if {"type", "params"} <= set(fields):
+        example = f"{{type: {value}}}" if isinstance(value, str) and value.isprintable() and len(value) <= 40 else "{type: NAME, params: {...}}"
+        return f"Input should be a component, a mapping such as {example}"
+    return f"Input should be a mapping of {', '.join(fields)}" if fields else "Input should be a mapping (key: value)"
+
+
+def _without_parse_detail(message: str) -> str:
+    """``"... a valid integer, unable to parse string as an integer"`` -> ``"... a valid integer"``."""
+    return re.sub(r", unable to parse [^;]*$", "", message)
 
 
 NOT_FINITE = "must be a finite number (.inf and .nan are not allowed in a recipe)"
@@ -989,6 +1063,32 @@ def component_problems(
                 params, component.params_model, registry, base_dir=base_dir, prefix=(*path, "params")
             )
     return problems
+
+
+def component_distributions(data: Mapping[str, Any], registry: Registry | None = None) -> set[str]:
+    """The distributions that provide the components a recipe names: its sections (the solver's
+    defaults for an omitted ``losses``/``priors``), the components nested in their params, and
+    the metrics it names -- what its ``requires:`` lists. Names no installed plugin provides are
+    skipped (validation reports them)."""
+    registry = registry if registry is not None else default_registry()
+    resolved = dict(data)
+    for section in SOLVER_DEFAULT_SECTIONS:
+        if section not in data:
+            resolved[section], _ = solver_default(data, section, registry)
+    metrics = data.get("metrics") if isinstance(data.get("metrics"), list) else []
+    found = {registry.components["metrics"][n].distribution for n in metrics if n in registry.components["metrics"]}
+
+    def walk(values: Mapping[str, Any], model: type[BaseModel]) -> None:
+        for key, kind in nested_component_fields(model).items():
+            for _, spec in _specs_at(values.get(key), ()):
+                component = registry.components[kind].get(spec["type"])
+                if component is not None:
+                    found.add(component.distribution)
+                    if isinstance(spec.get("params"), Mapping):
+                        walk(spec["params"], component.params_model)
+
+    walk(resolved, Recipe)
+    return found
 
 
 def _generator_problems(data: Mapping[str, Any], registry: Registry) -> list[RecipeProblem]:

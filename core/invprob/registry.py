@@ -12,7 +12,12 @@ A name belongs to one distribution. When two register the same name of a kind, b
 every other component, and the name is *ambiguous*: it is listed in :attr:`Registry.ambiguous`,
 no plain lookup finds it, and a recipe must say which one it means, ``DISTRIBUTION:NAME``
 (``invprob-plugin-imaging:inpaint-center``), or disable one distribution. Every component can
-be named that way. In strict mode a clash is raised.
+be named that way. In strict mode a clash is raised. The exception: a name of the core or of
+this repository's own plugins (:data:`invprob.first_party.FIRST_PARTY`) stays with its
+first-party owner, whatever the order of loading and whether or not the owner is installed,
+so that every shipped recipe keeps working, and meaning what it meant, when a third-party
+plugin also registers ``psnr`` or ``denoise``: the third party's component is reachable by its
+qualified name only, and a warning names the clash (strict mode does not raise it).
 
 A plugin registered *again* (same distribution and entry point, which defaults to the
 plugin's ``__name__`` or class name: a notebook re-running the cell that registers it, a module
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib.metadata
 import os
 import re
@@ -42,6 +48,7 @@ import pluggy
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from invprob import hookspecs
+from invprob.first_party import first_party_distribution
 from invprob.hints import singular, suggest, unknown_component_message
 from invprob.interrupts import Interrupted, handled_here
 from invprob.params import Params
@@ -143,7 +150,10 @@ class _Default(Params):
     weight: float = 1.0
 
 
-_SOLVER_DEFAULTS = TypeAdapter(dict[Literal["losses", "priors"], list[_Default]])
+@functools.cache
+def _solver_defaults() -> TypeAdapter:
+    """The shape of a solver's ``defaults`` (built on first use: loading plugins stays cheap)."""
+    return TypeAdapter(dict[Literal["losses", "priors"], list[_Default]])
 
 
 class Components(dict):
@@ -235,7 +245,7 @@ class ComponentRegistry(_Staging):
         if defaults and self.kind != "solvers":
             raise RegistryError(f"{what} of {self.distribution}: only solvers declare defaults")
         try:
-            checked = _SOLVER_DEFAULTS.validate_python(dict(defaults or {}))
+            checked = _solver_defaults().validate_python(dict(defaults)) if defaults else {}
         except ValidationError as exc:
             shape = "defaults map 'losses'/'priors' to lists of {type, params?, weight?}"
             raise RegistryError(f"{what} of {self.distribution}: {shape}; {exc}") from None
@@ -354,11 +364,16 @@ class Registry:
         return True
 
     def _commit(self, kind: str, staged: Mapping[str, Component]) -> None:
-        """Add a plugin's components; a name another distribution has becomes ambiguous."""
+        """Add a plugin's components; a name another distribution has becomes ambiguous, and a
+        first-party name (:mod:`invprob.first_party`) stays its first-party owner's."""
         named = self.components[kind]
         for name, component in staged.items():
             named.qualified[f"{canonical_distribution_name(component.distribution)}:{name}"] = component
             if self._replaces(kind, name, component):
+                continue
+            owner = first_party_distribution(kind, name)
+            if owner is not None and canonical_distribution_name(component.distribution) != owner:
+                self._shadowed(kind, name, owner, component)
                 continue
             if name in self.ambiguous[kind]:
                 self.ambiguous[kind][name].append(component)
@@ -372,6 +387,19 @@ class Registry:
                 f"{singular(kind)} {name!r} is registered by both {owners}; a recipe must name one "
                 f"(type: {component.distribution}:{name}) or disable one with INVPROB_DISABLE_PLUGINS"
             )
+
+    def _shadowed(self, kind: str, name: str, owner: str, other: Component) -> None:
+        """``other`` registers a name of this repository's own (``owner``'s): the plain name
+        stays first-party (every shipped recipe means what it meant, and never silently gets the
+        third party's component when ``owner`` is not installed); ``other``'s is used by its
+        qualified name only."""
+        message = (
+            f"{singular(kind)} {name!r} of {other.distribution} clashes with the first-party {owner}'s: "
+            f"{name!r} is {owner}'s; name the other 'type: {other.distribution}:{name}' "
+            f"(a third-party plugin should give its components names of their own)"
+        )
+        if message not in self.warnings:
+            self.warnings.append(message)
 
     def _replaces(self, kind: str, name: str, component: Component) -> bool:
         """Put ``component`` in the place of the one its own distribution registered under
@@ -406,8 +434,10 @@ class Registry:
         entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
         seen: set[tuple[str, str]] = set()
         installed: dict[str, str] = {}
-        for ep in sorted(entry_points, key=lambda e: (_dist_name(e) != CORE_DISTRIBUTION, _dist_name(e), e.name)):
-            dist, version = _dist_name(ep), ep.dist.version if ep.dist is not None else None
+        identities = {id(ep): _dist_identity(ep) for ep in entry_points}
+        core_first = lambda e: (identities[id(e)][0] != CORE_DISTRIBUTION, identities[id(e)][0], e.name)  # noqa: E731
+        for ep in sorted(entry_points, key=core_first):
+            dist, version = identities[id(ep)]
             key = canonical_distribution_name(dist)
             installed[key] = dist
             if (key, ep.name) in seen:  # the same distribution visible twice on sys.path
@@ -533,8 +563,19 @@ def canonical_distribution_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _dist_name(ep: importlib.metadata.EntryPoint) -> str:
-    return ep.dist.name if ep.dist is not None else ep.module.split(".")[0]
+def _dist_identity(ep: importlib.metadata.EntryPoint) -> tuple[str, str | None]:
+    """The name and version of the distribution of ``ep``, read from its metadata's headers
+    alone: ``Distribution.name``/``.version`` parse the whole file, long description included,
+    each time (a good part of the start-up time of ``invprob plugins`` went there)."""
+    if ep.dist is None:
+        return ep.module.split(".")[0], None
+    text = ep.dist.read_text("METADATA") or ep.dist.read_text("PKG-INFO") or ""
+    headers = text.replace("\r\n", "\n").split("\n\n", 1)[0]
+    name = re.search(r"^Name:[ \t]*(\S+)", headers, re.M)
+    version = re.search(r"^Version:[ \t]*(\S+)", headers, re.M)
+    if name is None:  # not the usual layout: let importlib.metadata parse it
+        return ep.dist.name, ep.dist.version
+    return name.group(1), version.group(1) if version else None
 
 
 def _check_kind(kind: str) -> str:

@@ -14,8 +14,26 @@ Importing this package is cheap: torch loads when a cell runs.
 
 from __future__ import annotations
 
-from invprob.study.runner import Outcome, StudyRunError, run_study
-from invprob.study.spec import Cell, Study, StudyError, StudySpec, load_study
-from invprob.study.store import StudyDirectory
+from typing import TYPE_CHECKING, Any
 
 __all__ = ["Cell", "Outcome", "Study", "StudyDirectory", "StudyError", "StudyRunError", "StudySpec", "load_study", "run_study"]
+
+_LAZY = {
+    "Outcome": "invprob.study.runner", "StudyRunError": "invprob.study.runner", "run_study": "invprob.study.runner",
+    "Cell": "invprob.study.spec", "Study": "invprob.study.spec", "StudyError": "invprob.study.spec",
+    "StudySpec": "invprob.study.spec", "load_study": "invprob.study.spec", "StudyDirectory": "invprob.study.store",
+}  # fmt: skip
+"""Imported on first use, so that building the command line (``invprob.study.cli``) stays cheap."""
+
+if TYPE_CHECKING:
+    from invprob.study.runner import Outcome, StudyRunError, run_study
+    from invprob.study.spec import Cell, Study, StudyError, StudySpec, load_study
+    from invprob.study.store import StudyDirectory
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'invprob.study' has no attribute {name!r}")

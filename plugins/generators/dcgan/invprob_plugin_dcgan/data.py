@@ -71,7 +71,10 @@ def _from_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
                 raise ValueError(f"{path} has no 'images' array (found: {', '.join(data.files)})")
             images = data["images"]
             ids = data["ids"] if "ids" in data else np.arange(len(images))
-    except ValueError:
+    except ValueError as exc:
+        if "pickle" in str(exc):  # numpy's message proposes allow_pickle=True, which runs the pickle's code
+            raise ValueError(f"{path} holds Python objects (a pickle), which are never loaded; save uint8 "
+                             "arrays with numpy.savez") from None  # fmt: skip
         raise
     except Exception as exc:  # noqa: BLE001 - numpy raises BadZipFile, OSError, EOFError...
         raise ValueError(f"{path} is not a readable .npz: {type(exc).__name__}: {exc}") from None

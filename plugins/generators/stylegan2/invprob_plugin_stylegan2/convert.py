@@ -50,7 +50,11 @@ def run(args: argparse.Namespace) -> int:
     if Path(args.dst).exists() and not args.force:
         print(f"error: {args.dst} exists; pass --force to overwrite it", file=sys.stderr)
         return 2
-    metadata = convert(args.src, args.dst, discriminator=not args.no_discriminator)
+    try:
+        metadata = convert(args.src, args.dst, discriminator=not args.no_discriminator)
+    except (StyleGAN2CheckpointError, OSError, ValueError) as exc:  # a wrong input: exit 2, as every command
+        print(f"error: {exc}", file=sys.stderr)  # whole: a key/shape diff spans several lines
+        return 2
     config = json.loads(metadata["config"])
     print(f"wrote {args.dst}: StyleGAN2 {config['size']}x{config['size']}, style_dim {config['style_dim']}, n_mlp {config['n_mlp']}")
     return 0

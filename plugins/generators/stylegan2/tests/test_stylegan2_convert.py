@@ -60,6 +60,7 @@ def test_convert_writes_safetensors_and_json_that_load_identically(rosinality_pt
     torch.testing.assert_close(converted(latents), original(latents), rtol=0, atol=0)
     assert converted.discriminator is not None
     assert invprob_convert(str(path), str(out)) == 2, "an existing file is kept without --force"
+    assert main([str(path), str(out)]) == 2, "an existing file is kept without --force"
 
 
 def test_converted_reference_fixture_still_matches(fixtures, reference, tmp_path):
@@ -80,6 +81,7 @@ def test_truncated_file_gives_one_line_naming_it(rosinality_pt, tmp_path, capsys
     capsys.readouterr()
     assert invprob_convert(str(cut), str(tmp_path / "x.safetensors")) == 2, "bad input: exit 2, as convert dcgan"
     assert "cut.pt" in capsys.readouterr().err and not (tmp_path / "x.safetensors").exists()
+    assert main([str(cut), str(tmp_path / "x.safetensors")]) == 2
 
 
 def test_checkpoint_of_another_architecture_is_refused(tmp_path):
@@ -103,7 +105,7 @@ def test_non_power_of_two_resolution_in_a_checkpoint_is_refused(rosinality_pt, t
         load_stylegan2(bad)
 
 
-def test_a_wrong_shape_prints_the_key_diff(rosinality_pt, tmp_path):
+def test_a_wrong_shape_prints_the_key_diff_and_convert_exits_2_with_all_of_it(rosinality_pt, tmp_path, capsys):
     path, generator = rosinality_pt
     state = dict(generator.g_ema.state_dict())
     state["convs.1.activate.bias"] = torch.zeros(5)
@@ -114,6 +116,10 @@ def test_a_wrong_shape_prints_the_key_diff(rosinality_pt, tmp_path):
         load_stylegan2(bad)
     message = str(error.value)
     assert "missing in file:     to_rgbs.1.bias" in message and "convs.1.activate.bias file (5,) vs model (8,)" in message
+    assert main([str(bad), str(tmp_path / "x.safetensors")]) == 2, "a wrong input exits 2, as `convert dcgan` does"
+    err = capsys.readouterr().err
+    assert "missing in file:     to_rgbs.1.bias" in err and "convs.1.activate.bias file (5,) vs model (8,)" in err
+    assert main([str(tmp_path / "absent.pt"), str(tmp_path / "y.safetensors")]) == 2
 
 
 def test_convert_keeps_the_key_diff_of_a_shape_mismatch_and_exits_2(rosinality_pt, tmp_path, capsys):
