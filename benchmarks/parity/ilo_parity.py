@@ -53,7 +53,7 @@ def main() -> None:
 
     install_cpu_ops(args.rosinality)
     install_torchvision_stub()
-    model = tiny_rosinality_model(args.ilo)
+    model = tiny_rosinality_model(args.ilo / "model.py")
     sys.modules["lpips"] = types.SimpleNamespace(PerceptualLoss=lambda **kwargs: _no_lpips)
     sys.path.insert(0, str(args.ilo))
     import utils  # the official utils.py (l1 projection, BicubicDownSample)

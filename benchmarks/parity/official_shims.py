@@ -20,7 +20,7 @@ SIZE, STYLE_DIM, N_MLP, N_LATENT = 32, 64, 3, 8
 
 
 def load_source(name: str, path: Path, replacements: list[tuple[str, str]]) -> types.ModuleType:
-    """Exec ``path`` as module ``name`` after literal ``replacements`` (each must occur)."""
+    """Exec ``path`` as module ``name`` after literal ``replacements`` (each must occur; every occurrence is replaced)."""
     source = path.read_text()
     for old, new in replacements:
         if old not in source:
@@ -45,18 +45,17 @@ def install_cpu_ops(rosinality: Path) -> None:
     sys.path.remove(str(rosinality))
 
 
-def tiny_rosinality_model(ilo: Path) -> types.ModuleType:
-    """ILO's ``model.py`` with the fixture's reduced channel widths (the only change)."""
-    source = (ilo / "model.py").read_text()
+def tiny_rosinality_model(model_py: Path, name: str = "model") -> types.ModuleType:
+    """A rosinality-layout ``model.py`` with the fixture's reduced channel widths (the only change)."""
+    source = model_py.read_text()
     pattern = re.compile(r"self\.channels = \{.*?\n        \}", re.S)
     if len(pattern.findall(source)) != 1:
-        raise SystemExit("shim: the channels dict of model.py's Generator was not found exactly once")
-    path = ilo / "model.py"
+        raise SystemExit(f"shim: the channels dict of {model_py}'s Generator was not found exactly once")
     source = pattern.sub(f"self.channels = {FIXTURE_CHANNELS!r}", source, count=1)
-    module = types.ModuleType("model")
-    module.__file__ = str(path)
-    sys.modules["model"] = module
-    exec(compile(source, str(path), "exec"), module.__dict__)
+    module = types.ModuleType(name)
+    module.__file__ = str(model_py)
+    sys.modules[name] = module
+    exec(compile(source, str(model_py), "exec"), module.__dict__)
     return module
 
 

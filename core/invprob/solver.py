@@ -7,7 +7,7 @@ restart-major (element ``r * B + b`` is restart ``r`` of image ``b``), the layou
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -81,6 +81,16 @@ def round_entry(
         ],
         "constraints": list(constraints),
     }
+
+
+def problem_round(
+    problem: InverseProblem, index: int, steps: int, lr: float, variables: Mapping[str, torch.Tensor], after: Sequence[str] = ()
+) -> dict:
+    """:func:`round_entry` of a round that optimises ``variables`` under the problem's constraint
+    priors (radius: an ``l1-ball`` prior's), then the solver's own projections ``after``."""
+    constraints = problem.constraints
+    radii = {c.variable: float(c.radius) for c in constraints if constraint_name(c) == "l1-ball"}
+    return round_entry(index, steps, lr, variables, [*(constraint_name(c) for c in constraints), *after], radii)
 
 
 class Solver:

@@ -17,31 +17,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from invprob.operator import Operator
 from invprob.losses import MSELoss
 from invprob.problem import InverseProblem, WeightedLoss
 from invprob.progress import Monitor
+from invprob.testing.toys import SeparableOperator
 
 ROOT = Path(__file__).resolve().parents[4]
 PARITY = ROOT / "tests" / "fixtures" / "parity" / "ilo.safetensors"
 CHECKPOINT = ROOT / ".." / "shared" / "fixtures" / "stylegan2" / "checkpoint.pt"
 RTOL = 1e-4
-
-
-class _Downsample(Operator):
-    """The official ``BicubicDownSample``, as the separable matrices the fixture recorded."""
-
-    linear = True
-
-    def __init__(self, rows: torch.Tensor, cols: torch.Tensor):
-        super().__init__()
-        self.rows, self.cols = rows, cols
-
-    def A(self, x: torch.Tensor) -> torch.Tensor:
-        return self.rows @ x @ self.cols.T
-
-    def A_adjoint(self, y: torch.Tensor) -> torch.Tensor:
-        return self.rows.T @ y @ self.cols
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +84,7 @@ def _run(official, monkeypatch):
 
     monkeypatch.setattr(solver_module, "optimise", recording)
     problem = InverseProblem(
-        operator=_Downsample(tensors["down_rows"], tensors["down_cols"]),
+        operator=SeparableOperator(tensors["down_rows"], tensors["down_cols"]),
         observation=tensors["target"],
         image_shape=(3, 32, 32),
         losses=[WeightedLoss(1.0, MSELoss())],

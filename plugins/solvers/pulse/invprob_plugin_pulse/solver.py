@@ -37,7 +37,7 @@ from invprob.optimisation import OptimiserSettings, initial_latents, optimise
 from invprob.prior import Penalty, PenaltyContext
 from invprob.problem import InverseProblem
 from invprob.progress import Monitor
-from invprob.solver import Solver, SolverResult, constraint_name, round_entry
+from invprob.solver import Solver, SolverResult, problem_round
 
 
 class PULSESolver(Solver):
@@ -100,8 +100,7 @@ class PULSESolver(Solver):
             result.best_loss = problem.measurement_loss(result.best_image)
         result.best_latents = as_w(result.best_latents)
         result.last_latents = as_w(result.last_latents)
-        constraints = [constraint_name(c) for c in problem.constraints] + (["sphere"] if self.sphere else [])
-        result.rounds = [round_entry(0, self.settings.steps, self.settings.lr, latents, constraints)]
+        result.rounds = [problem_round(problem, 0, self.settings.steps, self.settings.lr, latents, ["sphere"] if self.sphere else [])]
         if self.eps is not None:
             missed = (result.best_loss > self.eps).nonzero().flatten().tolist()  # once, after the loop
             if missed:
