@@ -198,3 +198,9 @@ def test_ilo_keeps_geocross_in_round_0_only_and_no_constraint_prior(monkeypatch,
     monkeypatch.setattr(ilo, "optimise", recording)
     _run("ilo-superres-stylegan2.yaml", tmp_path, "solver.params.steps=[2, 2, 2, 2]")
     assert seen == [["GeocrossPenalty"], [], [], []]
+
+
+def test_ilo_with_restarts_carries_the_fixed_noise_maps_of_the_chosen_restart(tmp_path):
+    """Round 0's fixed noise maps are one draw per image for every restart, so round 1 can take any restart."""
+    run = _run("ilo-inpaint-stylegan2.yaml", tmp_path, "solver.params.steps=[2, 2, 2, 2]", "solver.params.restarts=2")
+    assert run.results[0].best_image.shape == (1, 3, 32, 32)

@@ -201,6 +201,8 @@ class ILOSolver(Solver):
 
         started = time.perf_counter()
         variables, fixed = self._split_fixed(latents, 0)
+        batch = problem.batch_size  # the maps round 0 does not optimise: one draw per image, the same for every restart
+        fixed = {name: value[:batch].repeat(self.restarts, *([1] * (value.dim() - 1))) for name, value in fixed.items()}
         render0 = generator if not fixed and gauss is None else (lambda v: generator(to_w({**v, **fixed})))
         project = self._projection(variables, 0, generator, spherical_names)
         round_best = BestIterate(problem.batch_size)
@@ -211,7 +213,7 @@ class ILOSolver(Solver):
         provenance.append(self._provenance(0, variables, generator, spherical_names, problem))
         _merge(overall, round_best, extra, 0)
         timings["round0"] = time.perf_counter() - started
-        previous: State = to_w({**self._carried(result, round_best), **fixed})
+        previous: State = to_w({**self._carried(result, round_best), **{n: v[:batch] for n, v in fixed.items()}})
         previous_project: Projection | None = problem.project_ if gauss is None else None
         for k in range(1, self.rounds):
             if result.interrupted:
