@@ -9,6 +9,7 @@ first noise maps only.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,8 +31,26 @@ def real_plugins(monkeypatch):
     monkeypatch.setattr(invprob.registry, "_DEFAULT", None)
 
 
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    """A copy of the fixture checkpoint: the Gaussian fit is cached beside it, never in ../shared."""
+    import shutil
+
+    copy = tmp_path_factory.mktemp("stylegan2") / "checkpoint.pt"
+    shutil.copyfile(FIXTURE, copy)
+    return copy
+
+
+@pytest.fixture(autouse=True)
+def _checkpoint_copy(checkpoint, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "CHECKPOINT", checkpoint)
+
+
+CHECKPOINT = FIXTURE
+
+
 def _run(recipe: str, tmp_path: Path, *overrides: str):
-    base = [f"generator.params.checkpoint={FIXTURE}", "data.select='-1:'", "metrics=[psnr]", "outputs.gif=false"]
+    base = [f"generator.params.checkpoint={CHECKPOINT}", "data.select='-1:'", "metrics=[psnr]", "outputs.gif=false"]
     return invprob.run(REPO / "recipes" / recipe, [*base, *overrides], out=tmp_path, show_progress=False)
 
 
@@ -158,7 +177,7 @@ def _fixture_generator():
 
     registry = default_registry()
     context = BuildContext(registry=registry, seed=0)
-    return registry.build("generators", "stylegan2", {"checkpoint": str(FIXTURE), "latent": "w+"}, context)
+    return registry.build("generators", "stylegan2", {"checkpoint": str(CHECKPOINT), "latent": "w+"}, context)
 
 
 def test_the_gaussianised_sphere_puts_each_w_plus_vector_on_the_sphere_of_pulses_space():
