@@ -37,7 +37,8 @@ def _recipe(solver: dict, operator: dict, priors: list | None = None) -> dict:
 
 
 def test_ilo_on_the_default_dcgan_saves_each_rounds_best_image(tmp_path: Path):
-    solver = {"type": "ilo", "params": {"steps": [6, 4, 4, 4], "radius_features": [1000, 2000, 4000], "range_steps": 5}}
+    solver = {"type": "ilo", "params": {"steps": [6, 4, 4, 4], "radius_features": [1000, 2000, 4000], "project_to_range": True,
+                                        "range_steps": 5}}
     result = invprob.run(
         _recipe(solver, {"type": "inpaint-random", "params": {"observed": 0.2}}), out=tmp_path, show_progress=False
     )
@@ -49,6 +50,11 @@ def test_ilo_on_the_default_dcgan_saves_each_rounds_best_image(tmp_path: Path):
     assert set(solved.timings) == {"round0", "round1", "range1", "round2", "range2", "round3"}
     assert solved.best_round.shape == (2,)
     assert result.metrics["mean"]["psnr"] > 5
+    rounds = json.loads((result.directory / "metrics.json").read_text())["rounds"]
+    assert [(r["round"], r["steps"], r["lr"]) for r in rounds] == [(0, 6, 0.1), (1, 4, 0.1), (2, 4, 0.1), (3, 4, 0.1)]
+    assert rounds[0]["variables"] == [{"name": "z", "shape": [100], "radius": 300.0}]  # appendix 6.3's latent radius, round 0
+    assert [v["radius"] for r in rounds[1:] for v in r["variables"]] == [1000.0, 2000.0, 4000.0]
+    assert all(r["constraints"] == ["l1-ball"] for r in rounds)  # a DCGAN has no w+ or noise maps on a sphere
 
 
 def test_ilo_splits_the_default_dcgan_at_its_layer_blocks():

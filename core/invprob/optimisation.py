@@ -54,7 +54,7 @@ Projection = Callable[[MutableMapping[str, torch.Tensor]], None]
 Perturbation = Callable[[torch.Tensor, int], torch.Tensor]
 """``perturb(image, step)``: the image the loss of step ``step`` sees (ILO's stochastic noise addition)."""
 
-SCHEDULES = ("constant", "cosine", "ramp", "one-cycle")
+SCHEDULES = ("constant", "cosine", "ramp", "one-cycle", "one-cycle-drop")
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,9 @@ class OptimiserSettings:
       the first ``ramp_up`` of the steps, then a cosine ramp-down over the last ``ramp_down``,
       ``lr * min(1, u / ramp_up) * (1 - cos(pi * min(1, (1 - u) / ramp_down))) / 2``;
     - ``"one-cycle"`` (PULSE's ``linear1cycle``): from ``lr / 10`` linearly up to ``lr`` at
-      the middle and back down, ``lr * (9 * (1 - |2u - 1|) + 1) / 10``.
+      the middle and back down, ``lr * (9 * (1 - |2u - 1|) + 1) / 10``;
+    - ``"one-cycle-drop"`` (PULSE's default ``linear1cycledrop``): the one-cycle over the first
+      90% of the steps, then linearly from ``lr / 10`` to ``lr / 1000``.
 
     ``sgd`` uses heavy-ball momentum ``momentum``; ``adam`` uses ``betas``.
     """
@@ -77,7 +79,7 @@ class OptimiserSettings:
     steps: int
     lr: float
     optimizer: Literal["adam", "sgd"] = "adam"
-    schedule: Literal["constant", "cosine", "ramp", "one-cycle"] = "constant"
+    schedule: Literal["constant", "cosine", "ramp", "one-cycle", "one-cycle-drop"] = "constant"
     betas: tuple[float, float] = (0.9, 0.999)
     momentum: float = 0.9
     ramp_up: float = 0.05
@@ -110,6 +112,10 @@ class OptimiserSettings:
         if self.schedule == "ramp":
             down = min(1.0, (1 - u) / self.ramp_down)
             return min(1.0, u / self.ramp_up) * 0.5 * (1 - math.cos(math.pi * down))
+        if self.schedule == "one-cycle-drop":
+            if u >= 0.9:
+                return 0.1 + (u - 0.9) / 0.1 * (1 / 1000 - 1 / 10)
+            u = u / 0.9
         return (9 * (1 - abs(2 * u - 1)) + 1) / 10  # one-cycle
 
 

@@ -738,6 +738,8 @@ def write_outputs(
     notes = [note for r in results for note in r.notes]
     if notes:
         metrics["notes"] = notes
+    if results[0].rounds:
+        metrics["rounds"] = results[0].rounds  # what each round optimised (the same for every batch)
 
     if recipe.outputs.latents:
         latents = _concatenate_latents(results)

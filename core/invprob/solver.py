@@ -7,7 +7,7 @@ restart-major (element ``r * B + b`` is restart ``r`` of image ``b``), the layou
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -32,6 +32,8 @@ class SolverResult:
     so far. ``extra_images`` are further ``[B, C, H, W]`` images the run directory keeps, by name
     (ILO: each round's best, ``images/<image>_round1.png``); ``notes`` are sentences for the
     user that the run records in ``metrics.json`` (PULSE: the target loss was not reached).
+    ``rounds`` says what each round of a latent-search solver optimised (:func:`round_entry`);
+    the run writes it to ``metrics.json``.
     """
 
     best_image: torch.Tensor
@@ -46,6 +48,49 @@ class SolverResult:
     best_round: torch.Tensor | None = None
     extra_images: dict[str, torch.Tensor] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    rounds: list[dict] = field(default_factory=list)
+
+
+def constraint_name(constraint: object) -> str:
+    """A constraint prior's name for ``rounds``: its class name in kebab case without
+    ``Constraint`` (``L1BallConstraint`` -> ``l1-ball``, ``SphereConstraint`` -> ``sphere``)."""
+    import re
+
+    name = type(constraint).__name__.removesuffix("Constraint")
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", name).lower()
+
+
+def round_entry(
+    index: int,
+    steps: int,
+    lr: float,
+    variables: Mapping[str, torch.Tensor],
+    constraints: list[str],
+    radii: Mapping[str, float | None] | None = None,
+) -> dict:
+    """One entry of ``SolverResult.rounds``: ``{round, steps, lr, variables: [{name, shape,
+    radius}], constraints}``; ``shape`` is per image, ``radius`` the l1 radius (None: no ball);
+    ``constraints`` names the projections applied after each step, in order."""
+    radii = radii or {}
+    return {
+        "round": index,
+        "steps": int(steps),
+        "lr": float(lr),
+        "variables": [
+            {"name": name, "shape": list(value.shape[1:]), "radius": radii.get(name)} for name, value in variables.items()
+        ],
+        "constraints": list(constraints),
+    }
+
+
+def problem_round(
+    problem: InverseProblem, index: int, steps: int, lr: float, variables: Mapping[str, torch.Tensor], after: Sequence[str] = ()
+) -> dict:
+    """:func:`round_entry` of a round that optimises ``variables`` under the problem's constraint
+    priors (radius: an ``l1-ball`` prior's), then the solver's own projections ``after``."""
+    constraints = problem.constraints
+    radii = {c.variable: float(c.radius) for c in constraints if constraint_name(c) == "l1-ball"}
+    return round_entry(index, steps, lr, variables, [*(constraint_name(c) for c in constraints), *after], radii)
 
 
 class Solver:

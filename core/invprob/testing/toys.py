@@ -153,6 +153,24 @@ class MaskOperator(Operator):
         return self.mask
 
 
+class SeparableOperator(Operator):
+    """``A(x) = rows @ x @ cols^T`` per channel: a separable linear map (``rows [h, H]``,
+    ``cols [w, W]``), e.g. a reference downsampler recorded as its two matrices."""
+
+    linear = True
+
+    def __init__(self, rows: torch.Tensor, cols: torch.Tensor):
+        super().__init__()
+        self.register_buffer("rows", rows.detach().clone())
+        self.register_buffer("cols", cols.detach().clone())
+
+    def A(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rows @ x @ self.cols.T
+
+    def A_adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        return self.rows.T @ y @ self.cols
+
+
 def make_toy_problem(batch: int = 2, seed: int = 0, *, channels: int = 3) -> InverseProblem:
     """An inpainting problem whose answer is in the range of :class:`TinyGenerator`.
 

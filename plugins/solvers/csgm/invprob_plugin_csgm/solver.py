@@ -9,7 +9,7 @@ import torch
 from invprob.optimisation import OptimiserSettings, initial_latents, optimise
 from invprob.problem import InverseProblem
 from invprob.progress import Monitor
-from invprob.solver import Solver, SolverResult
+from invprob.solver import Solver, SolverResult, problem_round
 
 
 class CSGMSolver(Solver):
@@ -39,4 +39,6 @@ class CSGMSolver(Solver):
         monitor: Monitor | None = None,
     ) -> SolverResult:
         latents = initial_latents(problem, self.restarts, rng, solver="csgm")
-        return optimise(latents, problem.generator, problem, self.settings, monitor=monitor, description="csgm")
+        result = optimise(latents, problem.generator, problem, self.settings, monitor=monitor, description="csgm")
+        result.rounds = [problem_round(problem, 0, self.settings.steps, self.settings.lr, latents)]
+        return result

@@ -118,3 +118,22 @@ def test_same_seed_same_result_and_generator_weights_untouched():
     for key, value in problem.generator.state_dict().items():
         torch.testing.assert_close(value, before[key])
     assert all(p.grad is None for p in problem.generator.parameters())
+
+
+def test_rounds_say_what_was_optimised_and_how_it_was_constrained(tmp_path):
+    """``metrics.json``'s ``rounds``: one CSGM round, z, the l1-ball prior's radius."""
+    import json
+
+    import invprob
+
+    recipe = {
+        "version": 1, "name": "rounds", "seed": 0, "generator": {"type": "dcgan64-faces"},
+        "operator": {"type": "inpaint-random", "params": {"observed": 0.3}}, "losses": [{"type": "mse"}],
+        "priors": [{"type": "l1-ball", "params": {"radius": 40.0}}],
+        "solver": {"type": "csgm", "params": {"steps": 3, "lr": 0.05, "restarts": 2}},
+        "data": {"samples": 1, "batch_size": 1}, "metrics": ["psnr"], "outputs": {"gif": False},
+    }  # fmt: skip
+    result = invprob.run(recipe, out=tmp_path, show_progress=False)
+    rounds = json.loads((result.directory / "metrics.json").read_text())["rounds"]
+    assert rounds == [{"round": 0, "steps": 3, "lr": 0.05, "variables": [{"name": "z", "shape": [100], "radius": 40.0}],
+                       "constraints": ["l1-ball"]}]  # fmt: skip

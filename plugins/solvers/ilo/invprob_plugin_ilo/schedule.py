@@ -28,24 +28,28 @@ def per_round(name: str, value: T | Sequence[T], count: int, what: str = "round"
 class NoiseAddition:
     """Stochastic Noise Addition (ILO, sec. 4.2): the loss of step ``t`` sees ``G(v) + s_t * n``.
 
-    ``n ~ N(0, I)`` is drawn afresh every step on ``rng`` (CPU; moved to the image's device) and
+    ``n ~ N(0, I)`` is drawn afresh every step on ``rng`` (CPU; moved to the image's device).
+    As the paper's text ("adding gaussian noise to the generated images before using them in
+    the loss function"; the official code has no SNA), ``s_t = sigma / 127.5``: noise of the
+    observation's own level (``sigma`` on the 0-255 scale, the operators' convention) at every
+    step. With ``ramp`` (our variant, not in the paper), the strength decays,
 
         s_t = sigma / 127.5 * max(0, 1 - t / (ramp * T))^2
 
-    for a round of ``T`` steps: noise of the observation's own level (``sigma`` on the 0-255
-    scale, the operators' convention) at the start, decaying quadratically to nothing after
-    the first ``ramp`` of the round (StyleGAN2's projector uses the same ramp, 0.75, for the
-    noise it adds to w). The noisy image only shapes the gradient: iterates are still ranked by
-    the measurement loss of the clean image. The effect is a stochastic smoothing of the loss
-    early in each round, which keeps the generator from fitting the noise of the observation.
+    for a round of ``T`` steps, to nothing after the first ``ramp`` of the round: the schedule
+    StyleGAN2's projector uses for the noise it adds to w (``noise_ramp_length = 0.75``), here
+    applied to the image. The noisy image only shapes the gradient: iterates are still ranked
+    by the measurement loss of the clean image.
     """
 
-    def __init__(self, sigma: float, steps: int, rng: torch.Generator | None, ramp: float = 0.75):
+    def __init__(self, sigma: float, steps: int, rng: torch.Generator | None, ramp: float | None = None):
         self.scale = sigma / 127.5
-        self.length = max(ramp * steps, 1e-12)
+        self.length = None if ramp is None else max(ramp * steps, 1e-12)
         self.rng = rng
 
     def strength(self, step: int) -> float:
+        if self.length is None:
+            return self.scale
         return self.scale * max(0.0, 1 - step / self.length) ** 2
 
     def __call__(self, image: torch.Tensor, step: int) -> torch.Tensor:

@@ -1,32 +1,45 @@
-"""The ILO solver (Daras et al., ICML 2021, Algorithm 1), for any generator that splits.
+"""The ILO solver (Daras et al., ICML 2021), by default as its official code
+(giannisdaras/ilo, ``ilo_stylegan.py``) runs it, for any generator that splits.
 
 Rounds, with ``s_k = first_layer + k - 1`` the split point of round ``k >= 1``:
 
-0. CSGM: optimise the generator's latents ``z`` (``restarts`` starts batched; the problem's
-   priors apply); the best start per image goes on.
-k. Take the state at ``s_k`` of the previous solution, ``c = segment(s_{k-1}, s_k)(previous)``
-   (``G1(z*)`` in round 1), as the round's variables -- for a DCGAN the feature map, for a
-   StyleGAN2 the feature map, the RGB skip, the remaining w+ entries and noises -- and run
-   projected gradient descent on ``G2`` of ``split(s_k)``, each variable kept in an l1 ball
-   around its entry of ``c`` (line 4); priors set on a variable the round does not have (a
-   Gaussian norm on ``z``) and the problem's constraints (round 0's sphere) are left out of it,
-   penalties on the image and on the round's own variables stay. The radius depends on what the entry is: an entry
-   whose name starts with ``noise`` takes ``radius_noises``, another latent (a name in the generator's
-   ``latent_spaces`` or in its optional ``state_latents``, e.g. StyleGAN2's ``w+``) ``radius_latents``,
-   everything else (feature maps, StyleGAN2's RGB skip) ``radius_features``.
-   Then, with ``project_to_range`` (the default, as the paper; the reference code omits it),
-   the projection back to the range (lines 5-6): fit the previous round's variables so that
-   ``segment(s_{k-1}, s_k)`` reproduces the round's solution (MSE, Adam, the previous round's
-   own constraint kept: the problem's priors on ``z``, or the previous l1 balls), and take its
-   output as the solution the next round starts from. After the last round there is no next
-   round to feed, so no projection.
+0. Optimise the generator's latents (``restarts`` starts batched; the problem's priors apply).
+k. Take the state at ``s_k`` of the previous round's *last* iterate,
+   ``c = segment(s_{k-1}, s_k)(previous)``, as the round's variables (a DCGAN: the feature
+   map; a StyleGAN2: the feature map, the w+ slots and the noise maps still to come) and run
+   projected gradient descent on ``G2`` of ``split(s_k)``.
 
-Every round is one call of the core's loop (:func:`invprob.optimisation.optimise`) with its
-own tracker; each round's best is merged into one :class:`~invprob.solver.BestIterate`, so the
-result is the best over all rounds by measurement loss (``best_round`` says which), and each
-round's best image is kept in ``extra_images["round<k>"]`` (the run directory saves them). The
-next round starts from the round's best iterate (per image). Learning rate: StyleGAN2's
-linear ramp-up and cosine ramp-down within every round (``schedule="ramp"``).
+On a StyleGAN2 (a generator with ``gaussian_fit`` and a ``w``/``w+`` latent), as the official code:
+
+- the style latent is optimised in PULSE's Gaussianised space, ``w = leaky_relu(std * v + mean,
+  0.2)`` (``space="gaussianised"``; ``v`` starts at N(0, I); ``space="w"`` optimises w itself);
+- round ``k`` optimises the first ``noise_layers + 2k`` noise maps (``range(5 + 2k)``); the
+  others stay at their value (the start's random draw);
+- after every step of every round, every w+ slot (of ``v``) and every optimised noise map is
+  rescaled to the norm it had when the round began (``SphericalOptimizer``; ``sphere``), then
+  each variable is projected onto its l1 ball around its value at the round's start;
+- the RGB skip of the blocks before the split is carried unchanged (not optimised; the
+  official code drops it, see the README).
+
+Radii: ``radius_latents`` and ``radius_noises`` per round *from round 0* (the official
+``max_radius_*[round]``; appendix 6.3: latents 300, 500, 1000, 2000, noises 300, 2000, 2000,
+4000), ``radius_features`` per deeper round (500, 1000, 2000; round 0 has no features). A
+name starting with ``noise`` takes the noise radius, another latent (the generator's
+``latent_spaces`` or ``state_latents``) the latent radius, everything else the feature radius.
+
+Priors: round 0 has the problem's; deeper rounds keep the penalties on the image only (the
+official geocross slices the batch axis, ``latent_z[2 * start_layer:]``, which at batch size 1
+is empty from round 1 on: no gradient).
+
+Best: ``best="per-round"`` (official): each round starts from the previous round's last
+iterate, the tracker is reset every round and the result is the last round's best (by the
+measurement loss of the iterate before each step). ``best="overall"`` (our earlier variant):
+each round starts from the previous round's best and the result is the best over all rounds.
+``project_to_range`` (Algorithm 1, lines 5-6; the official code has none; off by default) fits
+the previous round's variables so that ``segment(s_{k-1}, s_k)`` reproduces the round's
+solution before the next round. Learning rate: ``get_lr`` (linear ramp-up over 5%, cosine
+ramp-down over the last 75% of every round, ``schedule="ramp"``). Each round's best image is
+kept in ``extra_images["round<k>"]``; ``rounds`` in the result says what each round optimised.
 """
 
 from __future__ import annotations
@@ -39,7 +52,7 @@ from typing import Literal
 
 import torch
 
-from invprob import ops
+from invprob import ops, seeding
 from invprob.generator import Generator
 from invprob.losses import MSELoss
 from invprob.operator import Operator
@@ -47,8 +60,9 @@ from invprob.optimisation import OptimiserSettings, initial_latents, optimise
 from invprob.prior import Constraint
 from invprob.problem import InverseProblem, WeightedLoss
 from invprob.progress import Monitor
-from invprob.solver import BestIterate, Solver, SolverResult
+from invprob.solver import BestIterate, Solver, SolverResult, constraint_name, round_entry
 
+from .latents import Gaussianised, spherical
 from .schedule import NoiseAddition, per_round
 
 State = dict[str, torch.Tensor]
@@ -59,20 +73,23 @@ PAPER_RADII = {
     "latents": [300.0, 500.0, 1000.0, 2000.0],
     "noises": [300.0, 2000.0, 2000.0, 4000.0],
 }
-"""The l1 radii of ILO's appendix 6.3 for the first layers of a 1024x1024 StyleGAN2."""
+"""The l1 radii of ILO's appendix 6.3 for a 1024x1024 StyleGAN2: latents and noises for
+rounds 0-3, the previous solutions (features) for rounds 1-3."""
+
+ROUND_KINDS = {"features": False, "latents": True, "noises": True}
+"""Whether a kind of radius is given for every round (True) or for the deeper rounds only."""
 
 
 class ILOSolver(Solver):
     """Intermediate Layer Optimization; see the module docstring for the algorithm.
 
     ``steps`` and ``lr`` are per round (a scalar for every round, or a list with one entry
-    per round); the radii are per deeper round (rounds 1, 2, ...: a scalar or a list of
-    ``rounds - 1``). ``sna`` (noise std on the 0-255 scale) switches on stochastic noise
-    addition (:class:`~invprob_plugin_ilo.schedule.NoiseAddition`) in every round.
-    ``init_latents`` (a ``.safetensors`` file or a dict ``{latent name: [N or 1, ...]}``)
-    replaces the drawn initial latents: with ``steps[0] == 0`` round 0 keeps them, and the
-    deeper rounds start from the image they make (the classifier-guided example starts from a
-    given digit this way).
+    per round); ``radius_latents`` and ``radius_noises`` per round (``rounds`` entries, from
+    round 0), ``radius_features`` per deeper round (``rounds - 1``). ``sna`` (noise std on the
+    0-255 scale) switches on stochastic noise addition
+    (:class:`~invprob_plugin_ilo.schedule.NoiseAddition`) in every round; ``sna_ramp``
+    decays it. ``init_latents`` (a ``.safetensors`` file or a dict ``{latent name: [N or 1,
+    ...]}``) replaces the drawn initial latents: with ``steps[0] == 0`` round 0 keeps them.
     """
 
     def __init__(
@@ -85,14 +102,19 @@ class ILOSolver(Solver):
         radius_latents: float | Sequence[float] | None = None,
         radius_noises: float | Sequence[float] | None = None,
         first_layer: int = 1,
-        project_to_range: bool = True,
+        noise_layers: int = 5,
+        sphere: bool = True,
+        space: Literal["gaussianised", "w"] = "gaussianised",
+        best: Literal["per-round", "overall"] = "per-round",
+        project_to_range: bool = False,
         range_steps: int = 100,
         range_lr: float = 0.05,
         restarts: int = 1,
         schedule: Literal["constant", "cosine", "ramp", "one-cycle"] = "ramp",
         ramp_up: float = 0.05,
-        ramp_down: float = 0.25,
+        ramp_down: float = 0.75,
         sna: float | None = None,
+        sna_ramp: float | None = None,
         init_latents: str | Path | Mapping[str, torch.Tensor] | None = None,
     ):
         if rounds is None:
@@ -101,18 +123,25 @@ class ILOSolver(Solver):
             raise ValueError(f"ILO needs at least one round, got rounds={rounds}")
         if first_layer < 1:
             raise ValueError(f"first_layer is the split point of round 1 and must be at least 1, got {first_layer}")
+        if best not in ("per-round", "overall"):
+            raise ValueError(f"best must be 'per-round' or 'overall', got {best!r}")
+        if space not in ("gaussianised", "w"):
+            raise ValueError(f"space must be 'gaussianised' or 'w', got {space!r}")
         self.rounds = rounds
         self.steps = per_round("steps", steps, rounds)
         self.lr = per_round("lr", lr, rounds)
-        deeper = rounds - 1
-        self.radii = {
-            kind: per_round(f"radius_{kind}", given, deeper, "deeper round") if given is not None else _paper(kind, deeper)
-            for kind, given in (("features", radius_features), ("latents", radius_latents), ("noises", radius_noises))
-        }
-        for kind, values in self.radii.items():
+        self.radii: dict[str, list[float | None]] = {}
+        for kind, given in (("features", radius_features), ("latents", radius_latents), ("noises", radius_noises)):
+            count, what = (rounds, "round") if ROUND_KINDS[kind] else (rounds - 1, "deeper round")
+            values = per_round(f"radius_{kind}", given, count, what) if given is not None else _paper(kind, count)
             if any(value is not None and value < 0 for value in values):
                 raise ValueError(f"radius_{kind} must be >= 0 in every round, got {values}")
+            self.radii[kind] = values
         self.first_layer = first_layer
+        self.noise_layers = noise_layers
+        self.sphere = sphere
+        self.space = space
+        self.best = best
         self.project_to_range = project_to_range
         self.range_settings = OptimiserSettings(steps=range_steps, lr=range_lr) if range_steps > 0 else None
         self.restarts = restarts
@@ -121,12 +150,13 @@ class ILOSolver(Solver):
             for n, rate in zip(self.steps, self.lr)
         ]
         self.sna = sna
+        self.sna_ramp = sna_ramp
         if init_latents is not None and restarts != 1:
             raise ValueError(f"init_latents gives one start per image, so restarts must be 1 (got {restarts})")
         self.init_latents = _read_latents(init_latents) if isinstance(init_latents, (str, Path)) else init_latents
 
     def split_points(self) -> list[int]:
-        """The split point of every round (0 for the CSGM round)."""
+        """The split point of every round (0 for the first round)."""
         return [0] + [self.first_layer + k - 1 for k in range(1, self.rounds)]
 
     def check_generator(self, generator: Generator) -> None:
@@ -152,22 +182,39 @@ class ILOSolver(Solver):
         if self.init_latents is not None:
             latents = given_latents(self.init_latents, generator, problem.batch_size, like=latents)
         self.check_generator(generator)
+        style, gauss = self._gaussianised(generator)
+        if gauss is not None:
+            latents[style] = (
+                gauss.from_w(latents[style].detach()) if self.init_latents is not None
+                else seeding.randn(tuple(latents[style].shape), rng, device=latents[style].device, dtype=latents[style].dtype)
+            ).requires_grad_(True)  # fmt: skip
+        spherical_names = self._spherical_names(generator, problem)
         monitor = monitor if monitor is not None else Monitor(show_progress=False)
-        best = BestIterate(problem.batch_size)
+        overall = BestIterate(problem.batch_size)
         extra: dict[str, torch.Tensor] = {}
         timings: dict[str, float] = {}
+        provenance: list[dict] = []
         splits = self.split_points()
 
+        def to_w(state: Mapping[str, torch.Tensor]) -> State:
+            return {**state, style: gauss.to_w(state[style])} if gauss is not None and style in state else dict(state)
+
         started = time.perf_counter()
+        variables, fixed = self._split_fixed(latents, 0)
+        batch = problem.batch_size  # the maps round 0 does not optimise: one draw per image, the same for every restart
+        fixed = {name: value[:batch].repeat(self.restarts, *([1] * (value.dim() - 1))) for name, value in fixed.items()}
+        render0 = generator if not fixed and gauss is None else (lambda v: generator(to_w({**v, **fixed})))
+        project = self._projection(variables, 0, generator, spherical_names)
         round_best = BestIterate(problem.batch_size)
         result = optimise(
-            latents, generator, problem, self.settings[0], perturb=self._noise(0, rng),
-            monitor=monitor, best=round_best, description="ilo round 0 (z)",
+            variables, render0, problem, self.settings[0], project=project, perturb=self._noise(0, rng),
+            monitor=monitor, best=round_best, description="ilo round 0",
         )
-        _merge(best, round_best, extra, 0)
+        provenance.append(self._provenance(0, variables, generator, spherical_names, problem))
+        _merge(overall, round_best, extra, 0)
         timings["round0"] = time.perf_counter() - started
-        previous: State = round_best.variables
-        previous_project: Projection = problem.project_
+        previous: State = to_w({**self._carried(result, round_best), **{n: v[:batch] for n, v in fixed.items()}})
+        previous_project: Projection | None = problem.project_ if gauss is None else None
         for k in range(1, self.rounds):
             if result.interrupted:
                 break
@@ -175,17 +222,21 @@ class ILOSolver(Solver):
             split = splits[k]
             with torch.no_grad():
                 centre = dict(generator.segment(splits[k - 1], split)(previous))
-            radii = {name: self._radius(name, k, generator) for name in centre}
-            project = l1_balls(centre, radii)
-            variables = {name: value.detach().clone() for name, value in centre.items()}
+            if gauss is not None and style in centre:
+                centre[style] = gauss.from_w(centre[style])
+            variables, fixed = self._split_fixed(centre, k)
+            variables = {name: value.detach().clone() for name, value in variables.items()}
+            project = self._projection(variables, k, generator, spherical_names)
+            g2 = generator.split(split)[1]
             round_best = BestIterate(problem.batch_size)
             result = optimise(
-                variables, generator.split(split)[1], _for_variables(problem, variables), self.settings[k], project=project,
-                perturb=self._noise(k, rng), monitor=monitor, best=round_best,
+                variables, lambda v: g2(to_w({**v, **fixed})), _for_variables(problem), self.settings[k],
+                project=project, perturb=self._noise(k, rng), monitor=monitor, best=round_best,
                 description=f"ilo round {k} (layer {split})",
             )
-            _merge(best, round_best, extra, k)
-            solution = round_best.variables
+            provenance.append(self._provenance(k, variables, generator, spherical_names, problem))
+            _merge(overall, round_best, extra, k)
+            solution = to_w({**self._carried(result, round_best), **fixed})
             timings[f"round{k}"] = time.perf_counter() - started
             if self.project_to_range and k < self.rounds - 1 and not result.interrupted and self.range_settings:
                 started = time.perf_counter()
@@ -194,24 +245,91 @@ class ILOSolver(Solver):
                 with torch.no_grad():
                     solution = dict(segment(fitted))
                 timings[f"range{k}"] = time.perf_counter() - started
-            previous, previous_project = solution, project
+            previous, previous_project = solution, (project if gauss is None else None)
 
-        assert best.loss is not None and best.image is not None
+        final = overall if self.best == "overall" else round_best
+        assert final.loss is not None and final.image is not None
         return SolverResult(
-            best_image=best.image,
-            best_latents=best.variables,
-            best_loss=best.loss,
+            best_image=final.image,
+            best_latents=to_w(final.variables),
+            best_loss=final.loss,
             last_image=result.last_image,
-            last_latents=result.last_latents,
+            last_latents=to_w(result.last_latents),
             history=monitor.history,
             timings=timings,
             interrupted=result.interrupted,
             frames=list(monitor.frames),
-            best_round=best.round,
+            best_round=overall.round if self.best == "overall" else torch.full_like(overall.round, len(provenance) - 1),
             extra_images=extra,
+            rounds=provenance,
         )
 
-    def _radius(self, name: str, k: int, generator: Generator) -> float:
+    def _carried(self, result: SolverResult, round_best: BestIterate) -> State:
+        """What the next round starts from: the last iterate (official) or the round's best."""
+        chosen = round_best.variables if self.best == "overall" else result.last_latents
+        return {name: value.detach() for name, value in chosen.items()}
+
+    def _gaussianised(self, generator: Generator) -> tuple[str | None, Gaussianised | None]:
+        """The style latent optimised in PULSE's Gaussianised space, and the map (None, None without one)."""
+        style = next((name for name in ("w+", "w") if name in generator.latent_spaces), None)
+        if self.space != "gaussianised" or style is None or not hasattr(generator, "gaussian_fit"):
+            return None, None
+        mean, covariance = generator.gaussian_fit()
+        return style, Gaussianised(mean, covariance.diagonal().clamp(min=0).sqrt())
+
+    def _spherical_names(self, generator: Generator, problem: InverseProblem) -> set[str]:
+        """The latents kept on their sphere every step: the generator's state latents (w+, noise maps)."""
+        if not self.sphere:
+            return set()
+        names = set(getattr(generator, "state_latents", ()))
+        clashing = sorted({c.variable for c in problem.constraints} & names & set(generator.latent_spaces))
+        if clashing:
+            raise ValueError(
+                f"ILO keeps {clashing} on the sphere itself after every step of every round (as its official code); "
+                f"remove the constraint prior(s) on {clashing} from the recipe, or set solver.params.sphere: false"
+            )
+        return names
+
+    def _split_fixed(self, state: Mapping[str, torch.Tensor], k: int) -> tuple[State, State]:
+        """The round's variables and the entries it carries unchanged: the RGB skip and the noise
+        maps past the first ``noise_layers + 2k``."""
+        limit = self.noise_layers + 2 * k
+        variables, fixed = {}, {}
+        for name, value in state.items():
+            if name == "skip" or (name.startswith("noise_") and name[6:].isdigit() and int(name[6:]) >= limit):
+                fixed[name] = value.detach()
+            else:
+                variables[name] = value
+        return variables, fixed
+
+    def _projection(
+        self, variables: Mapping[str, torch.Tensor], k: int, generator: Generator, spherical_names: set[str]
+    ) -> Projection:
+        """The sphere (every round), then the l1 balls around the round's start (official order)."""
+        sphere = spherical(variables, spherical_names)
+        radii = {name: self._radius(name, k, generator) for name in variables}
+        balls = l1_balls({n: v.detach().clone() for n, v in variables.items() if radii[n] is not None}, radii)
+
+        def project(state: MutableMapping[str, torch.Tensor]) -> None:
+            sphere(state)
+            balls(state)
+
+        return project
+
+    def _provenance(
+        self, k: int, variables: Mapping[str, torch.Tensor], generator: Generator, spherical_names: set[str],
+        problem: InverseProblem,
+    ) -> dict:  # fmt: skip
+        """``metrics.json``'s ``rounds`` entry: what round ``k`` optimised and how it was constrained."""
+        radii = {name: self._radius(name, k, generator) for name in variables}
+        constraints = [constraint_name(c) for c in problem.constraints] if k == 0 else []
+        if any(name in spherical_names for name in variables):
+            constraints.append("sphere")
+        if radii:
+            constraints.append("l1-ball")
+        return round_entry(k, self.steps[k], self.lr[k], variables, constraints, radii)
+
+    def _radius(self, name: str, k: int, generator: Generator) -> float | None:
         latents = {*generator.latent_spaces, *getattr(generator, "state_latents", ())}
         if name.startswith("noise"):
             kind = "noises"
@@ -219,18 +337,19 @@ class ILOSolver(Solver):
             kind = "latents"
         else:
             kind = "features"
-        radius = self.radii[kind][k - 1]
+        index = k if ROUND_KINDS[kind] else k - 1
+        radius = self.radii[kind][index]
         if radius is None:
             values = PAPER_RADII[kind]
+            count = self.rounds if ROUND_KINDS[kind] else self.rounds - 1
             raise ValueError(
                 f"round {k} optimises {name!r}, which takes radius_{kind}, but the paper gives radius_{kind} "
-                f"for {len(values)} deeper rounds only ({values}); give radius_{kind}: one value, or a list of "
-                f"{self.rounds - 1}"
+                f"for {len(values)} rounds only ({values}); give radius_{kind}: one value, or a list of {count}"
             )
         return float(radius)
 
     def _noise(self, k: int, rng: torch.Generator | None) -> NoiseAddition | None:
-        return NoiseAddition(self.sna, self.steps[k], rng) if self.sna else None
+        return NoiseAddition(self.sna, self.steps[k], rng, ramp=self.sna_ramp) if self.sna else None
 
 
 def _read_latents(path: str | Path) -> dict[str, torch.Tensor]:
@@ -322,20 +441,14 @@ def project_to_range(
     return {name: value for name, value in result.best_latents.items()}
 
 
-def _for_variables(problem: InverseProblem, variables: Mapping[str, torch.Tensor]) -> InverseProblem:
-    """``problem`` for a deeper round: without the priors set on a variable the round does not
-    optimise, and without the problem's constraints.
+def _for_variables(problem: InverseProblem) -> InverseProblem:
+    """``problem`` for a deeper round: only the penalties on the image (the discriminator prior).
 
-    A prior on ``z`` (a Gaussian norm, a box) shapes round 0; a deeper round optimises the
-    state at its split point and has no ``z``. Penalties on the image (the discriminator prior)
-    and on variables the round has (geocross on the w+ entries still to come) stay. Constraints
-    are round 0's: a deeper round's constraint is its l1 ball around the previous solution
-    (appendix 6.3: the latents are projected to the sphere first, then l1 projections).
+    Priors on latents (a Gaussian norm on ``z``, geocross on w+) and constraints shape round 0
+    only: a deeper round's constraints are its sphere and l1 balls (appendix 6.3), and the
+    official geocross has no gradient from round 1 on (it slices the batch axis).
     """
-    kept = [
-        p for p in problem.priors
-        if not isinstance(p, Constraint) and getattr(p, "variable", None) in (None, *variables)
-    ]  # fmt: skip
+    kept = [p for p in problem.priors if not isinstance(p, Constraint) and getattr(p, "variable", None) is None]
     if len(kept) == len(problem.priors):
         return problem
     return dataclasses.replace(problem, priors=kept)

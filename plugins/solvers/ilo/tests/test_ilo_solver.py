@@ -39,16 +39,19 @@ def test_projection_back_to_the_range_reduces_the_distance_to_the_intermediate_s
 def test_the_projection_back_to_the_range_is_a_switch_that_runs_between_rounds():
     """With the projection, the point the next round starts from is G1 of a fitted latent."""
     problem = make_toy_problem(batch=2)
-    with_range = _solve(ILOSolver(steps=[10, 10, 10], lr=0.05, radius_features=[20.0, 20.0], range_steps=10), problem)
+    with_range = _solve(
+        ILOSolver(steps=[10, 10, 10], lr=0.05, radius_features=[20.0, 20.0], project_to_range=True, range_steps=10), problem
+    )
     without = _solve(ILOSolver(steps=[10, 10, 10], lr=0.05, radius_features=[20.0, 20.0], project_to_range=False), problem)
     assert set(with_range.timings) == {"round0", "round1", "range1", "round2"}
     assert "range1" not in without.timings
     assert torch.isfinite(with_range.best_loss).all() and torch.isfinite(without.best_loss).all()
 
 
-def test_radius_zero_keeps_every_deeper_round_at_the_previous_solution():
+def test_radius_zero_keeps_every_deeper_round_at_the_previous_best_with_best_overall():
     problem = make_toy_problem(batch=2)
-    result = _solve(ILOSolver(steps=[20, 20, 20], lr=0.05, radius_features=0.0, project_to_range=False), problem)
+    solver = ILOSolver(steps=[20, 20, 20], lr=0.05, radius_features=0.0, best="overall")
+    result = _solve(solver, problem)
     with torch.no_grad():
         losses = [problem.measurement_loss(result.extra_images[f"round{k}"]) for k in range(3)]
     torch.testing.assert_close(losses[1], losses[0])
@@ -56,10 +59,29 @@ def test_radius_zero_keeps_every_deeper_round_at_the_previous_solution():
     assert result.best_round.tolist() == [0, 0]
 
 
+def test_by_default_each_round_starts_from_the_last_iterate_and_the_result_is_the_last_rounds_best():
+    """Official: round k starts from round k-1's last iterate; the best is reset every round."""
+    problem = make_toy_problem(batch=2)
+    result = _solve(ILOSolver(steps=[20, 20, 20], lr=0.05, radius_features=0.0), problem)
+    start = _round0_last(problem)
+    with torch.no_grad():
+        last_of_round0 = problem.generator(start)
+    torch.testing.assert_close(result.extra_images["round1"], last_of_round0)
+    torch.testing.assert_close(result.extra_images["round2"], last_of_round0)
+    torch.testing.assert_close(result.best_image, result.extra_images["round2"])
+    assert result.best_round.tolist() == [2, 2]
+
+
+def _round0_last(problem):
+    """The latents round 0 of the solver above ends at (the same seed, one round)."""
+    one = _solve(ILOSolver(steps=[20], lr=0.05, rounds=1), problem)
+    return one.last_latents
+
+
 def test_the_best_over_all_rounds_is_kept_when_a_later_round_ends_worse():
     problem = make_toy_problem(batch=2)
     # round 1 with a rate far too large in a huge ball: it ends far worse than round 0
-    solver = ILOSolver(steps=[40, 20], lr=[0.05, 50.0], radius_features=1e6, schedule="constant")
+    solver = ILOSolver(steps=[40, 20], lr=[0.05, 50.0], radius_features=1e6, schedule="constant", best="overall")
     result = _solve(solver, problem)
     with torch.no_grad():
         per_round = torch.stack([problem.measurement_loss(result.extra_images[f"round{k}"]) for k in range(2)])
@@ -112,13 +134,18 @@ def test_too_many_rounds_for_the_generator_is_an_error_that_says_how_many_fit():
     ILOSolver(steps=[5] * 4, radius_features=1.0).check_generator(generator)  # the last round optimises pixels
 
 
-def test_noise_addition_decays_to_nothing_and_is_seeded():
+def test_noise_addition_is_constant_as_the_paper_by_default():
     sna = NoiseAddition(25.0, steps=100, rng=torch.Generator().manual_seed(0))
+    assert [sna.strength(t) for t in (0, 50, 99)] == [pytest.approx(25 / 127.5)] * 3
+
+
+def test_noise_addition_with_a_ramp_decays_to_nothing_and_is_seeded():
+    sna = NoiseAddition(25.0, steps=100, rng=torch.Generator().manual_seed(0), ramp=0.75)
     assert sna.strength(0) == pytest.approx(25 / 127.5)
     strengths = [sna.strength(t) for t in range(100)]
     assert all(a >= b for a, b in zip(strengths, strengths[1:])) and strengths[75] == 0
     image = torch.zeros(1, 3, 4, 4)
-    again = NoiseAddition(25.0, steps=100, rng=torch.Generator().manual_seed(0))
+    again = NoiseAddition(25.0, steps=100, rng=torch.Generator().manual_seed(0), ramp=0.75)
     assert torch.equal(sna(image, 3), again(image, 3)) and not torch.equal(sna(image, 3), image)
     assert sna(image, 80) is image
 

@@ -39,9 +39,10 @@ def test_noise_maps_beyond_the_first_ones_stay_fixed():
     assert sorted(fixed.best_latents) == ["w"]
 
 
-def test_the_recipe_defaults_put_the_latent_on_the_sphere():
+def test_the_recipe_defaults_are_pulses_objective_scale():
+    """PULSE's 100 * L2 on [0, 1] images is 25 * MSE on [-1, 1]; the sphere is the solver's own."""
     from invprob.registry import new_registry
 
     registry = new_registry(only={"invprob-plugin-pulse", "invprob-plugin-latent-geometry"})
     component = registry.components["solvers"]["pulse"]
-    assert component.defaults["priors"] == [{"type": "sphere"}]
+    assert component.defaults == {"losses": [{"type": "mse", "weight": 25.0}]}
