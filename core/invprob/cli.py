@@ -190,15 +190,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = run(recipe, out=args.out, name=args.name, device=args.device, show_progress=not args.quiet)
     except KeyboardInterrupt as exc:
         _print_error(f"aborted ({signal_name(getattr(exc, 'signum', 2))}): no result was written")
-        _say_where(exc, "aborted")
+        _say_where(exc)
         return exit_code(getattr(exc, "signum", None))
     except _input_errors() as exc:
         _print_error(str(exc))
-        _say_where(exc, "failed")
+        _say_where(exc)
         return EXIT_INVALID
     except Exception as exc:  # noqa: BLE001 - a one-line cause, not a traceback, for users
         _print_error(f"run failed: {type(exc).__name__}: {exc}")
-        _say_where(exc, "failed")
+        _say_where(exc)
         if args.traceback:
             raise
         print("(rerun with --traceback for details)", file=sys.stderr)
@@ -212,15 +212,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         state = "diverged" if metrics.get("diverged") else "done"
     print(f"{state}: {metrics.get('images_solved', 0)} image(s); {shown}")
     print(f"results in {result.directory}")
+    if metrics.get("failed_outputs"):
+        missing = ", ".join(f["output"] for f in metrics["failed_outputs"])
+        _print_error(f"{missing} could not be written (see failed_outputs in metrics.json); the numbers are kept")
     if result.interrupted:
         return exit_code(result.signal)
-    return EXIT_FAILURE if metrics.get("diverged") else EXIT_OK
+    return EXIT_FAILURE if metrics.get("diverged") or metrics.get("failed_outputs") else EXIT_OK
 
 
-def _say_where(exc: BaseException, status: str) -> None:
+def _say_where(exc: BaseException) -> None:
     directory = getattr(exc, "run_directory", None)
     if directory is not None:
-        print(f"the run directory {directory} is marked {status} (status.json)", file=sys.stderr)
+        from invprob.outputs import kept
+
+        print(f"the run directory {directory}: {kept(directory)}", file=sys.stderr)
 
 
 def plugins_listing(registry: Registry) -> dict[str, Any]:
