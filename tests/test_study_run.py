@@ -134,6 +134,8 @@ def test_a_study_killed_with_sigkill_resumes_without_rerunning_finished_cells(tm
     assert {c["cell"]: c["finished"] for c in after if c["cell"] in before} == before  # not rerun
     assert f"{len(before)} already done" in result.stdout
     assert not list((directory / "locks").glob("*.lock"))
+    rows = lines(directory / "results.jsonl")
+    assert len(rows) == len({(r["cell"], r["image"], r["metric"]) for r in rows}) == 6 * 2 * 4  # each row once
 
 
 @pytest.mark.slow  # command-line subprocesses: a few seconds each to start

@@ -261,7 +261,7 @@ class StudyDirectory:
         """
         done = {cell: line for cell, line in self.cell_states().items() if line.get("status") == "done"}
         older = {cell for cell, line in done.items() if "results" not in line}
-        rows = [row for row in self.read(RESULTS_LOG) if row.get("cell") in older]
+        rows = [row for row in self.read(RESULTS_LOG) if row.get("cell") in older] if older else []
         for cell, line in done.items():
             for row in line.get("results") or []:
                 if isinstance(row, dict):
