@@ -58,14 +58,10 @@ class Params(BaseModel):
     def _fits_float32(cls, value: Any) -> Any:
         """Refuse a number that float32 cannot hold (``lr: 1e39`` would become ``inf`` in the
         run): in every field of every params model, and in its lists and tuples."""
-        for number in _numbers(value):
+        for number in _floats(value):
             if abs(number) > FLOAT32_MAX:
-                try:
-                    shown = f"{number:.6g}"
-                except OverflowError:  # an int beyond float64 too
-                    shown = "a number this large"
                 raise ValueError(
-                    f"{shown} overflows float32, the dtype runs compute in (at most {FLOAT32_MAX:.6g} in "
+                    f"{number:.6g} overflows float32, the dtype runs compute in (at most {FLOAT32_MAX:.6g} in "
                     "magnitude); give a smaller number"
                 )
         return value
@@ -88,14 +84,13 @@ class Params(BaseModel):
         return []
 
 
-def _numbers(value: Any) -> list[float | int]:
-    """The numbers of a field's value: itself, or the items of a list or tuple (not of a dict:
-    a component's raw params are checked by its own params model, with their own paths)."""
+def _floats(value: Any) -> list[float]:
+    """The floats of a field's value: itself, or the items of a list or tuple (not of a dict:
+    a component's raw params are checked by its own params model, with their own paths).
+    Integer fields keep their own bounds (a seed's is torch's)."""
     if isinstance(value, (list, tuple)):
-        return [number for item in value for number in _numbers(item)]
-    if isinstance(value, (float, int)) and not isinstance(value, bool):
-        return [value]
-    return []
+        return [number for item in value for number in _floats(item)]
+    return [value] if isinstance(value, float) else []
 
 
 class ComponentSpec(Params):
