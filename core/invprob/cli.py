@@ -190,15 +190,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = run(recipe, out=args.out, name=args.name, device=args.device, show_progress=not args.quiet)
     except KeyboardInterrupt as exc:
         _print_error(f"aborted ({signal_name(getattr(exc, 'signum', 2))}): no result was written")
-        _say_where(exc)
+        _say_where(exc, "aborted")
         return exit_code(getattr(exc, "signum", None))
     except _input_errors() as exc:
         _print_error(str(exc))
-        _say_where(exc)
+        _say_where(exc, "failed")
         return EXIT_INVALID
     except Exception as exc:  # noqa: BLE001 - a one-line cause, not a traceback, for users
         _print_error(f"run failed: {type(exc).__name__}: {exc}")
-        _say_where(exc)
+        _say_where(exc, "failed")
         if args.traceback:
             raise
         print("(rerun with --traceback for details)", file=sys.stderr)
@@ -220,7 +220,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if metrics.get("diverged") or metrics.get("failed_outputs") else EXIT_OK
 
 
-def _say_where(exc: BaseException) -> None:
+def _say_where(exc: BaseException, status: str) -> None:
+    """Name the run directory of a run that ended with ``exc`` and what it keeps (its
+    ``status.json`` says ``status``, when the disk let it be written)."""
     directory = getattr(exc, "run_directory", None)
     if directory is not None:
         from invprob.outputs import kept
