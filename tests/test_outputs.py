@@ -3,6 +3,7 @@ resolved recipe a run reproduces from, the environment record, and metrics.json.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import subprocess
@@ -155,6 +156,72 @@ def test_yeh_frames_are_blended_like_the_image_it_reports():
     assert len(result.frames) == 2
     for frame in [*result.frames, result.best_image]:
         torch.testing.assert_close(frame[observed], problem.observation[observed])  # Poisson blending keeps y there
+
+
+# -- a full disk ---------------------------------------------------------------------------
+
+
+def _no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_loses_pictures_never_the_numbers(toy_registry, toy_recipe, tmp_path, monkeypatch, capfd):
+    import invprob.outputs as outputs
+
+    for writer in ("save_gif", "save_grid", "save_png", "plot_history"):
+        monkeypatch.setattr(outputs, writer, _no_space)
+    result = _run(toy_recipe, out=tmp_path, name="full", registry=toy_registry)
+    metrics = json.loads((tmp_path / "full" / "metrics.json").read_text())
+    assert [entry["name"] for entry in metrics["images"]] == result.names and metrics["mean"]["psnr"] > 0
+    assert [f["output"] for f in metrics["failed_outputs"]] == ["images/", "grid.png", "loss.png", "optimisation.gif"]
+    assert all("No space left on device" in f["error"] for f in metrics["failed_outputs"])
+    assert (tmp_path / "full" / "latents.safetensors").is_file() and (tmp_path / "full" / "history.json").is_file()
+    status = json.loads((tmp_path / "full" / "status.json").read_text())
+    assert status["status"] == "complete" and status["failed_outputs"] == metrics["failed_outputs"]
+    assert "warning: optimisation.gif could not be written" in capfd.readouterr().err
+
+
+def test_a_run_whose_gif_fails_exits_1_and_keeps_its_results(toy_registry, toy_recipe, tmp_path, monkeypatch, capsys):
+    import invprob.outputs as outputs
+    import invprob.registry
+    from invprob.cli import main
+
+    monkeypatch.setattr(invprob.registry, "_DEFAULT", toy_registry)
+    monkeypatch.setattr(outputs, "save_gif", _no_space)
+    assert main(["run", str(toy_recipe), "--out", str(tmp_path), "--name", "gif", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "optimisation.gif could not be written (see failed_outputs in metrics.json); the numbers are kept" in err
+    assert {"metrics.json", "grid.png", "images"} <= {p.name for p in (tmp_path / "gif").iterdir()}
+
+
+def test_with_no_space_at_all_the_error_says_that_nothing_was_kept(toy_registry, toy_recipe, tmp_path, monkeypatch):
+    import invprob.outputs as outputs
+
+    monkeypatch.setattr(outputs, "atomic_path", _no_space)
+    with pytest.raises(OSError, match="No space left") as raised:
+        _run(toy_recipe, out=tmp_path, name="empty", registry=toy_registry)
+    assert raised.value.run_directory == tmp_path / "empty" and not list((tmp_path / "empty").iterdir())
+    assert raised.value.__notes__ == [f"the run directory {tmp_path / 'empty'}: nothing was kept in it (it is empty: is the disk full?)"]
+
+
+def test_when_metrics_json_cannot_be_written_the_error_says_what_was_kept(toy_registry, toy_recipe, tmp_path, monkeypatch):
+    import invprob.outputs as outputs
+
+    write_json = outputs.write_json
+
+    def no_metrics(path, data):
+        if path.name == "metrics.json":
+            _no_space()
+        write_json(path, data)
+
+    monkeypatch.setattr(outputs, "write_json", no_metrics)
+    with pytest.raises(OSError) as raised:
+        _run(toy_recipe, out=tmp_path, name="kept", registry=toy_registry)
+    (note,) = raised.value.__notes__
+    assert note == (
+        f"the run directory {tmp_path / 'kept'}: it keeps environment.json, error.txt, recipe.resolved.yaml, "
+        "status.json; status.json says failed"
+    )
 
 
 # -- recipe.resolved.yaml --------------------------------------------------------------------

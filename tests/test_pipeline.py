@@ -152,12 +152,16 @@ def test_a_failed_run_names_its_directory_on_the_terminal(toy_env, toy_recipe, t
     finished = subprocess.run(command, env=toy_env, capture_output=True, text=True, timeout=300)
     (directory,) = list(tmp_path.glob("2*"))
     assert finished.returncode == 1
-    assert f"the run directory {directory} is marked failed (status.json)" in finished.stderr
+    assert f"the run directory {directory}: it keeps " in finished.stderr and "status.json says failed" in finished.stderr
 
 
 def test_a_complete_run_says_so_and_every_output_has_one_file_mode(toy_registry, toy_recipe, tmp_path):
+    from invprob.liveness import this_process
+
     result = invprob.run(toy_recipe, ["data.samples=1"], out=tmp_path, registry=toy_registry, show_progress=False)
-    assert strict_json(result.directory / "status.json")["status"] == "complete"
+    status = strict_json(result.directory / "status.json")
+    assert status["status"] == "complete" and status["started"] == strict_json(result.directory / "environment.json")["started"]
+    assert {key: status[key] for key in this_process()} == this_process()
     modes = {p.name: p.stat().st_mode & 0o777 for p in result.directory.iterdir() if p.is_file()}
     assert len(set(modes.values())) == 1, modes
     assert not [p for p in result.directory.rglob(".*partial*")]
@@ -663,3 +667,23 @@ def test_a_mask_file_that_is_not_an_image_is_an_input_error_naming_the_operator(
     operator = {"type": "inpaint-mask-file", "params": {"path": str(tmp_path / "mask.png")}}
     with pytest.raises(InputError, match=r"operator \(inpaint-mask-file\): cannot identify image file"):
         _run_observed(real_registry, operator, PHOTO, tmp_path)
+
+
+@pytest.mark.slow  # a command-line subprocess
+def test_a_run_says_running_with_its_process_so_that_a_killed_run_is_told_from_a_live_one(toy_env, toy_recipe, tmp_path, invprob_command):
+    from invprob.liveness import is_alive
+
+    command = [*invprob_command, "run", str(toy_recipe), "--out", str(tmp_path), "--name", "r", "--quiet",
+               "solver.params.steps=2000", "solver.params.sleep_per_step=0.05"]  # fmt: skip
+    process = subprocess.Popen(command, env=toy_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    path = tmp_path / "r" / "status.json"
+    deadline = time.monotonic() + 120
+    while not path.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    running = strict_json(path)
+    assert running["status"] == "running" and running["pid"] == process.pid and running["started"]
+    assert running["boot_id"] and running["process_start"] and is_alive(running)
+    process.kill()  # SIGKILL: no handler runs
+    process.wait()
+    left = strict_json(path)
+    assert left["status"] == "running" and left["pid"] == process.pid and not is_alive(left)

@@ -589,6 +589,19 @@ def test_non_finite_yaml_numbers_in_a_file_and_in_overrides(tmp_path, toy_regist
     ]
 
 
+def test_numbers_that_overflow_float32_are_refused_naming_their_field(tmp_path, toy_registry):
+    overflow = "overflows float32, the dtype runs compute in (at most 3.40282e+38 in magnitude); give a smaller number"
+    assert problems_of(recipe_file(tmp_path, yaml.safe_dump(VALID)), toy_registry, ["solver.params.lr=1e39"]) == [
+        f"solver.params.lr: 1e+39 {overflow} (got: '1e39')",  # YAML reads 1e39 as a string
+    ]
+    data = {**VALID, "losses": [{"type": "mse", "weight": -3.5e38}, {"type": "l1", "weight": 10**39}]}
+    assert problems_of(data, toy_registry) == [
+        f"losses[0].weight: -3.5e+38 {overflow} (got: -3.5e+38)",
+        f"losses[1].weight: 1e+39 {overflow} (got: {10**39})",  # an integer given to a float field
+    ]
+    assert load_recipe({**VALID, "losses": [{"type": "mse", "weight": 3.4e38}]}, registry=toy_registry)  # float32 holds it
+
+
 class LatentParams(Params):
     """A solver on the generator's latent."""
 

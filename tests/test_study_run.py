@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -133,6 +134,8 @@ def test_a_study_killed_with_sigkill_resumes_without_rerunning_finished_cells(tm
     assert {c["cell"]: c["finished"] for c in after if c["cell"] in before} == before  # not rerun
     assert f"{len(before)} already done" in result.stdout
     assert not list((directory / "locks").glob("*.lock"))
+    rows = lines(directory / "results.jsonl")
+    assert len(rows) == len({(r["cell"], r["image"], r["metric"]) for r in rows}) == 6 * 2 * 4  # each row once
 
 
 @pytest.mark.slow  # command-line subprocesses: a few seconds each to start
@@ -252,3 +255,149 @@ def test_the_ray_engine_runs_a_study_on_a_local_instance_with_failures_isolated(
     for cell in (c for c in cells if c["status"] == "done"):
         assert json.loads((directory / cell["run_dir"] / "status.json").read_text())["status"] == "complete"
     assert lines(directory / "sessions.jsonl")[0]["engine"] == "ray"
+
+
+# -- locks name a process, not a pid (issue 19) --------------------------------------------
+
+
+def _lock(store: StudyDirectory, cell: str, **holder) -> None:
+    from invprob.liveness import this_process
+
+    (store.locks / f"{cell}.lock").write_text(json.dumps({**this_process(), **holder}))
+
+
+def test_a_lock_whose_pid_now_runs_another_process_or_this_one_is_reclaimed(tmp_path):
+    from invprob.liveness import process_start
+
+    store = StudyDirectory(tmp_path / "s")
+    store.create("name: s\n", [])
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        _lock(store, "0000-live", pid=sleeper.pid, process_start=process_start(sleeper.pid))
+        assert not store.lock("0000-live")  # its holder runs: respected
+        assert store.lock_holder("0000-live")["pid"] == sleeper.pid
+        _lock(store, "0001-reused", pid=sleeper.pid, process_start="1")  # the pid went to another process
+        _lock(store, "0002-restart", process_start="1")  # this pid, in an earlier life (a container restart)
+        _lock(store, "0003-reboot", pid=sleeper.pid, process_start=process_start(sleeper.pid), boot_id="another boot")
+        assert store.locked_elsewhere() == {"0000-live"}
+        assert store.sweep_stale_locks() == ["0001-reused", "0002-restart", "0003-reboot"]
+        _lock(store, "0002-restart", process_start="1")
+        assert store.lock("0002-restart")  # was skipped forever when the pid alone named the holder
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert store.lock("0000-live")  # its holder is gone
+
+
+def test_a_cell_held_by_another_process_is_waited_for_not_skipped(tmp_path, toy_recipe, toy_registry, monkeypatch, capsys):
+    from invprob.liveness import process_start
+    from invprob.study import runner
+
+    path = write_study(tmp_path, "  - vary: {seed: [1, 2, 3]}\n")
+    study = load_study(path, registry=toy_registry)
+    store = StudyDirectory(tmp_path / "out" / "toy-study")
+    store.create(study.text, [cell.plan_entry() for cell in study.cells])
+    holders = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) for _ in range(2)]
+    recorded, given_up = study.cells[0], study.cells[2]
+    for cell, holder in zip((recorded, given_up), holders):
+        _lock(store, cell.id, pid=holder.pid, process_start=process_start(holder.pid))
+    sleep = time.sleep
+
+    def meanwhile(seconds):  # while this process waits: one holder records its cell, the other dies
+        if sys._getframe(1).f_code.co_name != "_wait_for_holders":
+            return sleep(seconds)
+        if holders[1].poll() is None:
+            store.record_cell(study.name, recorded.plan_entry(), status="done", error=None, seconds=1.0, metrics={"images": []})
+            (store.locks / f"{recorded.id}.lock").unlink()
+            holders[1].kill()
+            holders[1].wait()
+        return sleep(0.01)
+
+    monkeypatch.setattr(runner.time, "sleep", meanwhile)
+    try:
+        outcome = run_study(study, tmp_path / "out", show_progress=False, registry=toy_registry)
+    finally:
+        for holder in holders:
+            holder.kill()
+            holder.wait()
+    out = capsys.readouterr().out
+    assert f"waiting for cell {recorded.id}" in out and f"pid {holders[0].pid}" in out
+    assert f"waiting for cell {given_up.id}" in out and "running them here" in out
+    assert (outcome.done, outcome.elsewhere, outcome.failed) == (2, 1, 0)
+    assert store.finished() == {cell.id for cell in study.cells}
+
+
+# -- results: one append per cell (issue 19) -----------------------------------------------
+
+
+def test_a_cell_is_recorded_whole_or_not_at_all_wherever_its_process_is_killed(tmp_path, monkeypatch):
+    from invprob.study import store as store_module
+
+    metrics = {"images": [{"name": "a", "psnr": 20.0, "mse": 0.01}, {"name": "b", "psnr": 21.0, "mse": 0.02}]}
+    cell = {"cell": "0000-aaaa", "axes": {"seed": 1}, "labels": {"seed": "1"}}
+    write = os.write
+
+    class Killed(BaseException):
+        pass
+
+    for writes_before_the_kill in range(3):
+        store = StudyDirectory(tmp_path / f"s{writes_before_the_kill}")
+        store.create("name: s\n", [cell])
+        count = [0]
+
+        def dying_write(fd, data, allowed=writes_before_the_kill):
+            count[0] += 1
+            if count[0] > allowed:
+                raise Killed
+            return write(fd, data)
+
+        monkeypatch.setattr(store_module.os, "write", dying_write)
+        with contextlib.suppress(Killed):
+            store.record_cell("s", cell, status="done", error=None, seconds=1.0, metrics=metrics)
+        monkeypatch.setattr(store_module.os, "write", write)
+        store.write_tables()
+        assert store.finished() in (set(), {"0000-aaaa"})
+        assert len(lines(store.path / "results.jsonl")) == (4 if store.finished() else 0)
+        store.record_cell("s", cell, status="done", error=None, seconds=1.0, metrics=metrics)  # the rerun
+        rows = lines(store.path / "results.jsonl")
+        assert len(rows) == len({(r["cell"], r["image"], r["metric"]) for r in rows}) == 4
+        assert rows[0] == {"study": "s", "cell": "0000-aaaa", "axes": {"seed": 1}, "labels": {"seed": "1"}, "image": "a",
+                           "metric": "psnr", "value": 20.0, "run_dir": "runs/0000-aaaa"}  # fmt: skip
+
+
+def test_rows_an_older_version_appended_twice_are_read_once(tmp_path):
+    store = StudyDirectory(tmp_path / "s")
+    store.create("name: s\n", [])
+    row = {"study": "s", "cell": "0000-aaaa", "axes": {}, "labels": {}, "image": "a", "metric": "psnr", "run_dir": "runs/0000-aaaa"}
+    store.append("results.jsonl", [{**row, "value": 1.0}, {**row, "value": 2.0}, {**row, "cell": "0001-bbbb", "value": 3.0}])
+    store.append("cells.jsonl", [{"cell": "0000-aaaa", "status": "done"}, {"cell": "0001-bbbb", "status": "failed"}])
+    assert store.results() == [{**row, "value": 2.0}]  # the last row of a done cell
+    store.write_tables()
+    assert lines(store.path / "results.jsonl") == [{**row, "value": 2.0}]
+
+
+# -- a signal while a cell starts (issue 19) -----------------------------------------------
+
+
+@pytest.mark.slow  # a command-line subprocess
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_a_cell_starts_starts_no_cell(tmp_path, toy_recipe, toy_env, signum):
+    path = write_study(tmp_path, "  - vary: {seed: [1, 2, 3]}\n")
+    out = tmp_path / "out"
+    code = (  # the signal arrives while the first cell starts, deterministically: from its start-up itself
+        "import os, sys\n"
+        "from invprob.study.store import StudyDirectory\n"
+        "free = StudyDirectory.free_run_dir\n"
+        "def signalled(self, cell):\n"
+        f"    os.kill(os.getpid(), {int(signum)})\n"
+        "    return free(self, cell)\n"
+        "StudyDirectory.free_run_dir = signalled\n"
+        "from invprob.cli import main\n"
+        f"sys.exit(main(['study', 'run', {str(path)!r}, '--out', {str(out)!r}, '--quiet']))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], env=toy_env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 128 + signum, result.stderr
+    assert f"interrupted ({signal.Signals(signum).name})" in result.stdout
+    directory = out / "toy-study"
+    assert not (directory / "cells.jsonl").exists() and not list((directory / "runs").iterdir())
+    assert not list((directory / "locks").glob("*.lock"))

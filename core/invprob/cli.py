@@ -244,15 +244,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         state = "diverged" if metrics.get("diverged") else "done"
     print(f"{state}: {metrics.get('images_solved', 0)} image(s); {shown}")
     print(f"results in {result.directory}")
+    if metrics.get("failed_outputs"):
+        missing = ", ".join(f["output"] for f in metrics["failed_outputs"])
+        _print_error(f"{missing} could not be written (see failed_outputs in metrics.json); the numbers are kept")
     if result.interrupted:
         return exit_code(result.signal)
-    return EXIT_FAILURE if metrics.get("diverged") else EXIT_OK
+    return EXIT_FAILURE if metrics.get("diverged") or metrics.get("failed_outputs") else EXIT_OK
 
 
 def _say_where(exc: BaseException, status: str) -> None:
+    """Name the run directory of a run that ended with ``exc`` and what it keeps (its
+    ``status.json`` says ``status``, when the disk let it be written)."""
     directory = getattr(exc, "run_directory", None)
     if directory is not None:
-        print(f"the run directory {directory} is marked {status} (status.json)", file=sys.stderr)
+        from invprob.outputs import kept
+
+        print(f"the run directory {directory}: {kept(directory)}", file=sys.stderr)
 
 
 def plugins_listing(registry: Registry) -> dict[str, Any]:

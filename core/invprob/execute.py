@@ -19,8 +19,11 @@ honoured, so what is on disk is whole.
 
 A loss that becomes non-finite (NaN, inf) is reported with the step where it first did; the
 best finite iterate is kept and the event recorded in ``metrics.json`` under ``diverged``.
-A run that fails after its directory was created leaves ``status.json`` saying so, and the
-exception carries the directory as ``run_directory``.
+A run says ``running`` in ``status.json`` from the moment its directory exists, with the
+process that runs it (:mod:`invprob.liveness`), so that a killed run (still ``running``, its
+process gone) is told from a live one. A run that fails after its directory was created
+leaves ``status.json`` saying so, and the exception carries the directory as
+``run_directory`` and a note saying what the directory keeps.
 """
 
 from __future__ import annotations
@@ -128,6 +131,7 @@ def run(
                 inputs = load_inputs(components)
                 _say_unavailable(components, given_observation=inputs.truth is None)
                 directory = outputs.new_run_directory(root, name)
+                outputs.write_status(directory, "running", started=started_at.isoformat(timespec="seconds"))
                 resolved = outputs.resolved_recipe(
                     recipe, recipe.registry_with_live_components(registry), device=device, directory=directory
                 )
@@ -143,12 +147,13 @@ def run(
                     return _write_result(directory, components, inputs, solved, interrupts, environment, started)
         except BaseException as exc:
             if directory is not None:
-                _mark_failed(directory, exc, interrupts)
+                _mark_failed(directory, exc, interrupts, started_at.isoformat(timespec="seconds"))
                 if environment is not None:
                     with contextlib.suppress(Exception):  # the original error matters more
                         outputs.write_json(directory / "environment.json", outputs.finish_environment(environment))
                 with contextlib.suppress(AttributeError):
                     exc.run_directory = directory  # type: ignore[attr-defined]
+                    exc.add_note(f"the run directory {directory}: {outputs.kept(directory)}")
             raise
 
 
@@ -177,28 +182,29 @@ def _write_result(
     environment: dict[str, Any],
     started: float,
 ) -> RunResult:
-    """Every output of the batches solved, ``metrics.json`` and, last, ``status.json``."""
+    """Every output of the batches solved (``metrics.json`` first) and, last, ``status.json``."""
     results = solved.results
     count = sum(r.best_image.shape[0] for r in results)
     names = inputs.names[:count]
     truth = inputs.truth[:count] if inputs.truth is not None else None
+    signal = signal_name(interrupts.signum) if solved.interrupted and interrupts.signum is not None else None
+    extra: dict[str, Any] = {"signal": signal} if signal is not None else {}
+    if solved.aborted:
+        extra["aborted"] = solved.aborted
+    if solved.diverged:
+        extra["diverged"] = solved.diverged
+    extra["seconds"] = time.perf_counter() - started
     metrics = outputs.write_outputs(
         directory, components, names, solved.observations, results, truth, solved.interrupted,
-        operators=solved.operators,
+        operators=solved.operators, extra=extra,
     )  # fmt: skip
-    signal = signal_name(interrupts.signum) if solved.interrupted and interrupts.signum is not None else None
-    if signal is not None:
-        metrics["signal"] = signal
-    if solved.aborted:
-        metrics["aborted"] = solved.aborted
-    if solved.diverged:
-        metrics["diverged"] = solved.diverged
-    metrics["seconds"] = time.perf_counter() - started
-    outputs.write_json(directory / "metrics.json", metrics)
     environment = outputs.finish_environment(environment)
     outputs.write_json(directory / "environment.json", environment)
     status = "interrupted" if solved.interrupted else "diverged" if solved.diverged else "complete"
-    outputs.write_status(directory, status, error=_divergence_text(solved.diverged) or None, signal=signal)
+    outputs.write_status(
+        directory, status, error=_divergence_text(solved.diverged) or None, signal=signal,
+        started=environment["started"], failed_outputs=metrics.get("failed_outputs"),
+    )  # fmt: skip
     result = RunResult(directory, metrics, results, names, solved.interrupted, environment)
     result.signal = interrupts.signum if solved.interrupted else None
     result.ground_truth = to_unit(truth) if truth is not None else None
@@ -232,17 +238,18 @@ def _say_unavailable(components: Components, *, given_observation: bool) -> None
         _warn(f"metrics {', '.join(components.metrics)} are not computed: {outputs.NO_GROUND_TRUTH}")
 
 
-def _mark_failed(directory: Path, exc: BaseException, interrupts: Interrupts) -> None:
+def _mark_failed(directory: Path, exc: BaseException, interrupts: Interrupts, started: str) -> None:
     """``status.json`` of a run that ended without its result: ``aborted`` by a signal, else
     ``failed``, with the error and its traceback."""
     try:
         if isinstance(exc, KeyboardInterrupt):
             signum = getattr(exc, "signum", interrupts.signum)
             name = signal_name(signum) if signum is not None else "SIGINT"
-            outputs.write_status(directory, "aborted", error=f"aborted by {name} before any result", signal=name)
+            error = f"aborted by {name} before any result"
+            outputs.write_status(directory, "aborted", error=error, signal=name, started=started)
         else:
             error = f"{type(exc).__name__}: {exc}"
-            outputs.write_status(directory, "failed", error=error)
+            outputs.write_status(directory, "failed", error=error, started=started)
             with outputs.atomic_path(directory / "error.txt") as tmp:
                 tmp.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
     except Exception:  # noqa: BLE001 - the original error matters more than the marker

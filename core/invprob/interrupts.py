@@ -99,17 +99,27 @@ class Interrupts:
     def installed(self) -> Iterator[Interrupts]:
         """Handle SIGINT and SIGTERM inside the ``with`` block; the previous handlers after.
 
+        Nested in another :class:`Interrupts` (a study's, around the run of one of its cells),
+        no signal is forgotten: one the outer handlers received before is handled here at once
+        (in the ``abort`` phase: :class:`Interrupted` is raised before the block starts), and
+        the first one received here is passed on to the outer handlers when the block ends.
         Signals are delivered to the main thread only: elsewhere nothing is installed.
         """
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
         previous = {sig: signal.signal(sig, self.handle) for sig in SIGNALS}
+        outer = next((h.__self__ for h in previous.values() if isinstance(getattr(h, "__self__", None), Interrupts)),
+                     None)  # fmt: skip
         try:
+            if outer is not None and outer.signum is not None and self.signum is None:
+                self.handle(outer.signum, None)
             yield self
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            if outer is not None and outer.signum is None and self.signum is not None:
+                outer.signum = self.signum
 
 
 def handled_here() -> bool:

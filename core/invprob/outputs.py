@@ -23,6 +23,12 @@ name the caller gives, and never touches an existing one. Inside:
 Every file is written under a temporary name and renamed into place, so that a file present
 is a whole file. JSON is strict: NaN and infinities are written as ``null``.
 
+``status.json`` says ``running`` from the moment the directory exists, with the process that
+runs it (pid, host, boot id, start time), so that a killed run is told from a live one. The
+numbers are written before the pictures: an output that a full disk refuses is said on the
+terminal and listed under ``failed_outputs``, and the run keeps its results
+(:func:`write_outputs`); an error that names a run directory says what it keeps (:func:`kept`).
+
 A run given its observation (``data.observation``) has no ground truth: the metrics that
 compare with it are listed under ``unavailable`` in ``metrics.json`` with the reason, and the
 grid shows observation and reconstruction.
@@ -196,11 +202,27 @@ def write_json(path: Path, data: Any) -> None:
         tmp.write_text(_dumps(data) + "\n", encoding="utf-8")
 
 
-def write_status(directory: Path, status: str, *, error: str | None = None, signal: str | None = None) -> None:
-    """``status.json``: how the run ended, the error (None when there is none), the signal
-    that stopped it (if one did) and when, in UTC."""
+def write_status(
+    directory: Path,
+    status: str,
+    *,
+    error: str | None = None,
+    signal: str | None = None,
+    started: str | None = None,
+    failed_outputs: list[dict[str, str]] | None = None,
+) -> None:
+    """``status.json``: ``running`` while the run runs, then how it ended; the error (None when
+    there is none), the signal that stopped it (if one did), when (UTC), when the run started,
+    the outputs that could not be written (when some could not), and the process that wrote it
+    (``pid``, ``host``, ``boot_id``, ``process_start``: a ``running`` run whose process is gone,
+    :func:`invprob.liveness.is_alive`, was killed). Written atomically."""
+    from invprob.liveness import this_process
+
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    write_json(directory / "status.json", {"status": status, "error": error, "signal": signal, "time": now})
+    record = {"status": status, "error": error, "signal": signal, "time": now, "started": started, **this_process()}
+    if failed_outputs:
+        record["failed_outputs"] = failed_outputs
+    write_json(directory / "status.json", record)
 
 
 def _dumps(data: Any) -> str:
@@ -662,16 +684,24 @@ def write_outputs(
     interrupted: bool,
     *,
     operators: Sequence[Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Images, grid, latents, history and the metrics dict of a finished (or stopped) run.
+    """Every output of a finished (or stopped) run; returns the metrics dict (``metrics.json``).
+
+    The numbers come first: ``metrics.json``, then ``latents.safetensors`` and ``history.json``;
+    then the pictures (``images/``, ``grid.png``, ``loss.png``, ``optimisation.gif``). An output
+    that cannot be written (a full disk: :class:`OSError`) is said on the terminal, the others
+    are still written, and ``metrics.json`` lists it under ``failed_outputs`` (``[{"output",
+    "error"}]``); only a ``metrics.json`` that cannot be written fails the run.
 
     ``truth`` is None when the observation was given (``data.observation``). The metrics
-    dict (``metrics.json``) holds, besides per-image entries (``images``) and their means
-    (``mean``), what ran (``recipe``, ``solver``, ``operator``, ``generator``, ``seed``) and
-    ``records``: one ``{recipe, solver, operator, seed, index, image, metric, value}`` per image
-    and value, so that ``pandas.DataFrame(json.load(f)["records"])`` is the whole table (and
-    several runs' records concatenate into one). When the operator observes a subset of the
-    pixels (``observed_mask()``) and ``psnr`` is computed, ``psnr_missing`` is the PSNR over the
+    dict holds, besides per-image entries (``images``) and their means (``mean``), what ran
+    (``recipe``, ``solver``, ``operator``, ``generator``, ``seed``), ``extra`` (the caller's:
+    the signal, the divergence, the seconds) and ``records``: one ``{recipe, solver, operator,
+    seed, index, image, metric, value}`` per image and value, so that
+    ``pandas.DataFrame(json.load(f)["records"])`` is the whole table (and several runs'
+    records concatenate into one). When the operator observes a subset of the pixels
+    (``observed_mask()``) and ``psnr`` is computed, ``psnr_missing`` is the PSNR over the
     missing pixels alone, the number inpainting papers report.
     ``operators`` are the batches' own operators (default: the run's); a run without a
     generator may solve images of several sizes, batch by batch: then ``truth`` is a list and
@@ -687,6 +717,8 @@ def write_outputs(
         metrics["unavailable"] = unavailable
     metrics["records"] = []
     if not results:
+        metrics.update(extra or {})
+        write_json(directory / "metrics.json", metrics)
         return metrics
     reconstruction = _join([r.best_image for r in results])
     finite = [bool(torch.isfinite(image).all()) for image in reconstruction]
@@ -700,31 +732,7 @@ def write_outputs(
     ]
     observed = _join(shown) if all(s is not None for s in shown) else None  # type: ignore[arg-type]
 
-    image_dir = directory / "images"
-    image_dir.mkdir()
-    for index, name in enumerate(names):
-        stem = f"{index:04d}_{name}"
-        save_png(reconstruction[index], image_dir / f"{stem}_reconstruction.png")
-        if truth is not None:
-            save_png(truth[index], image_dir / f"{stem}_ground_truth.png")
-        if observed is not None:
-            save_png(observed[index], image_dir / f"{stem}_observed.png")
-    offset = 0
-    for result in results:  # per-solver extras (ILO: each round's best image)
-        for key, images in result.extra_images.items():
-            for index in range(images.shape[0]):
-                stem = f"{offset + index:04d}_{names[offset + index]}"
-                save_png(images[index], image_dir / f"{stem}_{key}.png")
-        offset += result.best_image.shape[0]
-
     values, row_notes = _metrics_by_batch(components, results, operators, truth)
-    save_grid(
-        {"observed": observed, "reconstruction": reconstruction, "ground truth": truth},
-        names,
-        directory / "grid.png",
-        row_notes=row_notes,
-        title=f"{recipe.solver.type} on {recipe.operator.type}" + (f" ({recipe.name})" if recipe.name else ""),
-    )
     for index, name in enumerate(names):
         entry: dict[str, Any] = {"name": name, "measurement_loss": measurement_loss[index]}
         if rounds is not None:
@@ -740,20 +748,86 @@ def write_outputs(
         metrics["notes"] = notes
     if results[0].rounds:
         metrics["rounds"] = results[0].rounds  # what each round optimised (the same for every batch)
+    metrics.update(extra or {})
+    write_json(directory / "metrics.json", metrics)  # the numbers first: a full disk loses pictures only
 
+    failed: list[dict[str, str]] = []
     if recipe.outputs.latents:
         latents = _concatenate_latents(results)
         if latents:
-            save_latents(latents, directory / "latents.safetensors", {"names": ",".join(names)})
+            with _optional(failed, "latents.safetensors"):
+                save_latents(latents, directory / "latents.safetensors", {"names": ",".join(names)})
     histories = [r.history for r in results]
-    write_json(directory / "history.json", histories)
+    with _optional(failed, "history.json"):
+        write_json(directory / "history.json", histories)
+
+    image_dir = directory / "images"
+    with _optional(failed, "images/"):
+        image_dir.mkdir()
+        for index, name in enumerate(names):
+            stem = f"{index:04d}_{name}"
+            save_png(reconstruction[index], image_dir / f"{stem}_reconstruction.png")
+            if truth is not None:
+                save_png(truth[index], image_dir / f"{stem}_ground_truth.png")
+            if observed is not None:
+                save_png(observed[index], image_dir / f"{stem}_observed.png")
+        offset = 0
+        for result in results:  # per-solver extras (ILO: each round's best image)
+            for key, images in result.extra_images.items():
+                for index in range(images.shape[0]):
+                    stem = f"{offset + index:04d}_{names[offset + index]}"
+                    save_png(images[index], image_dir / f"{stem}_{key}.png")
+            offset += result.best_image.shape[0]
+    with _optional(failed, "grid.png"):
+        save_grid(
+            {"observed": observed, "reconstruction": reconstruction, "ground truth": truth},
+            names,
+            directory / "grid.png",
+            row_notes=row_notes,
+            title=f"{recipe.solver.type} on {recipe.operator.type}" + (f" ({recipe.name})" if recipe.name else ""),
+        )
     if any(any(h.values()) for h in histories):
-        plot_history(histories, directory / "loss.png")
+        with _optional(failed, "loss.png"):
+            plot_history(histories, directory / "loss.png")
     if recipe.outputs.gif:
         first = results[0]
         frames = [*first.frames, first.best_image.detach().to("cpu", torch.float32)]  # it ends on what is reported
-        save_gif(frames, directory / "optimisation.gif")
+        with _optional(failed, "optimisation.gif"):
+            save_gif(frames, directory / "optimisation.gif")
+    if failed:
+        metrics["failed_outputs"] = failed
+        with _optional([], "metrics.json"):  # the first metrics.json stays if this one fails
+            write_json(directory / "metrics.json", metrics)
     return metrics
+
+
+@contextlib.contextmanager
+def _optional(failed: list[dict[str, str]], output: str) -> Iterator[None]:
+    """Write an output that the run's numbers do not need: an :class:`OSError` (a full disk) is
+    said on the terminal and added to ``failed``, and the run goes on."""
+    try:
+        yield
+    except OSError as exc:
+        error = f"{type(exc).__name__}: {exc.strerror or exc}"
+        failed.append({"output": output, "error": error})
+        message = f"warning: {output} could not be written ({error}); the run's numbers are kept"
+        print(message, file=sys.stderr, flush=True)
+
+
+def kept(directory: Path) -> str:
+    """What a run directory holds, for an error that names it: ``"it keeps metrics.json,
+    status.json (failed)"``, or that it is empty (a disk with no space left)."""
+    try:
+        names = sorted(path.name + ("/" if path.is_dir() else "") for path in directory.iterdir()
+                       if not path.name.startswith("."))  # fmt: skip
+    except OSError as exc:
+        return f"it cannot be listed ({exc.strerror or exc})"
+    if not names:
+        return "nothing was kept in it (it is empty: is the disk full?)"
+    status = None
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        status = json.loads((directory / "status.json").read_text(encoding="utf-8")).get("status")
+    return f"it keeps {', '.join(names)}" + (f"; status.json says {status}" if status else "; it has no status.json")
 
 
 def _join(batches: Sequence[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:

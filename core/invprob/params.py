@@ -28,13 +28,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+FLOAT32_MAX = 3.4028234663852886e38
+"""The largest finite float32, the dtype runs compute in: a larger number becomes ``inf``."""
 
 
 class Params(BaseModel):
     """Base of every component's params model and of the recipe's own models: unknown keys are
     errors, and so are non-finite floats (``lr: .inf``, ``weight: .nan``; write ``null`` where
-    a field means "no limit").
+    a field means "no limit") and numbers beyond float32's range (``lr: 1e39``), which the run
+    would turn into ``inf``.
 
     ``needs_generator`` (a class attribute, not a field) declares that the component works on
     a generator's latent (a latent solver, a prior on z): a recipe that uses it without a
@@ -50,6 +54,19 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)
     """``defer_build``: a model's validator is built when it first validates, not when its
     class is defined, so that loading every plugin (``invprob plugins``) builds none."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _fits_float32(cls, value: Any) -> Any:
+        """Refuse a number that float32 cannot hold (``lr: 1e39`` would become ``inf`` in the
+        run): in every field of every params model, and in its lists and tuples."""
+        for number in _floats(value):
+            if abs(number) > FLOAT32_MAX:
+                raise ValueError(
+                    f"{number:.6g} overflows float32, the dtype runs compute in (at most {FLOAT32_MAX:.6g} in "
+                    "magnitude); give a smaller number"
+                )
+        return value
 
     needs_generator: ClassVar[bool] = False
     needs_mask: ClassVar[bool] = False
@@ -67,6 +84,15 @@ class Params(BaseModel):
         (a box outside the image, a factor that does not divide its sides), so that ``invprob
         validate`` reports them before anything is built. Empty when they all fit."""
         return []
+
+
+def _floats(value: Any) -> list[float]:
+    """The floats of a field's value: itself, or the items of a list or tuple (not of a dict:
+    a component's raw params are checked by its own params model, with their own paths).
+    Integer fields keep their own bounds (a seed's is torch's)."""
+    if isinstance(value, (list, tuple)):
+        return [number for item in value for number in _floats(item)]
+    return [value] if isinstance(value, float) else []
 
 
 class ComponentSpec(Params):

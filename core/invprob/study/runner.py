@@ -145,6 +145,8 @@ def run_study(
     store.create(study.text, [cell.plan_entry() for cell in study.cells])
     store.sweep_stale_locks()
     finished = store.finished()
+    if finished:
+        store.write_tables()  # a process killed after recording its last cell left the tables behind
     pending = [cell for cell in study.cells if cell.id not in finished]
     outcome = Outcome(store.path, len(study.cells), skipped=len(study.cells) - len(pending))
     started_at, started = now(), time.perf_counter()
@@ -158,10 +160,12 @@ def run_study(
     session = _Session(study, store, outcome, progress, interrupts, device)
     try:
         with interrupts.installed():
-            if engine == "local":
-                _run_local(session, pending, registry)
-            else:
-                _run_ray(session, pending, address, workers)
+            while pending and outcome.signal is None and not interrupts.received:
+                if engine == "local":
+                    held = _run_local(session, pending, registry)
+                else:
+                    held = _run_ray(session, pending, address, workers)
+                pending = _wait_for_holders(session, held)
     finally:
         progress.close()
         outcome.seconds = time.perf_counter() - started
@@ -176,14 +180,60 @@ def run_study(
     return outcome
 
 
-def _claim(store: StudyDirectory, cell: Cell) -> bool:
-    """Take ``cell``'s lock, and check it is still not done (another process may just have done it)."""
+def _claim(session: _Session, cell: Cell) -> str:
+    """Take ``cell``'s lock: ``"claimed"``; ``"held"`` when another live process holds it;
+    ``"done"`` when another process has just done it (counted in ``outcome.elsewhere``)."""
+    store = session.store
     if not store.lock(cell.id):
-        return False
+        return "held"
     if cell.id in store.finished():
         store.unlock(cell.id)
-        return False
-    return True
+        session.outcome.elsewhere += 1
+        return "done"
+    return "claimed"
+
+
+def _wait_for_holders(session: _Session, held: list[Cell]) -> list[Cell]:
+    """Wait for the cells other processes hold: each is counted when its holder records it
+    (done or failed); the cells whose holder is gone without recording them are returned, to
+    be run here. Says once which cells it waits for, and who holds them. A signal ends it."""
+    store, outcome, progress, interrupts = session.store, session.outcome, session.progress, session.interrupts
+    if not held:
+        return []
+    before = store.cell_states()
+    for cell in held:
+        holder = store.lock_holder(cell.id) or {}
+        progress.say(
+            f"waiting for cell {cell.id} {cell.describe()}: another process holds it (pid {holder.get('pid')} on "
+            f"{holder.get('host')} since {holder.get('since')}, {store.locks / (cell.id + '.lock')}); "
+            "if that process is gone, delete the lock file"
+        )
+    waiting = list(held)
+    while waiting and not interrupts.received:
+        states = store.cell_states()
+        freed, still = [], []
+        for cell in waiting:
+            line = states.get(cell.id)
+            if line is not None and line != before.get(cell.id):  # its holder recorded it
+                status = "done" if line.get("status") == "done" else "failed"
+                if status == "done":
+                    outcome.elsewhere += 1
+                else:
+                    outcome.failed += 1
+                seconds = line.get("seconds") if isinstance(line.get("seconds"), (int, float)) else 0.0
+                note = f": {line.get('error')}" if status == "failed" else ""
+                progress.finished(cell, status, seconds, f" (by another process){note}")
+            elif store.lock_holder(cell.id) is None:
+                freed.append(cell)
+            else:
+                still.append(cell)
+        if freed:
+            progress.say(f"{len(freed)} cell(s) were left unfinished by the process that held them: running them here")
+            return freed + still
+        waiting = still
+        if waiting:
+            time.sleep(0.5)
+    return []
 
 
 def _record(session: _Session, cell: Cell, result: dict[str, Any]) -> None:
@@ -209,17 +259,21 @@ def _record(session: _Session, cell: Cell, result: dict[str, Any]) -> None:
         progress.finished(cell, status, result["seconds"], f": {result['error']}")
 
 
-def _run_local(session: _Session, pending: list[Cell], registry: Registry | None) -> None:
+def _run_local(session: _Session, pending: list[Cell], registry: Registry | None) -> list[Cell]:
+    """Run ``pending`` one after another; the cells another process holds are returned."""
     from invprob.study.cells import SharedModels, execute_cell
 
     store, outcome, progress, interrupts = session.store, session.outcome, session.progress, session.interrupts
     shared = SharedModels(registry if registry is not None else default_registry())
+    held: list[Cell] = []
     try:
         for cell in pending:
             if interrupts.received or outcome.signal is not None:
                 break
-            if not _claim(store, cell):
-                outcome.elsewhere += 1
+            claim = _claim(session, cell)
+            if claim == "held":
+                held.append(cell)
+            if claim != "claimed":
                 continue
             try:
                 progress.started()
@@ -236,12 +290,14 @@ def _run_local(session: _Session, pending: list[Cell], registry: Registry | None
             finally:
                 store.unlock(cell.id)
     finally:
-        outcome.models = shared.stats()
+        for name, value in shared.stats().items():  # summed over the engine's calls
+            outcome.models[name] = round(outcome.models.get(name, 0) + value, 3)
         if shared.reused:
             progress.say(
                 f"shared models: {shared.built} built ({shared.build_seconds:.1f} s), reused {shared.reused} times "
                 f"(saved about {shared.saved_seconds:.1f} s of building)"
             )
+    return held
 
 
 def _import_ray() -> Any:
@@ -274,7 +330,8 @@ def _ray_cell(recipe: dict[str, Any], base_dir: str, study_dir: str, cell: str, 
 _WORKER_MODELS: Any = None
 
 
-def _run_ray(session: _Session, pending: list[Cell], address: str | None, workers: int | None) -> None:
+def _run_ray(session: _Session, pending: list[Cell], address: str | None, workers: int | None) -> list[Cell]:
+    """Run ``pending`` as Ray tasks; the cells another process holds are returned."""
     ray = _import_ray()
     started_here = False
     if not ray.is_initialized():
@@ -289,13 +346,13 @@ def _run_ray(session: _Session, pending: list[Cell], address: str | None, worker
         started_here = True
     try:
         with session.interrupts.installed():  # again: ray.init installs its own SIGTERM handler
-            _ray_loop(ray, session, pending, workers)
+            return _ray_loop(ray, session, pending, workers)
     finally:
         if started_here:
             ray.shutdown()
 
 
-def _ray_loop(ray: Any, session: _Session, pending: list[Cell], workers: int | None) -> None:
+def _ray_loop(ray: Any, session: _Session, pending: list[Cell], workers: int | None) -> list[Cell]:
     """Keep ``workers`` cells running (each under its lock), record each as it finishes."""
     store, outcome, progress, interrupts = session.store, session.outcome, session.progress, session.interrupts
     options = ray_task_options(ray)
@@ -303,12 +360,15 @@ def _ray_loop(ray: Any, session: _Session, pending: list[Cell], workers: int | N
     remote = ray.remote(max_retries=1)(_ray_cell).options(**options)
     queue = list(pending)
     running: dict[Any, Cell] = {}
+    held: list[Cell] = []
     try:
         while (queue or running) and outcome.signal is None:
             while queue and len(running) < slots and not interrupts.received:
                 cell = queue.pop(0)
-                if not _claim(store, cell):
-                    outcome.elsewhere += 1
+                claim = _claim(session, cell)
+                if claim == "held":
+                    held.append(cell)
+                if claim != "claimed":
                     continue
                 ref = remote.remote(cell.recipe, str(cell.base_dir), str(store.path.resolve()), cell.id, session.device)
                 running[ref] = cell
@@ -335,3 +395,4 @@ def _ray_loop(ray: Any, session: _Session, pending: list[Cell], workers: int | N
             ray.cancel(ref, force=True)
             store.unlock(cell.id)
             progress.finished(cell, "cancelled", 0.0, ": not recorded, a rerun redoes it")
+    return held

@@ -6,26 +6,31 @@ Layout of ``<out>/<study name>/`` (read by ``invprob study report``)::
     cells.json        the plan: [{"cell", "axes", "labels"}]
     cells.jsonl       one line per finished or failed cell (the last line of a cell counts):
                       {"cell", "status": "done"|"failed", "error", "run_dir", "seconds", "axes",
-                       "labels", "finished", ...}
-    results.jsonl     one line per cell x image x metric, appended when the cell finishes:
+                       "labels", "finished", "study", "results": [{"image", "metric", "value"}]}
+    results.jsonl     one line per cell x image x metric of the cells done, rewritten from
+                      cells.jsonl when a cell finishes (and when a study run starts):
                       {"study", "cell", "axes", "labels", "image", "metric", "value", "run_dir"}
-    results.csv       the same table (axes as ``axis:<path>`` columns), rewritten from the jsonl;
+    results.csv       the same table (axes as ``axis:<path>`` columns);
     results.parquet   also, when pandas and pyarrow are installed
     sessions.jsonl    one line per ``invprob study run``: engine, workers, wall time, counts
     runs/<cell>/      the cell's run directory (``invprob.run(..., name=<cell>)``)
-    locks/<cell>.lock the process running that cell just now (pid, host)
+    locks/<cell>.lock the process running that cell just now (pid, host, boot_id, process_start)
 
-Nothing lost: every line is appended with one ``write`` and ``fsync``ed before the call
-returns, under a study-wide ``flock`` (two processes never interleave); a torn last line
-(a process killed while writing) is skipped by readers and never joined to the next one.
+Nothing lost: a cell is recorded by one line appended with one ``write`` (``O_APPEND``) and
+``fsync``ed before the call returns, under a study-wide ``flock`` (two processes never
+interleave); a torn last line (a process killed while writing) is skipped by readers and
+never joined to the next one. Readers of the tables keep the last row per (cell, image,
+metric) of the cells whose last line says ``done`` (:meth:`StudyDirectory.results`).
 Nothing run twice: a cell is run only by the process holding its lock file, created with
-``O_EXCL``; the lock of a process that died on this host is reclaimed.
+``O_EXCL``; the lock of a process that is gone is reclaimed (:mod:`invprob.liveness`: a pid
+now running another process, or this one after a container restart, is not the holder).
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import fcntl
 import io
 import json
@@ -38,8 +43,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from invprob.liveness import is_alive, is_this_process, this_process
+
 PLAN_FILE, CELLS_LOG, RESULTS_LOG = "cells.json", "cells.jsonl", "results.jsonl"
 RESULTS_CSV, RESULTS_PARQUET, SESSIONS_LOG, STUDY_FILE = "results.csv", "results.parquet", "sessions.jsonl", "study.yaml"
+ROW_FROM_CELL = ("study", "cell", "axes", "labels", "run_dir")
+"""The fields of a result row that its cell's line in ``cells.jsonl`` holds once for all its rows."""
 NOT_METRICS = ("name", "best_round")
 """Keys of a ``metrics.json`` image entry that are not metrics."""
 
@@ -93,7 +102,7 @@ class StudyDirectory:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def append(self, name: str, records: Iterable[Mapping[str, Any]]) -> None:
-        """Append ``records`` to ``name`` as JSON lines: one write, flushed and fsynced."""
+        """Append ``records`` to ``name`` as JSON lines: one ``write`` (``O_APPEND``), fsynced."""
         text = "".join(dumps(record) + "\n" for record in records)
         if not text:
             return
@@ -103,8 +112,10 @@ class StudyDirectory:
                 if _ends_torn(fd):
                     text = "\n" + text  # a killed writer's half line stays alone, and is skipped
                 data = text.encode("utf-8")
-                while data:
-                    data = data[os.write(fd, data) :]
+                written = os.write(fd, data)  # one write: a line is whole, or torn and skipped
+                if written != len(data):
+                    message = f"only {written} of {len(data)} bytes appended (is the disk full?)"
+                    raise OSError(errno.ENOSPC, message, str(self.path / name))
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -145,19 +156,21 @@ class StudyDirectory:
                     return False
                 continue
             with os.fdopen(fd, "w") as handle:
-                handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": now()}))
+                handle.write(json.dumps({**this_process(), "since": now()}))
                 handle.flush()
                 os.fsync(handle.fileno())
             return True
         return False
 
     def _reclaim(self, path: Path) -> bool:
-        """Remove the lock at ``path`` if its process died on this host; whether it was removed."""
+        """Remove the lock at ``path`` if its process is gone (:func:`invprob.liveness.is_alive`:
+        the same pid started at another time, or before a reboot, is another process); whether
+        it was removed."""
         with self.exclusive():  # two processes never both reclaim (and delete a fresh lock)
             holder = _read_lock(path)
             if holder is None:
                 return not path.exists()
-            if holder.get("host") != socket.gethostname() or _alive(holder.get("pid")):
+            if is_alive(holder):
                 return False
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
@@ -169,7 +182,7 @@ class StudyDirectory:
         swept = []
         for path in sorted(self.locks.glob("*.lock")) if self.locks.is_dir() else []:
             holder = _read_lock(path)
-            if holder is not None and holder.get("pid") != os.getpid() and self._reclaim(path):
+            if holder is not None and not is_this_process(holder) and self._reclaim(path):
                 swept.append(path.stem)
         return swept
 
@@ -177,20 +190,24 @@ class StudyDirectory:
         """Release the lock of ``cell`` if this process holds it."""
         path = self.locks / f"{cell}.lock"
         holder = _read_lock(path)
-        if holder is not None and holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
+        if holder is not None and is_this_process(holder):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
     def locked_elsewhere(self) -> set[str]:
         """Cells whose lock a live process other than this one holds."""
-        out = set()
-        for path in self.locks.glob("*.lock") if self.locks.is_dir() else []:
-            holder = _read_lock(path)
-            if holder is None or holder.get("pid") == os.getpid():
-                continue
-            if holder.get("host") != socket.gethostname() or _alive(holder.get("pid")):
-                out.add(path.stem)
-        return out
+        return {cell for cell in self._lock_names() if self.lock_holder(cell) is not None}
+
+    def lock_holder(self, cell: str) -> dict[str, Any] | None:
+        """The live process other than this one that holds the lock of ``cell`` (its lock file's
+        record: pid, host, boot_id, process_start, since), or None."""
+        holder = _read_lock(self.locks / f"{cell}.lock")
+        if holder is None or is_this_process(holder) or not is_alive(holder):
+            return None
+        return holder
+
+    def _lock_names(self) -> list[str]:
+        return sorted(path.stem for path in self.locks.glob("*.lock")) if self.locks.is_dir() else []
 
     # -- a cell's run directory ------------------------------------------------------------
 
@@ -218,45 +235,63 @@ class StudyDirectory:
         metrics: Mapping[str, Any] | None,
         extra: Mapping[str, Any] | None = None,
     ) -> None:
-        """Append a finished cell: its result rows (when done), then its line in ``cells.jsonl``
-        (the line that marks it finished comes last), then rewrite the tables."""
+        """Record a finished (or failed) cell as one line of ``cells.jsonl``, appended in one
+        ``write`` -- with its result rows when it is done -- then rewrite the tables made from
+        it (``results.jsonl``, ``.csv``, ``.parquet``). A process killed at any point leaves the
+        cell recorded whole or not at all, never its rows without its line."""
         run_dir = f"runs/{cell['cell']}"
-        if status == "done" and metrics is not None:
-            self.append(RESULTS_LOG, result_rows(study, cell, run_dir, metrics))
         line = {
             "cell": cell["cell"], "status": status, "error": error, "run_dir": run_dir, "seconds": seconds,
-            "axes": cell["axes"], "labels": cell["labels"], "finished": now(), **(extra or {}),
+            "axes": cell["axes"], "labels": cell["labels"], "finished": now(), "study": study, **(extra or {}),
         }  # fmt: skip
+        if status == "done" and metrics is not None:
+            rows = result_rows(study, cell, run_dir, metrics)
+            line["results"] = [{k: v for k, v in row.items() if k not in ROW_FROM_CELL} for row in rows]
         self.append(CELLS_LOG, [line])
         if status == "done":
             self.write_tables()
 
-    def write_tables(self) -> None:
-        """Rewrite ``results.csv`` (and ``results.parquet`` with pandas + pyarrow) from the jsonl.
+    def results(self) -> list[dict[str, Any]]:
+        """The result rows of every cell whose last line in ``cells.jsonl`` says ``done``: one per
+        (cell, image, metric), the last recorded winning.
 
-        Only rows of cells whose last record is ``done`` are kept (a cell that a killed process
-        half-recorded, then reran, appears once).
+        A cell recorded by an earlier version of invprob (its line has no ``results``) has its
+        rows in ``results.jsonl``, where a killed run could have left them twice: the same rule
+        applies (last row per key wins).
         """
-        done = {cell: record for cell, record in self.cell_states().items() if record.get("status") == "done"}
-        rows = [row for row in self.read(RESULTS_LOG) if row.get("cell") in done]
-        rows = _last_rows(rows)
-        axes = sorted({path for row in rows for path in row.get("axes", {})})
-        header = ["study", "cell", *(f"axis:{p}" for p in axes), *(f"label:{p}" for p in axes),
-                  "image", "metric", "value", "run_dir"]  # fmt: skip
-        flat = [_flat_row(row, axes) for row in rows]
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(flat)
-        _write_atomic(self.path / RESULTS_CSV, buffer.getvalue())
-        try:
-            import pandas as pd
-            import pyarrow  # noqa: F401 - pandas needs it for parquet
-        except ImportError:
-            return
-        tmp = self.path / f".{RESULTS_PARQUET}.{os.getpid()}.partial"
-        pd.DataFrame(flat, columns=header).to_parquet(tmp, index=False)
-        os.replace(tmp, self.path / RESULTS_PARQUET)
+        done = {cell: line for cell, line in self.cell_states().items() if line.get("status") == "done"}
+        older = {cell for cell, line in done.items() if "results" not in line}
+        rows = [row for row in self.read(RESULTS_LOG) if row.get("cell") in older] if older else []
+        for cell, line in done.items():
+            for row in line.get("results") or []:
+                if isinstance(row, dict):
+                    rows.append({"study": line.get("study"), "cell": cell, "axes": line.get("axes") or {},
+                                 "labels": line.get("labels") or {}, **row, "run_dir": line.get("run_dir")})  # fmt: skip
+        return _last_rows(rows)
+
+    def write_tables(self) -> None:
+        """Rewrite ``results.jsonl`` and ``results.csv`` (and ``results.parquet`` with pandas +
+        pyarrow) from :meth:`results`, atomically, one process at a time."""
+        with self.exclusive():  # a process holding older lines never replaces a newer table
+            rows = self.results()
+            _write_atomic(self.path / RESULTS_LOG, "".join(dumps(row) + "\n" for row in rows))
+            axes = sorted({path for row in rows for path in row.get("axes", {})})
+            header = ["study", "cell", *(f"axis:{p}" for p in axes), *(f"label:{p}" for p in axes),
+                      "image", "metric", "value", "run_dir"]  # fmt: skip
+            flat = [_flat_row(row, axes) for row in rows]
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(flat)
+            _write_atomic(self.path / RESULTS_CSV, buffer.getvalue())
+            try:
+                import pandas as pd
+                import pyarrow  # noqa: F401 - pandas needs it for parquet
+            except ImportError:
+                return
+            tmp = self.path / f".{RESULTS_PARQUET}.{os.getpid()}.partial"
+            pd.DataFrame(flat, columns=header).to_parquet(tmp, index=False)
+            os.replace(tmp, self.path / RESULTS_PARQUET)
 
 
 def result_rows(study: str, cell: Mapping[str, Any], run_dir: str, metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -306,18 +341,6 @@ def _read_lock(path: Path) -> dict[str, Any] | None:
         except ValueError:
             time.sleep(0.05)  # created, not yet written
     return {"host": socket.gethostname(), "pid": None}
-
-
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _write_atomic(path: Path, text: str) -> None:
