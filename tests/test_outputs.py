@@ -440,3 +440,43 @@ def test_metrics_json_stays_strict_when_a_value_is_not_finite(toy_registry, toy_
     metrics = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
     assert any(r["value"] is None for r in metrics["records"])
     assert not math.isnan(json.loads((result.directory / "environment.json").read_text())["seeds"]["recipe"])
+
+
+def test_a_metric_the_recipe_does_not_name_is_listed_quietly_when_unavailable(toy_registry, toy_recipe, tmp_path, capfd):
+    """A missing LPIPS backbone must not warn on every run that never asked for LPIPS."""
+    toy_registry.register_plugin(_UnavailableMetric(), distribution="invprob-toy-metrics")
+    result = _run(toy_recipe, ["data.samples=1", "~metrics"], out=tmp_path, registry=toy_registry)
+    err = capfd.readouterr().err
+    assert "needs-weights" not in err and "unavailable" not in err
+    assert result.metrics["unavailable"]["needs-weights"] == "backbone toy.pth is missing:\nput it in ~/toy"
+    assert "psnr" in result.metrics["mean"]  # the available defaults were computed
+
+
+def test_records_are_sorted_and_identical_whatever_the_hash_seed(toy_env, toy_recipe, tmp_path):
+    """Metric names went through a set: their order changed with PYTHONHASHSEED."""
+    script = (
+        "import json, sys, invprob; r = invprob.run(sys.argv[1], ['data.samples=2'], out=sys.argv[2], show_progress=False);"
+        "print(json.dumps([[k for k in e] for e in r.metrics['images']] + [[(x['index'], x['metric']) for x in r.metrics['records']]]))"
+    )
+    outputs = set()
+    for seed in ("1", "2", "3"):
+        done = subprocess.run([sys.executable, "-c", script, str(toy_recipe), str(tmp_path / seed)], env={**toy_env, "PYTHONHASHSEED": seed},
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        outputs.add(done.stdout.strip().splitlines()[-1])
+    assert len(outputs) == 1
+    records = json.loads(outputs.pop())[-1]
+    assert records == sorted(records) and len(records) == 2 * 5
+
+
+def test_metrics_json_says_which_way_each_value_is_better_and_which_the_solver_made_trivial(toy_registry, toy_recipe, tmp_path):
+    result = _run(toy_recipe, ["data.samples=2"], out=tmp_path, registry=toy_registry)
+    assert result.metrics["higher_is_better"] == {
+        "mse": False, "psnr": True, "psnr_missing": True, "ssim": True, "measurement_loss": False}
+    assert "trivial" not in result.metrics
+    pytest.importorskip("invprob_plugin_yeh")
+    blended = _run(toy_recipe, ["data.samples=2", "solver={type: yeh, params: {steps: 2}}", "operator={type: inpaint-center}",
+                                "outputs.gif=false"],
+                   out=tmp_path, registry=toy_registry)  # fmt: skip
+    assert set(blended.metrics["trivial"]) == {"measurement_loss"}
+    assert all(entry["measurement_loss"] == pytest.approx(0, abs=1e-12) for entry in blended.metrics["images"])

@@ -186,3 +186,12 @@ def test_new_plugin_refuses_a_bad_name_and_an_existing_folder(tmp_path):
     (tmp_path / "b").mkdir()
     existing = run_cli(["new-plugin", "blurry", "--kind", "operator", "--out", str(tmp_path / "b")])
     assert existing.returncode == 2 and "already exists" in existing.stderr
+
+
+def test_new_plugin_says_what_it_wrote_in_plain_english(tmp_path):
+    done = run_cli(["new-plugin", "blurry", "--kind", "operator", "--out", str(tmp_path / "c")])
+    assert done.returncode == 0 and "an operator named 'blurry'" in done.stdout
+    from invprob.hints import with_article
+
+    assert [with_article(w) for w in ("operator", "loss", "int", "OrderedDict")] == [
+        "an operator", "a loss", "an int", "an OrderedDict"]

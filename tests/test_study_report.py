@@ -55,6 +55,16 @@ def _png(path: Path, value: int, size: int = 8) -> None:
     Image.fromarray(pixels).save(path)
 
 
+DIRECTIONS = {"psnr": True, "mse": False}
+"""What a run's metrics.json declares for these metrics (their components' ``higher_is_better``)."""
+
+
+def declare(run_dir: Path, directions: dict[str, bool | None], trivial: dict[str, str] | None = None) -> None:
+    """The part of a run's metrics.json the report reads: directions and trivial metrics."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "metrics.json").write_text(json.dumps({"higher_is_better": directions, **({"trivial": trivial} if trivial else {})}))
+
+
 def make_study(root: Path, *, failed: str | None = "ilo-0.2-lr1", pending: int = 0) -> Path:
     """A study over solver x operator.params.observed x solver.params.lr with three images.
 
@@ -82,6 +92,7 @@ def make_study(root: Path, *, failed: str | None = "ilo-0.2-lr1", pending: int =
         finished.append({**record, "status": "done", "error": None})
         run = study / "runs" / cell / "images"
         run.mkdir(parents=True)
+        declare(run.parent, DIRECTIONS)
         mean = expected_psnr(labels["solver"], axes["operator.params.observed"], axes["solver.params.lr"])
         for index, (image, offset) in enumerate(zip(IMAGES, OFFSETS)):
             stem = f"{index:04d}_{image}"
@@ -335,6 +346,8 @@ def write_study(root: Path, cells: list[tuple[dict[str, Any], dict[str, str], li
     study = root / "study"
     (study / "runs").mkdir(parents=True)
     plan = [{"cell": f"c{i}", "axes": axes, "labels": labels} for i, (axes, labels, _) in enumerate(cells)]
+    for entry in plan:
+        declare(study / "runs" / entry["cell"], {"psnr": True})
     finished = [{**entry, "status": "done", "error": None, "run_dir": f"runs/{entry['cell']}", "seconds": 1.0}
                 for entry in plan]  # fmt: skip
     rows = [{"cell": f"c{i}", "image": f"im{k}", "metric": "psnr", "value": v}
@@ -394,3 +407,65 @@ def test_best_of_also_gives_the_papers_per_image_best(tmp_path: Path) -> None:
     assert choice.per_image.mean == pytest.approx(17.5) and choice.per_image.se == pytest.approx(2.5)
     row = Page(write_report(study_dir, best_of="solver.params.lr").read_text()).body_rows("best-of")[0]
     assert [float(c["attrs"]["data-mean"]) for c in row["cells"] if "data-mean" in c["attrs"]] == [15.0, 17.5]
+
+
+# -- which way is better, and values that say nothing ------------------------------------
+
+
+def _methods_study(tmp_path: Path, directions: dict[str, bool | None]) -> Path:
+    """Yeh's Table 1 in small: CSGM, Yeh and Yeh + blend on two masks, with the measurement
+    loss, psnr_missing and a third-party metric; blending makes Yeh's measurement loss 0."""
+    study = tmp_path / "methods"
+    (study / "runs").mkdir(parents=True)
+    plan, finished, rows = [], [], []
+    values = {"CSGM": (0.02, 18.0, 0.4), "Yeh": (0.01, 19.0, 0.5), "Yeh + blend": (0.0, 20.0, 0.6)}
+    for method, (loss, missing, sharp) in values.items():
+        for mask in ("center", "random"):
+            cell = f"{method}-{mask}".replace(" + ", "+")
+            axes = {"solver": {"type": "yeh" if "Yeh" in method else "csgm"}, "operator": {"type": f"inpaint-{mask}"}}
+            plan.append({"cell": cell, "axes": axes, "labels": {"solver": method, "operator": mask}})
+            finished.append({"cell": cell, "status": "done", "error": None, "run_dir": f"runs/{cell}", "seconds": 1.0})
+            trivial = {"measurement_loss": "0 by construction: Poisson blending"} if method == "Yeh + blend" else None
+            declare(study / "runs" / cell, directions, trivial)
+            for k, offset in enumerate((-0.5, 0.5)):
+                for metric, value in (("measurement_loss", loss * (1 + offset) if loss else 0.0),
+                                      ("psnr_missing", missing + offset), ("sharpness", sharp + offset)):
+                    rows.append({"cell": cell, "image": f"im{k}", "metric": metric, "value": value})
+    (study / "cells.json").write_text(json.dumps(plan))
+    (study / "cells.jsonl").write_text("".join(json.dumps(r) + "\n" for r in finished))
+    (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return study
+
+
+def _bold(page: Page, table: str) -> list[tuple[str, int]]:
+    return [(r["attrs"]["data-row"], j) for r in page.body_rows(table)
+            for j, c in enumerate(r["cells"]) if "best" in c["attrs"].get("class", "").split()]  # fmt: skip
+
+
+def test_directions_come_from_what_the_runs_metric_components_declare(tmp_path: Path) -> None:
+    study_dir = _methods_study(tmp_path, {"measurement_loss": False, "psnr_missing": True, "sharpness": None})
+    study = read_results(study_dir)
+    assert study.directions == {"measurement_loss": False, "psnr_missing": True}
+    text = write_report(study_dir, samples=0).read_text()
+    page = Page(text)
+    assert _bold(page, "means-psnr_missing") == [("Yeh + blend", 1), ("Yeh + blend", 2)]
+    assert "psnr_missing (higher is better)" in text
+    # a metric that declares no direction: nothing bold, and a note that says why
+    assert _bold(page, "means-sharpness") == []
+    assert re.search(r'data-note="direction">sharpness declares no direction', text)
+
+
+def test_a_metric_the_solver_made_trivial_is_footnoted_never_bold_or_chosen(tmp_path: Path) -> None:
+    study_dir = _methods_study(tmp_path, {"measurement_loss": False, "psnr_missing": True})
+    text = write_report(study_dir, samples=0).read_text()
+    page = Page(text)
+    # Yeh + blend's 0 ± 0 would be the lowest; it is not ranked, Yeh's 0.01 is the best
+    assert _bold(page, "means-measurement_loss") == [("Yeh", 1), ("Yeh", 2)]
+    blend = next(r for r in page.body_rows("means-measurement_loss") if r["attrs"]["data-row"] == "Yeh + blend")
+    assert all("trivial" in c["attrs"].get("class", "") and c["text"].endswith("†") for c in blend["cells"][1:])
+    note = re.search(r'data-note="trivial">(.*?)</p>', text).group(1)
+    assert "measurement_loss is trivial in 2 cells: solver=Yeh + blend" in note and "Poisson blending" in note
+    study = read_results(study_dir)
+    (choice,) = [c for c in select_best(study, "solver", "measurement_loss", higher_is_better=False)
+                 if dict(c.setting)["operator"] == "center"]  # fmt: skip
+    assert choice.chosen.id == "Yeh-center" and choice.per_image.mean == pytest.approx(0.01)

@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from invprob.hints import with_article
 from invprob.recipe import DEFAULT_FIT, FitPolicy
 from invprob.unit_range import RangeError, check_unit_images
 
@@ -547,4 +548,4 @@ def _single_tensor(tensors: object, spec: Path) -> torch.Tensor:
             return next(iter(tensors.values()))
         keys = ", ".join(map(str, tensors))
         raise DataError(f"data.observation: {spec} holds several tensors ({keys}); name the one to use 'observation'")
-    raise DataError(f"data.observation: {spec} holds a {type(tensors).__name__}, not a tensor")
+    raise DataError(f"data.observation: {spec} holds {with_article(type(tensors).__name__)}, not a tensor")

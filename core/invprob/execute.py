@@ -230,10 +230,15 @@ def _public_observations(solved: Solved) -> torch.Tensor | list[torch.Tensor] | 
 
 
 def _say_unavailable(components: Components, *, given_observation: bool) -> None:
-    """One line on the terminal per metric that this run cannot compute (``metrics.json``
-    records the same under ``unavailable``)."""
+    """One line on the terminal per metric the recipe names that this run cannot compute.
+
+    ``metrics.json`` records every unavailable metric under ``unavailable``; those the recipe
+    did not name (it names none: every installed metric is tried) are listed there quietly, so
+    that a missing LPIPS backbone does not warn on every run that never asked for LPIPS."""
+    named = set(components.recipe.metrics or ())
     for name, reason in components.unavailable.items():
-        _warn(f"metric {name} is unavailable: {' '.join(reason.split())}")
+        if name in named:
+            _warn(f"metric {name} is unavailable: {' '.join(reason.split())}")
     if given_observation and components.metrics:
         _warn(f"metrics {', '.join(components.metrics)} are not computed: {outputs.NO_GROUND_TRUTH}")
 

@@ -19,6 +19,14 @@ def suggest(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     return difflib.get_close_matches(word, list(candidates), n=n, cutoff=0.6)
 
 
+def with_article(word: str) -> str:
+    """``word`` with its indefinite article: ``"an operator"``, ``"a loss"``, ``"an int"``.
+
+    By the first letter (a vowel takes "an"): right for the component kinds and type names
+    messages name."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
 def singular(kind: str) -> str:
     """``"losses"`` -> ``"loss"``, ``"solvers"`` -> ``"solver"``."""
     return kind[:-2] if kind.endswith("sses") else kind[:-1]

@@ -702,7 +702,10 @@ def write_outputs(
     ``pandas.DataFrame(json.load(f)["records"])`` is the whole table (and several runs'
     records concatenate into one). When the operator observes a subset of the pixels
     (``observed_mask()``) and ``psnr`` is computed, ``psnr_missing`` is the PSNR over the
-    missing pixels alone, the number inpainting papers report.
+    missing pixels alone, the number inpainting papers report. ``higher_is_better`` maps each
+    value's name to its direction (:func:`metric_directions`); ``trivial`` (when present) maps
+    a value the solver's post-processing makes trivial to the reason
+    (``SolverResult.trivial_metrics``).
     ``operators`` are the batches' own operators (default: the run's); a run without a
     generator may solve images of several sizes, batch by batch: then ``truth`` is a list and
     images, metrics and the grid are made image by image.
@@ -742,6 +745,10 @@ def write_outputs(
     metrics["mean"] = {metric: _mean([v for v in values[metric] if v is not None]) for metric in values}
     metrics["mean"]["measurement_loss"] = _mean([v for v in measurement_loss if math.isfinite(v)])
     metrics["records"] = _records(metrics)
+    metrics["higher_is_better"] = metric_directions(components.metrics, [*sorted(values), "measurement_loss"])
+    trivial = {name: reason for r in results for name, reason in r.trivial_metrics.items()}
+    if trivial:
+        metrics["trivial"] = trivial
     metrics["timings"] = [r.timings for r in results]
     notes = [note for r in results for note in r.notes]
     if notes:
@@ -854,18 +861,38 @@ def describe_run(recipe: Recipe) -> dict[str, Any]:
     }
 
 
+OWN_DIRECTIONS: dict[str, bool] = {"measurement_loss": False}
+"""Which way is better for the loss the solver minimises, which every run records."""
+DERIVED_FROM = {"psnr_missing": "psnr"}
+"""Values a run derives from a metric, which go the same way as it."""
+
+
+def metric_directions(built: Mapping[str, Any], names: Sequence[str]) -> dict[str, bool | None]:
+    """``metrics.json``'s ``higher_is_better``: for each of ``names``, what its metric component
+    declares (``Metric.higher_is_better``; ``psnr_missing`` goes as ``psnr``), or
+    :data:`OWN_DIRECTIONS`; None where a metric
+    declares nothing (a study's report then ranks nothing by it, and says so)."""
+    out: dict[str, bool | None] = {}
+    for name in names:
+        source = DERIVED_FROM.get(name, name)
+        declared = getattr(type(built[source]), "higher_is_better", None) if source in built else OWN_DIRECTIONS.get(name)
+        out[name] = declared if isinstance(declared, bool) else None
+    return out
+
+
 RECORD_FIELDS = ("recipe", "solver", "operator", "seed", "index", "image", "metric", "value")
 """The columns of ``metrics.json``'s ``records``."""
 
 
 def _records(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One flat record per image and value (``best_round`` is not a metric and is left out)."""
+    """One flat record per image and value (``best_round`` is not a metric and is left out),
+    sorted by image index, then metric name: identical runs write identical files."""
     run = {"recipe": metrics["recipe"]["name"], "solver": metrics["solver"], "operator": metrics["operator"],
            "seed": metrics["seed"]}  # fmt: skip
     return [
-        {**run, "index": index, "image": entry["name"], "metric": metric, "value": value}
+        {**run, "index": index, "image": entry["name"], "metric": metric, "value": entry[metric]}
         for index, entry in enumerate(metrics["images"])
-        for metric, value in entry.items()
+        for metric in sorted(entry)
         if metric not in ("name", "best_round")
     ]
 
@@ -893,7 +920,7 @@ def _metrics_by_batch(
         if "psnr" in batch and missing is not None:
             in_hole = partial(psnr_in_region, region=missing.to(reconstruction.device))
             batch["psnr_missing"] = evaluate({"psnr_missing": in_hole}, reconstruction, target)["psnr_missing"]
-        for name in {*values, *batch}:
+        for name in dict.fromkeys([*values, *batch]):  # a set's order changes from run to run
             values.setdefault(name, [None] * offset).extend(batch.get(name, [None] * count))
         notes += _psnr_notes(reconstruction, target, missing)
         offset += count

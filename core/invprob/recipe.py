@@ -77,7 +77,7 @@ from invprob.params import (
     needs_no_params,
     nested_component_fields,
 )
-from invprob.hints import singular, suggest, unknown_component_message
+from invprob.hints import singular, suggest, unknown_component_message, with_article
 from invprob.registry import Component, Registry, default_registry
 
 MAX_FILE_BYTES = 64 << 10
@@ -1159,7 +1159,7 @@ def _mask_problems(data: Mapping[str, Any], registry: Registry) -> list[RecipePr
         for path, spec in _specs_at(data.get(section), (section,)):
             component = registry.components[kind].get(spec["type"])
             if component is not None and component.params_model.needs_mask:
-                other = instead.get(kind, f"a {singular(kind)} that needs no mask")
+                other = instead.get(kind, f"{with_article(singular(kind))} that needs no mask")
                 problems.append(
                     RecipeProblem(
                         format_path((*path, "type")),

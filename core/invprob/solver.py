@@ -34,6 +34,10 @@ class SolverResult:
     user that the run records in ``metrics.json`` (PULSE: the target loss was not reached).
     ``rounds`` says what each round of a latent-search solver optimised (:func:`round_entry`);
     the run writes it to ``metrics.json``.
+    ``trivial_metrics`` names the metrics the solver's own post-processing makes trivial, each
+    with the reason (Yeh's Poisson blending copies the observed pixels into the result, so its
+    ``measurement_loss`` is 0 by construction): the run records them under ``trivial`` in
+    ``metrics.json``, and a study's report neither ranks nor bolds by them.
     """
 
     best_image: torch.Tensor
@@ -49,6 +53,7 @@ class SolverResult:
     extra_images: dict[str, torch.Tensor] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     rounds: list[dict] = field(default_factory=list)
+    trivial_metrics: dict[str, str] = field(default_factory=dict)
 
 
 def constraint_name(constraint: object) -> str:

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from invprob.generator import IMAGE, Generator, LatentSpace, TensorStage
+from invprob.hints import with_article
 from invprob.params import Params
 from invprob.registry import Component, Components, Registry
 
@@ -218,7 +219,7 @@ def extract_live_components(data: Mapping[str, Any]) -> tuple[dict[str, Any], di
         if not isinstance(value, expected):
             hint = _HINTS.get(section, "")
             raise TypeError(
-                f"{section}: a {type(value).__name__} object is not an invprob {expected.__name__}"
+                f"{section}: {with_article(type(value).__name__)} object is not an invprob {expected.__name__}"
                 + (f"; {hint}" if hint else "")
             )
         live[(kind, name)] = value
@@ -261,7 +262,7 @@ def with_live_components(registry: Registry, live: Mapping[tuple[str, str], Any]
             factory=lambda params, context, value=value: value,
             params_model=_live_params_model(value),
             distribution=LIVE_DISTRIBUTION,
-            description=f"a {type(value).__name__} object given from Python",
+            description=f"{with_article(type(value).__name__)} object given from Python",
         )
     return child
 

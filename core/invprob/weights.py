@@ -24,6 +24,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from invprob.hints import with_article
+
 
 class WeightsNotFoundError(FileNotFoundError):
     """A weight file is missing; the message names it and every place looked in."""
@@ -119,7 +121,7 @@ def load_state_dict(path: str | Path, *, what: str = "weights") -> dict[str, tor
     else:
         state = _torch_load(path, what)
         if not isinstance(state, Mapping):
-            raise WeightsMismatchError(f"{what} file {path} holds a {type(state).__name__}, not a state dict")
+            raise WeightsMismatchError(f"{what} file {path} holds {with_article(type(state).__name__)}, not a state dict")
         state = dict(state)
     record(path)
     return state

@@ -165,12 +165,13 @@ def _configure_new_plugin(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_new_plugin(args: argparse.Namespace) -> int:
+    from invprob.hints import with_article
     from invprob.scaffold import PluginNames, check_name, write_plugin
 
     names = PluginNames(check_name(args.name))
     out = args.out or Path(names.distribution)
     written = write_plugin(names.name, args.kind, out)
-    print(f"wrote {len(written)} files to {out}/ ({names.distribution}, a {args.kind} named {names.name!r})")
+    print(f"wrote {len(written)} files to {out}/ ({names.distribution}, {with_article(args.kind)} named {names.name!r})")
     print(f"  pip install -e '{out}[test]' && pytest {out}")
     return 0
 

@@ -8,7 +8,14 @@
   ``seconds``); a later line for the same cell (a rerun) replaces an earlier one;
 - ``results.jsonl``: one line per cell x image x metric (``value`` is ``null`` where the
   metric has no finite value);
-- ``runs/<cell>/images/``: each run's observed, reconstructed and true images.
+- ``runs/<cell>/images/``: each run's observed, reconstructed and true images;
+- ``runs/<cell>/metrics.json``: which way each metric is better (``higher_is_better``, as its
+  metric component declares it) and which metrics the cell's solver made trivial (``trivial``:
+  Yeh's Poisson blending makes the measurement loss 0 by construction).
+
+A metric's direction comes from its metric component, never from its name: a metric that
+declares none is shown without a best entry, with a note. A value its solver made trivial is
+shown with a footnote and is never bold, ranked or chosen by ``best_of``.
 
 The report holds: the progress of the study (cells done, failed, not run yet) and every failed
 cell with its error; for each metric a table of means with standard errors over images (rows:
@@ -39,17 +46,8 @@ from typing import Any
 
 REPORT_NAME = "report.html"
 
-KNOWN_DIRECTIONS: dict[str, bool] = {
-    "psnr": True,
-    "ssim": True,
-    "mse": False,
-    "lpips": False,
-    "measurement_loss": False,
-}
-"""Which way is better for the metrics the project ships (``Metric.higher_is_better``) and the
-measurement loss every run records. A row of ``results.jsonl`` that carries
-``higher_is_better`` overrides this; other metrics need ``higher_is_better=`` when they are the
-``best_of`` metric."""
+METRIC_ORDER = ("psnr", "psnr_missing", "ssim", "mse", "lpips", "measurement_loss")
+"""The order of the tables of the metrics the project ships; others follow by name."""
 
 MISSING = "—"
 """The label of an axis a cell does not have (a study whose groups vary different fields)."""
@@ -127,8 +125,10 @@ class Results:
     ``axes``: every axis path in plan order; ``cells``: the plan's cells (and any recorded
     cell the plan no longer has) with how they ended; ``values``: ``(cell id, metric)`` ->
     ``{image name: value}``, for done cells; ``metrics``: the metrics recorded, the project's own
-    first; ``directions``: which way each known metric is better; ``warnings``: lines of the
-    files that were skipped, shown in the report.
+    first; ``directions``: which way each metric is better, as the runs' metric components
+    declare it (a metric that declares none is absent); ``trivial``: ``(cell id, metric)`` ->
+    why that cell's solver made the metric trivial; ``warnings``: lines of the files that were
+    skipped, shown in the report.
     """
 
     directory: Path
@@ -138,12 +138,18 @@ class Results:
     values: dict[tuple[str, str], dict[str, float | None]] = field(default_factory=dict)
     metrics: list[str] = field(default_factory=list)
     directions: dict[str, bool] = field(default_factory=dict)
+    trivial: dict[tuple[str, str], str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
     def stat(self, cell: CellRecord | str, metric: str) -> Stat:
         """Mean and standard error of ``metric`` over the images of ``cell``."""
         cell_id = cell.id if isinstance(cell, CellRecord) else cell
         return Stat.of(list(self.values.get((cell_id, metric), {}).values()))
+
+    def is_trivial(self, cell: CellRecord | str, metric: str) -> bool:
+        """Whether ``cell``'s solver made ``metric`` trivial (never ranked)."""
+        cell_id = cell.id if isinstance(cell, CellRecord) else cell
+        return (cell_id, metric) in self.trivial
 
     def by_status(self, status: str) -> list[CellRecord]:
         return [c for c in self.cells if c.status == status]
@@ -247,15 +253,44 @@ def read_results(study_dir: str | Path) -> Results:
         if cell_id in cells and cells[cell_id].status == "done":
             per_metric.setdefault((cell_id, metric), {})[image] = value
 
+    declared, trivial = _run_declarations(cells.values(), warnings)
     axes: list[str] = []
     for cell in cells.values():
         axes.extend(a for a in cell.axes if a not in axes)
     study_name = directory.resolve().name
     return Results(
         directory, study_name, axes, list(cells.values()), per_metric,
-        sorted(metrics, key=_metric_order), {**{m: d for m, d in KNOWN_DIRECTIONS.items() if m in metrics}, **directions},
-        warnings,
+        sorted(metrics, key=_metric_order), {**declared, **directions}, trivial, warnings,
     )  # fmt: skip
+
+
+def _run_declarations(
+    cells: Iterable[CellRecord], warnings: list[str]
+) -> tuple[dict[str, bool], dict[tuple[str, str], str]]:
+    """What the done cells' ``metrics.json`` declare: each metric's direction, and the metrics
+    each cell's solver made trivial. Two runs that disagree on a direction make it unknown."""
+    directions: dict[str, bool | None] = {}
+    trivial: dict[tuple[str, str], str] = {}
+    for cell in cells:
+        path = cell.run_dir / "metrics.json" if cell.status == "done" and cell.run_dir is not None else None
+        if path is None or not path.is_file():
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            warnings.append(f"cannot read {path}; the directions of its metrics are not taken from it")
+            continue
+        if not isinstance(data, Mapping):
+            continue
+        for metric, better in dict(data.get("higher_is_better") or {}).items():
+            if not isinstance(better, bool):
+                continue
+            if directions.setdefault(metric, better) not in (better, None):
+                warnings.append(f"runs disagree on which way {metric} is better ({path}); it is not ranked")
+                directions[metric] = None
+        for metric, reason in dict(data.get("trivial") or {}).items():
+            trivial[(cell.id, str(metric))] = str(reason)
+    return {m: d for m, d in directions.items() if d is not None}, trivial
 
 
 def _cell(entry: Mapping[str, Any]) -> CellRecord:
@@ -286,8 +321,7 @@ def _jsonl(path: Path, warnings: list[str]) -> Iterable[tuple[int, dict[str, Any
 
 
 def _metric_order(metric: str) -> tuple[int, str]:
-    order = list(KNOWN_DIRECTIONS)
-    return (order.index(metric) if metric in order else len(order), metric)
+    return (METRIC_ORDER.index(metric) if metric in METRIC_ORDER else len(METRIC_ORDER), metric)
 
 
 def is_number(value: Any) -> bool:
@@ -355,8 +389,8 @@ def select_best(study: Results, axis: str, metric: str, higher_is_better: bool) 
     """For each setting of the axes other than ``axis``, the cell whose mean ``metric`` is best.
 
     Settings come in plan order; a tie goes to the candidate first in the plan. Cells that
-    failed or have no value of ``metric`` are never chosen (a setting where no cell has one
-    has ``chosen=None``).
+    failed, have no value of ``metric`` or whose solver made ``metric`` trivial are never
+    chosen (a setting where no cell has one has ``chosen=None``).
     """
     others = [a for a in study.axes if a != axis]
     groups: dict[tuple[tuple[str, str], ...], list[tuple[CellRecord, Stat]]] = {}
@@ -365,10 +399,12 @@ def select_best(study: Results, axis: str, metric: str, higher_is_better: bool) 
     sign = 1.0 if higher_is_better else -1.0
     choices = []
     for key, candidates in groups.items():
-        scored = [(cell, s) for cell, s in candidates if s.mean is not None]
+        scored = [(cell, s) for cell, s in candidates if s.mean is not None and not study.is_trivial(cell, metric)]
         chosen = max(scored, key=lambda pair: sign * pair[1].mean)[0] if scored else None  # type: ignore[operator]
         per_image: dict[str, list[float]] = {}
         for cell, _ in candidates:
+            if study.is_trivial(cell, metric):
+                continue
             for image, value in study.values.get((cell.id, metric), {}).items():
                 if value is not None and math.isfinite(value):
                     per_image.setdefault(image, []).append(value)
@@ -378,14 +414,15 @@ def select_best(study: Results, axis: str, metric: str, higher_is_better: bool) 
 
 
 def direction(study: Results, metric: str, higher_is_better: bool | None, *, needed: bool) -> bool | None:
-    """Which way ``metric`` is better: the option, else what the results or
-    :data:`KNOWN_DIRECTIONS` say; a :class:`ReportError` when ``needed`` and nobody knows."""
+    """Which way ``metric`` is better: the option, else what its metric component declared in
+    the runs; a :class:`ReportError` when ``needed`` and nobody knows."""
     if higher_is_better is not None:
         return higher_is_better
     known = study.directions.get(metric)
     if known is None and needed:
         raise ReportError(
-            f"which way metric {metric!r} is better is not known; pass --higher-is-better or --lower-is-better"
+            f"metric {metric!r} declares no direction (its component has no higher_is_better); "
+            "pass --higher-is-better or --lower-is-better"
         )
     return known
 
@@ -435,6 +472,8 @@ def write_report(
     better = (
         direction(study, chosen_metric, higher_is_better, needed=best_of is not None) if chosen_metric else None
     )
+    if chosen_metric is not None and higher_is_better is not None:
+        study.directions[chosen_metric] = higher_is_better  # the tables rank by it too
     choices = None
     if best_of is not None and chosen_metric is not None and better is not None:
         choices = select_best(study, best_of, chosen_metric, better)
@@ -470,7 +509,7 @@ def add_report_arguments(parser: Any) -> None:
                              "(default: solver when varied, else the first non-numeric axis)")  # fmt: skip
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--higher-is-better", dest="higher_is_better", action="store_const", const=True,
-                       help="--metric is better when higher (needed only for metrics the report does not know)")
+                       help="--metric is better when higher (needed only for a metric that declares no direction)")
     which.add_argument("--lower-is-better", dest="higher_is_better", action="store_const", const=False,
                        help="--metric is better when lower")  # fmt: skip
     parser.add_argument("--samples", type=int, default=3, help="sample thumbnails per method and setting (default 3)")

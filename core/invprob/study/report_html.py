@@ -87,7 +87,7 @@ div.scroll { overflow-x: auto; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; vertical-align: top; white-space: nowrap; }
 th { background: #f4f4f4; white-space: nowrap; } th.axis { color: #666; font-weight: normal; font-style: italic; }
 td.text, th.text { text-align: left; }
-td.best { font-weight: bold; background: #eef6ee; }
+td.best { font-weight: bold; background: #eef6ee; } td.trivial { color: #777; }
 td.failed { color: #a00; white-space: normal; } td.pending { color: #888; }
 pre { white-space: pre-wrap; margin: 0; max-width: 60em; text-align: left; font-size: 12px; }
 .summary span { margin-right: 1.5em; } .done { color: #060; } .bad { color: #a00; } .muted { color: #666; }
@@ -160,13 +160,21 @@ def fmt_stat(stat: Stat) -> str:
     return fmt(stat.mean) if stat.se is None else f"{fmt(stat.mean)} ± {stat.se:.2g}"
 
 
-def _stat_cell(stat: Stat, *, best: bool = False) -> Markup:
+TRIVIAL_MARK = "†"
+"""Marks a value that the cell's solver made trivial (see the footnote under its table)."""
+
+
+def _stat_cell(stat: Stat, *, best: bool = False, trivial: str | None = None) -> Markup:
     title = f"n = {stat.n} images" + (f", {stat.missing} without a finite value" if stat.missing else "")
     mean = None if stat.mean is None else repr(stat.mean)
+    if trivial is not None:
+        return tag("td", fmt_stat(stat), tag("sup", TRIVIAL_MARK), class_="trivial",
+                   title=f"{title}; trivial, not ranked: {trivial}", data_mean=mean, data_n=stat.n)  # fmt: skip
     return tag("td", fmt_stat(stat), class_="best" if best else None, title=title, data_mean=mean, data_n=stat.n)
 
 
 def _best_flags(stats: Sequence[Stat | None], higher_is_better: bool | None) -> list[bool]:
+    """Which of ``stats`` hold the best mean (None entries, unranked ones, are never best)."""
     means = [s.mean if s is not None else None for s in stats]
     present = [m for m in means if m is not None]
     if higher_is_better is None or len(present) < 2:
@@ -330,7 +338,12 @@ def _tables(
             (i, j): study.stat(index[(r, c)], metric) if (r, c) in index and index[(r, c)].status == "done" else None
             for i, r in enumerate(rows) for j, c in enumerate(columns)
         }  # fmt: skip
-        best = {j: _best_flags([stats[(i, j)] for i in range(len(rows))], better) for j in range(len(columns))}
+        trivial = {
+            (i, j): study.trivial.get((index[(r, c)].id, metric)) if (r, c) in index else None
+            for i, r in enumerate(rows) for j, c in enumerate(columns)
+        }  # fmt: skip
+        ranked = {key: None if trivial[key] is not None else stat for key, stat in stats.items()}
+        best = {j: _best_flags([ranked[(i, j)] for i in range(len(rows))], better) for j in range(len(columns))}
         body = []
         for i, r in enumerate(rows):
             tds = []
@@ -339,7 +352,7 @@ def _tables(
                 if cell is None:
                     tds.append(tag("td", ""))
                 elif cell.status == "done":
-                    tds.append(_stat_cell(stats[(i, j)] or Stat(None, None, 0), best=best[j][i]))
+                    tds.append(_stat_cell(stats[(i, j)] or Stat(None, None, 0), best=best[j][i], trivial=trivial[(i, j)]))
                 else:
                     text = "failed" if cell.status == "failed" else "not run yet"
                     tds.append(tag("td", text, class_=cell.status, title=cell.error))
@@ -349,7 +362,29 @@ def _tables(
         parts.append(tag("h3", f"{metric}{side}"))
         parts.append(_scroll(tag("table", tag("thead", head), tag("tbody", body), class_="means", id=f"means-{metric}",
                                  data_metric=metric)))  # fmt: skip
+        parts.extend(_metric_notes(study, metric, [c for c in shown if c.status == "done"]))
     return Markup("".join(parts))
+
+
+def _metric_notes(study: Results, metric: str, cells: Sequence[CellRecord]) -> list[Markup]:
+    """The notes under a metric's table: that it declares no direction (nothing is bold), and a
+    footnote per reason some cells' values are trivial (not ranked)."""
+    notes = []
+    if study.directions.get(metric) is None:
+        notes.append(tag("p", f"{metric} declares no direction (its metric component says neither higher nor lower "
+                              "is better), so no entry is marked best.", class_="muted note", data_note="direction"))  # fmt: skip
+    reasons: dict[str, list[CellRecord]] = {}
+    for cell in cells:
+        reason = study.trivial.get((cell.id, metric))
+        if reason is not None:
+            reasons.setdefault(reason, []).append(cell)
+    for reason, trivial in reasons.items():
+        shared = [f"{a}={trivial[0].label(a)}" for a in study.axes
+                  if len({c.label(a) for c in trivial}) == 1 and trivial[0].axes.get(a) is not None]  # fmt: skip
+        which = f"{len(trivial)} cell{'s' if len(trivial) != 1 else ''}" + (f": {', '.join(shared)}" if shared else "")
+        notes.append(tag("p", tag("sup", TRIVIAL_MARK), f" {metric} is trivial in {which}, so it is neither ranked "
+                              f"nor marked best there: {reason}.", class_="muted note", data_note="trivial"))  # fmt: skip
+    return notes
 
 
 def _all_cells(study: Results) -> Markup:
@@ -358,8 +393,9 @@ def _all_cells(study: Results) -> Markup:
     rows = []
     for cell in study.cells:
         metrics = [
-            _stat_cell(study.stat(cell, m)) if cell.status == "done" else tag("td", "") for m in study.metrics
-        ]
+            _stat_cell(study.stat(cell, m), trivial=study.trivial.get((cell.id, m))) if cell.status == "done"
+            else tag("td", "") for m in study.metrics
+        ]  # fmt: skip
         rows.append(tag(
             "tr", tag("td", cell.id, class_="text"), [tag("td", cell.label(a), class_="text") for a in study.axes],
             tag("td", cell.status, class_=f"text {cell.status}"), tag("td", fmt(cell.seconds)), metrics,

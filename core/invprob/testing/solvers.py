@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from invprob.hints import with_article
 from invprob.problem import InverseProblem
 from invprob.progress import Monitor
 from invprob.solver import Solver, SolverResult
@@ -26,7 +27,7 @@ def run_solver(solver: Solver, problem: InverseProblem, *, seed: int = 0, stop: 
         monitor.request_stop()
     result = solver.solve(problem, rng=seeded(seed), monitor=monitor)
     if not isinstance(result, SolverResult):
-        raise AssertionError(f"solve returned a {type(result).__qualname__}, not an invprob.solver.SolverResult")
+        raise AssertionError(f"solve returned {with_article(type(result).__qualname__)}, not an invprob.solver.SolverResult")
     return result, monitor
 
 

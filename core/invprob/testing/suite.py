@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 import pytest
 
 from invprob.context import BuildContext
+from invprob.hints import with_article
 from invprob.registry import Component, Registry, canonical_distribution_name, new_registry
 
 
@@ -159,7 +160,7 @@ class ConformanceSuite:
         if not isinstance(built, self.expected_type):
             expected = f"{self.expected_type.__module__}.{self.expected_type.__qualname__}"
             raise ComponentBuildError(
-                f"the factory of {case.describe()} returned a {type(built).__qualname__}, "
+                f"the factory of {case.describe()} returned {with_article(type(built).__qualname__)}, "
                 f"not an instance of {expected}"
             )
         return built

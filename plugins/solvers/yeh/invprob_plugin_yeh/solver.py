@@ -69,7 +69,15 @@ class YehSolver(Solver):
                 result.frames = list(poisson_blend(frames.flatten(0, 1), observation, masks).unflatten(0, (count, -1)))
             result.timings["blend"] = time.perf_counter() - started
             result.notes.append(pre_blend_note(pre_blend_loss))
+            result.trivial_metrics["measurement_loss"] = BLENDED_MEASUREMENT_LOSS
         return result
+
+
+BLENDED_MEASUREMENT_LOSS = (
+    "0 by construction: Poisson blending copies the observed pixels into the result "
+    "(the note gives the loss of G(z*) before blending)"
+)
+"""Why Yeh's ``measurement_loss`` says nothing after blending (``SolverResult.trivial_metrics``)."""
 
 
 def pre_blend_note(pre_blend_loss: torch.Tensor) -> str:

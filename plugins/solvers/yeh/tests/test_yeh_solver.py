@@ -123,3 +123,13 @@ def test_the_pre_blend_measurement_loss_is_reported_in_the_notes():
     assert values == pytest.approx(unblended.best_loss.tolist(), rel=1e-5)
     assert min(values) > 0
     assert not unblended.notes
+
+
+def test_blending_declares_the_measurement_loss_trivial_so_nothing_ranks_by_it():
+    """A study's report must not call Yeh + blend's 0 the best measurement loss."""
+    problem = make_toy_problem(batch=2)
+    blended = _solve(_build(steps=3, restarts=1), problem)
+    unblended = _solve(_build(steps=3, restarts=1, blend=False), problem)
+    assert list(blended.trivial_metrics) == ["measurement_loss"]
+    assert "Poisson blending" in blended.trivial_metrics["measurement_loss"]
+    assert unblended.trivial_metrics == {}
