@@ -154,3 +154,105 @@ def test_plan_command_lists_cells_and_exits_2_on_an_invalid_study(tmp_path, toy_
                             text=True, timeout=120)  # fmt: skip
     assert result.returncode == 2
     assert "nme: unknown field 'nme'; did you mean 'name'?" in result.stderr
+
+
+# -- named variants ------------------------------------------------------------------------
+
+
+def test_named_variants_set_only_their_own_fields_with_their_label(tmp_path, toy_recipe, toy_registry):
+    """The zip form needed every list padded with null and '-' labels; a variant names what it sets."""
+    path = write_study(tmp_path, """\
+axes:
+  - variants:
+      - {label: plain, set: {solver.params.steps: 3}}
+      - {label: noisy, set: {operator: {type: toy-mask}, operator.params.sigma: 0.1}}
+      - {label: L1, set: {losses: [{type: l1}], solver.params.lr: 0.05}}
+  - vary: {seed: [1, 2]}
+""")
+    study = load_study(path, registry=toy_registry)
+    assert len(study.cells) == 3 * 2
+    plain, noisy, l1 = study.cells[0], study.cells[2], study.cells[4]
+    assert plain.axes == {"solver.params.steps": 3, "seed": 1} and plain.labels == {"solver.params.steps": "plain", "seed": "1"}
+    assert noisy.axes == {"operator": {"type": "toy-mask"}, "operator.params.sigma": 0.1, "seed": 1}
+    assert noisy.labels["operator"] == noisy.labels["operator.params.sigma"] == "noisy"
+    assert noisy.recipe["operator"] == {"type": "toy-mask", "params": {"sigma": 0.1}}  # the component, then its param
+    assert l1.recipe["losses"] == [{"type": "l1"}] and l1.recipe["solver"]["params"]["lr"] == 0.05
+    assert "sigma" not in (l1.recipe["operator"].get("params") or {})  # not set by this variant: left alone
+    assert noisy.describe() == "operator,operator.params.sigma=noisy seed=1"
+    # a bare list is a variants group, with the same cells
+    bare = write_study(tmp_path, path.read_text().replace("  - variants:\n      - ", "  - - ").replace("      - {", "    - {"))
+    assert [c.id for c in load_study(bare, registry=toy_registry).cells] == [c.id for c in study.cells]
+
+
+def test_a_variants_group_gives_the_cells_of_the_equivalent_zip_group(tmp_path, toy_recipe, toy_registry):
+    zipped = write_study(tmp_path, """\
+axes:
+  - mode: zip
+    vary: {solver.params.lr: [0.01, 0.1], seed: [1, 2]}
+""")
+    variants = tmp_path / "variants.yaml"
+    variants.write_text("""\
+name: toy-study
+recipe: recipe.yaml
+axes:
+  - - {label: a, set: {solver.params.lr: 0.01, seed: 1}}
+    - {label: b, set: {solver.params.lr: 0.1, seed: 2}}
+""")
+    assert [c.id for c in load_study(variants, registry=toy_registry).cells] == [c.id for c in load_study(zipped, registry=toy_registry).cells]
+
+
+def test_variant_errors_come_all_at_once_with_their_paths(tmp_path, toy_recipe, toy_registry):
+    path = write_study(tmp_path, """\
+axes:
+  - variants:
+      - {lable: a, set: {seed: 1}}
+      - {label: b}
+      - {label: c, set: {}}
+  - {variants: [], vary: {seed: [1]}}
+  - {mode: zip, variants: [{label: a, set: {seed: 1}}]}
+  - {}
+""")
+    with pytest.raises(StudyError) as caught:
+        load_study(path, registry=toy_registry)
+    report = caught.value.report()
+    assert "axes[0].variants[0].lable: unknown field 'lable'; did you mean 'label'?" in report
+    assert "axes[0].variants[0].label: required field is missing" in report
+    assert "axes[0].variants[1].set: required field is missing" in report
+    assert "axes[0].variants[2].set: Dictionary should have at least 1 item" in report
+    assert "axes[1].variants: List should have at least 1 item" in report
+    assert "axes[2]: a group has either variants or vary, not both: drop mode" in report
+    assert "axes[3]: a group needs 'vary: {path: [values]}' or 'variants: [{label, set: {path: value}}]'" in report
+    path.write_text("""\
+name: toy-study
+recipe: recipe.yaml
+axes:
+  - - {label: a, set: {solvr.params.lr: 0.1}}
+    - {label: a, set: {seed: 3}}
+    - {label: c, set: {seed: 3}}
+  - vary: {seed: [1, 2]}
+""")
+    with pytest.raises(StudyError) as caught:
+        load_study(path, registry=toy_registry)
+    problems = [str(p) for p in caught.value.problems]
+    assert "axes[0].variants[0].set.solvr.params.lr: 'solvr' is not a recipe field; did you mean 'solver'?" in problems
+    assert "axes[0].variants[1].label: label 'a' is also variant 0's; give each variant of a group its own label" in problems
+    assert "axes[0].variants[2].set: sets the same values as variant 1; remove one, or make them differ" in problems
+    assert "axes[1].vary.seed: axis 'seed' is already varied in axes[0]" in problems
+
+
+def test_plan_warns_when_a_new_solver_inherits_losses_or_priors_written_for_another(tmp_path, toy_recipe, toy_registry, invprob_command, toy_env):
+    """The base recipe's explicit priors (written for toy-descent) silently carried into a csgm cell."""
+    path = write_study(tmp_path, """\
+axes:
+  - - {label: toy, set: {solver: {type: toy-descent, params: {steps: 2}}}}
+    - {label: CSGM, set: {solver: {type: csgm, params: {steps: 2}}}}
+    - {label: CSGM default priors, set: {solver: {type: csgm, params: {steps: 3}}, priors: null}}
+""")
+    study = load_study(path, registry=toy_registry)
+    (warning,) = study.warnings  # losses [mse] is csgm's default too: no warning for them
+    assert warning.startswith("priors [{type: toy-norm, params: {weight: 0.001}}] of the base recipe (written for "
+                              "solver 'toy-descent') carry into 1 cell with solver 'csgm' (0001-")  # fmt: skip
+    assert "whose own default is []; set 'priors: null' beside that solver" in warning
+    result = subprocess.run([*invprob_command, "study", "plan", str(path)], env=toy_env, capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0 and result.stderr.count("warning: priors [{type: toy-norm") == 1

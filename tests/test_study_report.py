@@ -469,3 +469,39 @@ def test_a_metric_the_solver_made_trivial_is_footnoted_never_bold_or_chosen(tmp_
     (choice,) = [c for c in select_best(study, "solver", "measurement_loss", higher_is_better=False)
                  if dict(c.setting)["operator"] == "center"]  # fmt: skip
     assert choice.chosen.id == "Yeh-center" and choice.per_image.mean == pytest.approx(0.01)
+
+
+# -- studies written with named variants -------------------------------------------------
+
+
+def _variant_cells() -> list[tuple[dict[str, Any], dict[str, str], list[float]]]:
+    """ILO's Figure 2 written with variants: each task variant sets its operator and its own
+    numeric field (no null padding), labelled once for both; each method sets its solver and,
+    for Yeh, its priors, all with the method's label."""
+    methods = [("CSGM", {"solver": {"type": "csgm"}}), ("Yeh", {"solver": {"type": "yeh"}, "priors": None})]
+    tasks = [(f"inpainting {x:g}", {"operator": {"type": "inpaint-random"}, "operator.params.observed": x}) for x in (0.05, 0.2, 0.5)]
+    tasks += [(f"denoising {s}", {"operator": {"type": "denoise"}, "operator.params.sigma": s}) for s in (10, 25)]
+    cells = []
+    for m, (method, sets) in enumerate(methods):
+        for t, (task, fields) in enumerate(tasks):
+            axes = {**sets, **fields}
+            labels = {**{p: method for p in sets}, **{p: task for p in fields}}
+            cells.append((axes, labels, [20.0 + m + t, 21.0 + m + t]))
+    return cells
+
+
+def test_a_variant_labels_every_field_it_sets_once_in_tables_and_plots(tmp_path: Path) -> None:
+    from invprob.study.report_html import plot_panels
+
+    study_dir = write_study(tmp_path, _variant_cells())
+    page = Page(write_report(study_dir).read_text())
+    header = [[c["text"] for c in row["cells"]] for row in page.tables["means-psnr"] if "data-row" not in row["attrs"]]
+    assert header[0] == ["operator", "inpainting 0.05", "inpainting 0.2", "inpainting 0.5", "denoising 10", "denoising 25"]
+    assert len(header) == 2  # the task's own numeric fields repeat its label: no header rows of their own
+    rows = page.body_rows("means-psnr")
+    assert [[c["text"] for c in r["cells"] if c["attrs"].get("data-mean") is None] for r in rows] == [["CSGM"], ["Yeh"]]
+    study = read_results(study_dir)
+    assert [i["data-axis"] for i in page.images if i.get("class") == "plot"] == ["operator.params.observed", "operator.params.sigma"]
+    panels, titles = plot_panels(study, study.cells, "operator.params.observed", ["solver", "priors"], None, "psnr")
+    (key,) = panels  # one panel: the task's label moves with its x, it does not split the plot
+    assert sorted(panels[key]) == ["CSGM", "Yeh"] and len(panels[key]["Yeh"]) == 3 and titles[key] == ""

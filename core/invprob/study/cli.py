@@ -54,7 +54,7 @@ def _help(parser: argparse.ArgumentParser) -> int:
 
 
 def _load(args: argparse.Namespace):
-    """The loaded study, or None after printing every problem."""
+    """The loaded study (its warnings printed), or None after printing every problem."""
     from invprob.cli import _report_plugin_failures
     from invprob.registry import default_registry
     from invprob.study.spec import StudyError, load_study
@@ -62,10 +62,13 @@ def _load(args: argparse.Namespace):
     registry = default_registry()
     _report_plugin_failures(registry)
     try:
-        return load_study(args.study, registry=registry)
+        study = load_study(args.study, registry=registry)
     except StudyError as exc:
         print(exc.report(), file=sys.stderr)
         return None
+    for warning in study.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return study
 
 
 def cmd_study_plan(args: argparse.Namespace) -> int:

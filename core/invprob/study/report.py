@@ -173,14 +173,23 @@ class Results:
         priors and losses), shown beside it rather than as settings of their own."""
         if axis is None:
             return []
-        out = []
-        for other in self.axes:
-            if other == axis:
-                continue
-            seen: dict[str, str] = {}
-            if all(seen.setdefault(c.label(axis), c.label(other)) == c.label(other) for c in cells):
-                out.append(other)
-        return out
+        return [other for other in self.axes if other != axis and determined_by(other, axis, cells)]
+
+
+    def distinct(self, axes: Sequence[str], cells: Sequence[CellRecord]) -> list[str]:
+        """``axes`` without those that repeat an earlier one: an axis whose label, in every
+        cell of ``cells`` that has it, is the label of an earlier axis and that changes only with
+        it (a named variant labels every field it sets: ``operator`` and
+        ``operator.params.sigma`` both "denoising 25"). Nothing that tells cells apart is lost."""
+        kept: list[str] = []
+        for axis in axes:
+            present = [c for c in cells if axis in c.axes]
+            if not any(
+                all(c.label(axis) == c.label(other) for c in present) and determined_by(axis, other, cells)
+                for other in kept
+            ):
+                kept.append(axis)
+        return kept
 
 
 # -- reading -----------------------------------------------------------------------------
@@ -291,6 +300,13 @@ def _run_declarations(
         for metric, reason in dict(data.get("trivial") or {}).items():
             trivial[(cell.id, str(metric))] = str(reason)
     return {m: d for m, d in directions.items() if d is not None}, trivial
+
+
+def determined_by(axis: str, other: str, cells: Sequence[CellRecord]) -> bool:
+    """Whether the label of ``axis`` is the same in every cell of ``cells`` with the same label
+    on ``other`` (it changes only with ``other``)."""
+    seen: dict[str, str] = {}
+    return all(seen.setdefault(c.label(other), c.label(axis)) == c.label(axis) for c in cells)
 
 
 def _cell(entry: Mapping[str, Any]) -> CellRecord:

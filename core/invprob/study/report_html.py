@@ -20,7 +20,16 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from invprob.study.report import BestChoice, CellRecord, Results, Stat, is_number, setting
+from invprob.study.report import (
+    MISSING,
+    BestChoice,
+    CellRecord,
+    Results,
+    Stat,
+    determined_by,
+    is_number,
+    setting,
+)
 
 THUMBNAIL = 96
 """Largest side, in pixels, of an embedded sample image (larger ones are scaled down)."""
@@ -118,13 +127,14 @@ def render(
 ) -> str:
     """The whole page, as a string."""
     shown = _shown_cells(study, choices)
-    rows = [] if method is None else [method, *(a for a in study.follows(method, shown) if a != best_of)]
-    columns = [a for a in study.axes if a not in (*rows, best_of)]
+    with_method = [] if method is None else [method, *(a for a in study.follows(method, shown) if a != best_of)]
+    rows = study.distinct(with_method, shown)
+    columns = study.distinct([a for a in study.axes if a not in (*with_method, best_of)], shown)
     body = [
         _header(study, metric, method, best_of, higher_is_better, generated),
         _failed(study),
         _tables(study, shown, rows, columns, best_of),
-        _plots(study, shown, rows, best_of, metric, higher_is_better) if metric else None,
+        _plots(study, shown, with_method, best_of, metric, higher_is_better) if metric else None,
         _best_of(study, best_of, metric, choices) if choices is not None else None,
         _samples(study, shown, rows, columns, samples) if samples else None,
         _all_cells(study),
@@ -237,7 +247,7 @@ def _failed(study: Results) -> Markup | None:
 
 
 def _best_of(study: Results, axis: str | None, metric: str | None, choices: list[BestChoice]) -> Markup:
-    others = [a for a in study.axes if a != axis]
+    others = study.distinct([a for a in study.axes if a != axis], study.cells)
     head = tag("tr", [_axis_th(a, study, class_="text") for a in others],
                tag("th", f"best {(axis or '').rsplit('.', 1)[-1]}", title=axis, class_="text"),
                tag("th", f"its mean {metric}"), tag("th", "per-image best", title="mean over images of each image's "
@@ -301,7 +311,9 @@ Key = tuple[tuple[str, str], ...]
 
 
 def _row_name(key: Key) -> str:
-    return " / ".join(label for _, label in key) or "all cells"
+    """The labels of a setting, each once (a variant gives its label to every field it sets),
+    without those of axes the cell does not have."""
+    return " / ".join(dict.fromkeys(label for _, label in key if label != MISSING)) or "all cells"
 
 
 def _tables(
@@ -430,19 +442,16 @@ def _plots(
     return Markup("".join(parts)) if len(parts) > 2 else None
 
 
-def plot_metric(
-    study: Results, cells: Sequence[CellRecord], x_axis: str, row_axes: Sequence[str], best_of: str | None,
-    metric: str, better: bool | None,
-) -> bytes | None:  # fmt: skip
-    """A PNG: mean ``metric`` (± standard error over images) against ``x_axis``, one line per
-    method (the labels of ``row_axes``) and one panel per setting of the axes left that vary
-    among the cells with a value of ``x_axis`` (ILO's Figure 2). None when nothing to draw."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
+def plot_panels(
+    study: Results, cells: Sequence[CellRecord], x_axis: str, row_axes: Sequence[str], best_of: str | None, metric: str
+) -> tuple[dict[Key, dict[str, list[tuple[float, Stat]]]], dict[Key, str]]:
+    """The panels of :func:`plot_metric`: ``{panel key: {line: [(x, Stat)]}}`` and each panel's
+    title. Axes that change only with ``x_axis`` (a variant's label) do not split panels."""
     points = [c for c in cells if c.status == "done" and is_number(c.axes.get(x_axis))]
     rest = [a for a in study.axes if a not in (x_axis, *row_axes, best_of)]
-    varying = [a for a in rest if len({c.label(a) for c in points}) > 1]
+    changing = [a for a in rest if len({c.label(a) for c in points}) > 1]
+    with_x = {a for a in changing if determined_by(a, x_axis, points)}  # a variant's label moves with its x
+    varying = [a for a in changing if a not in with_x]
     panels: dict[Key, dict[str, list[tuple[float, Stat]]]] = {}
     titles: dict[Key, str] = {}
     for cell in points:
@@ -453,7 +462,21 @@ def plot_metric(
         line = _row_name(setting(cell, row_axes)) if row_axes else metric
         panels.setdefault(key, {}).setdefault(line, []).append((float(cell.axes[x_axis]), stat))
         titles.setdefault(key, ", ".join(f"{a.rsplit('.', 1)[-1]}={cell.label(a)}" for a in rest
-                                         if cell.axes.get(a) is not None))  # fmt: skip
+                                         if cell.axes.get(a) is not None and a not in with_x))  # fmt: skip
+    return panels, titles
+
+
+def plot_metric(
+    study: Results, cells: Sequence[CellRecord], x_axis: str, row_axes: Sequence[str], best_of: str | None,
+    metric: str, better: bool | None,
+) -> bytes | None:  # fmt: skip
+    """A PNG: mean ``metric`` (± standard error over images) against ``x_axis``, one line per
+    method (the labels of ``row_axes``) and one panel per setting of the axes left that vary
+    among the cells with a value of ``x_axis`` (ILO's Figure 2). None when nothing to draw."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    panels, titles = plot_panels(study, cells, x_axis, row_axes, best_of, metric)
     if not panels:
         return None
     keys = list(panels)[:MAX_PANELS]

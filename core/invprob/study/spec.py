@@ -14,10 +14,16 @@ A study is a YAML file::
         labels: {solver: [CSGM, Yeh]}
       - vary:                                          # mode: product (the default)
           operator.params.fraction: [0.3, 0.5]
+      - variants:                                      # named variants: each sets what it needs
+          - {label: denoising 25, set: {operator: {type: denoise}, operator.params.sigma: 25}}
+          - {label: x4, set: {operator: {type: downsample}, operator.params.factor: 4}}
 
 Each group of ``axes`` is expanded on its own (``product``: every combination of its axes;
-``zip``: the i-th value of every axis together, all lists of one length), and the groups are
-combined by product. An axis is any recipe field by its dotted path, as in a command-line
+``zip``: the i-th value of every axis together, all lists of one length; ``variants``: one
+point per variant, which sets the fields it names and leaves the others alone -- a field
+another variant sets is absent from its cell, never ``null``), and the groups are combined
+by product. A group given as a bare list is a list of variants. A variant's ``label`` is the
+label of every field it sets, and labels are unique within their group. An axis is any recipe field by its dotted path, as in a command-line
 override (``solver`` as a whole component, ``operator.params.sigma``, ``losses[0].weight``,
 ``seed``). A value ``null`` removes the field, so that its default applies (``priors``/
 ``losses``: the solver's defaults). ``overrides`` are applied first, then the axes.
@@ -35,6 +41,7 @@ result for a new cell. Torch is not imported here.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import itertools
@@ -45,7 +52,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from invprob.hints import suggest
 from invprob.params import Params
@@ -59,6 +66,7 @@ from invprob.recipe import (
     problems_from_validation_error,
     read_recipe_file,
     short_repr,
+    solver_default,
 )
 from invprob.registry import Registry, default_registry
 
@@ -70,20 +78,54 @@ MAX_CELLS = 10_000
 """The most cells a study may expand to: beyond that, an axis list is almost surely a mistake."""
 
 
-class AxisGroup(Params):
-    """Axes varied together: every combination (``product``) or value by value (``zip``)."""
+class Variant(Params):
+    """One named point of a ``variants`` group: its label and the recipe fields it sets."""
 
-    mode: Literal["product", "zip"] = "product"
-    vary: dict[str, list[Any]] = Field(min_length=1, description="dotted recipe path -> its values")
+    label: str = Field(min_length=1, max_length=100, description="the short name of the variant in tables and plots")
+    set: dict[str, Any] = Field(min_length=1, description="dotted recipe path -> its value (null removes the field)")
+
+
+class AxisGroup(Params):
+    """Axes varied together: every combination (``product``), value by value (``zip``), or
+    one named variant after another (``variants``; a bare list is that too)."""
+
+    mode: Literal["product", "zip"] | None = Field(None, description="product (the default) or zip; not with variants")
+    vary: dict[str, list[Any]] | None = Field(None, min_length=1, description="dotted recipe path -> its values")
     labels: dict[str, list[str]] = Field(default_factory=dict, description="dotted path -> a short label per value")
+    variants: list[Variant] | None = Field(None, min_length=1, description="named variants: {label, set: {path: value}}")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_list_is_variants(cls, data: Any) -> Any:
+        return {"variants": data} if isinstance(data, list) else data
 
     @field_validator("vary")
     @classmethod
-    def _values_given(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        empty = [path for path, values in value.items() if not values]
+    def _values_given(cls, value: dict[str, list[Any]] | None) -> dict[str, list[Any]] | None:
+        empty = [path for path, values in (value or {}).items() if not values]
         if empty:
             raise ValueError(f"axis {empty[0]!r} has no values; give at least one")
         return value
+
+    @model_validator(mode="after")
+    def _one_form(self) -> AxisGroup:
+        if self.variants is not None:
+            if self.vary is not None or self.mode is not None or self.labels:
+                given = ", ".join(k for k, v in (("vary", self.vary), ("mode", self.mode), ("labels", self.labels)) if v)
+                raise ValueError(
+                    f"a group has either variants or vary, not both: drop {given}, or move them to another group "
+                    "(each variant has its own label)"
+                )
+        elif self.vary is None:
+            raise ValueError("a group needs 'vary: {path: [values]}' or 'variants: [{label, set: {path: value}}]'")
+        return self
+
+    @property
+    def paths(self) -> list[str]:
+        """Every recipe path this group sets, in order of first appearance."""
+        if self.variants is None:
+            return list(self.vary or {})
+        return list(dict.fromkeys(path for variant in self.variants for path in variant.set))
 
 
 class StudySpec(Params):
@@ -129,18 +171,28 @@ class Cell:
         return {"cell": self.id, "axes": self.axes, "labels": self.labels}
 
     def describe(self) -> str:
-        """``solver=CSGM operator=center``: the labels, for progress lines and errors."""
-        return " ".join(f"{path}={label}" for path, label in self.labels.items()) or "(the base recipe)"
+        """``solver=CSGM operator=center``: the labels, for progress lines and errors; fields
+        that one variant sets together share it (``solver,priors=Yeh``)."""
+        runs: list[tuple[list[str], str]] = []
+        for path, label in self.labels.items():
+            if runs and runs[-1][1] == label:
+                runs[-1][0].append(path)
+            else:
+                runs.append(([path], label))
+        return " ".join(f"{','.join(paths)}={label}" for paths, label in runs) or "(the base recipe)"
 
 
 @dataclass
 class Study:
-    """A loaded, validated study: its spec, where it came from, the text as given, its cells."""
+    """A loaded, validated study: its spec, where it came from, the text as given, its cells,
+    and the warnings about them (:func:`carried_section_warnings`), which ``plan`` and ``run``
+    print."""
 
     spec: StudySpec
     source: Path
     text: str
     cells: list[Cell]
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -178,7 +230,58 @@ def load_study(path: str | Path, *, registry: Registry | None = None) -> Study:
         cells = expand(spec, base, base_dir=recipe_path.parent, study_dir=path.resolve().parent, registry=registry)
     except StudyError as exc:
         raise StudyError(exc.problems, source=path) from None
-    return Study(spec, path, text, cells)
+    before_axes = _with_data(base, spec.data, path.resolve().parent)
+    with contextlib.suppress(OverrideError):  # a bad override is reported by expand
+        before_axes = apply_overrides(before_axes, _overrides_for(before_axes, list(spec.overrides.items())))
+    return Study(spec, path, text, cells, carried_section_warnings(before_axes, cells, registry))
+
+
+CARRIED_SECTIONS = ("losses", "priors")
+"""Recipe sections that a solver fills with its own defaults when a recipe omits them."""
+
+
+def carried_section_warnings(before_axes: Mapping[str, Any], cells: Sequence[Cell], registry: Registry) -> list[str]:
+    """Where an axis changes the solver, the recipe's explicit ``losses:``/``priors:`` (written
+    for the base recipe's solver) carry into the cell unchanged, while the cell's solver would
+    have used other defaults: one warning per section, solver and value, naming the cells.
+
+    ``before_axes`` is the base recipe with the study's data and overrides. A cell whose axes
+    set the section themselves (``losses: null`` restores the new solver's defaults) is fine.
+    """
+    base_solver = _solver_type(before_axes)
+    found: dict[tuple[str, str, str], list[Cell]] = {}
+    for cell in cells:
+        solver = _solver_type(cell.recipe)
+        if solver is None or solver == base_solver or not any(_head(p) == "solver" for p in cell.axes):
+            continue
+        for section in CARRIED_SECTIONS:
+            if section not in cell.recipe or any(_head(p) == section for p in cell.axes):
+                continue
+            default, _ = solver_default(cell.recipe, section, registry)
+            if cell.recipe[section] != default:
+                key = (section, solver, json.dumps(cell.recipe[section], sort_keys=True, default=str))
+                found.setdefault(key, []).append(cell)
+    warnings = []
+    for (section, solver, _), carried in found.items():
+        value, default = carried[0].recipe[section], solver_default(carried[0].recipe, section, registry)[0]
+        ids = ", ".join(c.id for c in carried[:4]) + (", ..." if len(carried) > 4 else "")
+        warnings.append(
+            f"{section} {_compact(value, 120)} of the base recipe (written for solver {base_solver!r}) carry into "
+            f"{len(carried)} cell{'s' if len(carried) != 1 else ''} with solver {solver!r} ({ids}), whose own "
+            f"default is {_compact(default, 120)}; set '{section}: null' beside that solver in its axis to use its "
+            f"default, or set {section} there to keep these"
+        )
+    return warnings
+
+
+def _solver_type(recipe: Mapping[str, Any]) -> str | None:
+    solver = recipe.get("solver")
+    return solver.get("type") if isinstance(solver, Mapping) and isinstance(solver.get("type"), str) else None
+
+
+def _head(path: str) -> str:
+    """The recipe section a dotted path starts in: ``losses[0].weight`` -> ``losses``."""
+    return path.lstrip("~").split(".", 1)[0].split("[", 1)[0]
 
 
 def _as_study_problem(problem: RecipeProblem) -> RecipeProblem:
@@ -194,6 +297,10 @@ def _axis_problems(spec: StudySpec) -> list[RecipeProblem]:
         problems += _path_problems(path, f"overrides.{path}")
     for index, group in enumerate(spec.axes):
         where = f"axes[{index}]"
+        if group.variants is not None:
+            problems += _variant_problems(group.variants, where, index, seen)
+            continue
+        assert group.vary is not None  # checked by the model
         for path, values in group.vary.items():
             problems += _path_problems(path, f"{where}.vary.{path}")
             if path in seen:
@@ -224,8 +331,35 @@ def _axis_problems(spec: StudySpec) -> list[RecipeProblem]:
     return problems
 
 
+def _variant_problems(variants: Sequence[Variant], where: str, index: int, seen: dict[str, int]) -> list[RecipeProblem]:
+    """Paths that name no recipe field or that another group varies, a label or a set of
+    values that two variants share (their cells could not be told apart)."""
+    problems: list[RecipeProblem] = []
+    labels: dict[str, int] = {}
+    values: dict[str, int] = {}
+    for number, variant in enumerate(variants):
+        at = f"{where}.variants[{number}]"
+        for path in variant.set:
+            problems += _path_problems(path, f"{at}.set.{path}")
+            if seen.get(path, index) != index:
+                problems.append(RecipeProblem(f"{at}.set.{path}", f"axis {path!r} is already varied in axes[{seen[path]}]"))
+        if variant.label in labels:
+            problems.append(RecipeProblem(f"{at}.label", f"label {variant.label!r} is also variant {labels[variant.label]}'s; "
+                                          "give each variant of a group its own label"))  # fmt: skip
+        labels.setdefault(variant.label, number)
+        key = json.dumps(variant.set, sort_keys=True, default=str)
+        if key in values:
+            problems.append(RecipeProblem(f"{at}.set", f"sets the same values as variant {values[key]}; "
+                                          "remove one, or make them differ"))  # fmt: skip
+        values.setdefault(key, number)
+    for variant in variants:
+        for path in variant.set:
+            seen.setdefault(path, index)
+    return problems
+
+
 def _path_problems(path: str, where: str) -> list[RecipeProblem]:
-    head = path.split(".", 1)[0].split("[", 1)[0].lstrip("~")
+    head = _head(path)
     if head in Recipe.model_fields:
         return []
     hint = suggest(head, list(Recipe.model_fields))
@@ -234,7 +368,9 @@ def _path_problems(path: str, where: str) -> list[RecipeProblem]:
 
 
 def _group_size(group: AxisGroup) -> int:
-    lengths = [len(values) for values in group.vary.values()]
+    if group.variants is not None:
+        return len(group.variants)
+    lengths = [len(values) for values in (group.vary or {}).values()]
     if group.mode == "zip":
         return min(lengths)
     size = 1
@@ -245,8 +381,10 @@ def _group_size(group: AxisGroup) -> int:
 
 def _group_points(group: AxisGroup) -> list[list[tuple[str, Any, str]]]:
     """The points of one group: lists of ``(path, value, label)``."""
+    if group.variants is not None:
+        return [[(path, value, variant.label) for path, value in variant.set.items()] for variant in group.variants]
     columns = []
-    for path, values in group.vary.items():
+    for path, values in (group.vary or {}).items():
         labels = group.labels.get(path) or default_labels(values)
         columns.append([(path, value, label) for value, label in zip(values, labels)])
     if group.mode == "zip":
@@ -263,9 +401,9 @@ def default_labels(values: Sequence[Any]) -> list[str]:
     return [_compact(v) if isinstance(v, (dict, list)) else v[:40] if isinstance(v, str) else short_repr(v, 40) for v in values]
 
 
-def _compact(value: Any) -> str:
+def _compact(value: Any, limit: int = 40) -> str:
     text = yaml.safe_dump(value, default_flow_style=True, width=10**6, sort_keys=False).strip()
-    return text if len(text) <= 40 else text[:37] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def override_text(path: str, value: Any) -> str:
@@ -306,6 +444,11 @@ def _with_data(base: Mapping[str, Any], data: Mapping[str, Any], study_dir: Path
     return result
 
 
+def _depth(path: str) -> int:
+    """How deep a dotted path reaches: a whole component is set before its params."""
+    return path.count(".") + path.count("[")
+
+
 def cell_id(index: int, fingerprint: Mapping[str, Any]) -> str:
     """``0003-1a2b3c4d``: the cell's index and a hash of everything that decides its result."""
     digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()
@@ -327,7 +470,7 @@ def expand(
         labels = {path: label for path, _, label in point}
         fingerprint = {"recipe": dict(base), "overrides": spec.overrides, "data": spec.data, "axes": axes}
         cell = Cell(cell_id(index, fingerprint), index, axes, labels, {}, base_dir)
-        pairs = [*spec.overrides.items(), *axes.items()]
+        pairs = [*spec.overrides.items(), *sorted(axes.items(), key=lambda item: _depth(item[0]))]
         try:
             recipe = load_recipe(with_data, _overrides_for(with_data, pairs), registry=registry, base_dir=base_dir)
         except RecipeError as exc:
