@@ -86,10 +86,37 @@ def test_gif_frames_play_at_ten_a_second_and_hold_the_result(tmp_path):
     assert delays == [GIF_FRAME_MS, GIF_FRAME_MS, GIF_LAST_FRAME_MS] and GIF_FRAME_MS >= 20
 
 
-def test_gif_frames_of_fewer_images_are_padded_to_the_widest_and_small_images_enlarged(tmp_path):
-    save_gif([torch.zeros(1, 1, 16, 16), torch.zeros(2, 1, 16, 16)], tmp_path / "b.gif")
-    with Image.open(tmp_path / "b.gif") as gif:
-        assert gif.size == (2 * 16 * 8, 16 * 8) and gif.n_frames == 2
+def _gif_frames(path: Path) -> list:
+    import numpy as np
+
+    with Image.open(path) as gif:
+        frames = []
+        for index in range(gif.n_frames):
+            gif.seek(index)
+            frames.append(np.asarray(gif.convert("RGB"), dtype=float))
+    return frames
+
+
+def test_gif_frames_are_laid_out_like_the_grid_labelled_with_their_step(tmp_path):
+    """The GIF had neither a step counter nor labels: a heading names each frame's step, the
+    columns are labelled like grid.png's, each row is an image with its name."""
+    import numpy as np
+
+    truth = torch.full((2, 1, 16, 16), 0.5)
+    frames = [torch.full((2, 1, 16, 16), value) for value in (-1.0, 0.0)]
+    layout = save_gif(frames, tmp_path / "b.gif", steps=["step 0", "step 5"], names=["face-a", "face-b"], truth=truth)
+    assert layout.columns == ("reconstruction", "ground truth") and layout.tile == (16 * 8, 16 * 8)
+    first, second = _gif_frames(tmp_path / "b.gif")
+    assert first.shape[:2] == layout.size[::-1]
+    heading = slice(0, layout.heading)
+    assert (first[heading] < 128).any() and (first[heading] != second[heading]).any()  # "step 0", then "step 5"
+    labels = slice(layout.heading, layout.heading + layout.labels)
+    assert (first[labels] < 128).any() and (first[labels] == second[labels]).all()  # the column labels stay
+    assert (first[layout.heading + layout.labels :, : layout.label_width - 4] < 128).any()  # the images' names
+    x, y = layout.box(1, 1)
+    assert np.abs(first[y : y + 128, x : x + 128] - 191).max() <= 2  # the truth (0.5 -> 191) in its column
+    x, y = layout.box(1, 0)
+    assert first[y : y + 128, x : x + 128].max() <= 2 and np.abs(second[y : y + 128, x : x + 128] - 128).max() <= 2
 
 
 def test_a_runs_gif_ends_on_the_reported_reconstruction_at_a_real_frame_rate(toy_registry, toy_recipe, tmp_path):
@@ -101,13 +128,16 @@ def test_a_runs_gif_ends_on_the_reported_reconstruction_at_a_real_frame_rate(toy
         assert gif.n_frames == 15 // 5 + 1  # every 5th of 15 steps, then the result
         gif.seek(gif.n_frames - 1)
         assert gif.info["duration"] == GIF_LAST_FRAME_MS
-        last = np.asarray(gif.convert("RGB"), dtype=float)
-    expected = np.concatenate(
-        [np.asarray(Image.open(result.directory / "images" / f"000{i}_sample000{i}_reconstruction.png")) for i in (0, 1)], axis=1
-    ).astype(float)
-    scale = last.shape[0] // expected.shape[0]
-    shown = last[::scale, ::scale]
-    assert shown.shape == expected.shape and np.abs(shown - expected).mean() < 4  # GIF palette rounding only
+    last = _gif_frames(result.directory / "optimisation.gif")[-1]
+    from invprob.outputs import gif_layout
+
+    layout = gif_layout(["sample0000", "sample0001"], ["observed", "reconstruction", "ground truth"], (128, 128))
+    assert last.shape[:2] == layout.size[::-1]
+    for row in (0, 1):
+        expected = np.asarray(Image.open(result.directory / "images" / f"000{row}_sample000{row}_reconstruction.png"), dtype=float)
+        x, y = layout.box(row, 1)
+        shown = last[y : y + 128 : 8, x : x + 128 : 8]  # 16 px images enlarged 8 times
+        assert np.abs(shown - expected).mean() < 4  # GIF palette rounding only
 
 
 def _toy_problem(batch: int = 2):
@@ -480,3 +510,44 @@ def test_metrics_json_says_which_way_each_value_is_better_and_which_the_solver_m
                    out=tmp_path, registry=toy_registry)  # fmt: skip
     assert set(blended.metrics["trivial"]) == {"measurement_loss"}
     assert all(entry["measurement_loss"] == pytest.approx(0, abs=1e-12) for entry in blended.metrics["images"])
+
+
+# -- 16-bit images ---------------------------------------------------------------------------
+
+
+def test_png16_round_trips_through_pillow_grey_exactly_and_rgb_by_its_high_bytes(tmp_path):
+    import numpy as np
+
+    from invprob.images import png16
+
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 65536, size=(5, 7), dtype=np.uint16)
+    (tmp_path / "g.png").write_bytes(png16(grey))
+    with Image.open(tmp_path / "g.png") as image:
+        assert image.mode == "I;16" and np.array_equal(np.asarray(image), grey)
+    rgb = rng.integers(0, 65536, size=(5, 7, 3), dtype=np.uint16)
+    (tmp_path / "c.png").write_bytes(png16(rgb))
+    with Image.open(tmp_path / "c.png") as image:
+        assert image.tile[0][3] == "RGB;16B"  # 16 bits per sample in the file
+        assert np.array_equal(np.asarray(image), (rgb >> 8).astype(np.uint8))  # Pillow decodes it at 8 bits
+    with pytest.raises(ValueError, match="uint16"):
+        png16(grey.astype(np.uint8))
+
+
+def test_a_16_bit_input_is_written_back_as_16_bit_pngs(toy_registry, toy_recipe, tmp_path):
+    """A 16-bit grey PNG lost its low 8 bits in images/: now every image of it keeps 16."""
+    import numpy as np
+
+    levels = (np.arange(16 * 16, dtype=np.uint32).reshape(16, 16) * 257 + 3).astype(np.uint16)  # not multiples of 257
+    Image.fromarray(levels).save(tmp_path / "deep.png")  # uint16: mode I;16, a 16-bit grey PNG
+    Image.fromarray((levels >> 8).astype(np.uint8)).save(tmp_path / "flat.png")
+    result = _run(toy_recipe, [f"data.images={tmp_path}", "~data.samples", "generator.params.channels=1"],
+                  out=tmp_path / "runs", registry=toy_registry)  # fmt: skip
+    images = result.directory / "images"
+    for kind in ("ground_truth", "reconstruction", "observed"):
+        with Image.open(images / f"0000_deep_{kind}.png") as image:
+            assert image.mode == "I;16", kind
+        with Image.open(images / f"0001_flat_{kind}.png") as image:
+            assert image.mode == "L", kind  # an 8-bit input stays 8-bit
+    with Image.open(images / "0000_deep_ground_truth.png") as image:
+        assert np.array_equal(np.asarray(image), levels)  # the truth round-trips exactly

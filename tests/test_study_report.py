@@ -505,3 +505,13 @@ def test_a_variant_labels_every_field_it_sets_once_in_tables_and_plots(tmp_path:
     panels, titles = plot_panels(study, study.cells, "operator.params.observed", ["solver", "priors"], None, "psnr")
     (key,) = panels  # one panel: the task's label moves with its x, it does not split the plot
     assert sorted(panels[key]) == ["CSGM", "Yeh"] and len(panels[key]["Yeh"]) == 3 and titles[key] == ""
+
+
+def test_a_16_bit_sample_image_is_shown_at_its_grey_level_not_clipped_white(tmp_path: Path) -> None:
+    import io
+
+    from invprob.study.report_html import thumbnail
+
+    Image.fromarray(np.full((8, 8), 32896, np.uint16)).save(tmp_path / "deep.png")  # 128 * 257: mid-grey
+    with Image.open(io.BytesIO(thumbnail(tmp_path / "deep.png"))) as picture:
+        assert set(np.asarray(picture).reshape(-1).tolist()) == {128}

@@ -74,12 +74,14 @@ class ImageBatch:
 
     ``images`` is one tensor ``[B, C, H, W]`` when every image has the same size (always the
     case with a target size), else a list of ``[C, H, W]`` tensors; ``notes`` are the lines
-    saying what was done to which images (already printed by :func:`load_images`).
+    saying what was done to which images (already printed by :func:`load_images`);
+    ``bit_depths`` the bits per sample of each image's file (:attr:`Decoded.bits`).
     """
 
     images: torch.Tensor | list[torch.Tensor]
     names: list[str]
     notes: list[str] = field(default_factory=list)
+    bit_depths: list[int] = field(default_factory=list)
 
 
 def _natural_key(name: str) -> tuple:
@@ -102,11 +104,13 @@ def _apply_select(items: list, select: str | None) -> list:
 
 @dataclass
 class Decoded:
-    """One decoded image: float32 ``[H, W]`` (grey) or ``[H, W, 3]`` in [0, 1], and what
-    decoding changed (``"rotated by its EXIF orientation"``, ``"alpha dropped"``)."""
+    """One decoded image: float32 ``[H, W]`` (grey) or ``[H, W, 3]`` in [0, 1], what decoding
+    changed (``"rotated by its EXIF orientation"``, ``"alpha dropped"``), and the bits per
+    sample of the file (16 for a 16-bit PNG or TIFF: a run writes its images back in 16 bits)."""
 
     pixels: np.ndarray
     changes: list[str] = field(default_factory=list)
+    bits: int = 8
 
 
 def _pixels(image: Any, where: str) -> tuple[np.ndarray, list[str]]:
@@ -151,6 +155,14 @@ def _grey_palette(image: Any) -> bool:
     return bool(len(triples)) and bool((triples == triples[:, :1]).all())
 
 
+def _sixteen_bit(image: Any) -> bool:
+    """Whether an opened, not yet loaded, Pillow image stores 16-bit samples: a 16-bit grey
+    mode, or a raw mode of 16 bits (Pillow decodes 16-bit RGB PNGs as 8-bit ``RGB``)."""
+    if image.mode.startswith("I;16"):
+        return True
+    return any(isinstance(tile[3], str) and ";16" in tile[3] for tile in getattr(image, "tile", None) or ())
+
+
 def decode_image(source: Path | bytes, name: str | None = None) -> Decoded:
     """Decode one image file (or its bytes; ``name`` says where they came from for errors) by
     its data type, with its EXIF orientation applied (see the module docstring)."""
@@ -159,13 +171,14 @@ def decode_image(source: Path | bytes, name: str | None = None) -> Decoded:
     where = name or str(source)
     try:
         with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as opened:
+            bits = 16 if _sixteen_bit(opened) else 8
             orientation = opened.getexif().get(0x0112, 1) if hasattr(opened, "getexif") else 1
             image = ImageOps.exif_transpose(opened) if orientation not in (None, 1) else opened
             image.format = opened.format
             pixels, changes = _pixels(image, where)
             if orientation not in (None, 1):
                 changes.insert(0, f"turned upright by its EXIF orientation {orientation}")
-            return Decoded(np.ascontiguousarray(pixels), changes)
+            return Decoded(np.ascontiguousarray(pixels), changes, bits)
     except DataError:
         raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:  # PIL's errors
@@ -413,9 +426,10 @@ def load_images(
         raise DataError(f"data.select {select!r} keeps none of the {len(found)} images in {_where(spec)}")
     target = tuple(image_shape[1:]) if image_shape is not None else None
     want_channels = image_shape[0] if image_shape is not None else channels
-    tensors, changes = [], {}
+    tensors, changes, bits = [], {}, []
     for name, read in kept:
         decoded = read()
+        bits.append(decoded.bits)
         try:
             image, size_change, channel_change = fit_image(decoded.pixels, target, want_channels, fit, generator)  # type: ignore[arg-type]
         except DataError as exc:
@@ -436,7 +450,7 @@ def load_images(
         emit(line)
     same = len({tuple(t.shape) for t in tensors}) == 1
     images: torch.Tensor | list[torch.Tensor] = torch.stack(tensors) if same else tensors
-    return ImageBatch(images, [name for name, _ in kept], notes)
+    return ImageBatch(images, [name for name, _ in kept], notes, bits)
 
 
 def _where(spec: Path | torch.Tensor) -> str:

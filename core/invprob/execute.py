@@ -59,11 +59,13 @@ class Inputs:
     """What a run solves for: ground truth ``[N, C, H, W]`` (None when the observation was
     given; a list of ``[C, H, W]`` when a run without a generator keeps images of several
     sizes, ordered so that images of one size follow each other), the given observations
-    ``[N, ...]`` (None when they are made from the truth), and the names of the images."""
+    ``[N, ...]`` (None when they are made from the truth), the names of the images, and the
+    bits per sample of each image's file (None: 8 for all; a 16-bit image is written back in 16)."""
 
     truth: torch.Tensor | list[torch.Tensor] | None
     observations: torch.Tensor | None
     names: list[str]
+    bit_depths: list[int] | None = None
 
     def batches(self, batch_size: int) -> list[tuple[int, int]]:
         """``(start, stop)`` of each batch: at most ``batch_size`` images, all of one size."""
@@ -197,6 +199,7 @@ def _write_result(
     metrics = outputs.write_outputs(
         directory, components, names, solved.observations, results, truth, solved.interrupted,
         operators=solved.operators, extra=extra,
+        bit_depths=inputs.bit_depths[:count] if inputs.bit_depths else None,
     )  # fmt: skip
     environment = outputs.finish_environment(environment)
     outputs.write_json(directory / "environment.json", environment)
@@ -287,13 +290,13 @@ def load_inputs(components: Components) -> Inputs:
             generator=generator_name(generator) if generator is not None else None,
         )  # fmt: skip
         if isinstance(batch.images, torch.Tensor):
-            return Inputs(batch.images.to(device), None, batch.names)
-        return _grouped_by_size(batch.images, batch.names, device)
+            return Inputs(batch.images.to(device), None, batch.names, batch.bit_depths)
+        return _grouped_by_size(batch.images, batch.names, device, batch.bit_depths)
     except DataError as exc:
         raise InputError(str(exc)) from None
 
 
-def _grouped_by_size(images: list[torch.Tensor], names: list[str], device: str) -> Inputs:
+def _grouped_by_size(images: list[torch.Tensor], names: list[str], device: str, bit_depths: list[int]) -> Inputs:
     """Images of several sizes (a run without a generator keeps each at its own), reordered so
     that images of one size follow each other (sizes in order of first appearance), and said."""
     shapes = list(dict.fromkeys(tuple(image.shape) for image in images))
@@ -305,7 +308,7 @@ def _grouped_by_size(images: list[torch.Tensor], names: list[str], device: str) 
         file=sys.stderr,
         flush=True,
     )
-    return Inputs([images[i].to(device) for i in order], None, [names[i] for i in order])
+    return Inputs([images[i].to(device) for i in order], None, [names[i] for i in order], [bit_depths[i] for i in order])
 
 
 def _output_shape(components: Components) -> tuple[int, ...]:

@@ -24,6 +24,35 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
     return values.movedim(-3, -1).numpy()
 
 
+def to_uint16(image: torch.Tensor) -> np.ndarray:
+    """``[C, H, W]`` (or ``[B, C, H, W]``) in [-1, 1] -> uint16 ``[H, W, C]`` (``[B, H, W, C]``):
+    clamped and rounded to the nearest of 65536 levels (16-bit files keep what 8 bits lose)."""
+    values = ((image.detach().double().cpu().clamp(-1, 1) + 1) * 32767.5).round().to(torch.int32)
+    return values.movedim(-3, -1).numpy().astype(np.uint16)
+
+
+def png16(array: np.ndarray) -> bytes:
+    """A 16-bit PNG file of a uint16 ``[H, W]`` (grey) or ``[H, W, 3]`` (RGB) array.
+
+    Written here because Pillow writes 16-bit grey but not 16-bit RGB PNGs: the samples
+    big-endian, each row with filter 0 (none), one zlib-compressed IDAT chunk (PNG spec,
+    sections 11-12)."""
+    import struct
+    import zlib
+
+    if array.dtype != np.uint16 or not (array.ndim == 2 or (array.ndim == 3 and array.shape[-1] == 3)):
+        raise ValueError(f"png16 takes uint16 [H, W] or [H, W, 3], got {array.dtype} {array.shape}")
+    height, width = array.shape[:2]
+    rows = np.ascontiguousarray(array.astype(">u2")).reshape(height, -1).view(np.uint8)
+    raw = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1).tobytes()  # filter byte 0 per row
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 16, 0 if array.ndim == 2 else 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+
+
 def from_uint8(array: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 ``[H, W, C]`` (or ``[B, H, W, C]``, or ``[H, W]``) -> float32 ``[C, H, W]`` in [-1, 1]."""
     values = torch.as_tensor(np.asarray(array) if not isinstance(array, torch.Tensor) else array)

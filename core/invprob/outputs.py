@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from invprob.images import to_uint8
+from invprob.images import png16, to_uint8, to_uint16
 from invprob.metrics import evaluate, psnr, psnr_in_region
 from invprob.seeding import stream_seed
 from invprob.solver import SolverResult
@@ -446,10 +446,16 @@ def run_description(recipe: Recipe) -> str | None:
 # -- images -----------------------------------------------------------------------------
 
 
-def save_png(image: torch.Tensor, path: Path) -> None:
-    """A ``[C, H, W]`` image in [-1, 1] as an 8-bit PNG (grey for one channel)."""
+def save_png(image: torch.Tensor, path: Path, bits: int = 8) -> None:
+    """A ``[C, H, W]`` image in [-1, 1] as an 8-bit PNG, or a 16-bit one with ``bits=16``
+    (grey for one channel)."""
     from PIL import Image
 
+    if bits == 16:
+        array = to_uint16(torch.nan_to_num(image.detach(), nan=0.0))
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(png16(array[..., 0] if array.shape[-1] == 1 else array))
+        return
     with atomic_path(path) as tmp:
         Image.fromarray(_tile(image, grey_as_rgb=False)).save(tmp)
 
@@ -604,39 +610,116 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
+GIF_ROWS = 8
+"""The most images ``optimisation.gif`` shows (the first ones of the first batch)."""
+
+
+@dataclass(frozen=True)
+class GifLayout:
+    """Where things go in a frame of ``optimisation.gif``: a heading band (the step), a band of
+    column labels, then one row per image with its name on the left; tiles of ``tile``
+    ``(height, width)`` pixels, ``pad`` apart."""
+
+    names: tuple[str, ...]
+    columns: tuple[str, ...]
+    tile: tuple[int, int]
+    label_width: int
+    heading: int = 22
+    labels: int = 18
+    pad: int = 4
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)`` of a frame."""
+        height, width = self.tile
+        return (self.label_width + len(self.columns) * (width + self.pad) + self.pad,
+                self.heading + self.labels + len(self.names) * (height + self.pad))  # fmt: skip
+
+    def box(self, row: int, column: int) -> tuple[int, int]:
+        """``(x, y)`` of the top left corner of the tile of image ``row`` in ``column``."""
+        height, width = self.tile
+        return self.label_width + self.pad + column * (width + self.pad), self.heading + self.labels + row * (height + self.pad)
+
+
+def gif_layout(names: Sequence[str], columns: Sequence[str], tile: tuple[int, int]) -> GifLayout:
+    """The :class:`GifLayout` of ``names`` (rows) and ``columns`` with tiles of ``tile`` pixels:
+    the name column as wide as the longest name (at most 20 characters) in the GIF's font."""
+    font = _gif_font()
+    width = int(max((font.getlength(_short(name, 20)) for name in names), default=0)) + 8
+    return GifLayout(tuple(names), tuple(columns), tile, width)
+
+
+def _gif_font() -> Any:
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=12)
+    except TypeError:  # Pillow without FreeType sizes: the small bitmap font
+        return ImageFont.load_default()
+
+
 def save_gif(
     frames: Sequence[torch.Tensor],
     path: Path,
     *,
     frame_ms: int = GIF_FRAME_MS,
     last_frame_ms: int = GIF_LAST_FRAME_MS,
-) -> None:
-    """An animated GIF, looping: each frame ``[B, C, H, W]`` is a row of the batch's images.
+    steps: Sequence[str] | None = None,
+    names: Sequence[str] | None = None,
+    observed: torch.Tensor | None = None,
+    truth: torch.Tensor | None = None,
+) -> GifLayout:
+    """``optimisation.gif``, looping, laid out like ``grid.png``: one row per image (the first
+    :data:`GIF_ROWS` of the batch) named on the left, labelled columns ``observed``,
+    ``reconstruction`` and ``ground truth`` (those given), and a heading with each frame's
+    ``steps`` label ("step 40", the last "result"). Each frame ``[B, C, H, W]`` fills the
+    reconstruction column; the other columns stay.
 
     Each frame shows ``frame_ms`` milliseconds and the last ``last_frame_ms`` (Pillow writes
-    the delay in the file: read it back as ``Image.open(path).info["duration"]``). Small
-    images are enlarged to at least 128 pixels high (nearest neighbour); a frame narrower than
-    the widest (fewer images) is padded with white.
+    the delay in the file: read it back as ``Image.open(path).info["duration"]``). Small images
+    are enlarged to at least 128 pixels high (nearest neighbour). Returns the layout.
     """
-    from PIL import Image
+    from PIL import Image, ImageDraw
 
     if not frames:
         raise ValueError("a GIF needs at least one frame")
-    rows = [np.concatenate([_tile(image, grey_as_rgb=True) for image in frame], axis=1) for frame in frames]
-    height = max(row.shape[0] for row in rows)
-    width = max(row.shape[1] for row in rows)
+    count = min(GIF_ROWS, max(frame.shape[0] for frame in frames))
+    names = [str(n) for n in names[:count]] if names is not None else [f"image {i}" for i in range(count)]
+    fixed = {"observed": observed, "reconstruction": None, "ground truth": truth}
+    columns = tuple(label for label, images in fixed.items() if label == "reconstruction" or images is not None)
+    height, width = (int(s) for s in frames[-1].shape[-2:])
     scale = max(1, 128 // max(height, 1))
+    font = _gif_font()
+    layout = gif_layout(names, columns, (height * scale, width * scale))
+
+    def tile(image: torch.Tensor) -> Image.Image:
+        picture = Image.fromarray(_tile(image, grey_as_rgb=True))
+        return picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST) if scale > 1 else picture
+
+    base = Image.new("RGB", layout.size, "white")
+    draw = ImageDraw.Draw(base)
+    for column, label in enumerate(columns):
+        x, _ = layout.box(0, column)
+        draw.text((x + layout.tile[1] / 2, layout.heading + layout.labels / 2), label, fill="black", font=font, anchor="mm")
+        for row in range(count):
+            if fixed[label] is not None and row < fixed[label].shape[0]:  # type: ignore[union-attr]
+                base.paste(tile(fixed[label][row]), layout.box(row, column))  # type: ignore[index]
+    for row, name in enumerate(names):
+        _, y = layout.box(row, 0)
+        draw.text((4, y + layout.tile[0] / 2), _short(name, 20), fill="black", font=font, anchor="lm")
+    where = columns.index("reconstruction")
     pictures = []
-    for row in rows:
-        canvas = np.full((height, width, 3), 255, np.uint8)
-        canvas[: row.shape[0], : row.shape[1]] = row
-        picture = Image.fromarray(canvas)
-        if scale > 1:
-            picture = picture.resize((width * scale, height * scale), Image.Resampling.NEAREST)
+    for index, frame in enumerate(frames):
+        picture = base.copy()
+        for row in range(min(count, frame.shape[0])):
+            picture.paste(tile(frame[row]), layout.box(row, where))
+        if steps is not None:
+            ImageDraw.Draw(picture).text((4, layout.heading / 2), steps[index], fill="black", font=font, anchor="lm")
         pictures.append(picture)
     durations = [frame_ms] * (len(pictures) - 1) + [last_frame_ms]
     with atomic_path(path) as tmp:
         pictures[0].save(tmp, format="GIF", save_all=True, append_images=pictures[1:], duration=durations, loop=0)
+    return layout
 
 
 def save_latents(latents: Mapping[str, torch.Tensor], path: Path, metadata: Mapping[str, str] | None = None) -> None:
@@ -685,6 +768,7 @@ def write_outputs(
     *,
     operators: Sequence[Any] | None = None,
     extra: Mapping[str, Any] | None = None,
+    bit_depths: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """Every output of a finished (or stopped) run; returns the metrics dict (``metrics.json``).
 
@@ -708,7 +792,8 @@ def write_outputs(
     (``SolverResult.trivial_metrics``).
     ``operators`` are the batches' own operators (default: the run's); a run without a
     generator may solve images of several sizes, batch by batch: then ``truth`` is a list and
-    images, metrics and the grid are made image by image.
+    images, metrics and the grid are made image by image. ``bit_depths`` are the bits per
+    sample of each image's file (default 8): the images of a 16-bit one are 16-bit PNGs.
     """
     recipe = components.recipe
     metrics: dict[str, Any] = describe_run(recipe)
@@ -771,19 +856,20 @@ def write_outputs(
     image_dir = directory / "images"
     with _optional(failed, "images/"):
         image_dir.mkdir()
+        bits = list(bit_depths) if bit_depths else [8] * len(names)
         for index, name in enumerate(names):
             stem = f"{index:04d}_{name}"
-            save_png(reconstruction[index], image_dir / f"{stem}_reconstruction.png")
+            save_png(reconstruction[index], image_dir / f"{stem}_reconstruction.png", bits[index])
             if truth is not None:
-                save_png(truth[index], image_dir / f"{stem}_ground_truth.png")
+                save_png(truth[index], image_dir / f"{stem}_ground_truth.png", bits[index])
             if observed is not None:
-                save_png(observed[index], image_dir / f"{stem}_observed.png")
+                save_png(observed[index], image_dir / f"{stem}_observed.png", bits[index])
         offset = 0
         for result in results:  # per-solver extras (ILO: each round's best image)
             for key, images in result.extra_images.items():
                 for index in range(images.shape[0]):
                     stem = f"{offset + index:04d}_{names[offset + index]}"
-                    save_png(images[index], image_dir / f"{stem}_{key}.png")
+                    save_png(images[index], image_dir / f"{stem}_{key}.png", bits[offset + index])
             offset += result.best_image.shape[0]
     with _optional(failed, "grid.png"):
         save_grid(
@@ -799,8 +885,12 @@ def write_outputs(
     if recipe.outputs.gif:
         first = results[0]
         frames = [*first.frames, first.best_image.detach().to("cpu", torch.float32)]  # it ends on what is reported
+        count = first.best_image.shape[0]
+        steps = [f"step {k * recipe.outputs.gif_every}" for k in range(len(first.frames))]  # the monitor's frames
+        batch = {k: torch.stack([v[i] for i in range(count)]).cpu() if v is not None else None
+                 for k, v in (("observed", observed), ("truth", truth))}  # fmt: skip
         with _optional(failed, "optimisation.gif"):
-            save_gif(frames, directory / "optimisation.gif")
+            save_gif(frames, directory / "optimisation.gif", steps=[*steps, "result"], names=names[:count], **batch)
     if failed:
         metrics["failed_outputs"] = failed
         with _optional([], "metrics.json"):  # the first metrics.json stays if this one fails

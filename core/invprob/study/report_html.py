@@ -525,7 +525,12 @@ def thumbnail(path: Path) -> bytes | None:
     try:
         with Image.open(path) as image:
             image.load()
-            picture = image.convert("RGB") if image.mode not in ("L", "RGB") else image.copy()
+            if image.mode.startswith("I"):  # 16-bit grey: to 8 bits by value, not clipped at 255
+                import numpy as np
+
+                picture = Image.fromarray((np.asarray(image, dtype=np.float64) / 257).round().clip(0, 255).astype(np.uint8))
+            else:
+                picture = image.convert("RGB") if image.mode not in ("L", "RGB") else image.copy()
     except (OSError, UnidentifiedImageError):
         return None
     if max(picture.size) > THUMBNAIL:
