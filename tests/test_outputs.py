@@ -17,7 +17,7 @@ from PIL import Image
 
 import invprob
 from invprob import hookimpl
-from invprob.metrics import MetricUnavailable, psnr, psnr_in_region
+from invprob.metrics import Metric, MetricUnavailable, psnr, psnr_in_region
 from invprob.outputs import GIF_FRAME_MS, GIF_LAST_FRAME_MS, GRID_ROWS, RECORD_FIELDS, git_commit, grid_figure, save_gif
 from invprob.params import Params
 
@@ -551,3 +551,25 @@ def test_a_16_bit_input_is_written_back_as_16_bit_pngs(toy_registry, toy_recipe,
             assert image.mode == "L", kind  # an 8-bit input stays 8-bit
     with Image.open(images / "0000_deep_ground_truth.png") as image:
         assert np.array_equal(np.asarray(image), levels)  # the truth round-trips exactly
+
+
+class _Undirected(Params):
+    """A third-party metric that says nothing about which way is better."""
+
+
+class _UndirectedMetric(Metric):
+    def forward(self, reconstruction, target):
+        return (reconstruction - target).abs().flatten(1).amax(dim=1)
+
+
+class _UndirectedPlugin:
+    @hookimpl
+    def invprob_register_metrics(self, registry) -> None:
+        registry.add("max-error", lambda params, context: _UndirectedMetric(), params_model=_Undirected)
+
+
+def test_a_metric_that_declares_no_direction_is_recorded_undirected(toy_registry, toy_recipe, tmp_path):
+    toy_registry.register_plugin(_UndirectedPlugin(), distribution="invprob-toy-undirected")
+    result = _run(toy_recipe, ["data.samples=1", "metrics=[psnr, max-error]"], out=tmp_path, registry=toy_registry)
+    assert result.metrics["higher_is_better"]["max-error"] is None and result.metrics["higher_is_better"]["psnr"] is True
+    assert result.metrics["mean"]["max-error"] > 0

@@ -12,11 +12,13 @@ name the caller gives, and never touches an existing one. Inside:
   of the recipe's and of invprob's checkout, and start and end times (:func:`environment`);
   written when every component is built, and again with the end time;
 - ``metrics.json``: what ran (recipe, solver, operator, seed), per-image values and means,
-  and the same values as flat ``records`` that pandas reads in one call (:func:`write_outputs`);
-- ``images/`` (observed, reconstruction and, when known, ground truth per image), ``grid.png``
-  (labelled columns, each row with the image's name and PSNR), ``latents.safetensors``,
-  ``history.json``, ``loss.png``, optionally ``optimisation.gif`` (the reported iterate as it
-  improves, ending on the result), and ``status.json``: how the run ended (``complete``,
+  the same values as flat ``records`` that pandas reads in one call, which way each is better
+  and which the solver made trivial (:func:`write_outputs`);
+- ``images/`` (observed, reconstruction and, when known, ground truth per image; 16-bit PNGs
+  for a 16-bit input), ``grid.png`` (labelled columns, each row with the image's name and
+  PSNR), ``latents.safetensors``, ``history.json``, ``loss.png``, optionally
+  ``optimisation.gif`` (laid out like the grid, each frame labelled with its step: the
+  reported iterate as it improves, ending on the result), and ``status.json``: how the run ended (``complete``,
   ``interrupted``, ``diverged``, ``failed`` or ``aborted``), the error and the time, so that
   a partial directory is never mistaken for a result.
 
@@ -696,17 +698,23 @@ def save_gif(
         picture = Image.fromarray(_tile(image, grey_as_rgb=True))
         return picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST) if scale > 1 else picture
 
+    def text(draw: Any, x: float, y: float, words: str, centred: bool = False) -> None:
+        """``words`` with its left edge (or centre) at ``x``, centred on ``y`` (any Pillow font)."""
+        left, top, right, bottom = draw.textbbox((0, 0), words, font=font)
+        draw.text((x - (right - left) / 2 * centred - left, y - (bottom + top) / 2), words, fill="black", font=font)
+
     base = Image.new("RGB", layout.size, "white")
     draw = ImageDraw.Draw(base)
     for column, label in enumerate(columns):
         x, _ = layout.box(0, column)
-        draw.text((x + layout.tile[1] / 2, layout.heading + layout.labels / 2), label, fill="black", font=font, anchor="mm")
+        text(draw, x + layout.tile[1] / 2, layout.heading + layout.labels / 2, label, centred=True)
         for row in range(count):
             if fixed[label] is not None and row < fixed[label].shape[0]:  # type: ignore[union-attr]
                 base.paste(tile(fixed[label][row]), layout.box(row, column))  # type: ignore[index]
     for row, name in enumerate(names):
-        _, y = layout.box(row, 0)
-        draw.text((4, y + layout.tile[0] / 2), _short(name, 20), fill="black", font=font, anchor="lm")
+        text(draw, 4, layout.box(row, 0)[1] + layout.tile[0] / 2, _short(name, 20))
+    shown = max(frame.shape[0] for frame in frames)
+    note = f" (the first {count} of {shown} images)" if count < shown else ""
     where = columns.index("reconstruction")
     pictures = []
     for index, frame in enumerate(frames):
@@ -714,7 +722,7 @@ def save_gif(
         for row in range(min(count, frame.shape[0])):
             picture.paste(tile(frame[row]), layout.box(row, where))
         if steps is not None:
-            ImageDraw.Draw(picture).text((4, layout.heading / 2), steps[index], fill="black", font=font, anchor="lm")
+            text(ImageDraw.Draw(picture), 4, layout.heading / 2, steps[index] + note)
         pictures.append(picture)
     durations = [frame_ms] * (len(pictures) - 1) + [last_frame_ms]
     with atomic_path(path) as tmp:
