@@ -505,6 +505,8 @@ def test_a_variant_labels_every_field_it_sets_once_in_tables_and_plots(tmp_path:
     panels, titles = plot_panels(study, study.cells, "operator.params.observed", ["solver", "priors"], None, "psnr")
     (key,) = panels  # one panel: the task's label moves with its x, it does not split the plot
     assert sorted(panels[key]) == ["CSGM", "Yeh"] and len(panels[key]["Yeh"]) == 3 and titles[key] == ""
+    every = [c["text"] for c in page.tables["cells"][0]["cells"]]
+    assert every[:3] == ["cell", "solver", "operator"] and "sigma" not in every  # a repeated label is shown once
 
 
 def test_a_16_bit_sample_image_is_shown_at_its_grey_level_not_clipped_white(tmp_path: Path) -> None:

@@ -400,7 +400,8 @@ def _metric_notes(study: Results, metric: str, cells: Sequence[CellRecord]) -> l
 
 
 def _all_cells(study: Results) -> Markup:
-    head = tag("tr", tag("th", "cell", class_="text"), [_axis_th(a, study, class_="text") for a in study.axes],
+    axes = study.distinct(study.axes, study.cells)
+    head = tag("tr", tag("th", "cell", class_="text"), [_axis_th(a, study, class_="text") for a in axes],
                tag("th", "status", class_="text"), tag("th", "seconds"), [tag("th", m) for m in study.metrics])  # fmt: skip
     rows = []
     for cell in study.cells:
@@ -409,7 +410,7 @@ def _all_cells(study: Results) -> Markup:
             else tag("td", "") for m in study.metrics
         ]  # fmt: skip
         rows.append(tag(
-            "tr", tag("td", cell.id, class_="text"), [tag("td", cell.label(a), class_="text") for a in study.axes],
+            "tr", tag("td", cell.id, class_="text"), [tag("td", cell.label(a), class_="text") for a in axes],
             tag("td", cell.status, class_=f"text {cell.status}"), tag("td", fmt(cell.seconds)), metrics,
             class_="cell-row", data_cell=cell.id, data_status=cell.status,
         ))  # fmt: skip
