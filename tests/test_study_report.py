@@ -517,3 +517,30 @@ def test_a_16_bit_sample_image_is_shown_at_its_grey_level_not_clipped_white(tmp_
     Image.fromarray(np.full((8, 8), 32896, np.uint16)).save(tmp_path / "deep.png")  # 128 * 257: mid-grey
     with Image.open(io.BytesIO(thumbnail(tmp_path / "deep.png"))) as picture:
         assert set(np.asarray(picture).reshape(-1).tolist()) == {128}
+
+
+def test_a_study_run_with_yeh_and_blending_footnotes_the_blended_measurement_loss(tmp_path: Path, toy_recipe: Path, toy_registry) -> None:
+    """End to end: the run's metrics.json declares directions and the trivial value, the report reads them."""
+    pytest.importorskip("invprob_plugin_yeh")
+    from invprob.study import load_study, run_study
+
+    path = tmp_path / "study.yaml"
+    path.write_text("""\
+name: yeh-blend
+recipe: recipe.yaml
+overrides: {data.samples: 2, outputs.gif: false, outputs.latents: false, metrics: [psnr], operator: {type: inpaint-center}}
+axes:
+  - - {label: Yeh, set: {solver: {type: yeh, params: {steps: 2, blend: false}}}}
+    - {label: Yeh + blend, set: {solver: {type: yeh, params: {steps: 2}}}}
+""")
+    study = load_study(path, registry=toy_registry)
+    # the toy recipe's explicit losses and priors were written for toy-descent: they carry into the Yeh cells
+    assert sorted(w.split(" ", 1)[0] for w in study.warnings) == ["losses", "priors"]
+    outcome = run_study(study, tmp_path / "out", show_progress=False, registry=toy_registry)
+    assert outcome.done == 2
+    results = read_results(tmp_path / "out" / "yeh-blend")
+    assert results.directions == {"psnr": True, "psnr_missing": True, "measurement_loss": False}
+    assert list(results.trivial) == [(study.cells[1].id, "measurement_loss")]
+    text = write_report(tmp_path / "out" / "yeh-blend", samples=0).read_text()
+    row = next(r for r in Page(text).body_rows("means-measurement_loss") if r["attrs"]["data-row"] == "Yeh + blend")
+    assert "trivial" in row["cells"][1]["attrs"]["class"] and 'data-note="trivial"' in text
