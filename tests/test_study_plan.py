@@ -211,6 +211,7 @@ axes:
   - {variants: [], vary: {seed: [1]}}
   - {mode: zip, variants: [{label: a, set: {seed: 1}}]}
   - {}
+  - [csgm, ilo]
 """)
     with pytest.raises(StudyError) as caught:
         load_study(path, registry=toy_registry)
@@ -222,6 +223,7 @@ axes:
     assert "axes[1].variants: List should have at least 1 item" in report
     assert "axes[2]: a group has either variants or vary, not both: drop mode" in report
     assert "axes[3]: a group needs 'vary: {path: [values]}' or 'variants: [{label, set: {path: value}}]'" in report
+    assert "axes[4]: variant 0 is 'csgm'; a variant is {label: <name>, set: {<path>: <value>}}" in report
     path.write_text("""\
 name: toy-study
 recipe: recipe.yaml

@@ -97,7 +97,14 @@ class AxisGroup(Params):
     @model_validator(mode="before")
     @classmethod
     def _bare_list_is_variants(cls, data: Any) -> Any:
-        return {"variants": data} if isinstance(data, list) else data
+        data = {"variants": data} if isinstance(data, list) else data
+        variants = data.get("variants") if isinstance(data, Mapping) else None
+        for number, variant in enumerate(variants if isinstance(variants, list) else []):
+            if not isinstance(variant, Mapping):
+                raise ValueError(
+                    f"variant {number} is {short_repr(variant, 40)}; a variant is {{label: <name>, set: {{<path>: <value>}}}}"
+                )
+        return data
 
     @field_validator("vary")
     @classmethod
