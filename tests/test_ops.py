@@ -62,6 +62,34 @@ def test_double_backward_goes_through_the_other_op():
     assert torch.autograd.gradgradcheck(lambda t: ops.circulant_sense_adjoint(t, g_fft, signs, rows), (y,))
 
 
+def test_more_measurements_than_entries_without_rows_is_refused():
+    # the op used to return n columns while its fake kernel promised m
+    g_fft, signs, _ = _operands(random_rows=False)
+    with pytest.raises(ValueError, match=f"m = {N + 1} measurements of n = {N}"):
+        ops.circulant_sense(torch.randn(2, N, dtype=torch.float64), g_fft, signs, None, N + 1)
+    with pytest.raises(ValueError, match=f"m = {N + 1} measurements of n = {N}"):
+        ops.circulant_sense_adjoint(torch.randn(2, N + 1, dtype=torch.float64), g_fft, signs, None)
+
+
+def test_repeated_rows_are_refused_by_both_ops():
+    # index_copy_ in the adjoint overwrote where S^T must add: a wrong adjoint, silently
+    g_fft, signs, _ = _operands(random_rows=False)
+    rows = torch.tensor([0, 5, 5, 9, 2, 3, 4])
+    with pytest.raises(ValueError, match="repeated rows"):
+        ops.circulant_sense(torch.randn(2, N, dtype=torch.float64), g_fft, signs, rows, M)
+    with pytest.raises(ValueError, match="repeated rows"):
+        ops.circulant_sense_adjoint(torch.randn(2, M, dtype=torch.float64), g_fft, signs, rows)
+
+
+def test_rows_of_the_wrong_length_or_out_of_range_are_refused():
+    g_fft, signs, _ = _operands(random_rows=False)
+    x = torch.randn(2, N, dtype=torch.float64)
+    with pytest.raises(ValueError, match="length m = 7"):
+        ops.circulant_sense(x, g_fft, signs, torch.arange(6), M)
+    with pytest.raises(ValueError, match=r"rows must lie in \[0, 30\)"):
+        ops.circulant_sense(x, g_fft, signs, torch.tensor([0, 1, 2, 3, 4, 5, N]), M)
+
+
 def test_ops_act_on_leading_batch_dimensions():
     g_fft, signs, _ = _operands(random_rows=False, dtype=torch.float32)
     y = ops.circulant_sense(torch.randn(2, 3, N), g_fft, signs, None, 9)

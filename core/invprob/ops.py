@@ -41,7 +41,10 @@ with ``g``; in Fourier, with ``G = rfft(g)`` computed once,
 
 ``D = diag(signs)`` with ``signs`` in {-1, +1}^n and ``S_m`` keeps the entries ``rows`` (an
 int64 index tensor of length m) or, when ``rows`` is None, the first ``m``. The adjoint is
-``D C_g^T S_m^T``, where ``S_m^T`` scatters ``y`` into zeros of length ``n``.
+``D C_g^T S_m^T``, where ``S_m^T`` scatters ``y`` into zeros of length ``n``. Both ops refuse
+(``ValueError``) ``m > n`` without ``rows``, ``rows`` whose length is not ``m`` or that index
+outside ``[0, n)``, and **repeated rows** (their ``S_m^T`` would have to add, and an operator
+that measures one entry twice is a mistake here, not a design).
 
 ``g_fft`` is ``torch.view_as_real(rfft(g))``, shape ``[n // 2 + 1, 2]``: a real tensor, so
 that ``Module.to(dtype)`` converts it like every other buffer. Memory is O(n): the input,
@@ -71,9 +74,26 @@ def _spectrum(g_fft: Tensor, dtype: torch.dtype) -> Tensor:
     return torch.view_as_complex(g_fft.to(dtype).contiguous())
 
 
+def check_sensed_rows(rows: Optional[Tensor], m: int, n: int) -> None:
+    """A ``ValueError`` unless ``S_m`` is a selection of ``m`` distinct entries of ``n``."""
+    if rows is None:
+        if not 0 <= m <= n:
+            raise ValueError(f"circulant_sense: m = {m} measurements of n = {n} entries without rows; need 0 <= m <= n")
+        return
+    if rows.dim() != 1 or rows.numel() != m:
+        raise ValueError(f"circulant_sense: rows must be a 1-d index tensor of length m = {m}, got shape {tuple(rows.shape)}")
+    if m == 0:
+        return
+    if int(rows.min()) < 0 or int(rows.max()) >= n:
+        raise ValueError(f"circulant_sense: rows must lie in [0, {n}), got {int(rows.min())}..{int(rows.max())}")
+    if torch.unique(rows).numel() != m:
+        raise ValueError("circulant_sense: repeated rows are not supported (each measured entry must be distinct)")
+
+
 def _circulant_sense_reference(x: Tensor, g_fft: Tensor, signs: Tensor, rows: Optional[Tensor], m: int) -> Tensor:
     """``S_m C_g D x`` over the last dimension of ``x`` (length ``n = signs.numel()``)."""
     n = signs.shape[-1]
+    check_sensed_rows(rows, m, n)
     spectrum = torch.fft.rfft(x * signs.to(x.dtype), n=n)
     # conj_physical, not the lazy .conj(): the lazy conjugate bit is dropped when the kernel
     # runs under AOTAutograd (torch.compile), which silently turns correlation into convolution.
@@ -94,6 +114,7 @@ def _circulant_sense_adjoint_reference(y: Tensor, g_fft: Tensor, signs: Tensor, 
     """``D C_g^T S_m^T y``: the adjoint of ``circulant_sense``, ``[..., m] -> [..., n]``."""
     n = signs.shape[-1]
     m = y.shape[-1]
+    check_sensed_rows(rows, m, n)
     padded = y.new_zeros((*y.shape[:-1], n))
     if rows is None:
         padded[..., :m] = y
@@ -297,6 +318,7 @@ __all__ = [
     "OPS",
     "PROJECT_L1_BALL",
     "KernelRegistration",
+    "check_sensed_rows",
     "circulant_sense",
     "circulant_sense_adjoint",
     "project_l1_ball",

@@ -16,9 +16,9 @@ def _configure_train(parser: argparse.ArgumentParser, *, kind: str) -> None:
                              "replaced with --force, and otherwise refused)")  # fmt: skip
     parser.add_argument("--image-size", type=int, default=64, choices=(32, 64, 128))
     parser.add_argument("--latent-channels", type=int, default=32, help="channels C of the latent maps z")
-    parser.add_argument("--latent-size", type=int, default=16, help="side of the latent maps (a power of two, >= 8)")
-    parser.add_argument("--width", type=int, default=32,
-                        help="base width of the hourglass generator (32: 0.35 M parameters at 64 px; 48: 0.79 M)")
+    parser.add_argument("--latent-size", type=int, default=16, help="side of the latent maps (a power of two, >= 16)")
+    parser.add_argument("--width", type=int, default=16,
+                        help="width w of the hourglass generator, the official net's 128 (16: 0.51 M parameters at 64 px; 32: 1.96 M)")
     if lcm:
         parser.add_argument("--manifold-channels", type=int, nargs="+", default=[8, 16, 32],
                             help="hidden widths of the latent ConvNet f (len + 1 unpadded 3x3 convs)")

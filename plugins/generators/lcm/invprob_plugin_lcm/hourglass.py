@@ -1,21 +1,27 @@
 """The hourglass generator g_theta of Latent Convolutional Models (Athar et al., ICLR 2019).
 
-``g`` maps a latent *stack of maps* ``z [C, h, w]`` to an image in [-1, 1]::
+``g`` maps a latent *stack of maps* ``z [C, h, w]`` to an image in [-1, 1]. It is the authors'
+``EncDecCelebA`` (``src/models.py`` of srxdev0619/Latent_Convolutional_Models) scaled to our
+sizes, with ``w = width`` (the official net is ``w = 128`` at 128 px, latent 64x32x32)::
 
-    z (C x h x h) -- stem 3x3 --> width x h ----------------------------------- skip A --.
-                 -- 4x4 stride-2 convs --> ... --> 2width x h/2 ------------ skip B --.  |
-                 -- ... --> 2width x 4 (the bottleneck, 4 x 4)                       |  |
-                 -- dilated 3x3 convs (dilation 2) at 4 x 4                          |  |
-                 -- transposed 4x4 stride-2 convs back up to h/2, (+ B) to h, (+ A) --'--'
-                 -- transposed convs on to the image size -- 3x3 head -- tanh
+    z (C x h x h) -- 4x4 stride-2 convs --> ... --> 4w x 8 (kept: skip B) --> 8w x 4 (kept: skip A)
+      -- 3 grouped dilated 3x3 convs at 4 x 4 (8w channels, 4w groups, dilation 2)
+      -- join A (8w + 8w) -- transposed 4x4 stride-2 conv --> 4w x 8 -- join B (4w + 4w)
+      -- transposed convs on up to half the image size (widths ... 4w, 2w, w)
+      -- bilinear x2 upsampling (align_corners) -- 3x3 convs w -> w/2 -> w/4 -> 3 -- sigmoid
 
-Every convolution but the head is followed by batch norm and LeakyReLU(0.2); the two skip
-connections (concatenations) join at the latent resolution and at half of it, the two
-low-resolution levels of the encoder above the bottleneck, as the paper's "two skip
-connections". The map sizes follow the paper's ``32 -> 4 -> 128`` at 128 px; at 64 px our
-default is ``16 -> 4 -> 64`` with a 32x16x16 latent; ``width=32`` (the committed models) has
-0.35 M parameters, ``width=48`` 0.79 M; 32 px works with an 8x8 latent. With
-``latent_vector=d`` (GLO's vector variant) a linear layer first maps ``z [d]`` to the stack.
+Encoder widths double towards the bottleneck (8w at 4x4, 4w at 8x8, 2w at 16x16, ...), decoder
+widths are ``w * min(4, (size/2) / r)`` at resolution ``r``; every conv is bias-free and every
+one but the head is followed by batch norm and LeakyReLU(0.2). The two skip connections join
+at the 4x4 bottleneck and at 8x8 as the official net's; nothing joins at the latent resolution
+(the latent must be at least 16x16, so that the 8x8 skip is an encoder feature, not z). The
+head is the official sigmoid mapped to our [-1, 1] range: ``2 * sigmoid(a) - 1`` is exactly the
+official image ``x`` as ``2x - 1``. At 128 px with ``width=128`` and ``latent_channels=64`` the
+net is the official one layer for layer (``benchmarks/parity/lcm_parity.py`` checks it).
+
+Our 64 px default (the committed models): z 32x16x16 -> 4x4 -> 64x64, ``width=16``, 0.51 M
+parameters (``width=32``: 1.96 M, three times the CPU time per step). With ``latent_vector=d`` (GLO's vector variant) a linear layer first maps ``z [d]`` to
+the stack.
 
 The generator is a chain of stages (:class:`invprob.generator.Generator`'s stage support);
 each stage reads and writes named entries of the state, so ``split(k)`` holds at every stage:
@@ -44,9 +50,9 @@ class HourglassConfig:
     size: int = 64
     latent_channels: int = 32
     latent_size: int = 16
-    width: int = 32
+    width: int = 16
     channels: int = 3
-    dilated: int = 2
+    dilated: int = 3
     latent_vector: int = 0
     """0: the latent is the map stack itself; ``d > 0``: a vector ``z [d]`` that a linear layer maps
     to the stack (GLO's vector latent, Bojanowski et al.)."""
@@ -58,8 +64,13 @@ class HourglassConfig:
                 raise ValueError(f"hourglass: {name} must be a power of two >= {BOTTLENECK}, got {value}")
         if self.latent_size > self.size:
             raise ValueError(f"hourglass: latent_size {self.latent_size} exceeds the image size {self.size}")
-        if self.latent_size < 2 * BOTTLENECK:
-            raise ValueError(f"hourglass: latent_size must be at least {2 * BOTTLENECK} (two skip levels above the 4x4 bottleneck)")
+        if self.latent_size < 4 * BOTTLENECK:
+            raise ValueError(
+                f"hourglass: latent_size must be at least {4 * BOTTLENECK} (the skips join encoder features at 8x8 and "
+                f"4x4, as the official net's, never the latent itself), got {self.latent_size}"
+            )
+        if self.size < 4 * BOTTLENECK:
+            raise ValueError(f"hourglass: size must be at least {4 * BOTTLENECK} (the decoder passes 8x8 at half the size), got {self.size}")
         for name in ("latent_channels", "width", "channels"):
             if getattr(self, name) < 1:
                 raise ValueError(f"hourglass: {name} must be positive, got {getattr(self, name)}")
@@ -89,6 +100,17 @@ class HourglassConfig:
 
 def _act(channels: int) -> list[nn.Module]:
     return [nn.BatchNorm2d(channels), nn.LeakyReLU(LEAKY_SLOPE)]
+
+
+def _conv_block(conv: nn.Module, channels: int) -> nn.Sequential:
+    return nn.Sequential(conv, *_act(channels))
+
+
+class SigmoidToSigned(nn.Module):
+    """``2 * sigmoid(a) - 1``: the official head's [0, 1] image, written on our [-1, 1] range."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 2 * torch.sigmoid(x) - 1
 
 
 class Step(nn.Module):
@@ -134,34 +156,40 @@ class HourglassGenerator(Generator):
         stages: list[nn.Module] = []
         if c.latent_vector:  # GLO's vector latent: a linear map to the stack
             stages.append(Step(nn.Sequential(nn.Linear(c.latent_vector, math.prod(c.map_shape)), nn.Unflatten(1, c.map_shape)), "z", "z"))
-        # encoder: stem at the latent resolution, then 4x4 stride-2 convs down to 4x4
-        stages.append(Step(nn.Sequential(nn.Conv2d(c.latent_channels, w, 3, 1, 1, bias=False), *_act(w)), "z", feat))
-        downs = int(math.log2(c.latent_size // BOTTLENECK))
-        widths = [w] + [min(2 * w, w * 2 ** (i + 1)) for i in range(downs)]  # w, 2w, 2w, ...
-        for i in range(downs):
-            keep = {0: "skip_a", 1: "skip_b"}.get(i)
-            block = nn.Sequential(nn.Conv2d(widths[i], widths[i + 1], 4, 2, 1, bias=False), *_act(widths[i + 1]))
-            stages.append(Step(block, feat, feat, keep=keep))
-        deep = widths[-1]
-        for _ in range(c.dilated):
-            block = nn.Sequential(nn.Conv2d(deep, deep, 3, 1, 2, dilation=2, bias=False), *_act(deep))
-            stages.append(Step(block, feat, feat))
-        # decoder: transposed convs back to the latent resolution, joining the two skips
-        current = deep
-        for i in reversed(range(downs)):
-            out = widths[i + 1] if i >= 1 else w
-            join = {0: "skip_a", 1: "skip_b"}.get(i)
-            block = nn.Sequential(nn.ConvTranspose2d(current, out, 4, 2, 1, bias=False), *_act(out))
+        # encoder: 4x4 stride-2 convs from the latent down to 4x4; the 8x8 output is skip B
+        current, channels, source = c.latent_size, c.latent_channels, "z"
+        while current > BOTTLENECK:
+            current //= 2
+            out = max(1, 8 * w * BOTTLENECK // current)
+            keep = "skip_b" if current == BOTTLENECK else None  # keeps the block's input: the 8x8 features
+            stages.append(Step(_conv_block(nn.Conv2d(channels, out, 4, 2, 1, bias=False), out), source, feat, keep=keep))
+            channels, source = out, feat
+        # the bottleneck: grouped dilated convs (2 channels per group), then join its input (skip A)
+        groups = max(1, channels // 2) if channels % 2 == 0 else 1
+        for index in range(c.dilated):
+            conv = nn.Conv2d(channels, channels, 3, 1, 2, dilation=2, groups=groups, bias=False)
+            stages.append(Step(_conv_block(conv, channels), feat, feat, keep="skip_a" if index == 0 else None))
+        if c.dilated == 0:
+            stages.append(Step(nn.Identity(), feat, feat, keep="skip_a"))
+        stages.append(Step(nn.Identity(), feat, feat, join="skip_a"))
+        channels *= 2
+        # decoder: transposed convs up to half the image size, joining skip B at 8x8
+        skip_b = max(1, 8 * w * BOTTLENECK // (2 * BOTTLENECK))
+        current = BOTTLENECK
+        while current < c.size // 2:
+            current *= 2
+            out = max(1, w * min(4, c.size // 2 // current))
+            join = "skip_b" if current == 2 * BOTTLENECK else None
+            block = _conv_block(nn.ConvTranspose2d(channels, out, 4, 2, 1, bias=False), out)
             stages.append(Step(block, feat, feat, join=join))
-            current = out + (widths[i] if join else 0)
-        # then on up to the image size, halving the width
-        ups = int(math.log2(c.size // c.latent_size))
-        for _ in range(ups):
-            out = max(current // 2, 16)
-            block = nn.Sequential(nn.ConvTranspose2d(current, out, 4, 2, 1, bias=False), *_act(out))
-            stages.append(Step(block, feat, feat))
-            current = out
-        stages.append(Step(nn.Sequential(nn.Conv2d(current, c.channels, 3, 1, 1), nn.Tanh()), feat, IMAGE))
+            channels = out + (skip_b if join else 0)
+        # bilinear x2 to the image size, two 3x3 conv blocks and the sigmoid head
+        tail: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)]
+        for out in (max(1, w // 2), max(1, w // 4)):
+            tail += [nn.Conv2d(channels, out, 3, 1, 1, bias=False), *_act(out)]
+            channels = out
+        stages.append(Step(nn.Sequential(*tail), feat, feat))
+        stages.append(Step(nn.Sequential(nn.Conv2d(channels, c.channels, 3, 1, 1, bias=False), SigmoidToSigned()), feat, IMAGE))
         self.stages = nn.ModuleList(stages)
         self.image_shape = (c.channels, c.size, c.size)
         space = LatentSpace.custom("z", c.latent_shape, sampler) if sampler is not None else LatentSpace("z", c.latent_shape)

@@ -33,8 +33,8 @@ class HourglassParams(Params):
     )
     size: Literal[32, 64, 128] = Field(64, description="image size (random init only)")
     latent_channels: int = Field(32, ge=1, description="channels C of the latent z (random init only)")
-    latent_size: int = Field(16, ge=8, description="side h of the latent maps, a power of two (random init only)")
-    width: int = Field(32, ge=1, description="base width of the hourglass (random init only)")
+    latent_size: int = Field(16, ge=16, description="side h of the latent maps, a power of two >= 16 (random init only)")
+    width: int = Field(16, ge=1, description="width w of the hourglass, the official net's 128 (random init only)")
     latent_vector: int = Field(
         0, ge=0, description="random init: 0 for a map-stack latent, d for GLO's vector latent z [d] (a linear layer to the maps)"
     )
@@ -42,9 +42,16 @@ class HourglassParams(Params):
 
 
 class LapL1Params(Params):
-    """Laplacian-pyramid L1 (GLO/LCM): sum_j 2^(-2j) mean|L_j(A(x)) - L_j(y)| over the levels and the residual."""
+    """Laplacian-pyramid L1 (GLO/LCM, the authors' laploss): sum_j 2^(-2j) mean|L_j(A(x)) - L_j(y)| over the levels and the residual."""
 
     levels: int = Field(3, ge=0, le=6, description="band-pass levels (the residual is added)")
+
+
+class BandMSEParams(Params):
+    """The authors' LCM inpainting MSE: mean((W * (A(x) - y))^2), W = weight on a band of width pixels around the hole, else 1."""
+
+    weight: float = Field(5.0, gt=0, description="W in the band (the authors': 5, so a band pixel's squared error counts 25x)")
+    width: int = Field(5, ge=0, description="band width in pixels around the missing pixels (the authors': 5 at 128 px)")
 
 
 def _build_hourglass(params: HourglassParams, context: BuildContext):
@@ -70,6 +77,12 @@ def _lap_l1(params: LapL1Params, context: BuildContext):
     return LapL1Loss(levels=params.levels)
 
 
+def _band_mse(params: BandMSEParams, context: BuildContext):
+    from .band_mse import BandMSELoss
+
+    return BandMSELoss(weight=params.weight, width=params.width)
+
+
 @hookimpl
 def invprob_register_generators(registry: ComponentRegistry) -> None:
     registry.add(
@@ -79,9 +92,9 @@ def invprob_register_generators(registry: ComponentRegistry) -> None:
         examples=[
             {},
             {"model": "glo-faces64"},
-            {"model": None, "size": 32, "latent_channels": 4, "latent_size": 8, "width": 8},
-            {"model": None, "size": 64, "latent_channels": 3, "latent_size": 16, "width": 8, "seed": 1},
-            {"model": None, "size": 32, "latent_channels": 2, "latent_size": 8, "width": 4, "latent_vector": 16},
+            {"model": None, "size": 32, "latent_channels": 4, "latent_size": 16, "width": 4},
+            {"model": None, "size": 64, "latent_channels": 3, "latent_size": 16, "width": 4, "seed": 1},
+            {"model": None, "size": 32, "latent_channels": 2, "latent_size": 16, "width": 4, "latent_vector": 16},
         ],
     )
 
@@ -89,6 +102,7 @@ def invprob_register_generators(registry: ComponentRegistry) -> None:
 @hookimpl
 def invprob_register_losses(registry: ComponentRegistry) -> None:
     registry.add("lap-l1", _lap_l1, params_model=LapL1Params, examples=[{}, {"levels": 1}])
+    registry.add("band-mse", _band_mse, params_model=BandMSEParams, examples=[{}, {"weight": 2.0, "width": 1}])
 
 
 def _runner(module: str, function: str = "run"):

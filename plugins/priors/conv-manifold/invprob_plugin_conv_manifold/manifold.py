@@ -2,8 +2,9 @@
 
 A latent map stack is ``z = f_phi(s)``: ``s`` is a fixed input of uniform noise (``U(0, 1) *
 noise_scale``, drawn once from a seed, shared by every image) and ``f`` a small ConvNet of
-*unpadded, bias-free* 3x3 convolutions with batch norm + LeakyReLU(0.2) between them (none after
-the last). Each image has its own parameters ``phi_i``; the set of ``f_phi(s)`` over the box
+*unpadded, bias-free* 3x3 convolutions, each followed by batch norm + LeakyReLU(0.2) but the
+last, which has LeakyReLU(0.2) only: the authors' ``Latent4LSND`` (``src/latent_models.py``).
+Each image has its own parameters ``phi_i``; the set of ``f_phi(s)`` over the box
 ``phi in [-B, B]`` (conv weights only) is the *convolutional manifold*.
 
 Every image's net is held in one functional, batched form: each parameter is a tensor with a
@@ -133,7 +134,7 @@ class ManifoldNet(nn.Module):
             if index < self.num_convs - 1:
                 scale, shift = (params[key].reshape(-1) for key in bn_keys(index))
                 x = F.batch_norm(x, None, None, scale, shift, training=True, eps=BN_EPS)
-                x = F.leaky_relu(x, LEAKY_SLOPE)
+            x = F.leaky_relu(x, LEAKY_SLOPE)
         return x.reshape(batch, *self.latent_shape)
 
     def clamp_(self, params: MutableMapping[str, Tensor], bound: float) -> None:
@@ -146,7 +147,7 @@ class ManifoldNet(nn.Module):
 
     def single_net(self, params: Mapping[str, Tensor], index: int) -> nn.Sequential:
         """Image ``index``'s f as an ordinary ``nn.Sequential`` (for checks and inspection):
-        bias-free unpadded convs, ``BatchNorm2d`` (used in training mode), LeakyReLU."""
+        bias-free unpadded convs, ``BatchNorm2d`` (used in training mode), LeakyReLU (after the last conv too)."""
         layers: list[nn.Module] = []
         for layer in range(self.num_convs):
             conv = nn.Conv2d(self.widths[layer], self.widths[layer + 1], 3, bias=False)
@@ -157,7 +158,8 @@ class ManifoldNet(nn.Module):
                 scale, shift = bn_keys(layer)
                 norm.weight.data.copy_(params[scale][index])
                 norm.bias.data.copy_(params[shift][index])
-                layers += [norm, nn.LeakyReLU(LEAKY_SLOPE)]
+                layers.append(norm)
+            layers.append(nn.LeakyReLU(LEAKY_SLOPE))
         return nn.Sequential(*layers).to(self.s.device)
 
 

@@ -69,6 +69,19 @@ def test_grouped_conv_batching_equals_a_loop_over_per_image_nets():
     assert not torch.allclose(batched[0], batched[1])
 
 
+def test_the_last_conv_is_followed_by_leaky_relu_as_latent4lsnd():
+    # the authors' Latent4LSND: leaky_relu(conv4(x), 0.2), no batch norm on the last conv
+    net = ManifoldNet(channels=(4, 4), out_channels=3, latent_size=6)
+    params = net.initial_parameters(2, seed=0, bound=0.5)
+    z = net.latent(params)
+    layers = list(net.single_net(params, 0))
+    assert isinstance(layers[-1], torch.nn.LeakyReLU) and isinstance(layers[-2], torch.nn.Conv2d)
+    with torch.no_grad():
+        before = layers[-2](torch.nn.Sequential(*layers[:-2]).train()(net.s.unsqueeze(0)))
+    assert (before < 0).any()
+    torch.testing.assert_close(z[:1], torch.nn.functional.leaky_relu(before, 0.2))
+
+
 def test_gradients_of_one_image_do_not_reach_another():
     net = ManifoldNet(2, (4,), 3, 8)
     params = {k: v.requires_grad_(True) for k, v in net.initial_parameters(2, seed=0).items()}

@@ -92,18 +92,36 @@ class DiscriminatorPrior(Penalty):
         return self.lam * (score - 1) ** 2
 
 
+BORA_LAMBDA = 0.001
+"""Bora et al.'s z-prior weight (``--zprior_weight 0.001`` in their code's Gaussian-measurement
+scripts), on their loss ``mean_j (y - A x)_j^2`` with their unnormalised ``A``."""
+
+
 class GaussianNormPrior(Penalty):
     """``weight * ||v||^2`` per image for the latent ``v = variables[variable]`` (CSGM's z-prior).
 
     For ``z ~ N(0, I)`` this is ``-weight * 2 * log p(z)`` up to a constant: it keeps the
     latent where the generator was trained.
+
+    ``weight`` is relative to the core's *mean*-normalised losses (``mse``: the mean over the
+    measurement's entries). ``None`` (the default) is ``0.001 / n`` with ``n = C*H*W`` the
+    image's entries (taken from the image at call time): Bora et al.'s ``lambda = 0.001`` in
+    their own code's balance for a fully observed image (their ``A = sqrt(n) I``, whose loss is
+    ``n`` times our ``mse``). For their other operators the code-equivalent weight is
+    ``lambda * m / n^2`` (inpainting, ``m`` pixels observed, rows scaled by ``sqrt(n)``) and
+    ``lambda / m`` (Gaussian ``A`` with ``N(0, 1)`` entries against our ``N(0, 1/m)``);
+    docs/solvers.md, "Loss normalisation", derives them.
     """
 
-    def __init__(self, weight: float = 0.1, variable: str = "z"):
+    def __init__(self, weight: float | None = None, variable: str = "z"):
         super().__init__()
-        self.weight = float(weight)
+        self.weight = None if weight is None else float(weight)
         self.variable = variable
+
+    def weight_for(self, image: torch.Tensor) -> float:
+        """The weight used for images like ``image [B, C, H, W]``: ``weight``, or ``0.001 / (C*H*W)``."""
+        return self.weight if self.weight is not None else BORA_LAMBDA / image[0].numel()
 
     def forward(self, context: PenaltyContext) -> torch.Tensor:
         value = context.variable(self.variable, "gaussian-norm")
-        return self.weight * value.reshape(value.shape[0], -1).pow(2).sum(dim=1)
+        return self.weight_for(context.image) * value.reshape(value.shape[0], -1).pow(2).sum(dim=1)

@@ -29,11 +29,17 @@ class DiscriminatorParams(Params):
 
 
 class GaussianNormParams(Params):
-    """Gaussian latent prior of CSGM: weight * ||z||^2 per image."""
+    """Gaussian latent prior of CSGM: weight * ||z||^2 per image, next to the core's mean-normalised losses."""
 
     needs_generator = True  # optimises or constrains a generator's latent
 
-    weight: float = Field(0.1, ge=0, description="weight of ||z||^2")
+    weight: float | None = Field(
+        None,
+        ge=0,
+        description="weight of ||z||^2 beside the mean-normalised mse; default 0.001 / (C*H*W): Bora et al.'s 0.001 "
+        "in their code's balance for a fully observed image (inpainting with m of n entries observed: "
+        "0.001 * m / n^2; Gaussian sensing with m measurements: 0.001 / m; see docs/solvers.md)",
+    )
     variable: str = Field("z", description="which latent variable the norm is taken of")
 
 

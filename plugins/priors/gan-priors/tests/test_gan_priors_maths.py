@@ -12,6 +12,7 @@ from invprob.registry import new_registry
 from invprob.testing.toys import TinyGenerator, TinyMappedGenerator
 from invprob_plugin_gan_priors.constraints import BoxConstraint
 from invprob_plugin_gan_priors.penalties import DiscriminatorPrior, GaussianNormPrior
+from invprob_plugin_gan_priors.plugin import GaussianNormParams
 
 
 class _FixedScores(nn.Module):
@@ -132,6 +133,16 @@ def test_gaussian_norm_is_weighted_squared_norm_per_image():
     z = torch.tensor([[1.0, 2.0], [0.0, -3.0]])
     value = GaussianNormPrior(weight=0.5)(PenaltyContext({"z": z}, torch.zeros(2, 1, 4, 4), None))
     torch.testing.assert_close(value, torch.tensor([2.5, 4.5]))
+
+
+def test_gaussian_norm_default_weight_is_bora_lambda_over_the_image_entries():
+    # 0.001 / (C*H*W): Bora et al.'s lambda at their code's balance for a fully observed image
+    # (their A = sqrt(n) I makes their mean loss n times our mse); the old default 0.1 was 3e5x that at 32 px
+    z = torch.tensor([[1.0, 2.0], [0.0, -3.0]])
+    value = GaussianNormPrior()(PenaltyContext({"z": z}, torch.zeros(2, 3, 32, 32), None))
+    torch.testing.assert_close(value, torch.tensor([5.0, 9.0]) * 0.001 / 3072)
+    registry_default = GaussianNormParams().weight
+    assert registry_default is None
 
 
 def test_gaussian_norm_on_an_unknown_variable_names_the_ones_optimised():

@@ -1,4 +1,4 @@
-"""The CSGM recipe's z-prior weight is the paper's lambda for a *summed* loss, rescaled to the mean `mse`."""
+"""The CSGM recipe's z-prior weight is Bora et al.'s lambda at their code's balance, for the mean `mse`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from invprob.testing.toys import make_toy_problem
 
 REPO = Path(__file__).resolve().parents[4]
 SHARED = REPO.parent / "shared"
-PAPER_LAMBDA = 0.001  # Bora et al. 2017: ||A G(z) - y||^2 + 0.001 ||z||^2, summed over measurements
+PAPER_LAMBDA = 0.001  # Bora et al.'s code: mean_j (y - x A)_j^2 + 0.001 ||z||^2, A's rows sqrt(n) e_i (inpainting)
 
 
 def test_the_mse_loss_is_the_sum_over_measurement_entries_divided_by_their_number():
@@ -37,4 +37,7 @@ def test_the_dcgan32_recipe_weights_the_gaussian_prior_as_the_paper_does():
     shape = known_image_shape(recipe.model_dump(mode="json"), default_registry(), REPO / "recipes")
     entries = math.prod(shape)  # inpainting: the measurement is image-shaped
     assert entries == 3 * 32 * 32
-    assert prior.params["weight"] * entries == pytest.approx(PAPER_LAMBDA, rel=0.02)
+    observed = entries - 3 * 16 * 16  # the centre hole of fraction 0.5: 16 x 16 pixels
+    assert recipe.operator.params == {"fraction": 0.5}
+    # Bora's loss is entries^2 / observed times our mse: the same balance is lambda * m / n^2
+    assert prior.params["weight"] == pytest.approx(PAPER_LAMBDA * observed / entries**2, rel=0.002)

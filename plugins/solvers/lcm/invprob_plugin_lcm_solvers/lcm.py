@@ -9,7 +9,17 @@ Every image starts from the same initial ``phi`` (the prior's seed, the one trai
 every image from), and the box clamp follows every step. Without a reparameterisation prior
 the latent ``z`` itself is optimised (eq. 5): the GLO restoration, and "LCM without the
 manifold at test time" when ``G`` is an LCM generator. Both run through the core's one loop,
-:func:`invprob.optimisation.optimise`, with Adam; restarts are batched restart-major.
+:func:`invprob.optimisation.optimise`; restarts are batched restart-major.
+
+The default is the authors' procedure (``inpaint()`` in ``src/inpainting.py`` of
+srxdev0619/Latent_Convolutional_Models): plain SGD (no momentum) with ``lr 1.0`` on the *mean*
+over their batch of 50 images, 3001 steps. Our loop sums the per-image losses, so the same
+steps are a per-image rate of ``1.0 / 50 = 0.02`` (:data:`PHI_SGD_LR`). The authors' objective,
+Lap-L1 + MSE with a 5x band around the hole on [0, 1] pixels, is the recipes' losses
+(``band-mse`` x 0.25 + ``lap-l1`` x 0.5 on our [-1, 1] pixels: the same value). Their code has
+no GLO restoration; on ``z`` the SGD rate follows the same rule from their GLO training rate,
+``10 / 50`` (:data:`Z_SGD_LR`). ``optimizer: adam`` (lr 0.01, 500 steps in the recipes that
+measured it) is our earlier procedure, kept as an option.
 """
 
 from __future__ import annotations
@@ -26,6 +36,12 @@ from invprob.problem import InverseProblem
 from invprob.progress import Monitor
 from invprob.solver import Solver, SolverResult
 
+OFFICIAL_BATCH = 50
+"""The batch of the authors' restoration, whose batch-mean loss their lr 1.0 steps on."""
+PHI_SGD_LR = 1.0 / OFFICIAL_BATCH
+"""SGD's default per-image rate on ``phi``: the authors' lr 1.0 on the mean over 50 images."""
+Z_SGD_LR = 10.0 / OFFICIAL_BATCH
+"""SGD's default per-image rate on ``z``: the GLO training rate 10 (the paper) over the same 50."""
 PHI_LR = 0.01
 """Adam's default rate on ``phi`` (box B = 0.01: a step may cross it, the clamp brings it back).
 A probe on 4 held-out faces, centre inpainting, 150 steps, the committed LCM: 0.003 / 0.01 / 0.03
@@ -34,21 +50,33 @@ Z_LR = 0.01
 """Adam's default rate on a free latent map stack ``z``: trained GLO latents have std ~0.12, and
 0.1 walks z off them in a few steps (same probe, GLO: 0.003 / 0.01 / 0.03 gave 0.027 each; 0.1
 at 300 steps 0.047)."""
+OFFICIAL_STEPS = 3001
 
 
 class LCMSolver(Solver):
-    """Adam on ``phi`` of the convolutional manifold (with a ``conv-manifold`` prior), or on the
-    latent ``z`` directly (without one); the best iterate per image by measurement loss.
+    """SGD (the authors') or Adam on ``phi`` of the convolutional manifold (with a
+    ``conv-manifold`` prior), or on the latent ``z`` directly (without one); the best iterate
+    per image by measurement loss.
 
-    ``lr`` None picks :data:`PHI_LR` or :data:`Z_LR` for what is optimised. ``restarts``:
-    restart 0 starts from the prior's initial ``phi`` (or the generator's first latent draw);
-    further restarts start from ``phi`` drawn with seeds from ``rng`` (or further latent draws).
+    ``lr`` None picks, for what is optimised, :data:`PHI_SGD_LR` / :data:`Z_SGD_LR` (SGD) or
+    :data:`PHI_LR` / :data:`Z_LR` (Adam). ``restarts``: restart 0 starts from the prior's initial
+    ``phi`` (or the generator's first latent draw); further restarts start from ``phi`` drawn
+    with seeds from ``rng`` (or further latent draws).
     """
 
-    def __init__(self, steps: int = 500, lr: float | None = None, restarts: int = 1):
+    def __init__(self, steps: int = OFFICIAL_STEPS, lr: float | None = None, restarts: int = 1, optimizer: str = "sgd"):
         if restarts < 1:
             raise ValueError(f"the lcm solver needs restarts >= 1, got {restarts}")
-        self.steps, self.lr, self.restarts = steps, lr, restarts
+        if optimizer not in ("sgd", "adam"):
+            raise ValueError(f"the lcm solver's optimizer is 'sgd' (the authors') or 'adam', got {optimizer!r}")
+        self.steps, self.lr, self.restarts, self.optimizer = steps, lr, restarts, optimizer
+
+    def settings(self, on_phi: bool) -> OptimiserSettings:
+        """The optimiser of a solve: on ``phi`` (``on_phi``) or on ``z``."""
+        if self.optimizer == "sgd":
+            lr = self.lr or (PHI_SGD_LR if on_phi else Z_SGD_LR)
+            return OptimiserSettings(steps=self.steps, lr=lr, optimizer="sgd", momentum=0.0)
+        return OptimiserSettings(steps=self.steps, lr=self.lr or (PHI_LR if on_phi else Z_LR))
 
     def solve(
         self,
@@ -66,8 +94,7 @@ class LCMSolver(Solver):
         reparameterisations = problem.reparameterisations
         if not reparameterisations:  # GLO, or LCM without the manifold at test time: z itself
             latents = initial_latents(problem, self.restarts, rng, solver="lcm")
-            settings = OptimiserSettings(steps=self.steps, lr=self.lr or Z_LR)
-            return optimise(latents, generator, problem, settings, monitor=monitor, description="lcm (z)")
+            return optimise(latents, generator, problem, self.settings(on_phi=False), monitor=monitor, description="lcm (z)")
         if len(reparameterisations) > 1 or not _is_conv_manifold(reparameterisations[0]):
             names = ", ".join(type(p).__name__ for p in reparameterisations)
             raise ValueError(
@@ -82,12 +109,19 @@ class LCMSolver(Solver):
         # initialise() sizes f for the generator's latent and fixes s and the initial phi's seed
         template = generator.sample_latent(batch * self.restarts, rng)
         prior.initialise(template, rng)
-        net, bound, variable = prior.net, prior.bound, prior.variable
+        net, bound = prior.net, prior.bound
         check_trained_manifold(generator, net.config(), bound)
         seeds = [net.seed] + [int(torch.randint(0, 2**62, (1,), generator=rng)) for _ in range(self.restarts - 1)]
         draws = [net.initial_parameters(batch, seed, bound=bound) for seed in seeds]
+        phi = {name: torch.cat([d[name] for d in draws]) for name in draws[0]}
+        return self.optimise_phi(problem, prior, phi, template, monitor=monitor)
+
+    def optimise_phi(self, problem: InverseProblem, prior, phi: Mapping[str, torch.Tensor], template, *, monitor=None) -> SolverResult:
+        """Optimise ``phi`` (batched restart-major, :class:`ManifoldNet` keys) from the values given,
+        the generator's other latents in ``template`` free beside it."""
+        generator, net, bound, variable = problem.generator, prior.net, prior.bound, prior.variable
         device = problem.observation.device
-        variables = {name: torch.cat([d[name] for d in draws]).to(device) for name in draws[0]}
+        variables = {name: value.detach().clone().to(device) for name, value in phi.items()}
         if set(variables) & set(template):
             raise ValueError(f"the manifold's parameter names {sorted(variables)} clash with the latents {sorted(template)}")
         # the generator's other latents, if any, stay free variables (as in the prior's own forward)
@@ -101,10 +135,10 @@ class LCMSolver(Solver):
         def clamp(v) -> None:
             net.clamp_(v, bound)
 
-        settings = OptimiserSettings(steps=self.steps, lr=self.lr or PHI_LR)
+        settings = self.settings(on_phi=True)
         result = optimise(variables, render, problem, settings, project=clamp, monitor=monitor, description="lcm (phi)")
         with torch.no_grad():  # the run keeps z = f_phi(s) of the best phi too, beside phi itself
-            if set(draws[0]) <= set(result.best_latents):
+            if set(phi) <= set(result.best_latents):
                 result.best_latents[variable] = net.latent(result.best_latents)
         return result
 

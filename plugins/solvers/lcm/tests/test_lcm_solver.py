@@ -18,7 +18,7 @@ from invprob.testing.toys import MaskOperator
 from invprob_plugin_lcm_solvers.lcm import LCMSolver
 
 REPO = Path(__file__).resolve().parents[4]
-SMALL_HOURGLASS = {"model": None, "size": 32, "latent_channels": 4, "latent_size": 8, "width": 8, "seed": 0}
+SMALL_HOURGLASS = {"model": None, "size": 32, "latent_channels": 4, "latent_size": 16, "width": 4, "seed": 0}
 SMALL_MANIFOLD = {"channels": [4, 4], "bound": 0.01, "seed": 0}
 
 
@@ -78,7 +78,7 @@ def test_phi_stays_in_the_box_after_every_step(monkeypatch):
     problem, prior = _problem(with_manifold=True)
     seen = _record_phi(prior, monkeypatch)
     # a rate far above the box: without the clamp, the first step leaves [-0.01, 0.01]
-    LCMSolver(steps=8, lr=0.05).solve(problem, rng=make_rng(0), monitor=Monitor(show_progress=False))
+    LCMSolver(steps=8, lr=0.05, optimizer="adam").solve(problem, rng=make_rng(0), monitor=Monitor(show_progress=False))
     assert len(seen) >= 9  # the start, every step, and the final iterate
     conv_keys = prior.net.conv_keys()
     for step, phi in enumerate(seen):
@@ -102,7 +102,7 @@ def test_every_image_starts_from_the_same_phi(monkeypatch):
 
 def test_on_the_manifold_the_loss_decreases_and_phi_and_z_are_returned():
     problem, prior = _problem(with_manifold=True)
-    result = LCMSolver(steps=40, lr=0.002).solve(problem, rng=make_rng(0), monitor=Monitor(show_progress=False))
+    result = LCMSolver(steps=40, lr=0.002, optimizer="adam").solve(problem, rng=make_rng(0), monitor=Monitor(show_progress=False))
     start = result.history["measurement_loss"][0]
     assert float(result.best_loss.mean()) < 0.7 * start
     assert result.best_image.shape == (2, *problem.image_shape)
@@ -115,9 +115,9 @@ def test_on_the_manifold_the_loss_decreases_and_phi_and_z_are_returned():
 
 def test_restarts_on_the_manifold_are_one_batch_and_the_best_is_kept_per_image():
     problem, _ = _problem(with_manifold=True)
-    one = LCMSolver(steps=10, lr=0.002, restarts=1).solve(problem, rng=make_rng(0))
+    one = LCMSolver(steps=10, lr=0.002, restarts=1, optimizer="adam").solve(problem, rng=make_rng(0))
     problem, _ = _problem(with_manifold=True)
-    two = LCMSolver(steps=10, lr=0.002, restarts=2).solve(problem, rng=make_rng(0))
+    two = LCMSolver(steps=10, lr=0.002, restarts=2, optimizer="adam").solve(problem, rng=make_rng(0))
     assert two.best_image.shape == one.best_image.shape
     assert (two.best_loss <= one.best_loss * (1 + 1e-5)).all()  # restart 0 is the single run's start
 
