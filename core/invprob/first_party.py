@@ -58,6 +58,7 @@ FIRST_PARTY: dict[str, dict[str, str]] = {
         "sphere": "invprob-plugin-latent-geometry",
     },
     "losses": {
+        "band-mse": "invprob-plugin-lcm",
         "context": "invprob-plugin-yeh",
         "l1": "invprob-core",
         "lap-l1": "invprob-plugin-lcm",
