@@ -1,4 +1,4 @@
-"""SSIM: the separable Gaussian window (invprob.metrics.ssim) against the former 11x11 2-D window.
+"""SSIM: the separable Gaussian window (invprob.default_plugins.image_quality.ssim) against the former 11x11 2-D window.
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_ssim.py [--size 128] [--batch 4] [--repeats 5]
 
@@ -20,7 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_ssim_separable import ssim_with_2d_window  # noqa: E402  (the former implementation, kept in the test)
 
-from invprob.metrics import ssim  # noqa: E402
+from invprob.default_plugins.image_quality import ssim  # noqa: E402
 
 
 def best_time(function, *args, repeats: int) -> float:

@@ -15,7 +15,7 @@ adds runs with other ``gaussian-norm`` weights / learning rates). deepinv runs
 loss: ``torch.nn.MSELoss``, the mean of ``(A G(z) - y)^2`` over the measurement entries, as
 invprob's ``mse``; no latent prior) on the same generator, observation and mask, with
 ``inf_tol=0`` so that it takes exactly ``--steps`` iterations, one start per face, seeded.
-PSNR is on the [0, 1] scale (invprob.metrics.psnr), mean over the faces.
+PSNR is on the [0, 1] scale (invprob.default_plugins.image_quality.psnr), mean over the faces.
 
 Without deepinv importable, ``--deepinv`` prints why and the invprob rows run alone. Timings
 are not reported (a shared machine); ``--out`` writes a Markdown table.
@@ -47,7 +47,7 @@ def solve_invprob(extra: list[str], steps: int, faces: int):
     """(mean PSNR, per-face PSNR, components, truth, observation) of the recipe with ``extra`` overrides."""
     import invprob
     from invprob.execute import load_inputs, solve_batches
-    from invprob.metrics import psnr
+    from invprob.default_plugins.image_quality import psnr
 
     recipe = invprob.load_recipe(RECIPE, [*task_overrides(steps, faces), *extra])
     components = invprob.build(recipe, device="cpu")
@@ -73,7 +73,7 @@ class _DeepinvGenerator(torch.nn.Module):
 def solve_deepinv(components, truth, observation, steps: int, seed: int):
     import deepinv
 
-    from invprob.metrics import psnr
+    from invprob.default_plugins.image_quality import psnr
 
     mask = components.operator.observed_mask().detach().cpu()
     physics = deepinv.physics.Inpainting(img_size=tuple(truth.shape[1:]), mask=mask.expand(1, *truth.shape[1:])[0])

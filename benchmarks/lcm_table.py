@@ -40,7 +40,7 @@ import torch
 import invprob
 from invprob.context import BuildContext
 from invprob.data import load_images
-from invprob.metrics import mse, psnr
+from invprob.default_plugins.image_quality import mse, psnr
 from invprob.problem import InverseProblem, WeightedLoss
 from invprob.progress import Monitor
 from invprob.registry import default_registry

@@ -10,7 +10,8 @@ from pydantic import Field
 
 from invprob import hookimpl
 from invprob.context import BuildContext
-from invprob.metrics import MSE, PSNR, SSIM, Metric, MetricUnavailable, build_metrics, evaluate
+from invprob.default_plugins.image_quality import MSE, PSNR, SSIM
+from invprob.metrics import Metric, MetricUnavailable, build_metrics, evaluate
 from invprob.params import Params
 from invprob.registry import Registry, UnknownComponentError, new_registry
 from invprob.testing import MetricConformance
@@ -117,7 +118,10 @@ def test_the_core_registers_psnr_ssim_and_mse(core_registry):
 
 
 def test_no_names_means_every_metric_that_needs_no_params(toy_metrics_registry):
-    built, unavailable = build_metrics(None, toy_metrics_registry, _context(toy_metrics_registry))
+    from invprob.recipe import default_metric_names
+
+    names = default_metric_names(toy_metrics_registry)
+    built, unavailable = build_metrics(names, toy_metrics_registry, _context(toy_metrics_registry))
     assert set(built) == {"psnr", "ssim", "mse"}
     assert all(isinstance(m, Metric) for m in built.values())
     assert unavailable == {"needs-weights": "weights/toy.pth is missing: put it in ~/toy"}

@@ -17,7 +17,8 @@ from PIL import Image
 
 import invprob
 from invprob import hookimpl
-from invprob.metrics import Metric, MetricUnavailable, psnr, psnr_in_region
+from invprob.default_plugins.image_quality import psnr, psnr_in_region
+from invprob.metrics import Metric, MetricUnavailable
 from invprob.outputs import GIF_FRAME_MS, GIF_LAST_FRAME_MS, GRID_ROWS, RECORD_FIELDS, git_commit, grid_figure, save_gif
 from invprob.params import Params
 

@@ -275,10 +275,10 @@ def test_dump_recipe_writes_the_components_the_solver_supplied(extras):
 
 def test_overriding_the_solver_changes_what_omitted_sections_mean(extras, tmp_path):
     recipe = load_recipe(YEH, registry=extras, base_dir=tmp_path)
-    other = recipe.with_overrides(["solver.type=toy-descent"], extras)
+    other = load_recipe(recipe, ["solver.type=toy-descent"], registry=extras)
     assert [s.type for s in other.losses] == ["mse"] and other.priors == []
     assert other.base_dir == tmp_path
-    assert recipe.with_overrides([], extras) is recipe
+    assert load_recipe(recipe, [], registry=extras) is recipe
 
 
 def test_an_override_inside_an_omitted_section_starts_from_the_solvers_defaults(extras):
@@ -290,13 +290,13 @@ def test_an_override_inside_an_omitted_section_starts_from_the_solvers_defaults(
 
 
 def test_overrides_on_a_loaded_recipe_are_validated_once(extras, monkeypatch):
-    import invprob.recipe
+    import invprob.recipe.loading
 
     recipe = load_recipe(VALID, registry=extras)
     calls = []
-    original = invprob.recipe.validate_recipe
-    monkeypatch.setattr(invprob.recipe, "validate_recipe", lambda *a, **k: calls.append(1) or original(*a, **k))
-    changed = recipe.with_overrides(["seed=3", "solver.params.steps=7"], extras)
+    original = invprob.recipe.loading.validate_recipe
+    monkeypatch.setattr(invprob.recipe.loading, "validate_recipe", lambda *a, **k: calls.append(1) or original(*a, **k))
+    changed = load_recipe(recipe, ["seed=3", "solver.params.steps=7"], registry=extras)
     assert (changed.seed, changed.solver.params["steps"], recipe.seed) == (3, 7, 0)
     assert len(calls) == 1
 

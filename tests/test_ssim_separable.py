@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from invprob.metrics import ssim
+from invprob.default_plugins.image_quality import ssim
 
 
 def ssim_with_2d_window(reconstruction: torch.Tensor, target: torch.Tensor, window: int = 11, sigma: float = 1.5):

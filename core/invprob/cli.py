@@ -87,15 +87,15 @@ def _input_errors() -> tuple[type[BaseException], ...]:
 def _load_recipe(args: argparse.Namespace, *, check_data: bool = False):
     """The validated recipe, or None after printing every problem.
 
-    Relative paths given in overrides resolve against the working directory
-    (:func:`command_line_paths`); with ``check_data`` the data paths must exist.
+    Relative paths given in overrides resolve against the working directory (``paths_from``
+    of :func:`~invprob.recipe.load_recipe`); with ``check_data`` the data paths must exist.
     """
     from invprob.recipe import RecipeError, data_path_problems, load_recipe
 
     registry = default_registry()
     _report_plugin_failures(registry)
     try:
-        recipe = load_recipe(args.recipe, _with_cwd_paths(args.recipe, args.overrides, registry), registry=registry)
+        recipe = load_recipe(args.recipe, args.overrides, registry=registry, paths_from=os.getcwd())
         problems = data_path_problems(recipe) if check_data else []
         if problems:
             raise RecipeError(problems, source=args.recipe)
@@ -103,86 +103,6 @@ def _load_recipe(args: argparse.Namespace, *, check_data: bool = False):
     except RecipeError as exc:
         print(exc.report(), file=sys.stderr)
         return None
-
-
-def _with_cwd_paths(recipe: str, overrides: Sequence[str], registry: Registry) -> list[str]:
-    """:func:`command_line_paths` on the recipe file; the overrides as given when the file or
-    an override cannot be read (loading the recipe then reports why)."""
-    import yaml
-
-    from invprob.recipe import OverrideError, RecipeError, read_recipe_file
-
-    try:
-        return command_line_paths(read_recipe_file(recipe), overrides, registry)
-    except (RecipeError, OverrideError, ValueError, yaml.YAMLError):
-        return list(overrides)
-
-
-def command_line_paths(data: dict[str, Any], overrides: Sequence[str], registry: Registry) -> list[str]:
-    """``overrides`` with every relative path made absolute against the working directory.
-
-    A path written in the recipe file resolves against the file's folder; one typed on the
-    command line (``data.images=photos/``) means what the shell means: the working directory.
-    Path fields are ``data.images``, ``data.observation``, ``outputs.dir`` and the params of a
-    component that its params model declares as paths (:data:`invprob.params.RecipePath`).
-    """
-    from invprob.recipe import _split_path, apply_overrides, parse_yaml
-
-    out, current = [], dict(data)
-    for override in overrides:
-        rewritten = override
-        if not override.startswith("~") and "=" in override:
-            path, raw = override.split("=", 1)
-            parts = _split_path(path.strip())
-            value = parse_yaml(raw) if raw.strip() else ""
-            if isinstance(value, str) and value and not os.path.isabs(value) and not value.startswith("~"):
-                if _is_path_field(current, parts, registry):
-                    rewritten = f"{path}={json.dumps(os.path.abspath(value))}"
-        current = apply_overrides(current, [rewritten])
-        out.append(rewritten)
-    return out
-
-
-_RECIPE_PATH_FIELDS = {("data", "images"), ("data", "observation"), ("outputs", "dir")}
-
-
-def _is_path_field(data: dict[str, Any], parts: Sequence[Any], registry: Registry) -> bool:
-    """Whether ``parts`` (``["operator", "params", "path"]``) names a path field of the recipe."""
-    from invprob.recipe import COMPONENT_SECTIONS
-
-    if tuple(parts) in _RECIPE_PATH_FIELDS:
-        return True
-    if len(parts) < 3 or parts[-2] != "params" or parts[0] not in COMPONENT_SECTIONS:
-        return False
-    spec: Any = data
-    for part in parts[:-2]:
-        if isinstance(spec, dict):
-            spec = spec.get(part)
-        elif isinstance(spec, list) and isinstance(part, int) and -len(spec) <= part < len(spec):
-            spec = spec[part]
-        else:
-            return False
-    if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
-        return False
-    if len(parts) > 4 or (len(parts) == 4 and not isinstance(parts[1], int)):
-        return False  # a component nested in a component's params: not looked into
-    component = registry.components[COMPONENT_SECTIONS[str(parts[0])]].get(spec["type"])
-    field = component.params_model.model_fields.get(str(parts[-1])) if component is not None else None
-    return field is not None and _declares_path(field)
-
-
-def _declares_path(field: Any) -> bool:
-    from typing import get_args
-
-    from invprob.params import _resolve_against_recipe
-
-    def walk(item: Any) -> bool:
-        if getattr(item, "func", None) is _resolve_against_recipe:
-            return True
-        children = [*getattr(item, "__metadata__", ()), *get_args(item)]
-        return any(walk(child) for child in children)
-
-    return any(walk(item) for item in (*field.metadata, field.annotation))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

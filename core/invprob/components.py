@@ -9,7 +9,7 @@ exported function ``invprob.build`` with the module.)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +22,7 @@ from invprob.generator import Generator, generator_name
 from invprob.metrics import Metric, build_metrics
 from invprob.operator import Operator
 from invprob.problem import WeightedLoss
-from invprob.recipe import Recipe, load_recipe
+from invprob.recipe import Recipe, default_metric_names
 from invprob.registry import Registry, default_registry
 from invprob.solver import Solver
 from invprob.user_modules import LIVE_DISTRIBUTION
@@ -85,15 +85,6 @@ def resolve_device(requested: str) -> str:
     return requested
 
 
-def as_recipe(
-    recipe: Recipe | str | Path | Mapping[str, Any], overrides: Iterable[str], registry: Registry
-) -> Recipe:
-    """A validated recipe; a :class:`Recipe` without overrides is used as it is (validated once)."""
-    if isinstance(recipe, Recipe):
-        return recipe.with_overrides(overrides, registry)
-    return load_recipe(recipe, overrides, registry=registry)
-
-
 def build(recipe: Recipe, *, device: str | None = None, registry: Registry | None = None) -> Components:
     """Build every component of ``recipe`` on ``device`` (default: the recipe's)."""
     registry = recipe.registry_with_live_components(registry if registry is not None else default_registry())
@@ -123,7 +114,8 @@ def build(recipe: Recipe, *, device: str | None = None, registry: Registry | Non
         _built(registry, "priors", spec, context, f"priors[{i}]").to(context.device) for i, spec in enumerate(recipe.priors)
     ]
     solver = _built(registry, "solvers", recipe.solver, context, "solver")
-    metrics, unavailable = build_metrics(recipe.metrics, registry, context)
+    names = recipe.metrics if recipe.metrics is not None else default_metric_names(registry)
+    metrics, unavailable = build_metrics(names, registry, context)
     return Components(recipe, context, generator, operator, losses, priors, solver, metrics, unavailable)
 
 
@@ -154,7 +146,7 @@ def _built(registry: Registry, kind: str, spec: Any, context: BuildContext, wher
     from invprob.weights import WeightsNotFoundError
 
     try:
-        return registry.build(kind, spec.type, spec.params, context)
+        return registry.build_spec(kind, spec, context)
     except WeightsNotFoundError:
         raise  # already says which file and where it was looked for
     except (OSError, ValueError) as exc:

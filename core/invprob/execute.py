@@ -41,14 +41,14 @@ from typing import Any
 import torch
 
 from invprob import outputs, weights
-from invprob.components import Components, InputError, as_recipe, build
+from invprob.components import Components, InputError, build
 from invprob.data import DataError, load_images, load_observations
 from invprob.generator import generator_name
 from invprob.interrupts import Interrupted, Interrupts, signal_name
 from invprob.outputs import RunResult
 from invprob.problem import InverseProblem
 from invprob.progress import Monitor
-from invprob.recipe import Recipe
+from invprob.recipe import Recipe, load_recipe
 from invprob.registry import Registry, default_registry
 from invprob.solver import SolverResult
 from invprob.unit_range import measurement_to_unit, to_unit
@@ -119,7 +119,7 @@ def run(
     started = time.perf_counter()
     started_at = outputs.now()
     registry = registry if registry is not None else default_registry()
-    recipe = as_recipe(recipe, overrides, registry)
+    recipe = load_recipe(recipe, overrides, registry=registry)
     root = Path(out) if out is not None else (recipe.outputs.dir or Path.cwd() / "runs")
     outputs.check_root(root, name)
     _check_inputs_early(recipe)

@@ -21,7 +21,7 @@ import pluggy
 if TYPE_CHECKING:
     import torch
 
-    from invprob.registry import CommandRegistry, ComponentRegistry
+    from invprob.registration import CommandRegistry, ComponentRegistry
 
 PROJECT_NAME = "invprob"
 

@@ -196,6 +196,22 @@ def optimise(
     finally:
         monitor.close()
 
+    return _round_result(best, variables, image, measurement, monitor, started, interrupted=step < settings.steps)
+
+
+def _round_result(
+    best: BestIterate,
+    variables: Mapping[str, torch.Tensor],
+    image: torch.Tensor,
+    measurement: torch.Tensor,
+    monitor: Monitor,
+    started: float,
+    *,
+    interrupted: bool,
+) -> SolverResult:
+    """What :func:`optimise` returns once its loop has ended: the tracker's best iterate, and
+    this round's final ``image``/``variables`` of the restart whose ``measurement`` loss ends
+    lowest (the time is read after the device has finished, so that it counts the work)."""
     last_index = best.best_restart_index(measurement)
     if image.is_cuda:
         torch.cuda.synchronize(image.device)
@@ -208,7 +224,7 @@ def optimise(
         last_latents={name: value.detach().index_select(0, last_index) for name, value in variables.items()},
         history=monitor.history,
         timings={"optimise": time.perf_counter() - started},
-        interrupted=step < settings.steps,
+        interrupted=interrupted,
         frames=list(monitor.frames),
         best_round=best.round,
     )

@@ -58,7 +58,8 @@ import numpy as np
 import torch
 
 from invprob.images import png16, to_uint8, to_uint16
-from invprob.metrics import evaluate, psnr, psnr_in_region
+from invprob.default_plugins.image_quality import psnr, psnr_in_region
+from invprob.metrics import evaluate
 from invprob.seeding import stream_seed
 from invprob.solver import SolverResult
 
@@ -392,30 +393,20 @@ def resolved_recipe(
     """
     import yaml
 
-    from invprob.params import nested_component_fields
-    from invprob.recipe import COMPONENT_SECTIONS, default_metric_names
+    from invprob.params import ComponentSpec, nested_specs
+    from invprob.recipe import default_metric_names
 
-    base_dir = recipe.base_dir
     data = recipe.model_dump(mode="json", by_alias=True)
 
-    def resolve(spec: Mapping[str, Any], kind: str) -> dict[str, Any]:
-        component = registry.get(kind, spec["type"])
-        params = component.validate_params(spec.get("params") or {}, base_dir=base_dir)
+    def resolve(spec: ComponentSpec, kind: str) -> dict[str, Any]:
+        params = registry.spec_params(kind, spec, recipe.base_dir)
         dumped = params.model_dump(mode="json", by_alias=True)
-        for key, nested in nested_component_fields(component.params_model).items():
-            value = dumped.get(key)
-            if isinstance(value, list):
-                dumped[key] = [resolve(v, nested) if isinstance(v, Mapping) else v for v in value]
-            elif isinstance(value, Mapping):
-                dumped[key] = resolve(value, nested)
-        return {**spec, "params": dumped}
+        for location, nested_kind, nested in nested_specs(params):
+            _put(dumped, location, resolve(nested, nested_kind))
+        return {**spec.model_dump(mode="json", by_alias=True), "params": dumped}
 
-    for section, kind in COMPONENT_SECTIONS.items():
-        value = data.get(section)
-        if isinstance(value, list):
-            data[section] = [resolve(spec, kind) for spec in value]
-        elif isinstance(value, Mapping):
-            data[section] = resolve(value, kind)
+    for location, kind, spec in nested_specs(recipe):
+        _put(data, location, resolve(spec, kind))
     if data.get("metrics") is None:
         data["metrics"] = default_metric_names(registry)
     if device is not None:
@@ -433,6 +424,14 @@ def resolved_recipe(
         header.append("# Made with overrides:")
         header += [f"#   {override}" for override in recipe.overrides]
     return "\n".join(header) + "\n" + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def _put(data: dict[str, Any], location: tuple[Any, ...], value: Any) -> None:
+    """``data[key] = value`` or ``data[key][index] = value`` for ``location`` ``(key,)`` or ``(key, index)``."""
+    if len(location) == 1:
+        data[location[0]] = value
+    else:
+        data[location[0]][location[1]] = value
 
 
 def run_description(recipe: Recipe) -> str | None:

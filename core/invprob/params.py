@@ -26,9 +26,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
+from pydantic.fields import FieldInfo
 
 FLOAT32_MAX = 3.4028234663852886e38
 """The largest finite float32, the dtype runs compute in: a larger number becomes ``inf``."""
@@ -96,10 +97,29 @@ def _floats(value: Any) -> list[float]:
 
 
 class ComponentSpec(Params):
-    """A component: a registered ``type`` name and its ``params``."""
+    """A component: a registered ``type`` name and its ``params``.
+
+    ``params`` stays what was written (a dict). Recipe validation checks it against the
+    component's own params model once and keeps the result with the spec
+    (:attr:`validated_params`), so that building the component and writing the resolved recipe
+    use that model instead of validating the params again.
+    """
 
     type: str
     params: dict[str, Any] = Field(default_factory=dict)
+
+    _validated_params: Params | None = PrivateAttr(default=None)
+
+    @property
+    def validated_params(self) -> Params | None:
+        """``params`` as the component's params model validated them when the recipe was validated;
+        ``None`` for a spec made outside recipe validation (it is validated when it is built)."""
+        return self._validated_params
+
+    def keep_validated_params(self, params: Params) -> None:
+        """Keep ``params``, this spec's params validated by its component's params model (recipe
+        validation calls it once per component, nested ones included)."""
+        self._validated_params = params
 
 
 @dataclass(frozen=True)
@@ -114,12 +134,31 @@ class NestedKind:
 
 def nested_component_fields(model: type[BaseModel]) -> dict[str, str]:
     """``{key in the data: kind}`` for every field of ``model`` marked with :class:`NestedKind`."""
-    fields = {}
-    for name, info in model.model_fields.items():
-        for marker in info.metadata:
-            if isinstance(marker, NestedKind):
-                fields[info.alias or name] = marker.kind
-    return fields
+    return {info.alias or name: kind for name, info, kind in _nested_fields(model)}
+
+
+def nested_specs(model: BaseModel) -> list[tuple[tuple[str | int, ...], str, ComponentSpec]]:
+    """``(location, kind, spec)`` for every :class:`ComponentSpec` in a field of the validated
+    ``model`` marked with :class:`NestedKind`; ``location`` is ``(key,)`` or ``(key, index)``
+    with the key as the data writes it (the recipe's ``("losses", 1)``, ``compose``'s
+    ``("operators", 0)``). Not recursive: a spec's own nested specs are in its params."""
+    found = []
+    for name, info, kind in _nested_fields(type(model)):
+        value = getattr(model, name)
+        items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+        key = info.alias or name
+        found += [((key,) if i is None else (key, i), kind, spec) for i, spec in items if isinstance(spec, ComponentSpec)]
+    return found
+
+
+def _nested_fields(model: type[BaseModel]) -> list[tuple[str, FieldInfo, str]]:
+    """``(name, field, kind)`` for the fields of ``model`` marked with :class:`NestedKind`."""
+    return [
+        (name, info, marker.kind)
+        for name, info in model.model_fields.items()
+        for marker in info.metadata
+        if isinstance(marker, NestedKind)
+    ]
 
 
 NAME_MAX, PATH_MAX = 255, 4096
@@ -138,7 +177,9 @@ def path_too_long(path: str | os.PathLike[str]) -> str | None:
     return f"the path is {size} bytes long; the file system allows {PATH_MAX}" if size >= PATH_MAX else None
 
 
-def _resolve_against_recipe(path: Path, info: ValidationInfo) -> Path:
+def resolve_against_recipe(path: Path, info: ValidationInfo) -> Path:
+    """The validator of :data:`RecipePath`: ``~`` expanded, a relative path joined to the validation
+    context's ``base_dir`` (the recipe's folder), a path the file system would refuse an error."""
     try:
         path = path.expanduser()
     except RuntimeError:  # ~nosuchuser/x.png: no home directory to expand
@@ -152,8 +193,22 @@ def _resolve_against_recipe(path: Path, info: ValidationInfo) -> Path:
     return path
 
 
-RecipePath = Annotated[Path, AfterValidator(_resolve_against_recipe)]
+RecipePath = Annotated[Path, AfterValidator(resolve_against_recipe)]
 """A path that resolves against the recipe's folder when relative."""
+
+
+def declares_path(field: FieldInfo) -> bool:
+    """Whether a params model's field holds a :data:`RecipePath` (or an :data:`ExistingFile`,
+    alone or inside ``Optional``/``list``...): a relative path typed on the command line then
+    means the working directory's (:func:`invprob.recipe.overrides.with_absolute_path`)."""
+
+    def walk(item: Any) -> bool:
+        if getattr(item, "func", None) is resolve_against_recipe:
+            return True
+        children = [*getattr(item, "__metadata__", ()), *get_args(item)]
+        return any(walk(child) for child in children)
+
+    return any(walk(item) for item in (*field.metadata, field.annotation))
 
 
 def _existing_file(path: Path) -> Path:

@@ -28,30 +28,41 @@ two entry points of one distribution, is still an error.
 ``INVPROB_LOAD_PLUGINS=a,b`` loads only those distributions, ``INVPROB_DISABLE_PLUGINS=a,b``
 skips them; the core's own distribution (``invprob-core``) is always loaded. A name in either that
 is no installed plugin distribution is reported in :attr:`Registry.warnings`.
+
+What a plugin's hooks receive and add (:class:`ComponentRegistry`, :class:`Component`, ...)
+is :mod:`invprob.registration`; this module loads plugins, commits what they staged, and
+looks components up.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import functools
 import importlib.metadata
 import os
 import re
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import pluggy
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel
 
 from invprob import hookspecs
 from invprob.first_party import first_party_distribution
 from invprob.hints import singular, suggest, unknown_component_message
 from invprob.interrupts import Interrupted, handled_here
-from invprob.params import Params
+from invprob.params import ComponentSpec, Params
+from invprob.registration import (  # what plugins register; importable from here too
+    Command,
+    CommandRegistry,
+    Component,
+    ComponentRegistry,
+    DuplicateComponentError,
+    RegistryError,
+    canonical_distribution_name,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -59,14 +70,6 @@ if TYPE_CHECKING:
 KINDS: tuple[str, ...] = ("generators", "operators", "priors", "losses", "solvers", "metrics")
 ENTRY_POINT_GROUP = "invprob"
 CORE_DISTRIBUTION = "invprob-core"
-
-
-class RegistryError(Exception):
-    """Base class of registry errors."""
-
-
-class DuplicateComponentError(RegistryError):
-    """A component or command name was registered twice."""
 
 
 class PluginLoadError(RegistryError):
@@ -79,46 +82,6 @@ class UnknownComponentError(RegistryError, LookupError):
     def __init__(self, kind: str, name: str, message: str):
         super().__init__(message)
         self.kind, self.name = kind, name
-
-
-@dataclass(frozen=True)
-class Component:
-    """A registered component: a name, a factory and the model of its parameters.
-
-    The factory is called as ``factory(params, context)`` with validated params (an instance
-    of ``params_model``) and an :class:`invprob.context.BuildContext`. ``defaults`` (solvers
-    only) are the recipe-level ``losses``/``priors`` the solver uses when a recipe omits them.
-    """
-
-    kind: str
-    name: str
-    factory: Callable[[Any, Any], Any]
-    params_model: type[Params]
-    distribution: str
-    description: str = ""
-    examples: tuple[Mapping[str, Any], ...] = ()
-    defaults: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)
-
-    def validate_params(self, params: Mapping[str, Any] | None, **context: Any) -> Params:
-        """Validate raw params (raises pydantic's ``ValidationError``)."""
-        return self.params_model.model_validate(dict(params or {}), context=context or None)
-
-    def build(self, params: Mapping[str, Any] | BaseModel | None, context: Any) -> Any:
-        """Validate ``params`` if needed and call the factory."""
-        if not isinstance(params, BaseModel):
-            params = self.validate_params(params, base_dir=getattr(context, "base_dir", None))
-        return self.factory(params, context)
-
-
-@dataclass(frozen=True)
-class Command:
-    """A CLI subcommand contributed by a plugin: ``invprob <name...>``."""
-
-    name: tuple[str, ...]
-    help: str
-    configure: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
-    distribution: str
 
 
 @dataclass(frozen=True)
@@ -142,18 +105,6 @@ class PluginFailure:
     def summary(self) -> str:
         version = f" {self.version}" if self.version else ""
         return f"{self.distribution}{version} (entry point {self.entry_point!r}): {self.error}"
-
-
-class _Default(Params):
-    type: str
-    params: dict[str, Any] = {}
-    weight: float = 1.0
-
-
-@functools.cache
-def _solver_defaults() -> TypeAdapter:
-    """The shape of a solver's ``defaults`` (built on first use: loading plugins stays cheap)."""
-    return TypeAdapter(dict[Literal["losses", "priors"], list[_Default]])
 
 
 class Components(dict):
@@ -190,93 +141,6 @@ def qualified_key(name: str) -> str | None:
         return None
     distribution, _, plain = name.rpartition(":")
     return f"{canonical_distribution_name(distribution.strip())}:{plain.strip()}"
-
-
-class _Staging:
-    """Additions of one plugin, kept apart until the registry commits them (after its hooks)."""
-
-    kind = "commands"
-
-    def __init__(
-        self, distribution: str, registered: Mapping[Any, Component | Command], *, source: str = "",
-        sources: Mapping[tuple[str, Any, str], str] | None = None,
-    ):  # fmt: skip
-        self.distribution, self._registered = distribution, registered
-        self.source, self._sources = source, sources if sources is not None else {}
-        self.staged: dict[Any, Any] = {}
-
-    def _stage(self, key: Any, item: Component | Command, what: str) -> None:
-        earlier = self._sources.get((self.kind, key, canonical_distribution_name(self.distribution)))
-        if key in self.staged or (earlier is not None and earlier != self.source):
-            raise DuplicateComponentError(f"{what} is registered twice by {self.distribution}")
-        self.staged[key] = item  # registered before by this same plugin: replaced on commit
-
-
-class ComponentRegistry(_Staging):
-    """What an ``invprob_register_<kind>`` hook receives: adds components of one kind."""
-
-    def __init__(self, kind: str, distribution: str, registered: Mapping[str, Component], **sources: Any):
-        super().__init__(distribution, registered, **sources)
-        self.kind = kind
-
-    def add(
-        self,
-        name: str,
-        factory: Callable[[Any, Any], Any],
-        *,
-        params_model: type[Params] = Params,
-        description: str | None = None,
-        examples: Iterable[Mapping[str, Any]] = (),
-        defaults: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
-    ) -> None:
-        """Register ``name``: ``factory(params, context)`` builds it from validated params.
-
-        ``params_model`` (a subclass of :class:`invprob.params.Params`, whose docstring is the
-        description) validates and documents the params; ``examples`` are params the
-        conformance suites build it with. A solver may declare ``defaults``: the recipe-level
-        ``losses``/``priors`` (lists of ``{type, params?, weight?}``) it wants when a recipe
-        omits them.
-        """
-        what = f"{singular(self.kind)} {name!r}"
-        if not re.fullmatch(r"[a-z0-9][a-z0-9_\-]*", name):
-            raise RegistryError(f"{what} of {self.distribution}: use lower-case letters, digits, '-' or '_'")
-        if not (isinstance(params_model, type) and issubclass(params_model, Params)):
-            raise RegistryError(f"{what} of {self.distribution}: params_model must subclass invprob.params.Params")
-        if defaults and self.kind != "solvers":
-            raise RegistryError(f"{what} of {self.distribution}: only solvers declare defaults")
-        try:
-            checked = _solver_defaults().validate_python(dict(defaults)) if defaults else {}
-        except ValidationError as exc:
-            shape = "defaults map 'losses'/'priors' to lists of {type, params?, weight?}"
-            raise RegistryError(f"{what} of {self.distribution}: {shape}; {exc}") from None
-        doc = description if description is not None else "" if params_model is Params else params_model.__doc__
-        component = Component(
-            kind=self.kind,
-            name=name,
-            factory=factory,
-            params_model=params_model,
-            distribution=self.distribution,
-            description=(doc or "").strip().split("\n", 1)[0],
-            examples=tuple(dict(e) for e in examples),
-            defaults={key: [item.model_dump(exclude_unset=True) for item in a] for key, a in checked.items()},
-        )
-        self._stage(name, component, what)
-
-
-class CommandRegistry(_Staging):
-    """What ``invprob_register_commands`` receives: adds CLI subcommands."""
-
-    def add(
-        self,
-        name: str,
-        run: Callable[[argparse.Namespace], int],
-        *,
-        help: str,
-        configure: Callable[[argparse.ArgumentParser], None] = lambda parser: None,
-    ) -> None:
-        """Register ``invprob <name>``; a name with a space (``"train dcgan"``) nests."""
-        words = tuple(name.split())
-        self._stage(words, Command(words, help, configure, run, self.distribution), f"command 'invprob {name}'")
 
 
 class _PrefixPluginManager(pluggy.PluginManager):
@@ -498,8 +362,20 @@ class Registry:
         raise UnknownComponentError(kind, name, unknown_component_message(self, kind, name))
 
     def build(self, kind: str, name: str, params: Mapping[str, Any] | BaseModel | None, context: Any) -> Any:
-        """Build component ``name`` of ``kind`` from params."""
+        """Build component ``name`` of ``kind`` from params (raw ones are validated first)."""
         return self.get(kind, name).build(params, context)
+
+    def spec_params(self, kind: str, spec: ComponentSpec, base_dir: Any = None) -> Params:
+        """The params of component ``spec`` validated: those recipe validation kept with it
+        (:attr:`~invprob.params.ComponentSpec.validated_params`), else, for a spec made outside a
+        recipe, validated now (relative paths against ``base_dir``)."""
+        if spec.validated_params is not None:
+            return spec.validated_params
+        return self.get(kind, spec.type).validate_params(spec.params, base_dir=base_dir)
+
+    def build_spec(self, kind: str, spec: ComponentSpec, context: Any) -> Any:
+        """Build the component ``spec`` names with its validated params (:meth:`spec_params`)."""
+        return self.build(kind, spec.type, self.spec_params(kind, spec, getattr(context, "base_dir", None)), context)
 
     def _check_hook_names(self, plugin: object) -> None:
         """The one unknown-hook check: every ``invprob_*`` function, marked or not, has a spec."""
@@ -556,11 +432,6 @@ def _plugin_code():
         if not handled_here():
             raise
         raise _PluginMisbehaved(exc) from None
-
-
-def canonical_distribution_name(name: str) -> str:
-    """Normalise a distribution name as packaging does (PEP 503)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _dist_identity(ep: importlib.metadata.EntryPoint) -> tuple[str, str | None]:

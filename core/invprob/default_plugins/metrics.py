@@ -1,4 +1,4 @@
-"""The core's metrics: PSNR, SSIM and MSE per image on the [0, 1] scale (:mod:`invprob.metrics`).
+"""The core's metrics: PSNR, SSIM and MSE per image on the [0, 1] scale (:mod:`.image_quality`).
 
 Light like any plugin module: the metrics themselves are imported when one is built.
 """
@@ -27,19 +27,19 @@ class MSEParams(Params):
 
 
 def _psnr(params: PSNRParams, context: object):
-    from invprob.metrics import PSNR
+    from invprob.default_plugins.image_quality import PSNR
 
     return PSNR()
 
 
 def _ssim(params: SSIMParams, context: object):
-    from invprob.metrics import SSIM
+    from invprob.default_plugins.image_quality import SSIM
 
     return SSIM()
 
 
 def _mse(params: MSEParams, context: object):
-    from invprob.metrics import MSE
+    from invprob.default_plugins.image_quality import MSE
 
     return MSE()
 

@@ -12,12 +12,13 @@ noise of the composition): noise in the middle of a chain would not be a forward
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from invprob.operator import NoiseModel, Operator
+from invprob.params import ComponentSpec
 from invprob.seeding import stream_seed
 
 
@@ -27,17 +28,18 @@ def has_noise(operator: Operator) -> bool:
     return type(operator.noise) is not NoiseModel
 
 
-def build_composition(specs: Sequence[Mapping[str, Any]], context: Any) -> Operator:
-    """``A_k ∘ ... ∘ A_1`` from ``[{type, params}, ...]`` through ``context.registry``."""
+def build_composition(specs: Sequence[ComponentSpec], context: Any) -> Operator:
+    """``A_k ∘ ... ∘ A_1`` from the specs through ``context.registry``, each with the params
+    recipe validation kept with it (validated now only for a spec made outside a recipe)."""
     if not specs:
         raise ValueError("compose needs at least one operator in 'operators'")
     shape = context.image_shape
     built: list[Operator] = []
     for index, spec in enumerate(specs):
-        name = spec["type"]
+        name = spec.type
         sub_context = dataclasses.replace(context, image_shape=shape, seed=_sub_seed(context.seed, index))
         try:
-            operator = context.registry.build("operators", name, spec.get("params") or {}, sub_context)
+            operator = context.registry.build_spec("operators", spec, sub_context)
         except Exception as exc:
             raise ValueError(f"compose: operators[{index}] ({name}) could not be built: {exc}") from exc
         if has_noise(operator) and index < len(specs) - 1:

@@ -512,7 +512,7 @@ def _build_classifier(params: ClassifierParams, context):
 def _build_compose(params: ComposeParams, context):
     from .compose import build_composition
 
-    return build_composition([spec.model_dump() for spec in params.operators], context)
+    return build_composition(params.operators, context)
 
 
 @hookimpl

@@ -43,8 +43,9 @@ def run(args: argparse.Namespace) -> int:
 
     import invprob
     from invprob import outputs
-    from invprob.components import InputError, as_recipe, build
+    from invprob.components import InputError, build
     from invprob.execute import load_inputs
+    from invprob.recipe import load_recipe
     from invprob.registry import default_registry
 
     if any(r < 0 or not math.isfinite(r) for r in args.radii):
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     registry = default_registry()
-    recipe = as_recipe(args.recipe, args.overrides, registry)
+    recipe = load_recipe(args.recipe, args.overrides, registry=registry)
     if recipe.solver.type != "ilo":
         raise InputError(f"solver.type: sweep ilo-radius sweeps the ilo solver's radius_features; this recipe uses {recipe.solver.type!r}")
     name = args.name or f"{recipe.name}-sweep-{time.strftime('%Y%m%d-%H%M%S')}"
