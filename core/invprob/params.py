@@ -17,7 +17,8 @@ declares the field as :class:`ComponentSpec` values marked with the kind they na
 The marker goes on the field itself (a single spec, an optional one, or a list of them).
 Recipe validation then checks the nested components like top-level ones, with their full
 path (``operator.params.operators[1].params.sigma``) and a did-you-mean for unknown names;
-the factory receives the specs and builds them with ``context``'s registry. The recipe's own
+the factory receives the specs and builds each with ``context.registry.build_spec(kind, spec,
+context)``, with the params validation kept with it. The recipe's own
 sections (``generator``, ``operator``, ``priors``, ``losses``, ``solver``) use the same marker.
 """
 
