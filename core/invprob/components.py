@@ -146,7 +146,7 @@ def _built(registry: Registry, kind: str, spec: Any, context: BuildContext, wher
     from invprob.weights import WeightsNotFoundError
 
     try:
-        return registry.build_spec(kind, spec, context)
+        return registry.build(kind, spec.type, registry.spec_params(kind, spec, context.base_dir), context)
     except WeightsNotFoundError:
         raise  # already says which file and where it was looked for
     except (OSError, ValueError) as exc:

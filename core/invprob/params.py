@@ -17,8 +17,8 @@ declares the field as :class:`ComponentSpec` values marked with the kind they na
 The marker goes on the field itself (a single spec, an optional one, or a list of them).
 Recipe validation then checks the nested components like top-level ones, with their full
 path (``operator.params.operators[1].params.sigma``) and a did-you-mean for unknown names;
-the factory receives the specs and builds each with ``context.registry.build_spec(kind, spec,
-context)``, with the params validation kept with it. The recipe's own
+the factory receives the specs and builds each with ``context``'s registry, with the params
+validation kept with the spec (``registry.spec_params(kind, spec)``). The recipe's own
 sections (``generator``, ``operator``, ``priors``, ``losses``, ``solver``) use the same marker.
 """
 

@@ -368,14 +368,13 @@ class Registry:
     def spec_params(self, kind: str, spec: ComponentSpec, base_dir: Any = None) -> Params:
         """The params of component ``spec`` validated: those recipe validation kept with it
         (:attr:`~invprob.params.ComponentSpec.validated_params`), else, for a spec made outside a
-        recipe, validated now (relative paths against ``base_dir``)."""
+        recipe, validated now (relative paths against ``base_dir``). Build with them:
+        ``registry.build(kind, spec.type, registry.spec_params(kind, spec, context.base_dir), context)``
+        (through :meth:`build`, which a wrapping registry, such as a study's shared models, may
+        intercept)."""
         if spec.validated_params is not None:
             return spec.validated_params
         return self.get(kind, spec.type).validate_params(spec.params, base_dir=base_dir)
-
-    def build_spec(self, kind: str, spec: ComponentSpec, context: Any) -> Any:
-        """Build the component ``spec`` names with its validated params (:meth:`spec_params`)."""
-        return self.build(kind, spec.type, self.spec_params(kind, spec, getattr(context, "base_dir", None)), context)
 
     def _check_hook_names(self, plugin: object) -> None:
         """The one unknown-hook check: every ``invprob_*`` function, marked or not, has a spec."""

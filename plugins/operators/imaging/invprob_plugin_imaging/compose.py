@@ -39,7 +39,8 @@ def build_composition(specs: Sequence[ComponentSpec], context: Any) -> Operator:
         name = spec.type
         sub_context = dataclasses.replace(context, image_shape=shape, seed=_sub_seed(context.seed, index))
         try:
-            operator = context.registry.build_spec("operators", spec, sub_context)
+            params = context.registry.spec_params("operators", spec, sub_context.base_dir)
+            operator = context.registry.build("operators", name, params, sub_context)
         except Exception as exc:
             raise ValueError(f"compose: operators[{index}] ({name}) could not be built: {exc}") from exc
         if has_noise(operator) and index < len(specs) - 1:
