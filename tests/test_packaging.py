@@ -21,7 +21,7 @@ DISTRIBUTIONS = sorted(p.parent for p in [REPO / "pyproject.toml", *REPO.glob("p
 
 
 def run_cli(args: list[str], cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "invprob.cli", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "invprob.app.cli", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=300, env={**os.environ, **env})  # fmt: skip
 
 
@@ -92,13 +92,13 @@ def _plugin_names() -> set[str]:
 @pytest.mark.slow
 def test_the_core_wheel_ships_the_demo_and_the_plugin_templates(wheels):
     files = names_in(wheels["invprob-core"])
-    assert "invprob/examples/demo/demo.yaml" in files
-    assert "invprob/examples/demo/images/astronaut-face64.png" in files
+    assert "invprob/app/examples/demo/demo.yaml" in files
+    assert "invprob/app/examples/demo/images/astronaut-face64.png" in files
     for kind in ("operator", "generator", "prior", "solver"):
-        assert any(f.startswith(f"invprob/scaffold/templates/{kind}/") for f in files), kind
+        assert any(f.startswith(f"invprob/app/scaffold/templates/{kind}/") for f in files), kind
     entry_points = next(n for n in files if n.endswith("entry_points.txt"))
     with zipfile.ZipFile(wheels["invprob-core"]) as archive:
-        assert "invprob.default_plugins.commands" in archive.read(entry_points).decode()
+        assert "invprob.app.commands" in archive.read(entry_points).decode()
 
 
 @pytest.mark.slow
@@ -170,7 +170,7 @@ def test_new_plugin_writes_a_skeleton_that_installs_and_passes_its_conformance_t
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
                     "--target", str(site), str(out)], check=True, capture_output=True, timeout=300)  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(site), "INVPROB_STRICT_PLUGINS": "1"}
-    listing = json.loads(subprocess.run([sys.executable, "-m", "invprob.cli", "plugins", "--json"], env=env,
+    listing = json.loads(subprocess.run([sys.executable, "-m", "invprob.app.cli", "plugins", "--json"], env=env,
                                         capture_output=True, text=True, check=True).stdout)  # fmt: skip
     ours = next(d for d in listing["distributions"] if d["name"] == f"invprob-plugin-my-{kind}")
     assert ours["components"][f"{kind}s"] == [f"my-{kind}"] and ours["error"] is None

@@ -41,20 +41,20 @@ __all__ = [
 _LAZY = {
     "load_recipe": "invprob.recipe",
     "validate_recipe": "invprob.recipe",
-    "build": "invprob.components",
-    "run": "invprob.execute",
-    "build_component": "invprob.components",
-    "build_operator": "invprob.components",
-    "build_generator": "invprob.components",
-    "build_prior": "invprob.components",
-    "build_loss": "invprob.components",
-    "build_solver": "invprob.components",
+    "build": "invprob.app.components",
+    "run": "invprob.app.execute",
+    "build_component": "invprob.app.components",
+    "build_operator": "invprob.app.components",
+    "build_generator": "invprob.app.components",
+    "build_prior": "invprob.app.components",
+    "build_loss": "invprob.app.components",
+    "build_solver": "invprob.app.components",
     "adapt_generator": "invprob.user_modules",
 }
 
 if TYPE_CHECKING:
-    from invprob.components import build, build_component, build_generator, build_loss, build_operator, build_prior, build_solver
-    from invprob.execute import run
+    from invprob.app.components import build, build_component, build_generator, build_loss, build_operator, build_prior, build_solver
+    from invprob.app.execute import run
     from invprob.recipe import load_recipe, validate_recipe
     from invprob.user_modules import adapt_generator
 

@@ -55,7 +55,7 @@ def _help(parser: argparse.ArgumentParser) -> int:
 
 def _load(args: argparse.Namespace):
     """The loaded study (its warnings printed), or None after printing every problem."""
-    from invprob.cli import _report_plugin_failures
+    from invprob.app.cli import _report_plugin_failures
     from invprob.registry import default_registry
     from invprob.study.spec import StudyError, load_study
 

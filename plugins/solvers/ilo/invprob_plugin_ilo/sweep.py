@@ -42,9 +42,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     import invprob
-    from invprob import outputs
-    from invprob.components import InputError, as_recipe, build
-    from invprob.execute import load_inputs
+    from invprob.app import outputs
+    from invprob.app.components import InputError, as_recipe, build
+    from invprob.app.execute import load_inputs
     from invprob.registry import default_registry
 
     if any(r < 0 or not math.isfinite(r) for r in args.radii):
@@ -121,7 +121,7 @@ def plot_sweep(rows: list[dict[str, Any]], images: list[Any], path: Path) -> Non
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from invprob import outputs
+    from invprob.app import outputs
 
     radii = [row["radius"] for row in rows]
     classifier = "target_probability" in rows[0]["images"][0]

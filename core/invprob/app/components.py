@@ -165,14 +165,14 @@ def _native_image_shape(recipe: Recipe) -> tuple[int, int, int]:
     """Without a generator, images keep their own sizes; the operator is first built for the
     first selected image's (grey or RGB), and for the others' as their batches come
     (:meth:`Components.operator_for`)."""
-    from invprob.data import list_images
+    from invprob.app.data import list_images
 
     if recipe.data.images is None:
         raise InputError(
             "data.samples and data.observation need a generator (it sets the size of the images to "
             "recover): add a 'generator' section or use data.images"
         )
-    from invprob.data import DataError, native_shape
+    from invprob.app.data import DataError, native_shape
 
     try:
         found = list_images(recipe.data.images, recipe.data.npz_key)
@@ -183,7 +183,7 @@ def _native_image_shape(recipe: Recipe) -> tuple[int, int, int]:
 
 
 def _first_selected(found: list, select: str | None) -> Any:
-    from invprob.data import DataError, _apply_select
+    from invprob.app.data import DataError, _apply_select
 
     kept = _apply_select(found, select)
     if not kept:

@@ -75,9 +75,9 @@ def _report_plugin_failures(registry: Registry) -> None:
 
 def _input_errors() -> tuple[type[BaseException], ...]:
     """What a wrong input raises (exit code 2), importing torch only when a run already did."""
-    from invprob.components import InputError
-    from invprob.data import DataError
-    from invprob.outputs import OutputError
+    from invprob.app.components import InputError
+    from invprob.app.data import DataError
+    from invprob.app.outputs import OutputError
     from invprob.weights import WeightsFileError, WeightsMismatchError, WeightsNotFoundError
 
     return (InputError, DataError, OutputError, WeightsNotFoundError, WeightsMismatchError, WeightsFileError,
@@ -219,7 +219,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if recipe is None:
         return EXIT_INVALID
 
-    from invprob.execute import run
+    from invprob.app.execute import run
 
     try:
         result = run(recipe, out=args.out, name=args.name, device=args.device, show_progress=not args.quiet)
@@ -257,7 +257,7 @@ def _say_where(exc: BaseException, status: str) -> None:
     ``status.json`` says ``status``, when the disk let it be written)."""
     directory = getattr(exc, "run_directory", None)
     if directory is not None:
-        from invprob.outputs import kept
+        from invprob.app.outputs import kept
 
         print(f"the run directory {directory}: {kept(directory)}", file=sys.stderr)
 

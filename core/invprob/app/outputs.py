@@ -63,7 +63,7 @@ from invprob.seeding import stream_seed
 from invprob.solver import SolverResult
 
 if TYPE_CHECKING:
-    from invprob.components import Components
+    from invprob.app.components import Components
     from invprob.recipe import Recipe
     from invprob.registry import Registry
     from invprob.weights import WeightRecord
@@ -277,7 +277,7 @@ def environment(
     (``--device``), None when the recipe's was used.
     """
     from invprob import __version__
-    from invprob.components import STREAMS
+    from invprob.app.components import STREAMS
 
     recipe = components.recipe
     used = components.context.device
