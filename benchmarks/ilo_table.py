@@ -34,7 +34,7 @@ import torch
 import yaml
 
 from invprob.context import BuildContext
-from invprob.app.data import load_images
+from invprob.images import load_images
 from invprob.metrics import mse, psnr
 from invprob.problem import InverseProblem, WeightedLoss
 from invprob.progress import Monitor

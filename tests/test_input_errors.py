@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from invprob.app import cli
-from invprob.app.data import DataError, list_images, load_observations
+from invprob.app.data import load_observations
+from invprob.images import DataError, list_images
 from invprob.recipe import RecipeError, load_recipe
 
 REPO = Path(__file__).resolve().parents[1]

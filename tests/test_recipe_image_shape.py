@@ -83,7 +83,7 @@ def test_the_known_shape_comes_from_the_generators_params(real_registry):
 def test_without_a_known_shape_the_build_still_refuses_naming_the_section(real_registry, tmp_path):
     """A generator-free recipe: the images' own size decides, checked when the operator is built."""
     import invprob
-    from invprob.app.components import InputError
+    from invprob.building import InputError
 
     recipe = invprob.load_recipe(
         DEMO,

@@ -148,20 +148,16 @@ class MSE(Metric):
 
 
 def build_metrics(
-    names: list[str] | None, registry: Registry, context: BuildContext
+    names: list[str], registry: Registry, context: BuildContext
 ) -> tuple[dict[str, Metric], dict[str, str]]:
     """Build the metrics ``names`` on ``context.device``: ``(built, unavailable)``.
 
-    ``names=None`` means every installed metric that needs no params (those whose params all
-    have defaults). ``unavailable`` maps the name of each metric whose factory raised
+    (What a recipe without ``metrics:`` asks for is the recipe layer's to say:
+    :func:`invprob.recipe.default_metric_names`.) ``unavailable`` maps the name of each metric whose factory raised
     :class:`MetricUnavailable` to the reason. An unknown name raises the registry's
     ``UnknownComponentError`` (with did-you-mean); a named metric that needs params, or a
     factory that returns something other than a :class:`Metric`, is a ``ValueError``/``TypeError``.
     """
-    if names is None:
-        from invprob.recipe import default_metric_names
-
-        names = default_metric_names(registry)
     built: dict[str, Metric] = {}
     unavailable: dict[str, str] = {}
     for name in names:

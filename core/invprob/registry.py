@@ -48,7 +48,7 @@ import pluggy
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from invprob import hookspecs
-from invprob.first_party import first_party_distribution
+from invprob.first_party import canonical_distribution_name, first_party_distribution
 from invprob.hints import singular, suggest, unknown_component_message
 from invprob.interrupts import Interrupted, handled_here
 from invprob.params import Params
@@ -556,11 +556,6 @@ def _plugin_code():
         if not handled_here():
             raise
         raise _PluginMisbehaved(exc) from None
-
-
-def canonical_distribution_name(name: str) -> str:
-    """Normalise a distribution name as packaging does (PEP 503)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _dist_identity(ep: importlib.metadata.EntryPoint) -> tuple[str, str | None]:

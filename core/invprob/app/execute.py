@@ -42,8 +42,10 @@ import torch
 
 from invprob import weights
 from invprob.app import outputs
-from invprob.app.components import Components, InputError, as_recipe, build
-from invprob.app.data import DataError, load_images, load_observations
+from invprob.app.components import Components, as_recipe, build
+from invprob.building import InputError
+from invprob.app.data import load_observations
+from invprob.images import DataError, load_images
 from invprob.generator import generator_name
 from invprob.interrupts import Interrupted, Interrupts, signal_name
 from invprob.app.outputs import RunResult
@@ -168,7 +170,7 @@ def _check_inputs_early(recipe: Recipe) -> None:
     if missing:
         raise InputError(str(missing[0]))
     if recipe.data.images is not None:
-        from invprob.app.data import list_images
+        from invprob.images import list_images
 
         try:
             list_images(recipe.data.images, recipe.data.npz_key)
@@ -230,7 +232,7 @@ def _public_observations(solved: Solved) -> torch.Tensor | list[torch.Tensor] | 
     except Exception as exc:  # noqa: BLE001 - an operator's own error; the run's outputs are already whole
         _warn(f"run.observations is not available in [0, 1]: the operator failed on a white image: {exc}")
         return None
-    return outputs._join(public)
+    return outputs.join_batches(public)
 
 
 def _say_unavailable(components: Components, *, given_observation: bool) -> None:

@@ -499,7 +499,7 @@ def write_report(
         generated=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )  # fmt: skip
     target = Path(out) if out is not None else study.directory / REPORT_NAME
-    from invprob.app.outputs import atomic_path
+    from invprob.images import atomic_path
 
     try:
         with atomic_path(target) as tmp:

@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
 
     import invprob
     from invprob.app import outputs
-    from invprob.app.components import InputError, as_recipe, build
+    from invprob.app.components import as_recipe, build
+    from invprob.building import InputError
     from invprob.app.execute import load_inputs
     from invprob.registry import default_registry
 

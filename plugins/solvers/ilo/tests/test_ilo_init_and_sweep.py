@@ -119,7 +119,7 @@ def test_the_sweep_writes_one_run_per_radius_the_json_and_the_plot(tmp_path: Pat
 
 
 def test_the_sweep_refuses_a_negative_radius_and_another_solver(tmp_path: Path):
-    from invprob.app.components import InputError
+    from invprob.building import InputError
     from invprob_plugin_ilo.sweep import run
 
     recipe = _random_weights_recipe(tmp_path)
