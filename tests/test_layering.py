@@ -194,16 +194,37 @@ def cycles(core: Path, exempt: tuple[str, ...] = ()) -> list[str]:
 
 
 def private_crossings(core: Path) -> list[str]:
-    """Imports of another core module's private (``_name``) names."""
+    """Another core module's private (``_name``) names, imported (``from invprob.x import _y``)
+    or reached through the module (``x._y`` after ``from invprob import x``)."""
     modules, found = core_imports(core)
     problems = []
-    for imp in found:
+    for imp in dict.fromkeys(found):  # one Import per imported name: each statement once
         if not imp.text.startswith("from ") or imp.target not in modules or imp.target == imp.module:
             continue
         names = imp.text.split(" import ", 1)[1].split(", ")
         private = [n.split(" as ")[0] for n in names if n.startswith("_") and not n.startswith("__")]
-        if private:
+        if private and f"{imp.where}: {imp.text}" not in {p.split(" (private")[0] for p in problems}:
             problems.append(f"{imp.where}: {imp.text} (private to {imp.target}: {', '.join(private)})")
+    for path in python_files(core):
+        this = module_name(path, core)
+        aliases = {}  # local name -> the core module it is bound to
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in _runtime_nodes(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for alias in node.names:
+                    if f"{node.module}.{alias.name}" in modules:
+                        aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname and alias.name in modules:
+                        aliases[alias.asname] = alias.name
+        for node in _runtime_nodes(tree):
+            if (
+                isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases
+                and node.attr.startswith("_") and not node.attr.startswith("__") and aliases[node.value.id] != this
+            ):  # fmt: skip
+                rel = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+                problems.append(f"{rel}:{node.lineno}: {node.value.id}.{node.attr} (private to {aliases[node.value.id]})")
     return problems
 
 
@@ -264,6 +285,8 @@ def bad_core(tmp_path: Path) -> Path:
         ),
         "invprob/hints.py": "import invprob.registry\n_private = 1\n",
         "invprob/metrics.py": "def g():\n    from invprob.app.outputs import save\n    import invprob_plugin_x.y\n",
+        "invprob/app/outputs.py": "def _join():\n    pass\n",
+        "invprob/app/execute.py": "from invprob.app import outputs\nfrom invprob.app.outputs import _join, _join\nx = outputs._join()\n",
         "invprob/study/cli.py": "from invprob.app.cli import main\n",  # exempt below
     })  # fmt: skip
 
@@ -288,7 +311,10 @@ def test_cycle_check_finds_function_level_circles_and_skips_type_checking(bad_co
 
 def test_private_check_names_the_crossing(bad_core: Path):
     problems = private_crossings(bad_core)
-    assert len(problems) == 1 and "invprob/registry.py:5: from invprob.hints import _private" in problems[0], problems
+    assert len(problems) == 3, problems
+    assert "invprob/app/execute.py:2: from invprob.app.outputs import _join, _join (private to invprob.app.outputs: _join, _join)" in problems[0]
+    assert "invprob/registry.py:5: from invprob.hints import _private" in problems[1]
+    assert problems[2].endswith("invprob/app/execute.py:3: outputs._join (private to invprob.app.outputs)")
 
 
 def test_plugin_check_catches_imports_and_strings(tmp_path: Path):

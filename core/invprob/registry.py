@@ -619,3 +619,11 @@ def default_registry() -> Registry:
     if _DEFAULT is None:
         _DEFAULT = new_registry()
     return _DEFAULT
+
+
+def replace_default_registry(registry: Registry | None) -> Registry | None:
+    """Make ``registry`` the process-wide one (None: load it again on next use) and return the
+    one it replaces: the testing kit's ``invprob_registry`` fixture swaps it for one test."""
+    global _DEFAULT
+    previous, _DEFAULT = _DEFAULT, registry
+    return previous
