@@ -38,7 +38,7 @@ PLUGIN_EXEMPT = ("plugins/solvers/ilo/invprob_plugin_ilo/sweep.py",)
 class Import:
     """One import statement's target: ``where`` is ``file:line``, ``text`` the statement."""
 
-    module: str  # the importing module (dotted; the file's path when not a package module)
+    module: str  # the importing module, dotted (relative to the root it was read under)
     target: str  # the module imported (dotted), or the module a name is imported from
     where: str
     text: str
@@ -197,13 +197,14 @@ def private_crossings(core: Path) -> list[str]:
     """Another core module's private (``_name``) names, imported (``from invprob.x import _y``)
     or reached through the module (``x._y`` after ``from invprob import x``)."""
     modules, found = core_imports(core)
-    problems = []
-    for imp in dict.fromkeys(found):  # one Import per imported name: each statement once
+    problems, seen = [], set()
+    for imp in found:
         if not imp.text.startswith("from ") or imp.target not in modules or imp.target == imp.module:
             continue
         names = imp.text.split(" import ", 1)[1].split(", ")
         private = [n.split(" as ")[0] for n in names if n.startswith("_") and not n.startswith("__")]
-        if private and f"{imp.where}: {imp.text}" not in {p.split(" (private")[0] for p in problems}:
+        if private and (imp.where, imp.text) not in seen:  # one Import per name: each statement once
+            seen.add((imp.where, imp.text))
             problems.append(f"{imp.where}: {imp.text} (private to {imp.target}: {', '.join(private)})")
     for path in python_files(core):
         this = module_name(path, core)
