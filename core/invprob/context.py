@@ -1,4 +1,4 @@
-"""What a component factory receives besides its params: shapes, device, random streams, registry."""
+"""What a component factory receives besides its params: shapes, device, random streams, registry, the generator."""
 
 from __future__ import annotations
 
