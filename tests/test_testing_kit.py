@@ -439,40 +439,29 @@ def test_state_round_trip_fails_when_state_lives_outside_buffers():
         check_state_round_trip(UnsavedRandomWeights(0), lambda: UnsavedRandomWeights(1), SHAPE)
 
 
-def test_generator_suite_checks_the_capabilities_a_generator_has(pytester):
+def test_generator_suite_checks_the_capabilities_a_generator_has():
     """The suite finds a capability by isinstance and fails a generator that has it wrong."""
-    pytester.makeconftest('pytest_plugins = ["invprob.testing"]')
-    pytester.makepyfile(
-        textwrap.dedent(
-            """
-            from invprob import hookimpl
-            from invprob.registry import new_registry
-            from invprob.testing import GeneratorConformance, TinyGenerator
 
-            class StyleNotCarried(TinyGenerator):
-                state_latents = ("style",)
+    class Plugin:
+        @hookimpl
+        def invprob_register_generators(self, registry):
+            registry.add("plain", lambda p, c: TinyGenerator())
+            registry.add("uncarried", lambda p, c: UncarriedStateLatent())
 
-            class Plugin:
-                @hookimpl
-                def invprob_register_generators(self, registry):
-                    registry.add("plain", lambda p, c: TinyGenerator())
-                    registry.add("wrong-state-latents", lambda p, c: StyleNotCarried())
+    class TestBroken(GeneratorConformance):
+        distribution = "broken"
 
-            class TestBroken(GeneratorConformance):
-                distribution = "broken"
+        @classmethod
+        def load_registry(cls):
+            registry = new_registry(entry_points=False, strict=True)
+            registry.register_plugin(Plugin(), distribution="broken")
+            return registry
 
-                @classmethod
-                def load_registry(cls):
-                    registry = new_registry(entry_points=False, strict=True)
-                    registry.register_plugin(Plugin(), distribution="broken")
-                    return registry
-            """
-        )
-    )
-    result = pytester.runpytest("-p", "no:cacheprovider", "-q", "-rs", "-k", "optional_capabilities")
-    result.assert_outcomes(failed=1, skipped=1)
-    result.stdout.fnmatch_lines(["*plain has none of the optional capabilities (HasStateLatents, HasGaussianFit, HasLCMInfo)*"])
-    result.stdout.fnmatch_lines(["E*AssertionError: StyleNotCarried.state_latents names [[]'style'[]], which no split state carries*"])
+    cases = {case.name: case for case in TestBroken.cases()}
+    with pytest.raises(pytest.skip.Exception, match=r"plain has none of the optional capabilities \(HasStateLatents, "):
+        TestBroken().test_optional_capabilities_behave_as_declared(cases["plain"])
+    with pytest.raises(AssertionError, match=r"UncarriedStateLatent.state_latents names \['style'\], which no split state"):
+        TestBroken().test_optional_capabilities_behave_as_declared(cases["uncarried"])
 
 
 def test_operator_suite_reports_a_wrong_adjoint_as_failures(pytester):
