@@ -82,7 +82,7 @@ def main() -> None:
     context = BuildContext(registry=registry, seed=args.seed)
     generator = registry.build("generators", "dcgan64-faces", {}, context).eval().requires_grad_(False)
     context.image_shape = generator.image_shape
-    context.extras["generator"] = generator
+    context.generator = generator
     batch = load_images(CELEBA, generator.image_shape, select=f"-{args.images}:")
     truth = batch.images
     assert min(int(n) for n in batch.names) >= 201437, "reaches below the held-out ids"

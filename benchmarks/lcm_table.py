@@ -149,7 +149,7 @@ def build(method: str, task: str, operator, observation, truth, args):
         context = BuildContext(registry=registry, seed=args.seed)
         generator = registry.build("generators", "dcgan64-faces", {}, context).eval().requires_grad_(False)
         context.image_shape = generator.image_shape
-        context.extras["generator"] = generator
+        context.generator = generator
         steps = args.steps or (800 if method == "csgm" else 600)
         if method == "csgm":
             solver = registry.build("solvers", "csgm", {"steps": steps, "lr": 0.1, "restarts": 1}, context)

@@ -85,8 +85,8 @@ def build_component(
         seed=seed,
         base_dir=Path(base_dir) if base_dir is not None else Path.cwd(),
         image_shape=tuple(int(s) for s in image_shape) if image_shape is not None else None,  # type: ignore[arg-type]
+        generator=generator,
     )
-    context.extras["generator"] = generator
     component = registry.get(kind, name)
     try:
         validated = component.validate_params(values, base_dir=context.base_dir)

@@ -65,7 +65,7 @@ class Components:
         if shape == tuple(self.image_shape):
             return self.operator
         if shape not in self._operators:
-            context = dataclasses.replace(self.context, image_shape=shape, extras=dict(self.context.extras))
+            context = dataclasses.replace(self.context, image_shape=shape)
             built = _built(context.registry, "operators", self.recipe.operator, context, "operator")
             self._operators[shape] = built.to(context.device)
         return self._operators[shape]
@@ -97,7 +97,7 @@ def build(recipe: Recipe, *, device: str | None = None, registry: Registry | Non
         context.image_shape = tuple(generator.image_shape)  # type: ignore[assignment]
     else:
         context.image_shape = _native_image_shape(recipe)
-    context.extras["generator"] = generator
+    context.generator = generator
     operator = _built(registry, "operators", recipe.operator, context, "operator").to(context.device)
     if generator is not None and recipe.operator.type.startswith(f"{LIVE_DISTRIBUTION}:"):
         _check_takes_generator_images(operator, generator, context.device)

@@ -119,7 +119,7 @@ def _ilo(params: ILOParams, context: BuildContext):
         sna_ramp=params.sna_ramp,
         init_latents=params.init_latents,
     )
-    generator = context.extras.get("generator")
+    generator = context.generator
     if generator is not None:
         solver.check_generator(generator)  # too many rounds for this generator: fail at build time
     return solver
