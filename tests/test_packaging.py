@@ -99,8 +99,10 @@ def test_every_plugin_has_a_test_extra_lists_each_dependency_once_and_finds_its_
         listed = [canonicalize_name(Requirement(r).name) for group in (project["dependencies"], *extras.values())
                   for r in group]  # fmt: skip
         assert sorted(set(listed)) == sorted(listed), f"{where}: a dependency listed twice: {sorted(listed)}"
-        include = data["tool"]["setuptools"]["packages"]["find"]["include"]  # the one discovery style
-        assert len(include) == 1 and (folder / include[0].removesuffix("*")).is_dir(), f"{where}: include = {include}"
+        found = data.get("tool", {}).get("setuptools", {}).get("packages")  # the one discovery style: find
+        include = found.get("find", {}).get("include", []) if isinstance(found, dict) else []
+        assert len(include) == 1 and (folder / include[0].removesuffix("*")).is_dir(), (
+            f'{where}: write [tool.setuptools.packages.find] include = ["<its package>*"] (has packages = {found})')
 
 
 def test_a_plugin_folder_is_named_after_its_distribution():
