@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[1]
 DISTRIBUTIONS = sorted(p.parent for p in [REPO / "pyproject.toml", *REPO.glob("plugins/*/*/pyproject.toml"),
@@ -82,6 +83,32 @@ def test_the_all_extra_of_the_core_installs_every_first_party_plugin(wheels):
     assert set(in_all) == _plugin_names(), "pip install 'invprob-core[all]' must install every plugin under plugins/"
     for requirement in in_all.values():
         assert {">=", "<"} <= {spec.operator for spec in requirement.specifier}, requirement
+
+
+def _pyproject(folder: Path) -> dict:
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    return tomllib.loads((folder / "pyproject.toml").read_text())
+
+
+def test_every_plugin_has_a_test_extra_lists_each_dependency_once_and_finds_its_package_one_way():
+    for folder in (d for d in DISTRIBUTIONS if d != REPO):  # plugins/ and examples/
+        data = _pyproject(folder)
+        project, where = data["project"], folder.relative_to(REPO)
+        extras = project.get("optional-dependencies", {})
+        assert "pytest" in {Requirement(r).name for r in extras.get("test", [])}, f"{where}: no test extra with pytest"
+        listed = [canonicalize_name(Requirement(r).name) for group in (project["dependencies"], *extras.values())
+                  for r in group]  # fmt: skip
+        assert sorted(set(listed)) == sorted(listed), f"{where}: a dependency listed twice: {sorted(listed)}"
+        found = data.get("tool", {}).get("setuptools", {}).get("packages")  # the one discovery style: find
+        include = found.get("find", {}).get("include", []) if isinstance(found, dict) else []
+        assert len(include) == 1 and (folder / include[0].removesuffix("*")).is_dir(), (
+            f'{where}: write [tool.setuptools.packages.find] include = ["<its package>*"] (has packages = {found})')
+
+
+def test_a_plugin_folder_is_named_after_its_distribution():
+    for pyproject in REPO.glob("plugins/*/*/pyproject.toml"):
+        name = _pyproject(pyproject.parent)["project"]["name"]
+        assert name == f"invprob-plugin-{pyproject.parent.name}", f"{pyproject.parent.relative_to(REPO)} holds {name}"
 
 
 def _plugin_names() -> set[str]:

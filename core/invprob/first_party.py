@@ -95,6 +95,7 @@ PLUGIN_DISTRIBUTIONS: tuple[str, ...] = (
     "invprob-plugin-csgm",
     "invprob-plugin-cuda",
     "invprob-plugin-dcgan",
+    "invprob-plugin-deepinv",
     "invprob-plugin-gan-priors",
     "invprob-plugin-ilo",
     "invprob-plugin-imaging",
