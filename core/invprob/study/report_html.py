@@ -28,6 +28,7 @@ from invprob.study.report import (
     Stat,
     determined_by,
     is_number,
+    layout,
     setting,
 )
 
@@ -126,10 +127,7 @@ def render(
     generated: str,
 ) -> str:
     """The whole page, as a string."""
-    shown = _shown_cells(study, choices)
-    with_method = [] if method is None else [method, *(a for a in study.follows(method, shown) if a != best_of)]
-    rows = study.distinct(with_method, shown)
-    columns = study.distinct([a for a in study.axes if a not in (*with_method, best_of)], shown)
+    shown, with_method, rows, columns = layout(study, method, best_of, choices)
     body = [
         _header(study, metric, method, best_of, higher_is_better, generated),
         _failed(study),
@@ -140,19 +138,6 @@ def render(
         _all_cells(study),
     ]
     return PAGE.substitute(title=escape(f"Study {study.name}"), body=Markup("\n".join(_flatten(body))))
-
-
-def _shown_cells(study: Results, choices: list[BestChoice] | None) -> list[CellRecord]:
-    """Cells of the tables, plots and samples: with best-of, the chosen ones, and for a
-    setting where nothing could be chosen one of its cells (a failed one if any), shown as
-    failed or not run yet."""
-    if choices is None:
-        return list(study.cells)
-    shown = []
-    for choice in choices:
-        cells = [cell for cell, _ in choice.candidates]
-        shown.append(choice.chosen or next((c for c in cells if c.status == "failed"), cells[0]))
-    return shown
 
 
 # -- numbers -----------------------------------------------------------------------------
