@@ -3,7 +3,8 @@
 The same tables as the page's "Means and standard errors" (:func:`~invprob.study.report.layout`:
 a row per method, a column per setting of the other axes), one per metric, each entry the mean
 over images ± its standard error with the number of images, as plain text that a results
-file in the repository can be, diffed and read in a terminal.
+file in the repository can be, diffed and read in a terminal. A column where no cell has a
+value of the metric (``mse_missing`` of a task without a mask) is left out of its table.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ def _text(value: str) -> str:
     return value.replace("|", "\\|")
 
 
+def _without(study: Results, metric: str, cells: Sequence[CellRecord | None]) -> bool:
+    """Whether every one of ``cells`` is done and has no value of ``metric`` (a metric that
+    these cells' task does not record, as ``mse_missing`` without a mask): a column to leave out."""
+    return all(c is None or (c.status == "done" and study.stat(c, metric).n == 0) for c in cells)
+
+
 def render_markdown(
     study: Results, shown: Sequence[CellRecord], rows: Sequence[str], columns: Sequence[str], generated: str
 ) -> str:
@@ -52,14 +59,20 @@ def render_markdown(
     for metric in study.metrics:
         side = {True: " (higher is better)", False: " (lower is better)", None: ""}[study.directions.get(metric)]
         lines += ["", f"## {metric}{side}", ""]
+        kept = [c for c in column_keys if not _without(study, metric, [index.get((r, c)) for r in row_keys])]
+        if not kept:
+            lines.append("No cell has a value.")
+            continue
         if columns:
-            lines.append(f"Columns: {' / '.join(columns)}.")
+            lines.append(f"Columns: {' / '.join(columns)}" + (
+                f"; {len(column_keys) - len(kept)} column(s) without a value left out." if len(kept) < len(column_keys) else "."
+            ))  # fmt: skip
             lines.append("")
-        lines.append("| " + " | ".join(_text(t) for t in [corner, *(_label(c) for c in column_keys)]) + " |")
-        lines.append("|---" * (len(column_keys) + 1) + "|")
+        lines.append("| " + " | ".join(_text(t) for t in [corner, *(_label(c) for c in kept)]) + " |")
+        lines.append("|---" * (len(kept) + 1) + "|")
         for row in row_keys:
             entries = []
-            for column in column_keys:
+            for column in kept:
                 cell = index.get((row, column))
                 if cell is None:
                     entries.append("")
