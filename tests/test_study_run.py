@@ -61,8 +61,8 @@ def test_a_study_writes_its_directory_and_a_rerun_skips_finished_cells(tmp_path,
         status = json.loads((directory / cell["run_dir"] / "status.json").read_text())
         assert status["status"] == "complete"
     rows = lines(directory / "results.jsonl")
-    assert len(rows) == 4 * 2 * 4  # cells x images x (psnr, psnr_missing over the mask's hole, mse, measurement_loss)
-    assert {r["metric"] for r in rows} == {"psnr", "psnr_missing", "mse", "measurement_loss"}
+    assert len(rows) == 4 * 2 * 5  # cells x images x (psnr, mse, their psnr_missing, mse_missing over the hole, measurement_loss)
+    assert {r["metric"] for r in rows} == {"psnr", "psnr_missing", "mse", "mse_missing", "measurement_loss"}
     assert {r["image"] for r in rows} == {"sample0000", "sample0001"}
     assert all(isinstance(r["value"], float) and r["study"] == "toy-study" for r in rows)
     with open(directory / "results.csv", newline="") as handle:
