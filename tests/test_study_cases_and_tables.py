@@ -133,6 +133,27 @@ def test_the_report_writes_its_tables_in_markdown_for_the_metrics_asked_in_their
     assert "## ssim" in every and "## mse_missing" in every  # by default every metric
 
 
+def test_the_command_takes_the_metrics_comma_separated_and_a_column_without_values_is_left_out(tmp_path, capsys):
+    import argparse
+
+    from invprob.study.report import add_report_arguments, report_command
+
+    study = _study_dir(tmp_path)
+    rows = [json.loads(line) for line in (study / "results.jsonl").read_text().splitlines()]
+    kept = [r for r in rows if not (r["metric"] == "mse_missing" and r["cell"].endswith("-x4"))]  # x4 has no hole
+    (study / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+    parser = argparse.ArgumentParser()
+    add_report_arguments(parser)
+    args = parser.parse_args([str(study), "--metrics", "mse_missing, ssim", "--samples", "0"])
+    assert args.metrics == ["mse_missing", "ssim"]
+    assert report_command(args) == 0 and "report: " in capsys.readouterr().out
+    tables = (study / "report.md").read_text(encoding="utf-8")
+    hole = tables[tables.index("## mse_missing"):tables.index("## ssim")]
+    assert "Columns: operator; 1 column(s) without a value left out." in hole
+    assert "| solver | inpainting |" in hole and "x4" not in hole
+    assert "| solver | inpainting | x4 |" in tables[tables.index("## ssim"):]
+
+
 def test_metrics_the_study_does_not_have_are_refused_with_a_suggestion(tmp_path):
     study = _study_dir(tmp_path)
     with pytest.raises(ReportError, match="'mse_mising' is not a metric of study 'tables'; did you mean 'mse_missing'"):

@@ -8,7 +8,6 @@ is planned.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
