@@ -209,3 +209,29 @@ def test_the_cases_of_the_table_studies_give_each_method_its_own_setting_per_tas
     assert lcm[("DCGAN + Yeh", "centre inpainting 25x25")].solver.type == "yeh"
     assert [s.type for s in lcm[("DCGAN + Yeh", "centre inpainting 25x25")].losses] == ["context"]
     assert lcm[("DCGAN + Yeh", "super-resolution x4")].solver.type == "csgm"
+
+
+def test_a_numeric_axis_from_0_over_a_wide_range_is_plotted_on_a_symlog_scale(tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    from invprob.study.report import read_results
+    from invprob.study.report_html import plot_metric
+
+    study = tmp_path / "radius"
+    study.mkdir()
+    radii = [0, 2, 20, 100]
+    plan = [{"cell": f"r{r}", "axes": {"solver.params.radius_features": r}, "labels": {}} for r in radii]
+    (study / "cells.json").write_text(json.dumps(plan))
+    (study / "cells.jsonl").write_text("".join(json.dumps({"cell": f"r{r}", "status": "done"}) + "\n" for r in radii))
+    (study / "results.jsonl").write_text("".join(
+        json.dumps({"cell": f"r{r}", "image": "a", "metric": "measurement_loss", "value": 100.0 / (1 + r)}) + "\n" for r in radii
+    ))  # fmt: skip
+    scales = []
+    monkeypatch.setattr(Axes, "set_xscale", lambda self, value, **kw: scales.append((value, kw)))
+    results = read_results(study)
+    axis = "solver.params.radius_features"
+    assert plot_metric(results, results.cells, axis, [], None, "measurement_loss", False) is not None
+    assert scales == [("symlog", {"linthresh": 2})]  # linear from 0 to the smallest positive radius, then log
+    scales.clear()
+    plot_metric(results, results.cells[1:], axis, [], None, "measurement_loss", False)
+    assert scales == [("log", {})]

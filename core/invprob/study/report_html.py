@@ -481,8 +481,12 @@ def plot_metric(
             ys = [s.mean for _, s in line_points]
             errors = [s.se if s.se is not None else 0.0 for _, s in line_points]
             ax.errorbar(xs, ys, yerr=errors, marker="o", markersize=4, capsize=3, label=line)
-        if min(xs_all) > 0 and max(xs_all) / min(xs_all) >= 50:
-            ax.set_xscale("log")
+        positive = [x for x in xs_all if x > 0]
+        if positive and max(positive) / min(positive) >= 50:
+            if min(xs_all) > 0:
+                ax.set_xscale("log")
+            elif min(xs_all) == 0:  # 0 and a wide range (ILO's radius 0, 2, ..., 100): linear up to the first
+                ax.set_xscale("symlog", linthresh=min(positive))
         if titles[key]:
             ax.set_title(titles[key], fontsize=9)
         ax.set_xlabel(x_axis, fontsize=9)
