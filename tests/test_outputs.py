@@ -17,7 +17,7 @@ from PIL import Image
 
 import invprob
 from invprob import hookimpl
-from invprob.metrics import Metric, MetricUnavailable, psnr, psnr_in_region
+from invprob.metrics import Metric, MetricUnavailable, mse_in_region, psnr, psnr_in_region
 from invprob.app.outputs import GIF_FRAME_MS, GIF_LAST_FRAME_MS, GRID_ROWS, RECORD_FIELDS, git_commit, grid_figure, save_gif
 from invprob.params import Params
 
@@ -406,9 +406,9 @@ def test_metrics_name_what_ran_and_read_into_one_table(toy_registry, toy_recipe,
     assert all(list(record) == list(RECORD_FIELDS) for record in records)
     by_key = {(r["image"], r["metric"]): r["value"] for r in records}
     for image in metrics["images"]:
-        for metric in ("psnr", "ssim", "mse", "psnr_missing", "measurement_loss"):
+        for metric in ("psnr", "ssim", "mse", "psnr_missing", "mse_missing", "measurement_loss"):
             assert by_key[(image["name"], metric)] == image[metric]
-    assert len(records) == 2 * 5
+    assert len(records) == 2 * 6
     pandas = pytest.importorskip("pandas")
     with open(result.directory / "metrics.json") as f:
         table = pandas.DataFrame(json.load(f)["records"])
@@ -429,6 +429,9 @@ def test_inpainting_runs_report_psnr_over_the_missing_pixels(toy_registry, toy_r
     assert got == pytest.approx(expected.tolist(), rel=1e-9)
     assert all(m["psnr_missing"] < m["psnr"] for m in result.metrics["images"])  # observed pixels flatter the PSNR
     assert result.metrics["mean"]["psnr_missing"] == pytest.approx(sum(got) / 2)
+    hole_mse = [m["mse_missing"] for m in result.metrics["images"]]  # LCM's Table 1 number
+    assert hole_mse == pytest.approx(mse_in_region(reconstruction, truth, missing).tolist(), rel=1e-9)
+    assert got == pytest.approx([-10 * math.log10(v) for v in hole_mse], rel=1e-12)
 
 
 def test_psnr_in_a_region_is_psnr_for_the_whole_image_and_undefined_for_none():
@@ -496,13 +499,13 @@ def test_records_are_sorted_and_identical_whatever_the_hash_seed(toy_env, toy_re
         outputs.add(done.stdout.strip().splitlines()[-1])
     assert len(outputs) == 1
     records = json.loads(outputs.pop())[-1]
-    assert records == sorted(records) and len(records) == 2 * 5
+    assert records == sorted(records) and len(records) == 2 * 6
 
 
 def test_metrics_json_says_which_way_each_value_is_better_and_which_the_solver_made_trivial(toy_registry, toy_recipe, tmp_path):
     result = _run(toy_recipe, ["data.samples=2"], out=tmp_path, registry=toy_registry)
     assert result.metrics["higher_is_better"] == {
-        "mse": False, "psnr": True, "psnr_missing": True, "ssim": True, "measurement_loss": False}
+        "mse": False, "psnr": True, "psnr_missing": True, "mse_missing": False, "ssim": True, "measurement_loss": False}
     assert "trivial" not in result.metrics
     pytest.importorskip("invprob_plugin_yeh")
     blended = _run(toy_recipe, ["data.samples=2", "solver={type: yeh, params: {steps: 2}}", "operator={type: inpaint-center}",

@@ -38,7 +38,7 @@ def test_run_writes_every_output(toy_registry, toy_recipe, tmp_path):
     metrics = json.loads((result.directory / "metrics.json").read_text())
     assert metrics["images_solved"] == 3 and metrics["interrupted"] is False
     assert [m["name"] for m in metrics["images"]] == ["sample0000", "sample0001", "sample0002"]
-    assert set(metrics["mean"]) == {"psnr", "ssim", "mse", "psnr_missing", "measurement_loss"}  # toy-mask inpaints
+    assert set(metrics["mean"]) == {"psnr", "ssim", "mse", "psnr_missing", "mse_missing", "measurement_loss"}  # toy-mask inpaints
     assert metrics["mean"]["psnr"] > 10
     images = sorted(p.name for p in (result.directory / "images").iterdir())
     assert "0000_sample0000_observed.png" in images and "0002_sample0002_ground_truth.png" in images

@@ -58,7 +58,7 @@ import numpy as np
 import torch
 
 from invprob.images import atomic_path, png16, tile, to_uint16
-from invprob.metrics import evaluate, psnr, psnr_in_region
+from invprob.metrics import evaluate, mse_in_region, psnr, psnr_in_region
 from invprob.seeding import stream_seed
 from invprob.solver import SolverResult
 
@@ -743,8 +743,8 @@ def write_outputs(
     seed, index, image, metric, value}`` per image and value, so that
     ``pandas.DataFrame(json.load(f)["records"])`` is the whole table (and several runs'
     records concatenate into one). When the operator observes a subset of the pixels
-    (``observed_mask()``) and ``psnr`` is computed, ``psnr_missing`` is the PSNR over the
-    missing pixels alone, the number inpainting papers report. ``higher_is_better`` maps each
+    (``observed_mask()``) and ``psnr`` (``mse``) is computed, ``psnr_missing`` (``mse_missing``)
+    is the PSNR (MSE) over the missing pixels alone, the number inpainting papers report. ``higher_is_better`` maps each
     value's name to its direction (:func:`metric_directions`); ``trivial`` (when present) maps
     a value the solver's post-processing makes trivial to the reason
     (``SolverResult.trivial_metrics``).
@@ -911,7 +911,10 @@ def describe_run(recipe: Recipe) -> dict[str, Any]:
 
 OWN_DIRECTIONS: dict[str, bool] = {"measurement_loss": False}
 """Which way is better for the loss the solver minimises, which every run records."""
-DERIVED_FROM = {"psnr_missing": "psnr"}
+IN_THE_HOLE = {"psnr": ("psnr_missing", psnr_in_region), "mse": ("mse_missing", mse_in_region)}
+"""Metrics a run also computes over the missing pixels of a masking operator: metric ->
+(name of the value, its function of reconstruction, target and region)."""
+DERIVED_FROM = {derived: metric for metric, (derived, _) in IN_THE_HOLE.items()}
 """Values a run derives from a metric, which go the same way as it."""
 
 
@@ -952,7 +955,7 @@ def _metrics_by_batch(
     truth: torch.Tensor | list[torch.Tensor] | None,
 ) -> tuple[dict[str, list[float | None]], list[str] | None]:
     """Every metric per image, and the grid's per-row PSNR notes, batch by batch: a batch never
-    mixes image sizes, and ``psnr_missing`` uses that batch's own operator's mask."""
+    mixes image sizes, and ``psnr_missing``/``mse_missing`` use that batch's own operator's mask."""
     if truth is None:
         return {}, None
     values: dict[str, list[float | None]] = {}
@@ -965,9 +968,10 @@ def _metrics_by_batch(
         target = torch.stack(list(target)) if isinstance(target, list) else target
         batch = evaluate(components.metrics, reconstruction, target)
         missing = _missing_region(operator, count)
-        if "psnr" in batch and missing is not None:
-            in_hole = partial(psnr_in_region, region=missing.to(reconstruction.device))
-            batch["psnr_missing"] = evaluate({"psnr_missing": in_hole}, reconstruction, target)["psnr_missing"]
+        for metric, (derived, function) in IN_THE_HOLE.items():
+            if metric in batch and missing is not None:
+                in_hole = partial(function, region=missing.to(reconstruction.device))
+                batch[derived] = evaluate({derived: in_hole}, reconstruction, target)[derived]
         for name in dict.fromkeys([*values, *batch]):  # a set's order changes from run to run
             values.setdefault(name, [None] * offset).extend(batch.get(name, [None] * count))
         notes += _psnr_notes(reconstruction, target, missing)
