@@ -117,7 +117,7 @@ def test_the_core_registers_psnr_ssim_and_mse(core_registry):
     assert {core_registry.get("metrics", n).distribution for n in ("mse", "psnr", "ssim")} == {"invprob-core"}
 
 
-def test_no_names_means_every_metric_that_needs_no_params(toy_metrics_registry):
+def test_the_default_metrics_are_every_metric_that_needs_no_params(toy_metrics_registry):
     from invprob.recipe import default_metric_names
 
     names = default_metric_names(toy_metrics_registry)

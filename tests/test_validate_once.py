@@ -78,7 +78,7 @@ def test_a_python_run_validates_each_components_params_once(operator, validation
 
 def test_a_command_line_run_with_overrides_validates_each_components_params_once(validations, tmp_path):
     pytest.importorskip("invprob_plugin_csgm")
-    from invprob.cli import main
+    from invprob.app.cli import main
 
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump({**csgm_recipe(INPAINT), "solver": {"type": "csgm"}}))

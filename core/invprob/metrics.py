@@ -49,7 +49,7 @@ def build_metrics(
 ) -> tuple[dict[str, Metric], dict[str, str]]:
     """Build the metrics ``names`` on ``context.device``: ``(built, unavailable)``.
 
-    (What a recipe's omitted ``metrics:`` stands for is
+    (What a recipe without ``metrics:`` asks for is the recipe layer's to say:
     :func:`invprob.recipe.default_metric_names`.) ``unavailable`` maps the name of each metric whose factory raised
     :class:`MetricUnavailable` to the reason. An unknown name raises the registry's
     ``UnknownComponentError`` (with did-you-mean); a named metric that needs params, or a

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from invprob.first_party import canonical_distribution_name
 from invprob.hints import singular
 from invprob.params import Params
 
@@ -81,12 +82,6 @@ class _Default(Params):
 def _solver_defaults() -> TypeAdapter:
     """The shape of a solver's ``defaults`` (built on first use: loading plugins stays cheap)."""
     return TypeAdapter(dict[Literal["losses", "priors"], list[_Default]])
-
-
-
-def canonical_distribution_name(name: str) -> str:
-    """Normalise a distribution name as packaging does (PEP 503)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 

@@ -50,7 +50,7 @@ import pluggy
 from pydantic import BaseModel
 
 from invprob import hookspecs
-from invprob.first_party import first_party_distribution
+from invprob.first_party import canonical_distribution_name, first_party_distribution
 from invprob.hints import singular, suggest, unknown_component_message
 from invprob.interrupts import Interrupted, handled_here
 from invprob.params import ComponentSpec, Params
@@ -61,7 +61,6 @@ from invprob.registration import (  # what plugins register; importable from her
     ComponentRegistry,
     DuplicateComponentError,
     RegistryError,
-    canonical_distribution_name,
 )
 
 if TYPE_CHECKING:
@@ -494,3 +493,11 @@ def default_registry() -> Registry:
     if _DEFAULT is None:
         _DEFAULT = new_registry()
     return _DEFAULT
+
+
+def replace_default_registry(registry: Registry | None) -> Registry | None:
+    """Make ``registry`` the process-wide one (None: load it again on next use) and return the
+    one it replaces: the testing kit's ``invprob_registry`` fixture swaps it for one test."""
+    global _DEFAULT
+    previous, _DEFAULT = _DEFAULT, registry
+    return previous

@@ -4,8 +4,8 @@ Registered by :mod:`invprob.default_plugins.metrics`, which imports this module 
 is built. Images are ``[B, C, H, W]`` in [-1, 1]; PSNR, SSIM and MSE are computed on the
 [0, 1] scale (data range 1), as the papers report them. SSIM follows Wang et al. (2004): an
 11x11 Gaussian window with sigma 1.5, K1 = 0.01, K2 = 0.03, averaged over channels and valid
-positions. :func:`psnr_in_region` is the PSNR over the missing pixels that a run reports for
-inpainting.
+positions. :func:`psnr_in_region` and :func:`mse_in_region` are the PSNR and MSE over the
+missing pixels that a run reports for inpainting.
 """
 
 from __future__ import annotations
@@ -30,20 +30,26 @@ def psnr(reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return -10 * torch.log10(mse(reconstruction, target))
 
 
-def psnr_in_region(reconstruction: torch.Tensor, target: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
-    """PSNR in dB per image over the pixels where ``region`` is 1, data range 1.
+def mse_in_region(reconstruction: torch.Tensor, target: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+    """Mean squared error per image on the [0, 1] scale over the pixels where ``region`` is 1.
 
     ``region`` is broadcastable to ``[B, C, H, W]`` (an operator's mask is ``[1 or B, 1 or C,
-    H, W]``). For inpainting, ``region = 1 - observed_mask`` gives the PSNR over the missing
-    pixels only, the number inpainting papers report: the observed pixels, copied or nearly
-    so, would otherwise inflate it. NaN for an image whose region is empty, inf where the
-    region is reproduced exactly.
+    H, W]``). For inpainting, ``region = 1 - observed_mask`` gives the error over the missing
+    pixels only, the number inpainting papers report (LCM's Table 1): the observed pixels,
+    copied or nearly so, would otherwise shrink it. NaN for an image whose region is empty.
     """
     diff = _unit(reconstruction) - _unit(target)
     weight = (region.detach() > 0.5).to(diff.dtype).expand_as(diff)
     squared = (diff.pow(2) * weight).reshape(diff.shape[0], -1).sum(dim=1)
     count = weight.reshape(diff.shape[0], -1).sum(dim=1)
-    return -10 * torch.log10(squared / count)  # 0 / 0 = NaN: no missing pixel
+    return squared / count  # 0 / 0 = NaN: no missing pixel
+
+
+def psnr_in_region(reconstruction: torch.Tensor, target: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+    """PSNR in dB per image over the pixels where ``region`` is 1, data range 1
+    (:func:`mse_in_region`): NaN for an image whose region is empty, inf where the region is
+    reproduced exactly."""
+    return -10 * torch.log10(mse_in_region(reconstruction, target, region))
 
 
 def _gaussian_kernel_1d(size: int, sigma: float) -> list[float]:

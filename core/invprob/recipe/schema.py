@@ -64,7 +64,7 @@ class LossSpec(ComponentSpec):
 
 def _images_source(value: Any, info: ValidationInfo) -> Any:
     """``data.images``: a path (resolved against the recipe's folder), or from Python a tensor
-    ``[B, C, H, W]`` in [0, 1], kept as it is (checked when it is read: :mod:`invprob.data`)."""
+    ``[B, C, H, W]`` in [0, 1], kept as it is (checked when it is read: :mod:`invprob.images`)."""
     if type(value).__module__.startswith("torch") and hasattr(value, "shape"):
         return value
     if isinstance(value, (str, os.PathLike)):
@@ -89,7 +89,7 @@ ImagesSource = Annotated[
 
 
 FitPolicy = Literal["centre-crop", "pad", "resize", "refuse"]
-"""What is done to an image whose size is not the generator's (see :mod:`invprob.data`)."""
+"""What is done to an image whose size is not the generator's (see :mod:`invprob.images`)."""
 FIT_POLICIES: tuple[str, ...] = typing.get_args(FitPolicy)
 DEFAULT_FIT: FitPolicy = "centre-crop"
 

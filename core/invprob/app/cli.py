@@ -20,7 +20,7 @@ from typing import Any
 
 from invprob import __version__
 from invprob.interrupts import Interrupts, exit_code, signal_name
-from invprob.hints import singular
+from invprob.hints import report_plugin_failures, singular
 from invprob.registry import KINDS, Component, Distribution, Registry, default_registry
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
@@ -66,18 +66,11 @@ def is_input_error(exc: BaseException) -> bool:
     return isinstance(exc, _input_errors())
 
 
-def _report_plugin_failures(registry: Registry) -> None:
-    for failure in registry.failures:
-        print(f"warning: plugin not loaded: {failure.summary()}", file=sys.stderr)
-    for warning in registry.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-
-
 def _input_errors() -> tuple[type[BaseException], ...]:
     """What a wrong input raises (exit code 2), importing torch only when a run already did."""
-    from invprob.components import InputError
-    from invprob.data import DataError
-    from invprob.outputs import OutputError
+    from invprob.building import InputError
+    from invprob.images import DataError
+    from invprob.app.outputs import OutputError
     from invprob.weights import WeightsFileError, WeightsMismatchError, WeightsNotFoundError
 
     return (InputError, DataError, OutputError, WeightsNotFoundError, WeightsMismatchError, WeightsFileError,
@@ -93,7 +86,7 @@ def _load_recipe(args: argparse.Namespace, *, check_data: bool = False):
     from invprob.recipe import RecipeError, data_path_problems, load_recipe
 
     registry = default_registry()
-    _report_plugin_failures(registry)
+    report_plugin_failures(registry)
     try:
         recipe = load_recipe(args.recipe, args.overrides, registry=registry, paths_from=os.getcwd())
         problems = data_path_problems(recipe) if check_data else []
@@ -139,7 +132,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if recipe is None:
         return EXIT_INVALID
 
-    from invprob.execute import run
+    from invprob.app.execute import run
 
     try:
         result = run(recipe, out=args.out, name=args.name, device=args.device, show_progress=not args.quiet)
@@ -177,7 +170,7 @@ def _say_where(exc: BaseException, status: str) -> None:
     ``status.json`` says ``status``, when the disk let it be written)."""
     directory = getattr(exc, "run_directory", None)
     if directory is not None:
-        from invprob.outputs import kept
+        from invprob.app.outputs import kept
 
         print(f"the run directory {directory}: {kept(directory)}", file=sys.stderr)
 
