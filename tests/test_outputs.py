@@ -17,7 +17,9 @@ from PIL import Image
 
 import invprob
 from invprob import hookimpl
-from invprob.app.outputs import GIF_FRAME_MS, GIF_LAST_FRAME_MS, GRID_ROWS, RECORD_FIELDS, git_commit, grid_figure, save_gif
+from invprob.app.pictures import GIF_FRAME_MS, GIF_LAST_FRAME_MS, GRID_ROWS, grid_figure, save_gif
+from invprob.app.run_metrics import RECORD_FIELDS
+from invprob.app.run_record import git_commit
 from invprob.default_plugins.image_quality import mse_in_region, psnr, psnr_in_region
 from invprob.metrics import Metric, MetricUnavailable
 from invprob.params import Params
@@ -56,11 +58,11 @@ def test_grid_leaves_out_absent_columns_and_says_when_it_shows_only_the_first_im
 
 
 def test_a_runs_grid_shows_the_psnr_of_each_image_over_all_and_over_the_missing_pixels(toy_registry, toy_recipe, tmp_path, monkeypatch):
-    from invprob.app import outputs
+    from invprob.app import pictures
 
     figures = []
-    real = outputs.grid_figure
-    monkeypatch.setattr(outputs, "grid_figure", lambda *a, **k: figures.append(real(*a, **k)) or figures[-1])
+    real = pictures.grid_figure
+    monkeypatch.setattr(pictures, "grid_figure", lambda *a, **k: figures.append(real(*a, **k)) or figures[-1])
     result = _run(toy_recipe, ["data.samples=2"], out=tmp_path, registry=toy_registry)
     metrics = json.loads((result.directory / "metrics.json").read_text())
     (figure,) = figures
@@ -130,7 +132,7 @@ def test_a_runs_gif_ends_on_the_reported_reconstruction_at_a_real_frame_rate(toy
         gif.seek(gif.n_frames - 1)
         assert gif.info["duration"] == GIF_LAST_FRAME_MS
     last = _gif_frames(result.directory / "optimisation.gif")[-1]
-    from invprob.app.outputs import gif_layout
+    from invprob.app.pictures import gif_layout
 
     layout = gif_layout(["sample0000", "sample0001"], ["observed", "reconstruction", "ground truth"], (128, 128))
     assert last.shape[:2] == layout.size[::-1]
@@ -330,7 +332,7 @@ RECIPES = sorted((REPO / "recipes").glob("*.yaml"))
 
 @pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
 def test_every_shipped_recipe_resolves_to_a_recipe_that_resolves_to_itself(path, real_registry, tmp_path):
-    from invprob.app.outputs import resolved_recipe
+    from invprob.app.run_record import resolved_recipe
     from invprob.recipe import read_recipe_file
 
     raw = read_recipe_file(path)

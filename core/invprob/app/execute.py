@@ -41,7 +41,7 @@ from typing import Any
 import torch
 
 from invprob import weights
-from invprob.app import outputs
+from invprob.app import outputs, run_record
 from invprob.app.components import Components, build
 from invprob.building import InputError
 from invprob.app.data import load_observations
@@ -49,6 +49,7 @@ from invprob.images import DataError, load_images
 from invprob.generator import generator_name
 from invprob.interrupts import Interrupted, Interrupts, signal_name
 from invprob.app.outputs import RunResult
+from invprob.app.run_metrics import NO_GROUND_TRUTH
 from invprob.problem import InverseProblem
 from invprob.progress import Monitor
 from invprob.recipe import Recipe, load_recipe
@@ -120,7 +121,7 @@ def run(
     docstring); an abort raises :class:`invprob.interrupts.Interrupted`.
     """
     started = time.perf_counter()
-    started_at = outputs.now()
+    started_at = run_record.now()
     registry = registry if registry is not None else default_registry()
     recipe = load_recipe(recipe, overrides, registry=registry)
     root = Path(out) if out is not None else (recipe.outputs.dir or Path.cwd() / "runs")
@@ -137,12 +138,12 @@ def run(
                 _say_unavailable(components, given_observation=inputs.truth is None)
                 directory = outputs.new_run_directory(root, name)
                 outputs.write_status(directory, "running", started=started_at.isoformat(timespec="seconds"))
-                resolved = outputs.resolved_recipe(
+                resolved = run_record.resolved_recipe(
                     recipe, recipe.registry_with_live_components(registry), device=device, directory=directory
                 )
                 with outputs.atomic_path(directory / "recipe.resolved.yaml") as tmp:
                     tmp.write_text(resolved, encoding="utf-8")
-                environment = outputs.environment(
+                environment = run_record.environment(
                     components, registry, ledger.records, started=started_at, device=device
                 )
                 outputs.write_json(directory / "environment.json", environment)
@@ -155,7 +156,7 @@ def run(
                 _mark_failed(directory, exc, interrupts, started_at.isoformat(timespec="seconds"))
                 if environment is not None:
                     with contextlib.suppress(Exception):  # the original error matters more
-                        outputs.write_json(directory / "environment.json", outputs.finish_environment(environment))
+                        outputs.write_json(directory / "environment.json", run_record.finish_environment(environment))
                 with contextlib.suppress(AttributeError):
                     exc.run_directory = directory  # type: ignore[attr-defined]
                     exc.add_note(f"the run directory {directory}: {outputs.kept(directory)}")
@@ -204,7 +205,7 @@ def _write_result(
         operators=solved.operators, extra=extra,
         bit_depths=inputs.bit_depths[:count] if inputs.bit_depths else None,
     )  # fmt: skip
-    environment = outputs.finish_environment(environment)
+    environment = run_record.finish_environment(environment)
     outputs.write_json(directory / "environment.json", environment)
     status = "interrupted" if solved.interrupted else "diverged" if solved.diverged else "complete"
     outputs.write_status(
@@ -246,7 +247,7 @@ def _say_unavailable(components: Components, *, given_observation: bool) -> None
         if name in named:
             _warn(f"metric {name} is unavailable: {' '.join(reason.split())}")
     if given_observation and components.metrics:
-        _warn(f"metrics {', '.join(components.metrics)} are not computed: {outputs.NO_GROUND_TRUTH}")
+        _warn(f"metrics {', '.join(components.metrics)} are not computed: {NO_GROUND_TRUTH}")
 
 
 def _mark_failed(directory: Path, exc: BaseException, interrupts: Interrupts, started: str) -> None:
