@@ -43,7 +43,7 @@ def test_the_committed_table_is_what_the_plugins_under_plugins_register():
 
 
 def test_every_plugin_under_plugins_registers_through_the_invprob_entry_point_group():
-    for pyproject in REPO.glob("plugins/*/*/pyproject.toml"):
+    for pyproject in REPO.glob("plugins/**/pyproject.toml"):
         assert "[project.entry-points.invprob]" in pyproject.read_text(), pyproject
 
 

@@ -16,7 +16,7 @@ import pytest
 from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[1]
-DISTRIBUTIONS = sorted(p.parent for p in [REPO / "pyproject.toml", *REPO.glob("plugins/*/*/pyproject.toml"),
+DISTRIBUTIONS = sorted(p.parent for p in [REPO / "pyproject.toml", *REPO.glob("plugins/**/pyproject.toml"),
                                             *REPO.glob("examples/*/pyproject.toml")])  # fmt: skip
 
 
@@ -85,8 +85,8 @@ def test_the_all_extra_of_the_core_installs_every_first_party_plugin(wheels):
 
 
 def _plugin_names() -> set[str]:
-    """The distributions of ``plugins/*/*``: every first-party plugin."""
-    return {re.search(r'^name\s*=\s*"([^"]+)"', p.read_text(), re.M).group(1) for p in REPO.glob("plugins/*/*/pyproject.toml")}
+    """The distributions under ``plugins/``: every first-party plugin."""
+    return {re.search(r'^name\s*=\s*"([^"]+)"', p.read_text(), re.M).group(1) for p in REPO.glob("plugins/**/pyproject.toml")}
 
 
 @pytest.mark.slow

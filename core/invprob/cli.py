@@ -375,10 +375,6 @@ def build_parser(registry: Registry | None, argv: Sequence[str] | None = None) -
     p = sub.add_parser("schema", help="print the JSON Schema of recipes with every installed component")
     p.set_defaults(func=cmd_schema)
 
-    from invprob.study.cli import add_study_commands
-
-    add_study_commands(sub)
-
     if registry is not None:
         _add_plugin_commands(sub, registry, argv)
     return parser
@@ -402,12 +398,33 @@ def _add_plugin_commands(sub: argparse._SubParsersAction, registry: Registry, ar
         p.set_defaults(func=_plugin_command(command))
 
 
+def missing_command_message(registry: Registry, argv: Sequence[str]) -> str | None:
+    """Why ``argv`` names no installed command when it names a first-party one
+    (:data:`invprob.first_party.FIRST_PARTY` ``["commands"]``): ``invprob study run`` without
+    ``invprob-studies`` says which distribution to install instead of argparse's "invalid
+    choice"; None when ``argv`` names an installed command or no first-party one."""
+    from invprob.first_party import FIRST_PARTY
+    from invprob.hints import first_party_message
+
+    words = tuple(itertools.takewhile(lambda word: not word.startswith("-"), argv))
+    installed = set(registry.commands)
+    for name in FIRST_PARTY.get("commands", {}):
+        command = tuple(name.split())
+        shared = len(os.path.commonprefix([command, words]))
+        if shared == 0 or any(other[:shared] == command[:shared] for other in installed):
+            continue  # not this command, or words argparse knows: it takes it from here
+        given = " ".join(command[:shared])
+        return f"unknown command 'invprob {given}': {first_party_message(registry, 'commands', name)}"
+    return None
+
+
 def _plugin_command(command: Any) -> Callable[[argparse.Namespace], int]:
     """A plugin command's ``run`` with one-line errors: exit 2 for a wrong input (a missing
     or unreadable file, a value the command refuses), 1 for anything else; the traceback with
-    ``INVPROB_TRACEBACK=1``."""
+    ``INVPROB_TRACEBACK=1``. The plugins that failed to load are named first, as for ``run``."""
 
     def run(args: argparse.Namespace) -> int:
+        _report_plugin_failures(default_registry())
         try:
             return command.run(args)
         except (KeyboardInterrupt, BrokenPipeError):
@@ -446,6 +463,10 @@ def _main(argv: Sequence[str] | None) -> int:
         if exc.__cause__ is not None:
             traceback.print_exception(exc.__cause__)
         return EXIT_FAILURE
+    missing = missing_command_message(registry, argv)
+    if missing is not None:
+        _print_error(missing)
+        return EXIT_INVALID
     parser = build_parser(registry, argv)
     args, extra = parser.parse_known_args(argv)
     if extra and hasattr(args, "overrides") and not any(e.startswith("-") for e in extra):
@@ -460,8 +481,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:  # output piped into head & co.
         return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - any command: one line and the same traceback hint
-        words = [w for w in (getattr(args, "command", None), getattr(args, "study_command", None)) if w]
-        return command_failed(f"invprob {' '.join(words)}".strip(), exc, invalid=is_input_error(exc))
+        return command_failed(f"invprob {args.command}", exc, invalid=is_input_error(exc))
     return int(code or 0)
 
 

@@ -469,7 +469,7 @@ def write_report(
     Raises :class:`ReportError` for a directory that is no study or an axis or metric that
     the study does not have.
     """
-    from invprob.study.report_html import render
+    from invprob_studies.report_html import render
 
     if samples < 0:
         raise ReportError(f"--samples must be 0 or more, got {samples}")
@@ -499,11 +499,10 @@ def write_report(
         generated=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )  # fmt: skip
     target = Path(out) if out is not None else study.directory / REPORT_NAME
-    from invprob.outputs import atomic_path
+    from invprob_studies.store import write_atomic
 
     try:
-        with atomic_path(target) as tmp:
-            tmp.write_text(page, encoding="utf-8")
+        write_atomic(target, page)
     except OSError as exc:
         raise ReportError(f"cannot write the report to {target}: {exc.strerror or exc}") from None
     return target
