@@ -407,15 +407,17 @@ def missing_command_message(registry: Registry, argv: Sequence[str]) -> str | No
     from invprob.hints import first_party_message
 
     words = tuple(itertools.takewhile(lambda word: not word.startswith("-"), argv))
-    installed = set(registry.commands)
-    for name in FIRST_PARTY.get("commands", {}):
-        command = tuple(name.split())
-        shared = len(os.path.commonprefix([command, words]))
-        if shared == 0 or any(other[:shared] == command[:shared] for other in installed):
-            continue  # not this command, or words argparse knows: it takes it from here
-        given = " ".join(command[:shared])
-        return f"unknown command 'invprob {given}': {first_party_message(registry, 'commands', name)}"
-    return None
+    commands = [tuple(name.split()) for name in FIRST_PARTY.get("commands", {})]
+    shared = max((len(os.path.commonprefix([command, words])) for command in commands), default=0)
+    given = words[:shared]
+    if not given or any(installed[:shared] == given for installed in registry.commands):
+        return None  # no first-party command, or words argparse knows: it takes it from here
+    meant = [" ".join(command) for command in commands if command[:shared] == given]
+    whys = dict.fromkeys(f"{first_party_message(registry, 'commands', name)}" for name in meant)
+    if len(whys) == 1:
+        return f"unknown command 'invprob {' '.join(given)}': {next(iter(whys))}"
+    named = (f"'invprob {name}' {first_party_message(registry, 'commands', name).removeprefix('it ')}" for name in meant)
+    return f"unknown command 'invprob {' '.join(given)}': {'; '.join(named)}"
 
 
 def _plugin_command(command: Any) -> Callable[[argparse.Namespace], int]:

@@ -135,7 +135,7 @@ def engine_options(engine: Engine, engines: Engines, given: Mapping[str, Any]) -
     declares; an :class:`EngineError` names the engines an option belongs to."""
     options = {key: value for key, value in given.items() if value is not None}
     declared = engine.options()
-    foreign = [key for key in options if key not in declared]
+    foreign = sorted(key for key in options if key not in declared)
     if foreign:
         flags = " and ".join(f"--{key.replace('_', '-')}" for key in foreign)
         owners = sorted({e.name for e in engines.by_name.values() for key in foreign if key in e.options()})
