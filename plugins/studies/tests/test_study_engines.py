@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -155,3 +157,17 @@ def test_an_optional_engine_hook_loads_where_no_distribution_declares_it():
     assert bare.register_plugin(OptionalEngine(), distribution="optional-engine")
     assert not bare.register_plugin(RequiredEngine(), distribution="required-engine")
     assert "unknown hook 'invprob_register_study_engines'" in bare.failures[0].error
+
+
+def test_the_readmes_engine_example_runs_as_written(tmp_path, study_file, toy_registry):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "invprob_register_study_engines" in b]
+    namespace: dict[str, Any] = {}
+    exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - the documentation's own code
+    plugin = SimpleNamespace(invprob_register_study_engines=namespace["invprob_register_study_engines"])
+    assert toy_registry.register_plugin(plugin, distribution="invprob-readme-engine")
+    study = load_study(study_file, registry=toy_registry)
+    outcome = run_study(study, tmp_path / "out", engine="last-first", show_progress=False, registry=toy_registry)
+    assert (outcome.done, outcome.failed) == (3, 0)
+    cells = [json.loads(line)["cell"] for line in (tmp_path / "out" / "toy-engine-study" / "cells.jsonl").read_text().splitlines()]
+    assert cells == [cell.id for cell in reversed(study.cells)]
