@@ -123,6 +123,8 @@ def test_the_command_line_offers_a_plugin_engine_and_its_options(toy_registry, e
     help_text = capsys.readouterr().out
     assert "registered: last-first, local, ray" in help_text
     assert "options of the last-first engine [invprob-toy-engine]" in help_text and "--limit" in help_text
+    assert cli.main(["study"]) == 2  # the group alone lists its commands
+    assert "usage: invprob study" in (listing := capsys.readouterr().out) and "run the cells of a study" in listing
 
 
 def test_an_engine_plugin_that_raises_registers_nothing_and_is_recorded(toy_registry):
