@@ -451,6 +451,7 @@ class _Widgets:
 
 def test_a_declared_hook_is_implemented_by_plugins_and_called_on_each_in_isolation():
     registry = core_only()
+    assert registry.call_each("invprob_register_widgets", _Widgets) == []  # declared by nobody, implemented by none
     assert not registry.register_plugin(plugin(register_widgets=lambda registry: None), distribution="too-early")
     assert "unknown hook 'invprob_register_widgets'" in registry.failures[-1].error  # not declared yet
 

@@ -513,7 +513,8 @@ class Registry:
         :meth:`add_hookspecs` is called by the distribution that declared it.
         """
         returned: list[T] = []
-        for impl in getattr(self._hooks.hook, hook).get_hookimpls():
+        caller = getattr(self._hooks.hook, hook, None)  # None: neither declared nor implemented here
+        for impl in caller.get_hookimpls() if caller is not None else []:
             distribution, entry_point = impl.plugin_name.split(":", 1)
             given = argument(distribution)
             try:
