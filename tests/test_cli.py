@@ -225,6 +225,23 @@ def test_plugins_lists_every_kind_commands_and_solver_defaults(invprob_registry,
     assert "  losses: l1, mse\n" in out  # the core's default plugin, listed like any other
 
 
+def test_a_plugin_command_group_given_alone_lists_its_commands(invprob_registry, capsys):
+    from invprob import hookimpl
+    from invprob.cli import main
+
+    class Plugin:
+        @hookimpl
+        def invprob_register_commands(self, registry):
+            registry.add("measure sharpness", lambda args: 0, help="how sharp an image is")
+            registry.add("measure noise", lambda args: 0, help="how noisy an image is")
+
+    assert invprob_registry.register_plugin(Plugin(), distribution="measuring-plugin")
+    assert main(["measure"]) == 2  # as `invprob study` alone: the group's commands, not the whole help
+    out = capsys.readouterr().out
+    assert out.startswith("usage: invprob measure") and "how sharp an image is" in out and "how noisy" in out
+    assert main(["measure", "noise"]) == 0
+
+
 def test_schema_lists_installed_metrics(invprob_registry):
     from invprob import hookimpl
     from invprob.schema import recipe_json_schema
