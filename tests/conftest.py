@@ -97,7 +97,7 @@ def toy_env(toy_site: Path) -> dict[str, str]:
 @pytest.fixture
 def invprob_command() -> list[str]:
     """The command line that runs the CLI with this interpreter."""
-    return [sys.executable, "-m", "invprob.cli"]
+    return [sys.executable, "-m", "invprob.app.cli"]
 
 
 TOY_RECIPE = """\

@@ -70,7 +70,7 @@ def test_validate_names_the_distribution_of_a_missing_generator_and_every_other_
     env_args = ["requires=[invprob-plugin-dcgan, invprob-plugin-nowhere>=1]", "solver.params.stepz=3",
                 f"data.images={REPO / 'recipes/images/astronaut-face64.png'}"]  # fmt: skip
     result = subprocess.run(
-        [sys.executable, "-m", "invprob.cli", "validate", str(recipe), *env_args], capture_output=True, text=True,
+        [sys.executable, "-m", "invprob.app.cli", "validate", str(recipe), *env_args], capture_output=True, text=True,
         timeout=300, env={**_env(), "INVPROB_DISABLE_PLUGINS": "invprob-plugin-dcgan"},
     )  # fmt: skip
     assert result.returncode == 2, result.stderr

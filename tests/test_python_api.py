@@ -240,7 +240,7 @@ def test_images_of_another_size_than_the_generators_name_the_generator(tmp_path,
     recipe = {"version": 1, "device": "cpu", "generator": generator, "operator": built_for_photos,
               "solver": {"type": "csgm", "params": {"steps": 2}}, "data": {"images": photos},
               "outputs": {"latents": False}, "metrics": ["psnr"]}  # fmt: skip
-    with pytest.raises(invprob.components.InputError, match=(
+    with pytest.raises(invprob.building.InputError, match=(
         r"operator: the generator TinyGenerator makes images \[1, 6, 10\] \(C, H, W\), the size every image of the run "
         r"is fitted to \(data.fit\), but the operator given from Python does not take them \(.*\); build it for the "
         r"generator's images: invprob.build_operator\(..., image_shape=\(1, 6, 10\)\)")):  # fmt: skip
@@ -319,7 +319,7 @@ def test_command_line_paths_resolve_against_the_working_directory(tmp_path):
     (recipe_dir / "recipe.yaml").write_text(RECIPE)
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(recipe_dir / "in-recipe-folder.png")
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(work / "here.png")
-    cli = [sys.executable, "-m", "invprob.cli"]
+    cli = [sys.executable, "-m", "invprob.app.cli"]
     recipe = str(recipe_dir / "recipe.yaml")
 
     ok = subprocess.run([*cli, "validate", recipe], cwd=work, capture_output=True, text=True)
@@ -339,7 +339,7 @@ def test_command_line_paths_resolve_against_the_working_directory(tmp_path):
 
 def test_validate_names_a_data_glob_that_matches_nothing(tmp_path):
     (tmp_path / "recipe.yaml").write_text(RECIPE.replace("in-recipe-folder.png", "photos/*.jpg"))
-    result = subprocess.run([sys.executable, "-m", "invprob.cli", "validate", str(tmp_path / "recipe.yaml")],
+    result = subprocess.run([sys.executable, "-m", "invprob.app.cli", "validate", str(tmp_path / "recipe.yaml")],
                             capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 2
     assert f"data.images: the pattern '{tmp_path / 'photos/*.jpg'}' matches no image file" in result.stderr

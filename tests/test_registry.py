@@ -10,8 +10,8 @@ import pytest
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from invprob import hookimpl
+from invprob.app.cli import plugins_listing
 from invprob.hookspecs import hookspec
-from invprob.cli import plugins_listing
 from invprob.hints import singular, unknown_component_message
 from invprob.params import Params
 from invprob.registry import (

@@ -85,8 +85,8 @@ class StudyDirectory:
         """Create the folders and write ``study.yaml`` and ``cells.json`` (atomically)."""
         self.runs.mkdir(parents=True, exist_ok=True)
         self.locks.mkdir(exist_ok=True)
-        write_atomic(self.path / STUDY_FILE, study_text)
-        write_atomic(self.path / PLAN_FILE, json.dumps(plan, indent=1, default=str) + "\n")
+        _write_atomic(self.path / STUDY_FILE, study_text)
+        _write_atomic(self.path / PLAN_FILE, json.dumps(plan, indent=1, default=str) + "\n")
 
     # -- appending -------------------------------------------------------------------------
 
@@ -274,7 +274,7 @@ class StudyDirectory:
         pyarrow) from :meth:`results`, atomically, one process at a time."""
         with self.exclusive():  # a process holding older lines never replaces a newer table
             rows = self.results()
-            write_atomic(self.path / RESULTS_LOG, "".join(dumps(row) + "\n" for row in rows))
+            _write_atomic(self.path / RESULTS_LOG, "".join(dumps(row) + "\n" for row in rows))
             axes = sorted({path for row in rows for path in row.get("axes", {})})
             header = ["study", "cell", *(f"axis:{p}" for p in axes), *(f"label:{p}" for p in axes),
                       "image", "metric", "value", "run_dir"]  # fmt: skip
@@ -283,7 +283,7 @@ class StudyDirectory:
             writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
             writer.writeheader()
             writer.writerows(flat)
-            write_atomic(self.path / RESULTS_CSV, buffer.getvalue())
+            _write_atomic(self.path / RESULTS_CSV, buffer.getvalue())
             try:
                 import pandas as pd
                 import pyarrow  # noqa: F401 - pandas needs it for parquet
@@ -343,7 +343,7 @@ def _read_lock(path: Path) -> dict[str, Any] | None:
     return {"host": socket.gethostname(), "pid": None}
 
 
-def write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` whole or not at all: a temporary file beside it (one per
     process: two never share one), renamed over ``path``, removed when writing fails."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
