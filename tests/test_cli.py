@@ -227,7 +227,7 @@ def test_plugins_lists_every_kind_commands_and_solver_defaults(invprob_registry,
 
 def test_a_plugin_command_group_given_alone_lists_its_commands(invprob_registry, capsys):
     from invprob import hookimpl
-    from invprob.cli import main
+    from invprob.app.cli import main
 
     class Plugin:
         @hookimpl

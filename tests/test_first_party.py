@@ -96,7 +96,7 @@ def test_a_shipped_recipe_requires_exactly_the_distributions_its_components_come
 
 
 def test_a_first_party_command_that_is_not_loaded_says_which_distribution_to_install(monkeypatch, capsys):
-    from invprob import cli
+    from invprob.app import cli
     from invprob import registry as registry_module
 
     monkeypatch.setattr(registry_module, "_DEFAULT", new_registry(strict=False, entry_points=False))  # the core alone

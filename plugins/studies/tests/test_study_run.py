@@ -396,8 +396,7 @@ def test_a_signal_while_a_cell_starts_starts_no_cell(tmp_path, toy_recipe, toy_e
         f"    os.kill(os.getpid(), {int(signum)})\n"
         "    return free(self, cell)\n"
         "StudyDirectory.free_run_dir = signalled\n"
-        "from invprob import main  # the `invprob` command, through the public façade
-"
+        "from invprob import main\n"  # the `invprob` command, through the public façade
         f"sys.exit(main(['study', 'run', {str(path)!r}, '--out', {str(out)!r}, '--quiet']))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], env=toy_env, capture_output=True, text=True, timeout=300)
