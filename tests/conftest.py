@@ -8,8 +8,8 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -129,8 +129,7 @@ def toy_recipe(tmp_path: Path) -> Path:
     return path
 
 
-@dataclass(frozen=True)
-class CommandResult:
+class CommandResult(NamedTuple):
     """What ``invprob ARGS`` left: its exit status and what it printed (``CompletedProcess``'s
     fields, so that a test reads the same whether the command ran in this process or another)."""
 
@@ -179,11 +178,11 @@ def _process_state(env: dict[str, str], cwd: Path | None) -> Iterator[None]:
     from invprob import registry
 
     extra = [entry for entry in env.get("PYTHONPATH", "").split(os.pathsep) if entry]
-    roots = [Path(entry).resolve() for entry in extra]
+    roots = tuple({os.path.join(path(entry), "") for entry in extra for path in (os.path.abspath, os.path.realpath)})
 
     def from_extra(module: object) -> bool:
         file = getattr(module, "__file__", None)
-        return file is not None and any(Path(file).resolve().is_relative_to(root) for root in roots)
+        return bool(roots) and isinstance(file, str) and file.startswith(roots)
 
     saved_environ, saved_path, saved_cwd, saved_registry = dict(os.environ), list(sys.path), os.getcwd(), registry._DEFAULT
     hidden = {name: module for name, module in sys.modules.items() if from_extra(module)}
