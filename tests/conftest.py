@@ -98,7 +98,7 @@ def toy_env(toy_site: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def invprob_command() -> list[str]:
     """The command line that runs the CLI with this interpreter."""
     return [sys.executable, "-m", "invprob.cli"]
@@ -157,7 +157,7 @@ def invprob_cli() -> Callable[..., CommandResult]:
 def run_in_process(args: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None) -> CommandResult:
     """Run ``invprob ARGS`` in this process (see the ``invprob_cli`` fixture)."""
     from invprob import registry
-    from invprob.cli import main  # the one place the tests name the CLI's module for in-process calls
+    from invprob.cli import main  # the module invprob_command runs
 
     stdout, stderr = io.StringIO(), io.StringIO()
     with _process_state(dict(os.environ if env is None else env), cwd):

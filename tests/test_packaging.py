@@ -178,7 +178,7 @@ class Skeletons:
 
 
 @pytest.fixture(scope="module")
-def skeletons(tmp_path_factory: pytest.TempPathFactory, invprob_cli) -> Skeletons:
+def skeletons(tmp_path_factory: pytest.TempPathFactory, invprob_cli, invprob_command) -> Skeletons:
     """A skeleton of each kind, written by the command, installed by one ``pip install`` into one
     site folder, listed by one strict ``invprob plugins``, and tested by four concurrent ``pytest``s
     (what a plugin author runs: a process per step, the plugins found in the environment)."""
@@ -191,8 +191,8 @@ def skeletons(tmp_path_factory: pytest.TempPathFactory, invprob_cli) -> Skeleton
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
                     "--target", str(site), *map(str, folders.values())], check=True, capture_output=True, timeout=300)  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(site), "INVPROB_STRICT_PLUGINS": "1"}
-    listing = json.loads(subprocess.run([sys.executable, "-m", "invprob.cli", "plugins", "--json"], env=env,
-                                        capture_output=True, text=True, check=True, timeout=300).stdout)  # fmt: skip
+    listing = json.loads(subprocess.run([*invprob_command, "plugins", "--json"], env=env, capture_output=True, text=True,
+                                        check=True, timeout=300).stdout)  # fmt: skip
     running = {kind: subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(out / "tests")],
                                       cwd=out, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                for kind, out in folders.items()}  # fmt: skip
