@@ -46,7 +46,7 @@ def task_overrides(steps: int, faces: int) -> list[str]:
 def solve_invprob(extra: list[str], steps: int, faces: int):
     """(mean PSNR, per-face PSNR, components, truth, observation) of the recipe with ``extra`` overrides."""
     import invprob
-    from invprob.execute import load_inputs, solve_batches
+    from invprob.app.execute import load_inputs, solve_batches
     from invprob.metrics import psnr
 
     recipe = invprob.load_recipe(RECIPE, [*task_overrides(steps, faces), *extra])

@@ -1,6 +1,7 @@
-"""Round trip of invprob.deepinv against the real deepinv (run in a separate env that has it).
+"""Round trip of invprob-plugin-deepinv against the real deepinv (run in a separate env that has it).
 
-    python -m venv deepinv-env && deepinv-env/bin/pip install torch==2.13.0 deepinv -e . -e plugins/operators/imaging
+    python -m venv deepinv-env && deepinv-env/bin/pip install torch==2.13.0 deepinv -e . -e plugins/operators/imaging \
+        -e plugins/adapters/deepinv
     deepinv-env/bin/python benchmarks/deepinv_round_trip.py
 
 Prints the relative adjointness defects and conversion errors; every line should end "ok".
@@ -12,7 +13,7 @@ import deepinv as dinv
 import torch
 
 import invprob
-from invprob.deepinv import from_deepinv, to_deepinv
+from invprob_plugin_deepinv import from_deepinv, to_deepinv
 from invprob.testing.operators import check_adjointness
 
 

@@ -107,7 +107,7 @@ def recipe_step(python: str, recipe: str, device: str, out: Path, short: bool) -
     one_image = [] if recipe == "demo" else ["data.images=recipes/images/astronaut-face64.png", "~data.select",
                                              "data.batch_size=1"]  # fmt: skip
     overrides = [steps[recipe], *one_image, "outputs.gif=false"]
-    command = [python, "-c", "import sys; from invprob.cli import main; sys.exit(main())", "run",
+    command = [python, "-c", "import sys; from invprob.app.cli import main; sys.exit(main())", "run",
                f"recipes/{recipe}.yaml", *overrides, "--device", device,
                "--out", str(out), "--name", f"{recipe}-{device}", "--quiet"]  # fmt: skip
     return Step(f"recipe {recipe} on {device}", command, 60)

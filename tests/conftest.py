@@ -101,7 +101,7 @@ def toy_env(toy_site: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def invprob_command() -> list[str]:
     """The command line that runs the CLI with this interpreter."""
-    return [sys.executable, "-m", "invprob.cli"]
+    return [sys.executable, "-m", "invprob.app.cli"]
 
 
 TOY_RECIPE = """\
@@ -156,12 +156,10 @@ def invprob_cli() -> Callable[..., CommandResult]:
 
 def run_in_process(args: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None) -> CommandResult:
     """Run ``invprob ARGS`` in this process (see the ``invprob_cli`` fixture)."""
-    from invprob import registry
-    from invprob.cli import main  # the module invprob_command runs
+    from invprob.app.cli import main  # the module invprob_command runs
 
     stdout, stderr = io.StringIO(), io.StringIO()
     with _process_state(dict(os.environ if env is None else env), cwd):
-        registry._DEFAULT = None
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             try:
                 code = main(list(args))
@@ -173,9 +171,9 @@ def run_in_process(args: Sequence[str], env: Mapping[str, str] | None = None, cw
 @contextlib.contextmanager
 def _process_state(env: dict[str, str], cwd: Path | None) -> Iterator[None]:
     """Inside: ``env`` as ``os.environ``, its ``PYTHONPATH`` first on ``sys.path``, ``cwd`` as the
-    working directory, no module from ``PYTHONPATH`` imported yet, a fresh default registry.
-    Afterwards all of it as it was."""
-    from invprob import registry
+    working directory, no module from ``PYTHONPATH`` imported yet, the default registry loaded
+    anew on first use. Afterwards all of it as it was."""
+    from invprob.registry import replace_default_registry
 
     extra = [entry for entry in env.get("PYTHONPATH", "").split(os.pathsep) if entry]
     roots = tuple({os.path.join(path(entry), "") for entry in extra for path in (os.path.abspath, os.path.realpath)})
@@ -184,17 +182,18 @@ def _process_state(env: dict[str, str], cwd: Path | None) -> Iterator[None]:
         file = getattr(module, "__file__", None)
         return bool(roots) and isinstance(file, str) and file.startswith(roots)
 
-    saved_environ, saved_path, saved_cwd, saved_registry = dict(os.environ), list(sys.path), os.getcwd(), registry._DEFAULT
+    saved_environ, saved_path, saved_cwd = dict(os.environ), list(sys.path), os.getcwd()
     hidden = {name: module for name, module in sys.modules.items() if from_extra(module)}
-    for name in hidden:
-        del sys.modules[name]
-    os.environ.clear()
-    os.environ.update(env)
-    sys.path[:0] = extra
-    importlib.invalidate_caches()
-    if cwd is not None:
-        os.chdir(cwd)
+    saved_registry = replace_default_registry(None)
     try:
+        for name in hidden:
+            del sys.modules[name]
+        os.environ.clear()
+        os.environ.update(env)
+        sys.path[:0] = extra
+        importlib.invalidate_caches()
+        if cwd is not None:
+            os.chdir(cwd)
         yield
     finally:
         os.chdir(saved_cwd)
@@ -205,4 +204,4 @@ def _process_state(env: dict[str, str], cwd: Path | None) -> Iterator[None]:
             del sys.modules[name]
         sys.modules.update(hidden)
         importlib.invalidate_caches()
-        registry._DEFAULT = saved_registry
+        replace_default_registry(saved_registry)

@@ -150,7 +150,7 @@ def test_run_name_names_the_directory_and_never_overwrites_it(invprob_cli, toy_e
 def test_quick_commands_do_not_import_torch(toy_env, toy_recipe):
     code = (
         "import sys, io, contextlib\n"
-        "from invprob.cli import main\n"
+        "from invprob.app.cli import main\n"
         f"for args in (['plugins'], ['schema'], ['validate', {str(toy_recipe)!r}]):\n"
         "    with contextlib.redirect_stdout(io.StringIO()):\n"
         "        assert main(args) == 0, args\n"
@@ -166,7 +166,7 @@ def test_listing_every_plugin_imports_no_torch_and_builds_no_params_model():
     benchmarks/bench_cli_startup.py)."""
     code = (
         "import sys, io, contextlib\n"
-        "from invprob.cli import main\n"
+        "from invprob.app.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    assert main(['plugins', '--json']) == 0\n"
         "from invprob.registry import default_registry\n"
@@ -200,7 +200,7 @@ def test_help_lists_the_commands(invprob_cli, toy_env):
 
 def test_plugins_lists_every_kind_commands_and_solver_defaults(invprob_registry, capsys):
     from invprob import hookimpl
-    from invprob.cli import main
+    from invprob.app.cli import main
 
     class Plugin:
         @hookimpl

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 import invprob
-from invprob.data import DataError, decode_image, fit_image, load_images
+from invprob.images import DataError, decode_image, fit_image, load_images
 
 
 def _gradient(height: int, width: int) -> np.ndarray:
@@ -200,5 +200,5 @@ def test_images_given_as_a_tensor_in_0_1(tmp_path):
     assert result.reconstructions.shape == (2, 3, 12, 20)
     resolved = (result.directory / "recipe.resolved.yaml").read_text()
     assert "images: <a tensor [2, 3, 12, 20] float32 given from Python>" in resolved
-    with pytest.raises(invprob.components.InputError, match=r"must be in \[0, 1\].*look like \[-1, 1\]: pass \(x \+ 1\) / 2"):
+    with pytest.raises(invprob.building.InputError, match=r"must be in \[0, 1\].*look like \[-1, 1\]: pass \(x \+ 1\) / 2"):
         invprob.run(_classical_recipe(images * 2 - 1), out=tmp_path / "runs", show_progress=False)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 from copy import deepcopy
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
 from invprob import seeding
-from invprob.generator import FEATURES, IMAGE, Generator, LatentSpace, TensorStage
+from invprob.generator import (
+    FEATURES, IMAGE, Generator, HasGaussianFit, HasLCMInfo, HasStateLatents, LatentSpace, TensorStage,
+)
 from invprob.testing.generators import (
     check_discriminator,
     check_latents_match_across_devices,
@@ -18,6 +22,8 @@ from invprob.testing.generators import (
     check_split_invariant,
 )
 from invprob.testing.toys import TinyGenerator, TinyMappedGenerator
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_sample_latent_is_a_dict_drawn_on_the_cpu_rng_in_declaration_order():
@@ -162,3 +168,43 @@ def test_a_segment_takes_the_state_at_one_split_point_to_the_state_at_a_later_on
                 torch.testing.assert_close(got[name], expected[name])
     with pytest.raises(ValueError, match="outside"):
         generator.segment(2, 1)
+
+
+CAPABILITIES = (HasStateLatents, HasGaussianFit, HasLCMInfo)
+
+
+def _capability_members() -> set[str]:
+    """The members of the capability protocols: ``state_latents``, ``gaussian_fit``, ``lcm_info``."""
+    return {
+        name for protocol in CAPABILITIES for name in (*vars(protocol), *protocol.__annotations__) if not name.startswith("_")
+    }
+
+
+def _capability_probes(source: str, members: set[str]) -> list[int]:
+    """Lines of ``getattr(x, "<member>", ...)`` / ``hasattr(x, "<member>")`` in ``source``."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in ("getattr", "hasattr")
+        and len(node.args) >= 2
+        and isinstance(node.args[1], ast.Constant)
+        and node.args[1].value in members
+    ]
+
+
+def test_capabilities_are_checked_with_isinstance_not_probed_with_getattr():
+    """A capability is a protocol of invprob.generator, checked with ``isinstance``; probing for
+    its member by name would bypass the declaration that the conformance suite checks."""
+    members = _capability_members()
+    assert members == {"state_latents", "gaussian_fit", "lcm_info"}
+    assert _capability_probes('getattr(generator, "lcm_info", None)\nhasattr(g, "gaussian_fit")', members) == [1, 2]
+    sources = [*(REPO / "plugins").rglob("*.py"), *(REPO / "core" / "invprob").rglob("*.py")]
+    probes = [
+        f"{path.relative_to(REPO)}:{line}"
+        for path in sources
+        if "tests" not in path.relative_to(REPO).parts
+        for line in _capability_probes(path.read_text(encoding="utf-8"), members)
+    ]
+    assert not probes, f"generator capabilities probed by name (use isinstance with invprob.generator's protocol): {probes}"

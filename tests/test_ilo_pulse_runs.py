@@ -64,7 +64,7 @@ def test_ilo_splits_the_default_dcgan_at_its_layer_blocks():
     registry = default_registry()
     context = BuildContext(registry=registry)
     generator = registry.build("generators", "dcgan64-faces", {}, context)
-    context.extras["generator"] = generator
+    context.generator = generator
     with pytest.raises(Exception, match="use at most 6 rounds"):
         registry.build("solvers", "ilo", {"steps": [3] * 7, "radius_features": 1.0}, context)
 

@@ -116,8 +116,11 @@ def test_the_core_registers_psnr_ssim_and_mse(core_registry):
     assert {core_registry.get("metrics", n).distribution for n in ("mse", "psnr", "ssim")} == {"invprob-core"}
 
 
-def test_no_names_means_every_metric_that_needs_no_params(toy_metrics_registry):
-    built, unavailable = build_metrics(None, toy_metrics_registry, _context(toy_metrics_registry))
+def test_the_default_metrics_are_every_metric_that_needs_no_params(toy_metrics_registry):
+    from invprob.recipe import default_metric_names
+
+    names = default_metric_names(toy_metrics_registry)
+    built, unavailable = build_metrics(names, toy_metrics_registry, _context(toy_metrics_registry))
     assert set(built) == {"psnr", "ssim", "mse"}
     assert all(isinstance(m, Metric) for m in built.values())
     assert unavailable == {"needs-weights": "weights/toy.pth is missing: put it in ~/toy"}

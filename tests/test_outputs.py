@@ -17,8 +17,8 @@ from PIL import Image
 
 import invprob
 from invprob import hookimpl
-from invprob.metrics import Metric, MetricUnavailable, psnr, psnr_in_region
-from invprob.outputs import GIF_FRAME_MS, GIF_LAST_FRAME_MS, GRID_ROWS, RECORD_FIELDS, git_commit, grid_figure, save_gif
+from invprob.metrics import Metric, MetricUnavailable, mse_in_region, psnr, psnr_in_region
+from invprob.app.outputs import GIF_FRAME_MS, GIF_LAST_FRAME_MS, GRID_ROWS, RECORD_FIELDS, git_commit, grid_figure, save_gif
 from invprob.params import Params
 
 
@@ -55,7 +55,7 @@ def test_grid_leaves_out_absent_columns_and_says_when_it_shows_only_the_first_im
 
 
 def test_a_runs_grid_shows_the_psnr_of_each_image_over_all_and_over_the_missing_pixels(toy_registry, toy_recipe, tmp_path, monkeypatch):
-    from invprob import outputs
+    from invprob.app import outputs
 
     figures = []
     real = outputs.grid_figure
@@ -129,7 +129,7 @@ def test_a_runs_gif_ends_on_the_reported_reconstruction_at_a_real_frame_rate(toy
         gif.seek(gif.n_frames - 1)
         assert gif.info["duration"] == GIF_LAST_FRAME_MS
     last = _gif_frames(result.directory / "optimisation.gif")[-1]
-    from invprob.outputs import gif_layout
+    from invprob.app.outputs import gif_layout
 
     layout = gif_layout(["sample0000", "sample0001"], ["observed", "reconstruction", "ground truth"], (128, 128))
     assert last.shape[:2] == layout.size[::-1]
@@ -196,7 +196,7 @@ def _no_space(*args, **kwargs):
 
 
 def test_a_full_disk_loses_pictures_never_the_numbers(toy_registry, toy_recipe, tmp_path, monkeypatch, capfd):
-    import invprob.outputs as outputs
+    import invprob.app.outputs as outputs
 
     for writer in ("save_gif", "save_grid", "save_png", "plot_history"):
         monkeypatch.setattr(outputs, writer, _no_space)
@@ -212,9 +212,9 @@ def test_a_full_disk_loses_pictures_never_the_numbers(toy_registry, toy_recipe, 
 
 
 def test_a_run_whose_gif_fails_exits_1_and_keeps_its_results(toy_registry, toy_recipe, tmp_path, monkeypatch, capsys):
-    import invprob.outputs as outputs
+    import invprob.app.outputs as outputs
     import invprob.registry
-    from invprob.cli import main
+    from invprob.app.cli import main
 
     monkeypatch.setattr(invprob.registry, "_DEFAULT", toy_registry)
     monkeypatch.setattr(outputs, "save_gif", _no_space)
@@ -225,7 +225,7 @@ def test_a_run_whose_gif_fails_exits_1_and_keeps_its_results(toy_registry, toy_r
 
 
 def test_with_no_space_at_all_the_error_says_that_nothing_was_kept(toy_registry, toy_recipe, tmp_path, monkeypatch):
-    import invprob.outputs as outputs
+    import invprob.app.outputs as outputs
 
     monkeypatch.setattr(outputs, "atomic_path", _no_space)
     with pytest.raises(OSError, match="No space left") as raised:
@@ -235,7 +235,7 @@ def test_with_no_space_at_all_the_error_says_that_nothing_was_kept(toy_registry,
 
 
 def test_when_metrics_json_cannot_be_written_the_error_says_what_was_kept(toy_registry, toy_recipe, tmp_path, monkeypatch):
-    import invprob.outputs as outputs
+    import invprob.app.outputs as outputs
 
     write_json = outputs.write_json
 
@@ -329,7 +329,7 @@ RECIPES = sorted((REPO / "recipes").glob("*.yaml"))
 
 @pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
 def test_every_shipped_recipe_resolves_to_a_recipe_that_resolves_to_itself(path, real_registry, tmp_path):
-    from invprob.outputs import resolved_recipe
+    from invprob.app.outputs import resolved_recipe
     from invprob.recipe import read_recipe_file
 
     raw = read_recipe_file(path)
@@ -406,9 +406,9 @@ def test_metrics_name_what_ran_and_read_into_one_table(toy_registry, toy_recipe,
     assert all(list(record) == list(RECORD_FIELDS) for record in records)
     by_key = {(r["image"], r["metric"]): r["value"] for r in records}
     for image in metrics["images"]:
-        for metric in ("psnr", "ssim", "mse", "psnr_missing", "measurement_loss"):
+        for metric in ("psnr", "ssim", "mse", "psnr_missing", "mse_missing", "measurement_loss"):
             assert by_key[(image["name"], metric)] == image[metric]
-    assert len(records) == 2 * 5
+    assert len(records) == 2 * 6
     pandas = pytest.importorskip("pandas")
     with open(result.directory / "metrics.json") as f:
         table = pandas.DataFrame(json.load(f)["records"])
@@ -418,7 +418,7 @@ def test_metrics_name_what_ran_and_read_into_one_table(toy_registry, toy_recipe,
 
 def test_inpainting_runs_report_psnr_over_the_missing_pixels(toy_registry, toy_recipe, tmp_path):
     result = _run(toy_recipe, ["data.samples=2"], out=tmp_path, registry=toy_registry)
-    from invprob.execute import load_inputs
+    from invprob.app.execute import load_inputs
 
     components = invprob.build(invprob.load_recipe(toy_recipe, ["data.samples=2"], registry=toy_registry), registry=toy_registry)
     truth = load_inputs(components).truth
@@ -429,6 +429,9 @@ def test_inpainting_runs_report_psnr_over_the_missing_pixels(toy_registry, toy_r
     assert got == pytest.approx(expected.tolist(), rel=1e-9)
     assert all(m["psnr_missing"] < m["psnr"] for m in result.metrics["images"])  # observed pixels flatter the PSNR
     assert result.metrics["mean"]["psnr_missing"] == pytest.approx(sum(got) / 2)
+    hole_mse = [m["mse_missing"] for m in result.metrics["images"]]  # LCM's Table 1 number
+    assert hole_mse == pytest.approx(mse_in_region(reconstruction, truth, missing).tolist(), rel=1e-9)
+    assert got == pytest.approx([-10 * math.log10(v) for v in hole_mse], rel=1e-12)
 
 
 def test_psnr_in_a_region_is_psnr_for_the_whole_image_and_undefined_for_none():
@@ -496,13 +499,13 @@ def test_records_are_sorted_and_identical_whatever_the_hash_seed(toy_env, toy_re
         outputs.add(done.stdout.strip().splitlines()[-1])
     assert len(outputs) == 1
     records = json.loads(outputs.pop())[-1]
-    assert records == sorted(records) and len(records) == 2 * 5
+    assert records == sorted(records) and len(records) == 2 * 6
 
 
 def test_metrics_json_says_which_way_each_value_is_better_and_which_the_solver_made_trivial(toy_registry, toy_recipe, tmp_path):
     result = _run(toy_recipe, ["data.samples=2"], out=tmp_path, registry=toy_registry)
     assert result.metrics["higher_is_better"] == {
-        "mse": False, "psnr": True, "psnr_missing": True, "ssim": True, "measurement_loss": False}
+        "mse": False, "psnr": True, "psnr_missing": True, "mse_missing": False, "ssim": True, "measurement_loss": False}
     assert "trivial" not in result.metrics
     pytest.importorskip("invprob_plugin_yeh")
     blended = _run(toy_recipe, ["data.samples=2", "solver={type: yeh, params: {steps: 2}}", "operator={type: inpaint-center}",

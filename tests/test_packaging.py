@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[1]
 DISTRIBUTIONS = sorted(p.parent for p in [REPO / "pyproject.toml", *REPO.glob("plugins/*/*/pyproject.toml"),
@@ -87,6 +88,32 @@ def test_the_all_extra_of_the_core_installs_every_first_party_plugin(wheels):
         assert {">=", "<"} <= {spec.operator for spec in requirement.specifier}, requirement
 
 
+def _pyproject(folder: Path) -> dict:
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    return tomllib.loads((folder / "pyproject.toml").read_text())
+
+
+def test_every_plugin_has_a_test_extra_lists_each_dependency_once_and_finds_its_package_one_way():
+    for folder in (d for d in DISTRIBUTIONS if d != REPO):  # plugins/ and examples/
+        data = _pyproject(folder)
+        project, where = data["project"], folder.relative_to(REPO)
+        extras = project.get("optional-dependencies", {})
+        assert "pytest" in {Requirement(r).name for r in extras.get("test", [])}, f"{where}: no test extra with pytest"
+        listed = [canonicalize_name(Requirement(r).name) for group in (project["dependencies"], *extras.values())
+                  for r in group]  # fmt: skip
+        assert sorted(set(listed)) == sorted(listed), f"{where}: a dependency listed twice: {sorted(listed)}"
+        found = data.get("tool", {}).get("setuptools", {}).get("packages")  # the one discovery style: find
+        include = found.get("find", {}).get("include", []) if isinstance(found, dict) else []
+        assert len(include) == 1 and (folder / include[0].removesuffix("*")).is_dir(), (
+            f'{where}: write [tool.setuptools.packages.find] include = ["<its package>*"] (has packages = {found})')
+
+
+def test_a_plugin_folder_is_named_after_its_distribution():
+    for pyproject in REPO.glob("plugins/*/*/pyproject.toml"):
+        name = _pyproject(pyproject.parent)["project"]["name"]
+        assert name == f"invprob-plugin-{pyproject.parent.name}", f"{pyproject.parent.relative_to(REPO)} holds {name}"
+
+
 def _plugin_names() -> set[str]:
     """The distributions of ``plugins/*/*``: every first-party plugin."""
     return {re.search(r'^name\s*=\s*"([^"]+)"', p.read_text(), re.M).group(1) for p in REPO.glob("plugins/*/*/pyproject.toml")}
@@ -95,13 +122,13 @@ def _plugin_names() -> set[str]:
 @pytest.mark.slow
 def test_the_core_wheel_ships_the_demo_and_the_plugin_templates(wheels):
     files = names_in(wheels["invprob-core"])
-    assert "invprob/examples/demo/demo.yaml" in files
-    assert "invprob/examples/demo/images/astronaut-face64.png" in files
+    assert "invprob/app/examples/demo/demo.yaml" in files
+    assert "invprob/app/examples/demo/images/astronaut-face64.png" in files
     for kind in ("operator", "generator", "prior", "solver"):
-        assert any(f.startswith(f"invprob/scaffold/templates/{kind}/") for f in files), kind
+        assert any(f.startswith(f"invprob/app/scaffold/templates/{kind}/") for f in files), kind
     entry_points = next(n for n in files if n.endswith("entry_points.txt"))
     with zipfile.ZipFile(wheels["invprob-core"]) as archive:
-        assert "invprob.default_plugins.commands" in archive.read(entry_points).decode()
+        assert "invprob.app.commands" in archive.read(entry_points).decode()
 
 
 @pytest.mark.slow

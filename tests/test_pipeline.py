@@ -38,7 +38,7 @@ def test_run_writes_every_output(toy_registry, toy_recipe, tmp_path):
     metrics = json.loads((result.directory / "metrics.json").read_text())
     assert metrics["images_solved"] == 3 and metrics["interrupted"] is False
     assert [m["name"] for m in metrics["images"]] == ["sample0000", "sample0001", "sample0002"]
-    assert set(metrics["mean"]) == {"psnr", "ssim", "mse", "psnr_missing", "measurement_loss"}  # toy-mask inpaints
+    assert set(metrics["mean"]) == {"psnr", "ssim", "mse", "psnr_missing", "mse_missing", "measurement_loss"}  # toy-mask inpaints
     assert metrics["mean"]["psnr"] > 10
     images = sorted(p.name for p in (result.directory / "images").iterdir())
     assert "0000_sample0000_observed.png" in images and "0002_sample0002_ground_truth.png" in images
@@ -339,7 +339,7 @@ def test_weight_ledger_is_empty_outside_a_run_and_restored_after_one(tmp_path):
 
 
 def test_no_two_streams_of_a_seed_sweep_share_a_seed(toy_registry, toy_recipe, tmp_path):
-    from invprob.components import STREAMS
+    from invprob.app.components import STREAMS
 
     seen = {}
     for seed in range(5):
@@ -483,7 +483,7 @@ def test_metrics_say_which_solver_round_gave_each_best_iterate(real_registry, tm
 
 
 def test_an_observation_of_the_wrong_size_is_an_error_naming_both_shapes(real_registry, tmp_path):
-    from invprob.components import InputError
+    from invprob.building import InputError
 
     with pytest.raises(InputError, match=r"shape \[3, 64, 64\].*operator outputs \[3, 32, 32\]"):
         _run_observed(real_registry, {"type": "downsample", "params": {"factor": 2}}, PHOTO, tmp_path)
@@ -527,7 +527,7 @@ def test_measurements_are_solved_from_a_tensor_file(real_registry, tmp_path):
 def test_measurements_of_the_wrong_shape_are_an_error_naming_both(real_registry, tmp_path):
     import numpy as np
 
-    from invprob.components import InputError
+    from invprob.building import InputError
 
     np.save(tmp_path / "measured.npy", np.zeros((1, 150), np.float32))
     with pytest.raises(InputError, match=r"shape \[1, 150\].*operator outputs \[200\]"):
@@ -535,10 +535,10 @@ def test_measurements_of_the_wrong_shape_are_an_error_naming_both(real_registry,
 
 
 def test_the_entry_points_stay_functions_after_their_modules_are_imported():
-    import invprob.components
-    import invprob.execute
+    import invprob.app.components
+    import invprob.app.execute
 
-    assert invprob.build is invprob.components.build and invprob.run is invprob.execute.run
+    assert invprob.build is invprob.app.components.build and invprob.run is invprob.app.execute.run
 
 
 @pytest.mark.parametrize("suffix", [".npy", ".pt", ".safetensors"])
@@ -546,7 +546,7 @@ def test_measurement_files_hold_one_or_many_observations(tmp_path, suffix):
     import numpy as np
     from safetensors.torch import save_file
 
-    from invprob.data import load_observations
+    from invprob.app.data import load_observations
 
     values = torch.arange(12, dtype=torch.float32).reshape(3, 4)
     path = tmp_path / f"y{suffix}"
@@ -568,7 +568,9 @@ def test_measurement_files_hold_one_or_many_observations(tmp_path, suffix):
 def test_an_rgb_file_with_equal_channels_is_a_grey_observation(tmp_path):
     from PIL import Image
 
-    from invprob.data import DataError, load_observations
+    from invprob.app.data import load_observations
+
+    from invprob.images import DataError
 
     Image.new("RGB", (6, 4), (51, 51, 51)).save(tmp_path / "grey.png")
     loaded, _ = load_observations(tmp_path / "grey.png", (1, 4, 6))
@@ -597,7 +599,7 @@ def _faces_zip(path: Path, damaged: str | None = None) -> Path:
 
 
 def test_a_damaged_zip_member_is_named(tmp_path):
-    from invprob.data import DataError, load_images
+    from invprob.images import DataError, load_images
 
     archive = _faces_zip(tmp_path / "faces.zip", damaged="faces/1.png")
     with pytest.raises(DataError, match=r"faces.zip: member 'faces/1.png' is not a readable image"):
@@ -605,7 +607,7 @@ def test_a_damaged_zip_member_is_named(tmp_path):
 
 
 def test_a_file_that_is_not_a_zip_is_an_input_error(tmp_path):
-    from invprob.data import DataError, list_images
+    from invprob.images import DataError, list_images
 
     (tmp_path / "faces.zip").write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(DataError, match="is not a readable zip file"):
@@ -615,7 +617,7 @@ def test_a_file_that_is_not_a_zip_is_an_input_error(tmp_path):
 def test_an_npz_with_fewer_ids_than_images_is_an_error(tmp_path):
     import numpy as np
 
-    from invprob.data import DataError, list_images
+    from invprob.images import DataError, list_images
 
     np.savez(tmp_path / "faces.npz", images=np.zeros((3, 8, 8, 3), np.uint8), ids=np.array([5, 7]))
     with pytest.raises(DataError, match="has 3 images but 2 ids"):
@@ -638,10 +640,10 @@ def test_bad_input_files_exit_2_before_the_run_directory_is_made(toy_env, toy_re
 
 
 def test_an_unusable_output_folder_is_refused_before_anything_is_built(toy_registry, toy_recipe, tmp_path, monkeypatch):
-    import invprob.execute
-    from invprob.outputs import OutputError
+    import invprob.app.execute
+    from invprob.app.outputs import OutputError
 
-    monkeypatch.setattr(invprob.execute, "build", lambda *a, **k: pytest.fail("built before the check"))
+    monkeypatch.setattr(invprob.app.execute, "build", lambda *a, **k: pytest.fail("built before the check"))
     (tmp_path / "file").write_text("")
     with pytest.raises(OutputError, match="cannot use"):
         invprob.run(toy_recipe, out=tmp_path / "file" / "runs", registry=toy_registry, show_progress=False)
@@ -665,7 +667,7 @@ def test_a_checkpoint_that_references_code_is_refused_without_loading_it(tmp_pat
 
 
 def test_a_mask_file_that_is_not_an_image_is_an_input_error_naming_the_operator(real_registry, tmp_path):
-    from invprob.components import InputError
+    from invprob.building import InputError
 
     (tmp_path / "mask.png").write_bytes(b"not a png")
     operator = {"type": "inpaint-mask-file", "params": {"path": str(tmp_path / "mask.png")}}

@@ -238,7 +238,7 @@ def test_images_of_another_size_than_the_generators_name_the_generator(tmp_path,
     recipe = {"version": 1, "device": "cpu", "generator": generator, "operator": built_for_photos,
               "solver": {"type": "csgm", "params": {"steps": 2}}, "data": {"images": photos},
               "outputs": {"latents": False}, "metrics": ["psnr"]}  # fmt: skip
-    with pytest.raises(invprob.components.InputError, match=(
+    with pytest.raises(invprob.building.InputError, match=(
         r"operator: the generator TinyGenerator makes images \[1, 6, 10\] \(C, H, W\), the size every image of the run "
         r"is fitted to \(data.fit\), but the operator given from Python does not take them \(.*\); build it for the "
         r"generator's images: invprob.build_operator\(..., image_shape=\(1, 6, 10\)\)")):  # fmt: skip

@@ -338,7 +338,7 @@ def test_omitted_metrics_stand_for_every_metric_whose_params_all_default(extras)
 
 def test_validate_prints_the_components_it_will_use_and_where_they_came_from(extras, tmp_path, monkeypatch, capsys):
     import invprob.registry
-    from invprob.cli import main
+    from invprob.app.cli import main
 
     monkeypatch.setattr(invprob.registry, "_DEFAULT", extras)
     path = tmp_path / "yeh.yaml"
@@ -661,7 +661,7 @@ def real_registry(monkeypatch):
     ],
 )
 def test_invprob_validate_exits_2_with_one_line_per_problem(real_registry, capsys, target, overrides, expected):
-    from invprob.cli import main
+    from invprob.app.cli import main
 
     assert main(["validate", str(REPO / target), *overrides]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("warning: ")]

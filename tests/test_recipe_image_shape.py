@@ -21,7 +21,7 @@ def real_registry(monkeypatch):
 
 
 def _validate(capsys, *overrides: str) -> tuple[int, list[str]]:
-    from invprob.cli import main
+    from invprob.app.cli import main
 
     code = main(["validate", str(DEMO), *overrides])
     err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("warning: ")]
@@ -83,7 +83,7 @@ def test_the_known_shape_comes_from_the_generators_params(real_registry):
 def test_without_a_known_shape_the_build_still_refuses_naming_the_section(real_registry, tmp_path):
     """A generator-free recipe: the images' own size decides, checked when the operator is built."""
     import invprob
-    from invprob.components import InputError
+    from invprob.building import InputError
 
     recipe = invprob.load_recipe(
         DEMO,

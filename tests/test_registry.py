@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from invprob import hookimpl
-from invprob.cli import plugins_listing
+from invprob.app.cli import plugins_listing
 from invprob.hints import singular, unknown_component_message
 from invprob.params import Params
 from invprob.registry import (

@@ -61,8 +61,8 @@ def test_a_study_writes_its_directory_and_a_rerun_skips_finished_cells(tmp_path,
         status = json.loads((directory / cell["run_dir"] / "status.json").read_text())
         assert status["status"] == "complete"
     rows = lines(directory / "results.jsonl")
-    assert len(rows) == 4 * 2 * 4  # cells x images x (psnr, psnr_missing over the mask's hole, mse, measurement_loss)
-    assert {r["metric"] for r in rows} == {"psnr", "psnr_missing", "mse", "measurement_loss"}
+    assert len(rows) == 4 * 2 * 5  # cells x images x (psnr, mse, their psnr_missing, mse_missing over the hole, measurement_loss)
+    assert {r["metric"] for r in rows} == {"psnr", "psnr_missing", "mse", "mse_missing", "measurement_loss"}
     assert {r["image"] for r in rows} == {"sample0000", "sample0001"}
     assert all(isinstance(r["value"], float) and r["study"] == "toy-study" for r in rows)
     with open(directory / "results.csv", newline="") as handle:
@@ -86,7 +86,7 @@ def test_results_are_also_written_as_parquet_when_pandas_and_pyarrow_are_install
     path = write_study(tmp_path, "  - vary: {seed: [1, 2]}\n")
     run_study(load_study(path, registry=toy_registry), tmp_path / "out", show_progress=False, registry=toy_registry)
     table = pd.read_parquet(tmp_path / "out" / "toy-study" / "results.parquet")
-    assert len(table) == 2 * 2 * 4 and set(table["axis:seed"]) == {1, 2}
+    assert len(table) == 2 * 2 * 5 and set(table["axis:seed"]) == {1, 2}
 
 
 def test_a_failing_cell_is_recorded_and_the_others_go_on_then_a_rerun_retries_it(tmp_path, toy_recipe, toy_registry):
@@ -135,7 +135,7 @@ def test_a_study_killed_with_sigkill_resumes_without_rerunning_finished_cells(tm
     assert f"{len(before)} already done" in result.stdout
     assert not list((directory / "locks").glob("*.lock"))
     rows = lines(directory / "results.jsonl")
-    assert len(rows) == len({(r["cell"], r["image"], r["metric"]) for r in rows}) == 6 * 2 * 4  # each row once
+    assert len(rows) == len({(r["cell"], r["image"], r["metric"]) for r in rows}) == 6 * 2 * 5  # each row once
 
 
 @pytest.mark.slow  # command-line subprocesses: a few seconds each to start
@@ -251,7 +251,7 @@ def test_the_ray_engine_runs_a_study_on_a_local_instance_with_failures_isolated(
     cells = lines(directory / "cells.jsonl")
     assert sorted(c["status"] for c in cells) == ["done"] * 3 + ["failed"] * 3
     assert all("the toy solver fails on purpose" in c["error"] for c in cells if c["status"] == "failed")
-    assert len(lines(directory / "results.jsonl")) == 3 * 2 * 4
+    assert len(lines(directory / "results.jsonl")) == 3 * 2 * 5
     for cell in (c for c in cells if c["status"] == "done"):
         assert json.loads((directory / cell["run_dir"] / "status.json").read_text())["status"] == "complete"
     assert lines(directory / "sessions.jsonl")[0]["engine"] == "ray"
@@ -392,7 +392,7 @@ def test_a_signal_while_a_cell_starts_starts_no_cell(tmp_path, toy_recipe, toy_e
         f"    os.kill(os.getpid(), {int(signum)})\n"
         "    return free(self, cell)\n"
         "StudyDirectory.free_run_dir = signalled\n"
-        "from invprob.cli import main\n"
+        "from invprob.app.cli import main\n"
         f"sys.exit(main(['study', 'run', {str(path)!r}, '--out', {str(out)!r}, '--quiet']))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], env=toy_env, capture_output=True, text=True, timeout=300)

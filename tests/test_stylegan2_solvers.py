@@ -166,7 +166,7 @@ def _gaussianised_sphere(generator, **params):
 
     registry = default_registry()
     context = BuildContext(registry=registry, seed=0)
-    context.extras["generator"] = generator
+    context.generator = generator
     return registry.build("priors", "sphere", {"variable": "w+", "space": "gaussianised", "fit_samples": 2000, **params},
                           context)  # fmt: skip
 

@@ -4,14 +4,18 @@ fail on deliberately wrong ones, and its fixture isolates plugins registered by 
 from __future__ import annotations
 
 import textwrap
+from types import SimpleNamespace
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from invprob import hookimpl
 from invprob import registry as registry_module
-from invprob.generator import FEATURES, IMAGE, Generator, LatentSpace, TensorStage
+from invprob.generator import (
+    FEATURES, IMAGE, Generator, HasGaussianFit, HasLCMInfo, HasStateLatents, LatentSpace, TensorStage,
+)
 from invprob.loss import Loss, per_sample_mean
 from invprob.operator import GaussianNoise, Operator
 from invprob.params import Params
@@ -50,7 +54,7 @@ from invprob.testing import (
     make_toy_problem,
     run_solver,
 )
-from invprob.testing.generators import check_discriminator
+from invprob.testing.generators import check_discriminator, check_gaussian_fit, check_lcm_info, check_state_latents
 from invprob.testing.toys import TinyMappedGenerator
 
 pytest_plugins = ["pytester", "invprob.testing"]
@@ -210,6 +214,7 @@ class ToyPlugin:
     def invprob_register_generators(self, registry):
         registry.add("tiny", lambda p, c: TinyGenerator(channels=c.image_shape[0], seed=c.seed))
         registry.add("tiny-mapped", lambda p, c: TinyMappedGenerator(channels=c.image_shape[0], seed=c.seed))
+        registry.add("tiny-capable", lambda p, c: CapableGenerator(channels=c.image_shape[0], seed=c.seed))
 
     @hookimpl
     def invprob_register_priors(self, registry):
@@ -434,6 +439,31 @@ def test_state_round_trip_fails_when_state_lives_outside_buffers():
         check_state_round_trip(UnsavedRandomWeights(0), lambda: UnsavedRandomWeights(1), SHAPE)
 
 
+def test_generator_suite_checks_the_capabilities_a_generator_has():
+    """The suite finds a capability by isinstance and fails a generator that has it wrong."""
+
+    class Plugin:
+        @hookimpl
+        def invprob_register_generators(self, registry):
+            registry.add("plain", lambda p, c: TinyGenerator())
+            registry.add("uncarried", lambda p, c: UncarriedStateLatent())
+
+    class TestBroken(GeneratorConformance):
+        distribution = "broken"
+
+        @classmethod
+        def load_registry(cls):
+            registry = new_registry(entry_points=False, strict=True)
+            registry.register_plugin(Plugin(), distribution="broken")
+            return registry
+
+    cases = {case.name: case for case in TestBroken.cases()}
+    with pytest.raises(pytest.skip.Exception, match=r"plain has none of the optional capabilities \(HasStateLatents, "):
+        TestBroken().test_optional_capabilities_behave_as_declared(cases["plain"])
+    with pytest.raises(AssertionError, match=r"UncarriedStateLatent.state_latents names \['style'\], which no split state"):
+        TestBroken().test_optional_capabilities_behave_as_declared(cases["uncarried"])
+
+
 def test_operator_suite_reports_a_wrong_adjoint_as_failures(pytester):
     pytester.makeconftest('pytest_plugins = ["invprob.testing"]')
     pytester.makepyfile(
@@ -540,6 +570,68 @@ class UndeclaredDiscriminator(TinyGenerator):
     discriminator_output = None
 
 
+class CapableGenerator(TinyMappedGenerator):
+    """The mapped toy with every optional capability of :mod:`invprob.generator`, provided right."""
+
+    lcm_info = SimpleNamespace(manifold={"channels": [4, 8], "seed": 0}, bound=0.1)
+
+    @property
+    def state_latents(self) -> tuple[str, ...]:
+        return ("w", "noise")  # w is in the state at k = 0 only, the noise map until the last stage
+
+    def gaussian_fit(self, samples: int = 1000, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            x = F.leaky_relu(self.sample_w(samples, torch.Generator().manual_seed(seed)), 5.0)
+        return x.mean(0), torch.cov(x.T)
+
+
+class UncarriedStateLatent(CapableGenerator):
+    state_latents = ("noise", "style")
+
+
+class ListedStateLatents(CapableGenerator):
+    state_latents = ["noise"]
+
+
+class FlatCovariance(CapableGenerator):
+    def gaussian_fit(self, samples=1000, *, seed=0):
+        mean, covariance = super().gaussian_fit(samples, seed=seed)
+        return mean, covariance.diagonal()
+
+
+class UnseededFit(CapableGenerator):
+    def gaussian_fit(self, samples=1000, *, seed=0):
+        return super().gaussian_fit(samples, seed=int(torch.randint(0, 2**31, (1,))))
+
+
+class NarrowFit(CapableGenerator):
+    def gaussian_fit(self, samples=1000, *, seed=0):
+        mean, covariance = super().gaussian_fit(samples, seed=seed)
+        return mean[:4], covariance[:4, :4]
+
+
+class NegativeBound(CapableGenerator):
+    lcm_info = SimpleNamespace(manifold=None, bound=-1.0)
+
+
+class OpaqueManifold(CapableGenerator):
+    lcm_info = SimpleNamespace(manifold={"net": object()}, bound=0.1)
+
+
+class BoundlessInfo(CapableGenerator):
+    lcm_info = SimpleNamespace(manifold={"channels": [4]})
+
+
+def test_the_capabilities_are_told_apart_by_isinstance():
+    plain, capable = TinyMappedGenerator(), CapableGenerator()
+    for capability in (HasStateLatents, HasGaussianFit, HasLCMInfo):
+        assert isinstance(capable, capability)
+        assert not isinstance(plain, capability)
+    check_state_latents(capable)
+    check_gaussian_fit(capable)
+    check_lcm_info(capable)
+
+
 @pytest.mark.parametrize(
     ("check", "generator", "message"),
     [
@@ -550,8 +642,23 @@ class UndeclaredDiscriminator(TinyGenerator):
         (check_sampling_is_seeded, UnnamedSampling(), r"sample_latent\(batch, rng\) must be a dict"),
         (check_sampling_is_seeded, WrongLatentShape(), r"the latent spaces declare \{'z': \(2, 8\)\}"),
         (check_discriminator, UndeclaredDiscriminator(), "declare one of"),
+        (check_state_latents, TinyMappedGenerator(), r"has no state_latents \(invprob.generator.HasStateLatents\)"),
+        (check_state_latents, UncarriedStateLatent(), r"names \['style'\], which no split state carries"),
+        (check_state_latents, ListedStateLatents(), "must be a tuple of names"),
+        (check_gaussian_fit, TinyMappedGenerator(), r"has no gaussian_fit \(invprob.generator.HasGaussianFit\)"),
+        (check_gaussian_fit, FlatCovariance(), r"covariance \(8,\); expected \[D\] and \[D, D\]"),
+        (check_gaussian_fit, UnseededFit(), "for the same samples and seed"),
+        (check_gaussian_fit, NarrowFit(), "is over 4 entries, its 'w' latent has 8"),
+        (check_lcm_info, TinyMappedGenerator(), r"has no lcm_info \(invprob.generator.HasLCMInfo\)"),
+        (check_lcm_info, NegativeBound(), "bound must be None or a positive finite number, got -1.0"),
+        (check_lcm_info, OpaqueManifold(), "manifold must be JSON-able"),
+        (check_lcm_info, BoundlessInfo(), "must have 'manifold' and 'bound'"),
     ],
-    ids=["split", "tensor-state", "range", "sampling", "unnamed-latents", "latent-shape", "undeclared-discriminator"],
+    ids=[
+        "split", "tensor-state", "range", "sampling", "unnamed-latents", "latent-shape", "undeclared-discriminator",
+        "no-state-latents", "uncarried-state-latent", "state-latents-list", "no-gaussian-fit", "flat-covariance",
+        "unseeded-fit", "narrow-fit", "no-lcm-info", "negative-bound", "opaque-manifold", "boundless-info",
+    ],
 )
 def test_generator_checks_fail_on_a_wrong_generator(check, generator, message):
     with pytest.raises(AssertionError, match=message):

@@ -10,7 +10,7 @@ affine parameter at random with a fixed seed, runs it in training mode (as DIP f
 ``get_noise`` input ``U(0, 1) / 10``, and writes, per configuration, the weights under
 invprob's names, the input and the output to
 ``tests/fixtures/parity/dip/<name>.safetensors``. Nothing is fetched at run time.
-The test ``plugins/solvers/lcm/tests/test_dip_parity.py`` loads the weights into
+The test ``plugins/solvers/lcm-solvers/tests/test_dip_parity.py`` loads the weights into
 ``invprob_plugin_lcm_solvers.dip.skip_forward`` and compares images.
 """
 

@@ -12,6 +12,12 @@ or got back here are in [0, 1]; components work on [-1, 1] inside (:mod:`invprob
 >>> summary = run.summary()   # picklable: directory, names, metrics, environment # doctest: +SKIP
 >>> op = invprob.build_operator("downsample", image_shape=(3, 64, 64), factor=4)  # doctest: +SKIP
 >>> y = op(images)   # images in [0, 1] -> measurements as deepinv's         # doctest: +SKIP
+>>> invprob.main(["validate", "recipes/demo.yaml"])   # the ``invprob`` command, in-process # doctest: +SKIP
+
+This module is the public façade, not the kernel: its names are looked up on first use, some
+in the application (:mod:`invprob.app`: ``run``, ``build``, ``main``), so that a plugin or a
+script reaches the application through these names only and the kernel (every other module of
+``invprob``) never imports it (``tests/test_layering.py``).
 """
 
 from __future__ import annotations
@@ -35,26 +41,30 @@ __all__ = [
     "build_loss",
     "build_solver",
     "adapt_generator",
+    "main",
     "__version__",
 ]
 
 _LAZY = {
     "load_recipe": "invprob.recipe",
     "validate_recipe": "invprob.recipe",
-    "build": "invprob.components",
-    "run": "invprob.execute",
-    "build_component": "invprob.components",
-    "build_operator": "invprob.components",
-    "build_generator": "invprob.components",
-    "build_prior": "invprob.components",
-    "build_loss": "invprob.components",
-    "build_solver": "invprob.components",
+    "build": "invprob.app.components",
+    "run": "invprob.app.execute",
+    "build_component": "invprob.building",
+    "build_operator": "invprob.building",
+    "build_generator": "invprob.building",
+    "build_prior": "invprob.building",
+    "build_loss": "invprob.building",
+    "build_solver": "invprob.building",
     "adapt_generator": "invprob.user_modules",
+    "main": "invprob.app.cli",
 }
 
 if TYPE_CHECKING:
-    from invprob.components import build, build_component, build_generator, build_loss, build_operator, build_prior, build_solver
-    from invprob.execute import run
+    from invprob.app.components import build
+    from invprob.building import build_component, build_generator, build_loss, build_operator, build_prior, build_solver
+    from invprob.app.cli import main
+    from invprob.app.execute import run
     from invprob.recipe import load_recipe, validate_recipe
     from invprob.user_modules import adapt_generator
 

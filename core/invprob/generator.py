@@ -17,6 +17,20 @@ the last one writes the image under :data:`IMAGE`) and gets ``forward``, ``split
 ``num_stages`` from this class. ``stages`` may be a property that builds views of the
 checkpoint's own modules on demand, so the module tree (and the state-dict keys) stay those of
 the checkpoint. A generator of another shape overrides ``split`` and ``num_stages`` itself.
+
+**Optional capabilities.** Some solvers and priors use more than this contract when a generator
+offers it. Each such capability is a :func:`typing.runtime_checkable` protocol here, which a
+generator provides by having the member (no base class to inherit; its docstring says which
+protocols it implements), a component checks with ``isinstance(generator, Protocol)``, and the
+generator conformance suite checks behaviourally for every generator that has it
+(:mod:`invprob.testing.generators`):
+
+- :class:`HasStateLatents` (``state_latents``): which split-state entries are latents rather
+  than feature maps (StyleGAN2's ``w+`` and noise maps; ILO's latent radii and sphere);
+- :class:`HasGaussianFit` (``gaussian_fit``): the Gaussian fit of the mapping network's output
+  (StyleGAN2; PULSE's and ILO's Gaussianised space, the ``sphere`` prior's ``space: gaussianised``);
+- :class:`HasLCMInfo` (``lcm_info``): the latent manifold an LCM model was trained with (the
+  ``lcm`` solver refuses another one).
 """
 
 from __future__ import annotations
@@ -24,7 +38,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -209,6 +223,63 @@ class Generator(nn.Module):
                 "or override split() and num_stages"
             )
         return list(stages)
+
+
+@runtime_checkable
+class HasStateLatents(Protocol):
+    """A generator whose split states carry latents besides feature maps, and says which.
+
+    ``state_latents`` names the split-state entries (at any ``k``) that are latents (a per-layer
+    style ``w+``, noise maps) rather than feature maps, whether or not they are input latents
+    of this model. ILO keeps them on their sphere and gives them its latent radii; without this
+    capability only the input latents count as latents. Every name must occur in the state of
+    some split point, as a tensor (checked by :func:`invprob.testing.generators.check_state_latents`).
+    """
+
+    @property
+    def state_latents(self) -> tuple[str, ...]:
+        """The names, in a fixed order."""
+        ...
+
+
+@runtime_checkable
+class HasGaussianFit(Protocol):
+    """A generator with a mapping network whose output can be Gaussianised (PULSE's space).
+
+    ``gaussian_fit(samples, seed=seed)`` returns ``(mean [D], covariance [D, D])`` of the
+    Gaussianised mapping output (StyleGAN2: ``leaky_relu(w, 5)``, ``D`` the width of ``w``)
+    over ``samples`` draws seeded by ``seed`` (same arguments, same result); ``samples``
+    defaults to what the generator deems enough. PULSE and ILO search ``w``/``w+`` in that
+    space; the ``sphere`` prior's ``space: gaussianised`` needs it. Checked by
+    :func:`invprob.testing.generators.check_gaussian_fit`.
+    """
+
+    def gaussian_fit(self, samples: int = ..., *, seed: int = ...) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mean [D], covariance [D, D])`` on the generator's device."""
+        ...
+
+
+@runtime_checkable
+class LCMInfo(Protocol):
+    """What an LCM model file records about its latent manifold (see :class:`HasLCMInfo`)."""
+
+    manifold: Mapping[str, Any] | None
+    """The latent ConvNet's config (JSON-able; the ``conv-manifold`` prior's ``config()``), None for GLO."""
+    bound: float | None
+    """The box bound on the manifold's parameters, None for GLO."""
+
+
+@runtime_checkable
+class HasLCMInfo(Protocol):
+    """A generator trained jointly with a latent manifold (LCM), recording that manifold.
+
+    The ``lcm`` solver compares ``lcm_info.manifold`` and ``lcm_info.bound`` with its prior's
+    and refuses another manifold: it would optimise a latent the generator never saw. A
+    generator without this record is not checked. Checked by
+    :func:`invprob.testing.generators.check_lcm_info`.
+    """
+
+    lcm_info: LCMInfo
 
 
 class StageChain(nn.Module):

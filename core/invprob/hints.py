@@ -7,6 +7,7 @@ live here, built from the installed plugins alone (the core keeps no list of plu
 from __future__ import annotations
 
 import difflib
+import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -81,8 +82,8 @@ def first_party_message(registry: Registry, kind: str, name: str) -> str | None:
     """Which first-party distribution provides ``name`` and why it is not here: not installed
     (with the pip command), failed to load, switched off, or an older version; None for a
     name this repository does not ship."""
+    from invprob.first_party import canonical_distribution_name as canonical
     from invprob.first_party import first_party_distribution
-    from invprob.registry import canonical_distribution_name as canonical
 
     owner = first_party_distribution(kind, name)
     if owner is None:
@@ -106,3 +107,12 @@ def ambiguous_component_message(what: str, name: str, distributions: list[str]) 
         f"{what} {name!r} is ambiguous: it is registered by {' and '.join(distributions)}; "
         f"name the one you mean ({choices}) or disable the other with INVPROB_DISABLE_PLUGINS"
     )
+
+
+def report_plugin_failures(registry: Registry) -> None:
+    """Print, on stderr, one warning per plugin that failed to load and per registry warning:
+    what every command that loads the plugins says before it does its work."""
+    for failure in registry.failures:
+        print(f"warning: plugin not loaded: {failure.summary()}", file=sys.stderr)
+    for warning in registry.warnings:
+        print(f"warning: {warning}", file=sys.stderr)

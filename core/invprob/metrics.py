@@ -62,20 +62,26 @@ def psnr(reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return -10 * torch.log10(mse(reconstruction, target))
 
 
-def psnr_in_region(reconstruction: torch.Tensor, target: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
-    """PSNR in dB per image over the pixels where ``region`` is 1, data range 1.
+def mse_in_region(reconstruction: torch.Tensor, target: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+    """Mean squared error per image on the [0, 1] scale over the pixels where ``region`` is 1.
 
     ``region`` is broadcastable to ``[B, C, H, W]`` (an operator's mask is ``[1 or B, 1 or C,
-    H, W]``). For inpainting, ``region = 1 - observed_mask`` gives the PSNR over the missing
-    pixels only, the number inpainting papers report: the observed pixels, copied or nearly
-    so, would otherwise inflate it. NaN for an image whose region is empty, inf where the
-    region is reproduced exactly.
+    H, W]``). For inpainting, ``region = 1 - observed_mask`` gives the error over the missing
+    pixels only, the number inpainting papers report (LCM's Table 1): the observed pixels,
+    copied or nearly so, would otherwise shrink it. NaN for an image whose region is empty.
     """
     diff = _unit(reconstruction) - _unit(target)
     weight = (region.detach() > 0.5).to(diff.dtype).expand_as(diff)
     squared = (diff.pow(2) * weight).reshape(diff.shape[0], -1).sum(dim=1)
     count = weight.reshape(diff.shape[0], -1).sum(dim=1)
-    return -10 * torch.log10(squared / count)  # 0 / 0 = NaN: no missing pixel
+    return squared / count  # 0 / 0 = NaN: no missing pixel
+
+
+def psnr_in_region(reconstruction: torch.Tensor, target: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+    """PSNR in dB per image over the pixels where ``region`` is 1, data range 1
+    (:func:`mse_in_region`): NaN for an image whose region is empty, inf where the region is
+    reproduced exactly."""
+    return -10 * torch.log10(mse_in_region(reconstruction, target, region))
 
 
 def _gaussian_kernel_1d(size: int, sigma: float) -> list[float]:
@@ -148,20 +154,16 @@ class MSE(Metric):
 
 
 def build_metrics(
-    names: list[str] | None, registry: Registry, context: BuildContext
+    names: list[str], registry: Registry, context: BuildContext
 ) -> tuple[dict[str, Metric], dict[str, str]]:
     """Build the metrics ``names`` on ``context.device``: ``(built, unavailable)``.
 
-    ``names=None`` means every installed metric that needs no params (those whose params all
-    have defaults). ``unavailable`` maps the name of each metric whose factory raised
+    (What a recipe without ``metrics:`` asks for is the recipe layer's to say:
+    :func:`invprob.recipe.default_metric_names`.) ``unavailable`` maps the name of each metric whose factory raised
     :class:`MetricUnavailable` to the reason. An unknown name raises the registry's
     ``UnknownComponentError`` (with did-you-mean); a named metric that needs params, or a
     factory that returns something other than a :class:`Metric`, is a ``ValueError``/``TypeError``.
     """
-    if names is None:
-        from invprob.recipe import default_metric_names
-
-        names = default_metric_names(registry)
     built: dict[str, Metric] = {}
     unavailable: dict[str, str] = {}
     for name in names:

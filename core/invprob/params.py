@@ -138,7 +138,7 @@ def path_too_long(path: str | os.PathLike[str]) -> str | None:
     return f"the path is {size} bytes long; the file system allows {PATH_MAX}" if size >= PATH_MAX else None
 
 
-def _resolve_against_recipe(path: Path, info: ValidationInfo) -> Path:
+def resolve_against_recipe(path: Path, info: ValidationInfo) -> Path:
     try:
         path = path.expanduser()
     except RuntimeError:  # ~nosuchuser/x.png: no home directory to expand
@@ -152,7 +152,7 @@ def _resolve_against_recipe(path: Path, info: ValidationInfo) -> Path:
     return path
 
 
-RecipePath = Annotated[Path, AfterValidator(_resolve_against_recipe)]
+RecipePath = Annotated[Path, AfterValidator(resolve_against_recipe)]
 """A path that resolves against the recipe's folder when relative."""
 
 

@@ -73,7 +73,7 @@ from invprob.params import (
     NestedKind,
     Params,
     RecipePath,
-    _resolve_against_recipe,
+    resolve_against_recipe,
     needs_no_params,
     nested_component_fields,
 )
@@ -104,11 +104,11 @@ class LossSpec(ComponentSpec):
 
 def _images_source(value: Any, info: ValidationInfo) -> Any:
     """``data.images``: a path (resolved against the recipe's folder), or from Python a tensor
-    ``[B, C, H, W]`` in [0, 1], kept as it is (checked when it is read: :mod:`invprob.data`)."""
+    ``[B, C, H, W]`` in [0, 1], kept as it is (checked when it is read: :mod:`invprob.images`)."""
     if type(value).__module__.startswith("torch") and hasattr(value, "shape"):
         return value
     if isinstance(value, (str, os.PathLike)):
-        return _resolve_against_recipe(Path(value), info)
+        return resolve_against_recipe(Path(value), info)
     raise ValueError(
         "give a path (an image, a folder, a glob, a .zip or an .npz) or, from Python, a tensor [B, C, H, W] in [0, 1]"
     )
@@ -129,7 +129,7 @@ ImagesSource = Annotated[
 
 
 FitPolicy = Literal["centre-crop", "pad", "resize", "refuse"]
-"""What is done to an image whose size is not the generator's (see :mod:`invprob.data`)."""
+"""What is done to an image whose size is not the generator's (see :mod:`invprob.images`)."""
 FIT_POLICIES: tuple[str, ...] = typing.get_args(FitPolicy)
 DEFAULT_FIT: FitPolicy = "centre-crop"
 
@@ -580,7 +580,7 @@ class OverrideError(ValueError):
     """A command-line override is malformed or points nowhere."""
 
 
-def _split_path(path: str) -> list[str | int]:
+def split_path(path: str) -> list[str | int]:
     parts: list[str | int] = []
     for token in re.findall(r"[^.\[\]]+|\[[0-9]+\]", path):
         digits = token[1:-1] if token.startswith("[") else token
@@ -607,7 +607,7 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[s
     result = copy.deepcopy(dict(data))
     for override in overrides:
         if override.startswith("~"):
-            parts = _split_path(override[1:])
+            parts = split_path(override[1:])
             parent = _walk(result, parts[:-1], override, create=False)
             try:
                 last = parts[-1]
@@ -618,7 +618,7 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[s
         if "=" not in override:
             raise OverrideError(f"override {short_repr(override)} must look like 'a.b.c=value' or '~a.b'")
         path, raw_value = override.split("=", 1)
-        parts = _split_path(path.strip())
+        parts = split_path(path.strip())
         try:
             value = parse_yaml(raw_value) if raw_value.strip() else ""
         except yaml.YAMLError as exc:
@@ -914,7 +914,7 @@ def _apply_overrides(data: Mapping[str, Any], overrides: Iterable[str], registry
     result = dict(data)
     for override in overrides:
         path = override[1:] if override.startswith("~") else override.split("=", 1)[0]
-        parts = _split_path(path.strip())
+        parts = split_path(path.strip())
         if len(parts) > 1 and parts[0] in SOLVER_DEFAULT_SECTIONS and parts[0] not in result:
             result[parts[0]] = solver_default(result, str(parts[0]), registry)[0]
         result = apply_overrides(result, [override])

@@ -48,7 +48,7 @@ import pluggy
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from invprob import hookspecs
-from invprob.first_party import first_party_distribution
+from invprob.first_party import canonical_distribution_name, first_party_distribution
 from invprob.hints import singular, suggest, unknown_component_message
 from invprob.interrupts import Interrupted, handled_here
 from invprob.params import Params
@@ -558,11 +558,6 @@ def _plugin_code():
         raise _PluginMisbehaved(exc) from None
 
 
-def canonical_distribution_name(name: str) -> str:
-    """Normalise a distribution name as packaging does (PEP 503)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def _dist_identity(ep: importlib.metadata.EntryPoint) -> tuple[str, str | None]:
     """The name and version of the distribution of ``ep``, read from its metadata's headers
     alone: ``Distribution.name``/``.version`` parse the whole file, long description included,
@@ -624,3 +619,11 @@ def default_registry() -> Registry:
     if _DEFAULT is None:
         _DEFAULT = new_registry()
     return _DEFAULT
+
+
+def replace_default_registry(registry: Registry | None) -> Registry | None:
+    """Make ``registry`` the process-wide one (None: load it again on next use) and return the
+    one it replaces: the testing kit's ``invprob_registry`` fixture swaps it for one test."""
+    global _DEFAULT
+    previous, _DEFAULT = _DEFAULT, registry
+    return previous

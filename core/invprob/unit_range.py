@@ -3,8 +3,8 @@
 Everything a user hands to or gets back from invprob's Python API is in [0, 1], torchvision's
 and deepinv's range: images given as a tensor (``data.images``), a run's
 ``reconstructions``, ``ground_truth`` and ``observations``
-(:class:`invprob.outputs.RunResult`), and the operators that ``invprob.build_operator``,
-``invprob.build_component("operator", ...)`` and ``invprob.deepinv.from_deepinv`` return
+(:class:`invprob.app.outputs.RunResult`), and the operators that ``invprob.build_operator``,
+``invprob.build_component("operator", ...)`` and ``invprob_plugin_deepinv.from_deepinv`` return
 (:class:`UnitRangeOperator`). Inside, every component -- generators, operators' ``A`` as
 solvers call it, priors, losses, metrics -- works on ``x = 2 u - 1`` in [-1, 1]; a plugin
 author meets only that range.

@@ -14,7 +14,7 @@ layers need a generator that lists its stages.
 **Live components.** From Python, a recipe dict may hold objects instead of
 ``{type, params}`` in its component sections: ``generator`` (an invprob ``Generator``, for
 instance an adapted module), ``operator`` (an invprob ``Operator``, for instance a deepinv
-physics through :func:`invprob.deepinv.from_deepinv`), ``priors``/``losses`` items (or a loss
+physics through ``invprob_plugin_deepinv.from_deepinv``), ``priors``/``losses`` items (or a loss
 ``{type: <object>, weight: 2}``) and ``solver``. :func:`extract_live_components` replaces
 each by ``{type: "python:<section>"}`` and keeps the object; :func:`with_live_components`
 gives a registry in which those names build the objects, so the recipe validates, builds and
@@ -195,7 +195,7 @@ _SECTIONS: dict[str, tuple[str, type]] = {
 _HINTS = {
     "generator": "wrap a plain nn.Module with invprob.adapt_generator(module, latent_shape=...)",
     "operator": "subclass invprob.operator.Operator (A, A_adjoint), or wrap a deepinv physics with "
-    "invprob.deepinv.from_deepinv(physics)",
+    "invprob_plugin_deepinv.from_deepinv(physics) (pip install invprob-plugin-deepinv)",
 }
 
 

@@ -119,7 +119,7 @@ def load_state_dict(path: str | Path, *, what: str = "weights") -> dict[str, tor
         except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
             raise WeightsFileError(f"{what} file {path} is not a readable safetensors file: {_first_line(exc)}") from None
     else:
-        state = _torch_load(path, what)
+        state = torch_load(path, what)
         if not isinstance(state, Mapping):
             raise WeightsMismatchError(f"{what} file {path} holds {with_article(type(state).__name__)}, not a state dict")
         state = dict(state)
@@ -127,7 +127,7 @@ def load_state_dict(path: str | Path, *, what: str = "weights") -> dict[str, tor
     return state
 
 
-def _torch_load(path: Path, what: str) -> object:
+def torch_load(path: Path, what: str) -> object:
     """``torch.load(weights_only=True)`` with one-line errors; a pickle that references code is
     an :class:`UnsafeCheckpointError` (never a suggestion to load it with ``weights_only=False``)."""
     try:

@@ -90,7 +90,7 @@ def execute_cell(
     raised (its run directory, if it got one, says ``failed`` in ``status.json``); an abort by
     a signal (:class:`invprob.interrupts.Interrupted`) is raised.
     """
-    from invprob.execute import run
+    from invprob.app.execute import run
     from invprob.recipe import RecipeError, load_recipe
     from invprob.registry import default_registry
     from invprob.study.store import StudyDirectory

@@ -55,12 +55,12 @@ def _help(parser: argparse.ArgumentParser) -> int:
 
 def _load(args: argparse.Namespace):
     """The loaded study (its warnings printed), or None after printing every problem."""
-    from invprob.cli import _report_plugin_failures
+    from invprob.hints import report_plugin_failures
     from invprob.registry import default_registry
     from invprob.study.spec import StudyError, load_study
 
     registry = default_registry()
-    _report_plugin_failures(registry)
+    report_plugin_failures(registry)
     try:
         study = load_study(args.study, registry=registry)
     except StudyError as exc:

@@ -1,7 +1,8 @@
 """The report of a study: one self-contained HTML file people would rather look at than read.
 
 ``invprob study report STUDY_DIR`` calls :func:`write_report`, which reads what
-``invprob study run`` wrote in the study directory and writes ``report.html`` beside it:
+``invprob study run`` wrote in the study directory and writes ``report.html`` there (and its
+tables in Markdown, ``report.md``, for a results file) from:
 
 - ``cells.json``: the plan, ``[{"cell", "axes": {path: value}, "labels": {path: label}}]``;
 - ``cells.jsonl``: one line per finished or failed cell (``status``, ``error``, ``run_dir``,
@@ -46,7 +47,7 @@ from typing import Any
 
 REPORT_NAME = "report.html"
 
-METRIC_ORDER = ("psnr", "psnr_missing", "ssim", "mse", "lpips", "measurement_loss")
+METRIC_ORDER = ("psnr", "psnr_missing", "ssim", "mse", "mse_missing", "lpips", "measurement_loss")
 """The order of the tables of the metrics the project ships; others follow by name."""
 
 MISSING = "—"
@@ -429,6 +430,33 @@ def select_best(study: Results, axis: str, metric: str, higher_is_better: bool) 
     return choices
 
 
+def shown_cells(study: Results, choices: list[BestChoice] | None) -> list[CellRecord]:
+    """Cells of the tables, plots and samples: with best-of, the chosen ones, and for a
+    setting where nothing could be chosen one of its cells (a failed one if any), shown as
+    failed or not run yet."""
+    if choices is None:
+        return list(study.cells)
+    shown = []
+    for choice in choices:
+        cells = [cell for cell, _ in choice.candidates]
+        shown.append(choice.chosen or next((c for c in cells if c.status == "failed"), cells[0]))
+    return shown
+
+
+def layout(
+    study: Results, method: str | None, best_of: str | None, choices: list[BestChoice] | None
+) -> tuple[list[CellRecord], list[str], list[str], list[str]]:
+    """How the tables are laid out, in HTML and Markdown alike: ``(shown, with_method, rows,
+    columns)``, the cells shown (:func:`shown_cells`), the method axis with the axes varied
+    together with it, the axes of the rows (those of them that tell cells apart) and the axes
+    of the columns (every other axis but ``best_of``)."""
+    shown = shown_cells(study, choices)
+    with_method = [] if method is None else [method, *(a for a in study.follows(method, shown) if a != best_of)]
+    rows = study.distinct(with_method, shown)
+    columns = study.distinct([a for a in study.axes if a not in (*with_method, best_of)], shown)
+    return shown, with_method, rows, columns
+
+
 def direction(study: Results, metric: str, higher_is_better: bool | None, *, needed: bool) -> bool | None:
     """Which way ``metric`` is better: the option, else what its metric component declared in
     the runs; a :class:`ReportError` when ``needed`` and nobody knows."""
@@ -455,8 +483,10 @@ def write_report(
     higher_is_better: bool | None = None,
     samples: int = 3,
     out: str | Path | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> Path:
-    """Write the HTML report of the study in ``study_dir`` and return its path.
+    """Write the HTML report of the study in ``study_dir`` and return its path; its tables in
+    Markdown go beside it (``report.md``: the HTML's path with the suffix ``.md``).
 
     ``best_of``: an axis (a dotted path, e.g. ``solver.params.lr``) to select over, keeping
     for each setting of the other axes the value with the best mean ``metric``. ``metric``: the
@@ -465,15 +495,22 @@ def write_report(
     ``solver`` when varied, else the first non-numeric axis). ``higher_is_better``: which way
     ``metric`` is better, for metrics the report does not know. ``samples``: thumbnails per
     method and setting. ``out``: where to write (default ``study_dir/report.html``).
+    ``metrics``: the metrics of the tables, in this order (default: every metric recorded); the
+    first is the default ``metric``.
 
     Raises :class:`ReportError` for a directory that is no study or an axis or metric that
     the study does not have.
     """
     from invprob.study.report_html import render
+    from invprob.study.report_md import render_markdown
 
     if samples < 0:
         raise ReportError(f"--samples must be 0 or more, got {samples}")
     study = read_results(study_dir)
+    if metrics is not None:
+        if not metrics:
+            raise ReportError("--metrics needs at least one metric name")
+        study.metrics = list(dict.fromkeys(resolve_metric(study, name) or name for name in metrics))
     chosen_metric = resolve_metric(study, metric)
     if best_of is not None:
         best_of = resolve_axis(study, best_of, "--best-of")
@@ -493,19 +530,22 @@ def write_report(
     choices = None
     if best_of is not None and chosen_metric is not None and better is not None:
         choices = select_best(study, best_of, chosen_metric, better)
+    generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     page = render(
         study, metric=chosen_metric, method=method, best_of=best_of, choices=choices,
-        higher_is_better=better, samples=samples,
-        generated=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        higher_is_better=better, samples=samples, generated=generated,
     )  # fmt: skip
+    shown, _, rows, columns = layout(study, method, best_of, choices)
+    tables = render_markdown(study, shown, rows, columns, generated)
     target = Path(out) if out is not None else study.directory / REPORT_NAME
-    from invprob.outputs import atomic_path
+    from invprob.images import atomic_path
 
-    try:
-        with atomic_path(target) as tmp:
-            tmp.write_text(page, encoding="utf-8")
-    except OSError as exc:
-        raise ReportError(f"cannot write the report to {target}: {exc.strerror or exc}") from None
+    for path, text in ((target, page), (target.with_suffix(".md"), tables)):
+        try:
+            with atomic_path(path) as tmp:
+                tmp.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ReportError(f"cannot write the report to {path}: {exc.strerror or exc}") from None
     return target
 
 
@@ -528,8 +568,16 @@ def add_report_arguments(parser: Any) -> None:
                        help="--metric is better when higher (needed only for a metric that declares no direction)")
     which.add_argument("--lower-is-better", dest="higher_is_better", action="store_const", const=False,
                        help="--metric is better when lower")  # fmt: skip
+    parser.add_argument("--metrics", type=_names, metavar="A,B",
+                        help="the metrics of the tables, in this order (default: every metric recorded; "
+                             "the first is the default --metric)")  # fmt: skip
     parser.add_argument("--samples", type=int, default=3, help="sample thumbnails per method and setting (default 3)")
     parser.add_argument("--out", help="write the report here (default: STUDY_DIR/report.html)")
+
+
+def _names(text: str) -> list[str]:
+    """``psnr_missing,mse`` -> ``["psnr_missing", "mse"]`` (spaces around names ignored)."""
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def report_command(args: Any) -> int:
@@ -540,7 +588,7 @@ def report_command(args: Any) -> int:
     try:
         path = write_report(
             args.study_dir, best_of=args.best_of, metric=args.metric, method=args.method,
-            higher_is_better=args.higher_is_better, samples=args.samples, out=args.out,
+            higher_is_better=args.higher_is_better, samples=args.samples, out=args.out, metrics=args.metrics,
         )  # fmt: skip
     except ReportError as exc:
         print(f"error: {exc}", file=sys.stderr)

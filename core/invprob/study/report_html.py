@@ -28,6 +28,7 @@ from invprob.study.report import (
     Stat,
     determined_by,
     is_number,
+    layout,
     setting,
 )
 
@@ -126,10 +127,7 @@ def render(
     generated: str,
 ) -> str:
     """The whole page, as a string."""
-    shown = _shown_cells(study, choices)
-    with_method = [] if method is None else [method, *(a for a in study.follows(method, shown) if a != best_of)]
-    rows = study.distinct(with_method, shown)
-    columns = study.distinct([a for a in study.axes if a not in (*with_method, best_of)], shown)
+    shown, with_method, rows, columns = layout(study, method, best_of, choices)
     body = [
         _header(study, metric, method, best_of, higher_is_better, generated),
         _failed(study),
@@ -140,19 +138,6 @@ def render(
         _all_cells(study),
     ]
     return PAGE.substitute(title=escape(f"Study {study.name}"), body=Markup("\n".join(_flatten(body))))
-
-
-def _shown_cells(study: Results, choices: list[BestChoice] | None) -> list[CellRecord]:
-    """Cells of the tables, plots and samples: with best-of, the chosen ones, and for a
-    setting where nothing could be chosen one of its cells (a failed one if any), shown as
-    failed or not run yet."""
-    if choices is None:
-        return list(study.cells)
-    shown = []
-    for choice in choices:
-        cells = [cell for cell, _ in choice.candidates]
-        shown.append(choice.chosen or next((c for c in cells if c.status == "failed"), cells[0]))
-    return shown
 
 
 # -- numbers -----------------------------------------------------------------------------
@@ -496,8 +481,12 @@ def plot_metric(
             ys = [s.mean for _, s in line_points]
             errors = [s.se if s.se is not None else 0.0 for _, s in line_points]
             ax.errorbar(xs, ys, yerr=errors, marker="o", markersize=4, capsize=3, label=line)
-        if min(xs_all) > 0 and max(xs_all) / min(xs_all) >= 50:
-            ax.set_xscale("log")
+        positive = [x for x in xs_all if x > 0]
+        if positive and max(positive) / min(positive) >= 50:
+            if min(xs_all) > 0:
+                ax.set_xscale("log")
+            elif min(xs_all) == 0:  # 0 and a wide range (ILO's radius 0, 2, ..., 100): linear up to the first
+                ax.set_xscale("symlog", linthresh=min(positive))
         if titles[key]:
             ax.set_title(titles[key], fontsize=9)
         ax.set_xlabel(x_axis, fontsize=9)

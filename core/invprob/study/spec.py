@@ -17,6 +17,9 @@ A study is a YAML file::
       - variants:                                      # named variants: each sets what it needs
           - {label: denoising 25, set: {operator: {type: denoise}, operator.params.sigma: 25}}
           - {label: x4, set: {operator: {type: downsample}, operator.params.factor: 4}}
+    cases:                                             # settings of some combinations only
+      - when: {solver: Yeh, operator.params.fraction: "0.3"}
+        set: {solver.params.steps: 500}
 
 Each group of ``axes`` is expanded on its own (``product``: every combination of its axes;
 ``zip``: the i-th value of every axis together, all lists of one length; ``variants``: one
@@ -31,6 +34,12 @@ override (``solver`` as a whole component, ``operator.params.sigma``, ``losses[0
 ``observation`` replaces the recipe's image source); its paths are relative to the study file.
 Paths inside ``overrides`` and axis values resolve against the recipe's folder, as on the
 command line.
+
+``cases`` set fields in the cells of some combinations of axis values only: a case applies to
+a cell whose label on every axis its ``when`` names is the one given (or one of a list), and
+its ``set`` is applied after the axes. A setting that only some methods have on some tasks
+(ILO's noise addition on the denoising task, a loss that needs an inpainting mask) is a case;
+its fields are not axes, so tables and plots are laid out as without it.
 
 Every cell is a full recipe validated at plan time: every problem of every cell is reported
 at once, each with its cell and its path (:class:`StudyError`). A cell's id
@@ -83,6 +92,21 @@ class Variant(Params):
 
     label: str = Field(min_length=1, max_length=100, description="the short name of the variant in tables and plots")
     set: dict[str, Any] = Field(min_length=1, description="dotted recipe path -> its value (null removes the field)")
+
+
+class Case(Params):
+    """Fields set in the cells of some combinations of axis values only (module docstring)."""
+
+    when: dict[str, str | list[str]] = Field(
+        min_length=1, description="axis path -> the label (or labels) of the cells this case applies to"
+    )
+    set: dict[str, Any] = Field(min_length=1, description="dotted recipe path -> its value (null removes the field)")
+
+    def applies(self, labels: Mapping[str, str]) -> bool:
+        """Whether a cell with these axis labels is one of this case's."""
+        return all(
+            labels.get(path) in ([wanted] if isinstance(wanted, str) else wanted) for path, wanted in self.when.items()
+        )
 
 
 class AxisGroup(Params):
@@ -145,6 +169,7 @@ class StudySpec(Params):
     overrides: dict[str, Any] = Field(default_factory=dict, description="dotted path -> value, applied to every cell")
     data: dict[str, Any] = Field(default_factory=dict, description="fields of the recipe's data section")
     axes: list[AxisGroup] = Field(default_factory=list)
+    cases: list[Case] = Field(default_factory=list, description="fields set in some combinations of axis values only")
 
 
 class StudyError(RecipeError):
@@ -330,11 +355,39 @@ def _axis_problems(spec: StudySpec) -> list[RecipeProblem]:
                     RecipeProblem(f"{where}.labels.{path}",
                                   f"{len(labels)} labels for {len(group.vary[path])} values; give one label per value")  # fmt: skip
                 )
+    problems += _case_problems(spec, seen)
     count = 1
     for group in spec.axes:
         count *= _group_size(group)
     if count > MAX_CELLS:
         problems.append(RecipeProblem("axes", f"expands to {count} cells, more than {MAX_CELLS}; split the study"))
+    return problems
+
+
+def _case_problems(spec: StudySpec, varied: Mapping[str, int]) -> list[RecipeProblem]:
+    """Cases that name an axis the study does not vary, or a label none of its values has
+    (such a case would never apply), or a field that is no recipe field."""
+    problems: list[RecipeProblem] = []
+    labels: dict[str, set[str]] = {}
+    for group in spec.axes:
+        for point in _group_points(group):
+            for path, _, label in point:
+                labels.setdefault(path, set()).add(str(label))
+    for number, case in enumerate(spec.cases):
+        at = f"cases[{number}]"
+        for path, wanted in case.when.items():
+            if path not in varied:
+                hint = suggest(path, list(varied))
+                extra = f"; did you mean {hint[0]!r}?" if hint else f"; the study's axes: {', '.join(varied) or '(none)'}"
+                problems.append(RecipeProblem(f"{at}.when.{path}", f"{path!r} is not an axis of this study{extra}"))
+                continue
+            for label in [wanted] if isinstance(wanted, str) else wanted:
+                if label not in labels[path]:
+                    known = ", ".join(sorted(labels[path]))
+                    problems.append(RecipeProblem(f"{at}.when.{path}", f"no value of axis {path!r} has the label "
+                                                  f"{label!r}, so this case never applies; its labels: {known}"))  # fmt: skip
+        for path in case.set:
+            problems += _path_problems(path, f"{at}.set.{path}")
     return problems
 
 
@@ -475,9 +528,12 @@ def expand(
         point = [item for group_point in combination for item in group_point]
         axes = {path: value for path, value, _ in point}
         labels = {path: label for path, _, label in point}
+        cases = [item for case in spec.cases if case.applies(labels) for item in case.set.items()]
         fingerprint = {"recipe": dict(base), "overrides": spec.overrides, "data": spec.data, "axes": axes}
+        if cases:  # the ids of cells no case applies to stay those of a study without cases
+            fingerprint["cases"] = cases
         cell = Cell(cell_id(index, fingerprint), index, axes, labels, {}, base_dir)
-        pairs = [*spec.overrides.items(), *sorted(axes.items(), key=lambda item: _depth(item[0]))]
+        pairs = [*spec.overrides.items(), *sorted(axes.items(), key=lambda item: _depth(item[0])), *cases]
         try:
             recipe = load_recipe(with_data, _overrides_for(with_data, pairs), registry=registry, base_dir=base_dir)
         except RecipeError as exc:

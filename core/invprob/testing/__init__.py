@@ -26,10 +26,13 @@ from __future__ import annotations
 from invprob.testing.generators import (
     GeneratorConformance,
     check_discriminator,
+    check_gaussian_fit,
     check_latents_match_across_devices,
+    check_lcm_info,
     check_output_shape_and_range,
     check_sampling_is_seeded,
     check_split_invariant,
+    check_state_latents,
 )
 from invprob.testing.losses import (
     LossConformance,
@@ -96,7 +99,9 @@ __all__ = [
     "check_dense_matrix",
     "check_device_move",
     "check_discriminator",
+    "check_gaussian_fit",
     "check_latents_match_across_devices",
+    "check_lcm_info",
     "check_dtype_move",
     "check_loss_batch_consistency",
     "check_loss_decreases",
@@ -113,6 +118,7 @@ __all__ = [
     "check_result_shapes",
     "check_sampling_is_seeded",
     "check_split_invariant",
+    "check_state_latents",
     "check_state_round_trip",
     "check_stops_when_asked",
     "dense_matrix",

@@ -7,14 +7,23 @@ ILO optimise the intermediate state by name and rely on it.
 
 Latents are drawn on a CPU ``torch.Generator`` (``rng``) and then moved, so one seed gives the
 same latents on every device.
+
+A generator that has an optional capability (a protocol of :mod:`invprob.generator`:
+:class:`~invprob.generator.HasStateLatents`, :class:`~invprob.generator.HasGaussianFit`,
+:class:`~invprob.generator.HasLCMInfo`) is checked to provide it as the protocol says; the
+suite skips those checks for a generator without it.
 """
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Mapping
+
 import pytest
 import torch
 
-from invprob.generator import Generator
+from invprob.generator import IMAGE, Generator, HasGaussianFit, HasLCMInfo, HasStateLatents, LCMInfo, generator_name
 from invprob.testing.numerics import (
     assert_close,
     assert_finite,
@@ -128,6 +137,89 @@ def check_discriminator(generator: Generator, *, batch: int = 2, seed: int = 0) 
     assert_finite(scores, "D(G(z))")
 
 
+def check_state_latents(generator: Generator, *, batch: int = 2, seed: int = 0) -> None:
+    """:class:`~invprob.generator.HasStateLatents`: ``state_latents`` is a tuple of distinct names,
+    none of them the image, and each is a ``[batch, ...]`` tensor in the state of some split point."""
+    name = generator_name(generator)
+    if not isinstance(generator, HasStateLatents):
+        raise AssertionError(f"{name} has no state_latents (invprob.generator.HasStateLatents)")
+    names = generator.state_latents
+    if not isinstance(names, tuple) or not all(isinstance(n, str) for n in names):
+        raise AssertionError(f"{name}.state_latents must be a tuple of names (str), got {names!r}")
+    if len(set(names)) != len(names) or IMAGE in names:
+        raise AssertionError(f"{name}.state_latents must name distinct state entries other than {IMAGE!r}, got {names}")
+    generator.eval()
+    latents = generator.sample_latent(batch, seeded(seed))
+    carried: set[str] = set()
+    with torch.no_grad():
+        for k in range(generator.num_stages + 1):
+            state = generator.split(k)[0](latents)
+            for entry in set(names) & set(state):
+                if not isinstance(state[entry], torch.Tensor) or state[entry].shape[:1] != (batch,):
+                    got = tuple(state[entry].shape) if isinstance(state[entry], torch.Tensor) else type(state[entry]).__name__
+                    raise AssertionError(f"state latent {entry!r} at split k={k} is {got}, expected a [{batch}, ...] tensor")
+            carried |= set(state)
+    missing = [entry for entry in names if entry not in carried]
+    if missing:
+        raise AssertionError(
+            f"{name}.state_latents names {missing}, which no split state carries (the states have {sorted(carried)})"
+        )
+
+
+def check_gaussian_fit(generator: Generator, *, samples: int = 256, seed: int = 0) -> None:
+    """:class:`~invprob.generator.HasGaussianFit`: ``gaussian_fit(samples, seed=seed)`` returns a
+    finite mean ``[D]`` and a symmetric covariance ``[D, D]`` with non-negative variances, on the
+    generator's device, ``D`` the width of its ``w``/``w+`` latent when it has one; the same
+    arguments give the same fit."""
+    name = generator_name(generator)
+    if not isinstance(generator, HasGaussianFit):
+        raise AssertionError(f"{name} has no gaussian_fit (invprob.generator.HasGaussianFit)")
+    fit = generator.gaussian_fit(samples, seed=seed)
+    if not (isinstance(fit, tuple) and len(fit) == 2 and all(isinstance(t, torch.Tensor) for t in fit)):
+        raise AssertionError(f"{name}.gaussian_fit must return (mean, covariance) tensors, got {type(fit).__name__}")
+    mean, covariance = fit
+    width = mean.shape[0] if mean.dim() == 1 else None
+    if width is None or tuple(covariance.shape) != (width, width):
+        raise AssertionError(
+            f"{name}.gaussian_fit gave mean {tuple(mean.shape)} and covariance {tuple(covariance.shape)}; expected [D] and [D, D]"
+        )
+    style = next((generator.latent_spaces[s] for s in ("w+", "w") if s in generator.latent_spaces), None)
+    if style is not None and style.shape[-1] != width:
+        raise AssertionError(f"{name}.gaussian_fit is over {width} entries, its {style.name!r} latent has {style.shape[-1]}")
+    device = next(generator.parameters(), torch.empty(0)).device
+    if mean.device != device or covariance.device != device:
+        raise AssertionError(f"{name}.gaussian_fit returned tensors on {mean.device}, the generator is on {device}")
+    assert_finite(mean, "the gaussian_fit mean")
+    assert_finite(covariance, "the gaussian_fit covariance")
+    assert_close(covariance.T, covariance, 1e-5, "the gaussian_fit covariance against its transpose")
+    if bool((covariance.diagonal() < 0).any()):
+        raise AssertionError(f"{name}.gaussian_fit's covariance has negative variances on its diagonal")
+    again = generator.gaussian_fit(samples, seed=seed)
+    assert_close(again[0], mean, 1e-6, "gaussian_fit's mean for the same samples and seed")
+    assert_close(again[1], covariance, 1e-6, "gaussian_fit's covariance for the same samples and seed")
+
+
+def check_lcm_info(generator: Generator) -> None:
+    """:class:`~invprob.generator.HasLCMInfo`: ``lcm_info`` has ``manifold`` (None, or a JSON-able
+    mapping: the solver compares it by its JSON) and ``bound`` (None, or a positive finite number)."""
+    name = generator_name(generator)
+    if not isinstance(generator, HasLCMInfo):
+        raise AssertionError(f"{name} has no lcm_info (invprob.generator.HasLCMInfo)")
+    info = generator.lcm_info
+    if not isinstance(info, LCMInfo):
+        raise AssertionError(f"{name}.lcm_info must have 'manifold' and 'bound' (invprob.generator.LCMInfo), got {info!r}")
+    if info.manifold is not None:
+        if not isinstance(info.manifold, Mapping):
+            raise AssertionError(f"{name}.lcm_info.manifold must be a mapping or None, got {type(info.manifold).__name__}")
+        try:
+            json.dumps(dict(info.manifold))
+        except (TypeError, ValueError) as exc:
+            raise AssertionError(f"{name}.lcm_info.manifold must be JSON-able: {exc}") from None
+    bound = info.bound
+    if bound is not None and not (isinstance(bound, (int, float)) and math.isfinite(bound) and bound > 0):
+        raise AssertionError(f"{name}.lcm_info.bound must be None or a positive finite number, got {bound!r}")
+
+
 class GeneratorConformance(ConformanceSuite):
     """The generator suite: subclass it and set ``distribution``.
 
@@ -159,12 +251,29 @@ class GeneratorConformance(ConformanceSuite):
             pytest.skip(f"{case.name} has no discriminator")
         check_discriminator(generator, batch=self.batch_size)
 
+    def test_optional_capabilities_behave_as_declared(self, case: ComponentCase) -> None:
+        """Every capability protocol the generator has, checked (one build for all of them)."""
+        generator = self.build(case)
+        checks = {
+            HasStateLatents: lambda: check_state_latents(generator, batch=self.batch_size),
+            HasGaussianFit: lambda: check_gaussian_fit(generator),
+            HasLCMInfo: lambda: check_lcm_info(generator),
+        }
+        present = [check for capability, check in checks.items() if isinstance(generator, capability)]
+        if not present:
+            pytest.skip(f"{case.name} has none of the optional capabilities ({', '.join(c.__name__ for c in checks)})")
+        for check in present:
+            check()
+
 
 __all__ = [
     "GeneratorConformance",
     "check_discriminator",
+    "check_gaussian_fit",
+    "check_lcm_info",
     "check_latents_match_across_devices",
     "check_output_shape_and_range",
     "check_sampling_is_seeded",
     "check_split_invariant",
+    "check_state_latents",
 ]

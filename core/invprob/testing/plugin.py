@@ -20,8 +20,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from invprob import registry as registry_module
-from invprob.registry import Registry, new_registry
+from invprob.registry import Registry, new_registry, replace_default_registry
 
 GPU_MARKER = "gpu: needs a CUDA device; skipped without one"
 
@@ -34,12 +33,11 @@ def invprob_registry() -> Iterator[Registry]:
     test gets a fresh registry, and the previous default is restored afterwards.
     """
     fresh = new_registry(entry_points=False)
-    previous = registry_module._DEFAULT
-    registry_module._DEFAULT = fresh
+    previous = replace_default_registry(fresh)
     try:
         yield fresh
     finally:
-        registry_module._DEFAULT = previous
+        replace_default_registry(previous)
 
 
 def pytest_configure(config: pytest.Config) -> None:

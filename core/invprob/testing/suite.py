@@ -19,13 +19,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
 from invprob.context import BuildContext
 from invprob.hints import with_article
 from invprob.registry import Component, Registry, canonical_distribution_name, new_registry
+
+if TYPE_CHECKING:
+    from invprob.generator import Generator
 
 
 class ComponentBuildError(AssertionError):
@@ -73,17 +76,17 @@ class ComponentCase:
         return f"<{self.describe() if self.component else self.problem}>"
 
     def context(
-        self, *, seed: int = 0, image_shape: tuple[int, int, int] | None = None, generator: Any = None
+        self, *, seed: int = 0, image_shape: tuple[int, int, int] | None = None, generator: Generator | None = None
     ) -> BuildContext:
         """The build context: this case's registry and image shape, and ``generator`` (the
         built generator that priors and losses may look at, as the pipeline provides it)."""
         assert self.registry is not None
-        context = BuildContext(registry=self.registry, image_shape=image_shape or self.image_shape, seed=seed)
-        context.extras["generator"] = generator
-        return context
+        return BuildContext(
+            registry=self.registry, image_shape=image_shape or self.image_shape, seed=seed, generator=generator
+        )
 
     def build(
-        self, *, seed: int = 0, image_shape: tuple[int, int, int] | None = None, generator: Any = None
+        self, *, seed: int = 0, image_shape: tuple[int, int, int] | None = None, generator: Generator | None = None
     ) -> Any:
         """Build the component from this case's example; a clear failure when that is impossible."""
         if self.component is None:

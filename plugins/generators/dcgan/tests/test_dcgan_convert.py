@@ -61,7 +61,7 @@ class _RunsAShellCommand:
 
 
 def invprob_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "invprob.cli", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "invprob", *args], capture_output=True, text=True, timeout=300)
 
 
 def test_a_checkpoint_that_references_code_is_refused_as_such(tmp_path):

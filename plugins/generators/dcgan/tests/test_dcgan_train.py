@@ -86,7 +86,7 @@ def invprob_cli(*args: str):
     import subprocess
     import sys
 
-    return subprocess.run([sys.executable, "-m", "invprob.cli", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "invprob", *args], capture_output=True, text=True, timeout=300)
 
 
 def test_an_earlier_training_is_not_overwritten_without_resume_or_force(npz: Path, tmp_path: Path):

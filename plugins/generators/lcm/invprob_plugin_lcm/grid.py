@@ -1,4 +1,4 @@
-"""Image grids through the core's :func:`invprob.outputs.save_tiles` (one column per tensor)."""
+"""Image grids through the core's :func:`invprob.images.save_tiles` (one column per tensor)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from invprob.outputs import save_tiles
+from invprob.images import save_tiles
 
 
 def save_grid(images: torch.Tensor, path: str | Path, *, nrow: int) -> Path:

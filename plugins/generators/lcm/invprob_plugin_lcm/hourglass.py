@@ -32,11 +32,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from invprob.generator import IMAGE, Generator, LatentSpace, Sampler, State
+
+if TYPE_CHECKING:
+    from .models import ModelInfo
 
 LEAKY_SLOPE = 0.2
 BOTTLENECK = 4
@@ -145,7 +149,14 @@ class HourglassGenerator(Generator):
     ``sampler``: how ``sample_latent`` draws z. Without one the space is N(0, 1) (a random
     init has no better choice); a trained model passes the sampler fitted to its training
     latents (:class:`invprob_plugin_lcm.sampling.LatentSampler`, appendix I of the paper).
+
+    A model loaded from a file (:func:`invprob_plugin_lcm.models.load_model`) has ``lcm_info``,
+    what the file records (its manifold and bound for LCM): the optional capability
+    :class:`~invprob.generator.HasLCMInfo`, which the ``lcm`` solver checks its prior against.
+    A random init has no record.
     """
+
+    lcm_info: ModelInfo  # set by load_model only
 
     def __init__(self, config: HourglassConfig | None = None, *, sampler: Sampler | None = None):
         super().__init__()

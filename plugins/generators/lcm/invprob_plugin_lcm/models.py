@@ -123,7 +123,7 @@ def load_model(path: str | Path, *, with_sampler: bool = True) -> tuple[Hourglas
     generator = HourglassGenerator(info.config)
     load_strict(generator, load_state_dict(path, what="LCM/GLO model"), what=f"hourglass generator ({path})")
     generator.eval()
-    generator.lcm_info = info  # type: ignore[attr-defined]
+    generator.lcm_info = info
     sampler_file = sampler_path(path)
     if with_sampler and sampler_file.is_file():
         generator.set_sampler(latent_sampler(GaussianMixtureSampler.load(sampler_file), info))

@@ -78,7 +78,7 @@ def load_training_images(
     """
     from PIL import Image
 
-    from invprob.data import list_images
+    from invprob.images import list_images
 
     found = list_images(Path(source).expanduser(), field="data")
     stems = [name for name, _ in found]

@@ -108,7 +108,7 @@ def test_the_model_loads_as_a_generator_that_samples_from_the_fitted_mixture(npz
 
 
 def invprob_cli(*args: str):
-    return subprocess.run([sys.executable, "-m", "invprob.cli", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "invprob", *args], capture_output=True, text=True, timeout=300)
 
 
 def test_an_earlier_training_is_not_overwritten_and_a_missing_model_is_named(npz: Path, tmp_path: Path):

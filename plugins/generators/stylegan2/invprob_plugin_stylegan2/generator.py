@@ -122,6 +122,9 @@ class StyleGAN2Generator(Generator):
     checkpoint has one, ``discriminator`` (its ``d``; returns a logit); ``latent_avg``
     ``[1, style_dim]`` is a buffer. ``latent`` picks the primary latent space (what
     ``sample_latent`` draws); ``noise_latents=True`` also declares the noise maps as latents.
+
+    Implements the optional capabilities :class:`~invprob.generator.HasStateLatents`
+    (:attr:`state_latents`) and :class:`~invprob.generator.HasGaussianFit` (:meth:`gaussian_fit`).
     """
 
     discriminator_output = "logit"
@@ -216,7 +219,8 @@ class StyleGAN2Generator(Generator):
 
     @property
     def state_latents(self) -> tuple[str, ...]:
-        """Names of split-state entries that are latents, not feature maps: ``w+`` and every ``noise_i``.
+        """Names of split-state entries that are latents, not feature maps: ``w+`` and every ``noise_i``
+        (:class:`~invprob.generator.HasStateLatents`).
 
         They are latents whether or not this model declares them as its input latents (``latent: z``
         still carries ``w+`` in its state after the mapping); ILO gives them its latent and noise radii.
@@ -228,7 +232,8 @@ class StyleGAN2Generator(Generator):
     def gaussian_fit(
         self, samples: int = 100_000, *, seed: int = 0, chunk: int = 10_000, cache: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean ``[D]`` and covariance ``[D, D]`` of ``leaky_relu(w, 5)`` for ``w = mapping(z)``.
+        """Mean ``[D]`` and covariance ``[D, D]`` of ``leaky_relu(w, 5)`` for ``w = mapping(z)``
+        (:class:`~invprob.generator.HasGaussianFit`; ``chunk`` and ``cache`` are this model's own).
 
         ``leaky_relu(., 5)`` inverts the mapping's last activation (slope 0.2), so the result is
         close to Gaussian; PULSE searches in that space. Computed in chunks of ``chunk`` draws

@@ -25,8 +25,7 @@ from pathlib import Path
 
 import torch
 
-from invprob.data import load_images
-from invprob.outputs import save_tiles
+from invprob.images import load_images, save_tiles
 from invprob.seeding import make_rng, randn, rand
 from invprob.weights import save_safetensors
 

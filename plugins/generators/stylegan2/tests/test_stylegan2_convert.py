@@ -15,7 +15,7 @@ TINY = StyleGAN2Config(size=16, style_dim=8, n_mlp=2, channels={4: 8, 8: 8, 16: 
 
 def invprob_convert(*args: str) -> int:
     """``invprob convert stylegan2 ARGS`` through the real CLI (in process)."""
-    from invprob.cli import main as cli_main
+    from invprob import main as cli_main
 
     return cli_main(["convert", "stylegan2", *args])
 

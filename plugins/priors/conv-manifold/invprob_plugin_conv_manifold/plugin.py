@@ -37,9 +37,8 @@ def _conv_manifold(params: ConvManifoldParams, context: BuildContext):
 
     if any(c < 1 for c in params.channels):
         raise ValueError(f"conv-manifold: channels must be positive, got {params.channels}")
-    generator = context.extras.get("generator")
-    spaces = getattr(generator, "latent_spaces", None)
-    if spaces is not None:
+    if context.generator is not None:
+        spaces = context.generator.latent_spaces
         if params.variable not in spaces:
             raise ValueError(
                 f"conv-manifold: the generator has no latent {params.variable!r} (it has {sorted(spaces)}); "

@@ -135,7 +135,7 @@ def test_a_vector_latent_is_a_clear_error():
     from invprob.testing.toys import TinyGenerator
 
     context = BuildContext(registry=registry, image_shape=(3, 16, 16))
-    context.extras["generator"] = TinyGenerator()
+    context.generator = TinyGenerator()
     with pytest.raises(ValueError, match="not a map stack"):
         registry.build("priors", "conv-manifold", {}, context)
     prior = ConvManifoldPrior()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 import torch.nn.functional as F
 
 from invprob.prior import Penalty, PenaltyContext
+
+if TYPE_CHECKING:
+    from invprob.generator import Generator
 
 
 Form = Literal["log", "lsgan"]
@@ -16,7 +19,7 @@ FORM_OF_OUTPUT: dict[str, Form] = {"logit": "log", "least_squares": "lsgan"}
 """The prior's form for each ``Generator.discriminator_output``."""
 
 
-def resolve_form(form: Form | None, generator: object) -> Form:
+def resolve_form(form: Form | None, generator: Generator) -> Form:
     """The form to use with ``generator``: the one its ``discriminator_output`` declares.
 
     An explicit ``form`` must agree with that declaration (a contradiction is a ``ValueError``
@@ -25,7 +28,7 @@ def resolve_form(form: Form | None, generator: object) -> Form:
     """
     if form is not None and form not in FORM_OF_OUTPUT.values():
         raise ValueError(f"unknown discriminator-prior form {form!r}; expected 'log' or 'lsgan'")
-    declared = getattr(generator, "discriminator_output", None)
+    declared = generator.discriminator_output
     if declared is None:
         return form or "log"
     if declared not in FORM_OF_OUTPUT:
@@ -73,7 +76,7 @@ class DiscriminatorPrior(Penalty):
         self.form = form
 
     def forward(self, context: PenaltyContext) -> torch.Tensor:
-        discriminator = getattr(context.generator, "discriminator", None)
+        discriminator = context.generator.discriminator if context.generator is not None else None
         if discriminator is None:
             name = type(context.generator).__name__ if context.generator is not None else "no generator"
             raise ValueError(

@@ -62,7 +62,7 @@ class BoxParams(Params):
 def _discriminator(params: DiscriminatorParams, context: BuildContext):
     from .penalties import DiscriminatorPrior, resolve_form
 
-    generator = context.extras.get("generator")
+    generator = context.generator
     if generator is not None:
         resolve_form(params.form, generator)  # a form contradicting the generator fails here, at build time
     return DiscriminatorPrior(lam=params.lam, form=params.form)
@@ -84,8 +84,8 @@ def _box(params: BoxParams, context: BuildContext):
 
 def _check_latent_name(prior: str, variable: str, context: BuildContext) -> None:
     """A prior set on a latent the recipe's generator does not have would silently do nothing."""
-    generator = context.extras.get("generator")
-    names = getattr(generator, "latent_spaces", None)
+    generator = context.generator
+    names = generator.latent_spaces if generator is not None else None
     if names is not None and variable not in names:
         raise ValueError(
             f"the {prior} prior is set on variable {variable!r}, but {type(generator).__name__} has the "

@@ -83,7 +83,7 @@ def test_a_form_contradicting_the_generator_fails_when_evaluated():
 def _build_prior(name: str, params: dict, generator) -> object:
     registry = new_registry(only={"invprob-plugin-gan-priors"})
     context = BuildContext(registry=registry, image_shape=generator.image_shape)
-    context.extras["generator"] = generator  # as the pipeline sets it
+    context.generator = generator  # as the pipeline sets it
     return registry.build("priors", name, params, context)
 
 

@@ -62,7 +62,7 @@ def _sphere(params: SphereParams, context: BuildContext):
     shape = _latent_shape("sphere", params.variable, context)
     if params.space == "gaussianised":
         return _gaussianised_sphere(params, context, shape)
-    spaces = getattr(context.extras.get("generator"), "latent_spaces", {})
+    spaces = context.generator.latent_spaces if context.generator is not None else {}
     uniform = params.variable in spaces and spaces[params.variable].distribution == "uniform"
     return SphereConstraint(
         radius=params.radius,
@@ -75,11 +75,14 @@ def _sphere(params: SphereParams, context: BuildContext):
 def _gaussianised_sphere(params: SphereParams, context: BuildContext, shape: Any):
     from .constraints import GaussianisedSphereConstraint
 
-    generator = context.extras.get("generator")
-    if not hasattr(generator, "gaussian_fit"):
+    from invprob.generator import HasGaussianFit, generator_name
+
+    generator = context.generator
+    if not isinstance(generator, HasGaussianFit):
         raise ValueError(
-            f"space: gaussianised needs a generator with PULSE's Gaussian fit of its mapping (stylegan2's w or w+); "
-            f"{type(generator).__name__ if generator is not None else 'no generator'} has none: use space: latent"
+            f"space: gaussianised needs a generator with PULSE's Gaussian fit of its mapping (stylegan2's w or w+: "
+            f"the capability invprob.generator.HasGaussianFit); "
+            f"{generator_name(generator) if generator is not None else 'no generator'} has none: use space: latent"
         )
     mean, covariance = generator.gaussian_fit(params.fit_samples)
     if shape is not None and shape[-1] != mean.shape[0]:
@@ -110,10 +113,10 @@ def _latent_shape(prior: str, variable: str, context: BuildContext) -> Any:
 
     A prior set on a latent the generator does not have would silently do nothing.
     """
-    generator = context.extras.get("generator")
-    spaces = getattr(generator, "latent_spaces", None)
-    if spaces is None:
+    generator = context.generator
+    if generator is None:
         return None
+    spaces = generator.latent_spaces
     if variable not in spaces:
         raise ValueError(
             f"the {prior} prior is set on variable {variable!r}, but {type(generator).__name__} has the "

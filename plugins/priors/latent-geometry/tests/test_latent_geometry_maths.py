@@ -81,7 +81,7 @@ def test_factories_check_the_variable_against_the_generator():
 
     registry = new_registry(only={"invprob-plugin-latent-geometry"})
     context = BuildContext(registry=registry, image_shape=(3, 16, 16))
-    context.extras["generator"] = TinyGenerator()
+    context.generator = TinyGenerator()
     with pytest.raises(Exception, match="latents \\['z'\\]"):
         registry.build("priors", "sphere", {"variable": "w"}, context)
     with pytest.raises(Exception, match="DCGAN's z has no layers"):
@@ -95,6 +95,6 @@ def test_the_default_sphere_follows_the_latent_distribution():
     registry = new_registry(only={"invprob-plugin-latent-geometry"})
     for distribution, norm in (("normal", math.sqrt(8)), ("uniform", math.sqrt(8 / 3))):
         context = BuildContext(registry=registry, image_shape=(3, 16, 16))
-        context.extras["generator"] = TinyGenerator(distribution=distribution)
+        context.generator = TinyGenerator(distribution=distribution)
         sphere = registry.build("priors", "sphere", {}, context)
         torch.testing.assert_close(sphere.project(torch.randn(2, 8)).norm(dim=1), torch.full((2,), norm))

@@ -10,10 +10,8 @@ from invprob.hookspecs import hookimpl
 from invprob.params import ExistingFile, Params
 
 if TYPE_CHECKING:
-    import argparse
-
     from invprob.context import BuildContext
-    from invprob.registry import CommandRegistry, ComponentRegistry
+    from invprob.registry import ComponentRegistry
 
 PerRound = float | list[float]
 
@@ -119,7 +117,7 @@ def _ilo(params: ILOParams, context: BuildContext):
         sna_ramp=params.sna_ramp,
         init_latents=params.init_latents,
     )
-    generator = context.extras.get("generator")
+    generator = context.generator
     if generator is not None:
         solver.check_generator(generator)  # too many rounds for this generator: fail at build time
     return solver
@@ -139,24 +137,3 @@ def invprob_register_solvers(registry: ComponentRegistry) -> None:
         defaults={"losses": [{"type": "mse"}]},
     )
 
-
-def _run_sweep(args: argparse.Namespace) -> int:
-    from .sweep import run
-
-    return run(args)
-
-
-def _configure_sweep(parser: argparse.ArgumentParser) -> None:
-    from .sweep import configure
-
-    configure(parser)
-
-
-@hookimpl
-def invprob_register_commands(registry: CommandRegistry) -> None:
-    registry.add(
-        "sweep ilo-radius",
-        _run_sweep,
-        help="run an ilo recipe once per l1 radius; plot the target-class probability (classifier) or loss vs radius",
-        configure=_configure_sweep,
-    )

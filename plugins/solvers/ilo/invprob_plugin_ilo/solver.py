@@ -9,7 +9,7 @@ k. Take the state at ``s_k`` of the previous round's *last* iterate,
    map; a StyleGAN2: the feature map, the w+ slots and the noise maps still to come) and run
    projected gradient descent on ``G2`` of ``split(s_k)``.
 
-On a StyleGAN2 (a generator with ``gaussian_fit`` and a ``w``/``w+`` latent), as the official code:
+On a StyleGAN2 (a :class:`~invprob.generator.HasGaussianFit` with a ``w``/``w+`` latent), as the official code:
 
 - the style latent is optimised in PULSE's Gaussianised space, ``w = leaky_relu(std * v + mean,
   0.2)`` (``space="gaussianised"``; ``v`` starts at N(0, I); ``space="w"`` optimises w itself);
@@ -25,7 +25,8 @@ Radii: ``radius_latents`` and ``radius_noises`` per round *from round 0* (the of
 ``max_radius_*[round]``; appendix 6.3: latents 300, 500, 1000, 2000, noises 300, 2000, 2000,
 4000), ``radius_features`` per deeper round (500, 1000, 2000; round 0 has no features). A
 name starting with ``noise`` takes the noise radius, another latent (the generator's
-``latent_spaces`` or ``state_latents``) the latent radius, everything else the feature radius.
+``latent_spaces``, and its ``state_latents`` when it is a :class:`~invprob.generator.HasStateLatents`)
+the latent radius, everything else the feature radius.
 
 Priors: round 0 has the problem's; deeper rounds keep the penalties on the image only (the
 official geocross slices the batch axis, ``latent_z[2 * start_layer:]``, which at batch size 1
@@ -53,7 +54,7 @@ from typing import Literal
 import torch
 
 from invprob import ops, seeding
-from invprob.generator import Generator
+from invprob.generator import Generator, HasGaussianFit, HasStateLatents
 from invprob.losses import MSELoss
 from invprob.operator import Operator
 from invprob.optimisation import OptimiserSettings, initial_latents, optimise
@@ -272,7 +273,7 @@ class ILOSolver(Solver):
     def _gaussianised(self, generator: Generator) -> tuple[str | None, Gaussianised | None]:
         """The style latent optimised in PULSE's Gaussianised space, and the map (None, None without one)."""
         style = next((name for name in ("w+", "w") if name in generator.latent_spaces), None)
-        if self.space != "gaussianised" or style is None or not hasattr(generator, "gaussian_fit"):
+        if self.space != "gaussianised" or style is None or not isinstance(generator, HasGaussianFit):
             return None, None
         mean, covariance = generator.gaussian_fit()
         return style, Gaussianised(mean, covariance.diagonal().clamp(min=0).sqrt())
@@ -281,7 +282,7 @@ class ILOSolver(Solver):
         """The latents kept on their sphere every step: the generator's state latents (w+, noise maps)."""
         if not self.sphere:
             return set()
-        names = set(getattr(generator, "state_latents", ()))
+        names = set(_state_latents(generator))
         clashing = sorted({c.variable for c in problem.constraints} & names & set(generator.latent_spaces))
         if clashing:
             raise ValueError(
@@ -330,7 +331,7 @@ class ILOSolver(Solver):
         return round_entry(k, self.steps[k], self.lr[k], variables, constraints, radii)
 
     def _radius(self, name: str, k: int, generator: Generator) -> float | None:
-        latents = {*generator.latent_spaces, *getattr(generator, "state_latents", ())}
+        latents = {*generator.latent_spaces, *_state_latents(generator)}
         if name.startswith("noise"):
             kind = "noises"
         elif name in latents:
@@ -350,6 +351,12 @@ class ILOSolver(Solver):
 
     def _noise(self, k: int, rng: torch.Generator | None) -> NoiseAddition | None:
         return NoiseAddition(self.sna, self.steps[k], rng, ramp=self.sna_ramp) if self.sna else None
+
+
+def _state_latents(generator: Generator) -> tuple[str, ...]:
+    """The split-state entries that are latents (:class:`~invprob.generator.HasStateLatents`); none
+    declared: only the input latents are."""
+    return generator.state_latents if isinstance(generator, HasStateLatents) else ()
 
 
 def _read_latents(path: str | Path) -> dict[str, torch.Tensor]:

@@ -1,7 +1,7 @@
 """The PULSE solver (Menon et al., CVPR 2020), by default as its official code
 (adamian98/pulse, ``PULSE.py``) runs it, on the core's optimisation loop.
 
-- On a StyleGAN2 (a generator with ``gaussian_fit`` and a ``w``/``w+`` latent) the search is
+- On a StyleGAN2 (a :class:`~invprob.generator.HasGaussianFit` with a ``w``/``w+`` latent) the search is
   over PULSE's Gaussianised latent ``v``, ``w = leaky_relu(std * v + mean, 0.2)``, drawn from
   N(0, I); Adam updates ``v``. Penalties on the style latent (geocross) see ``w``, as
   PULSE's ``LossBuilder`` does. Any other generator's latent (a DCGAN's ``z``) is searched as it is.
@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from invprob import seeding
+from invprob.generator import Generator, HasGaussianFit
 from invprob.optimisation import OptimiserSettings, initial_latents, optimise
 from invprob.prior import Penalty, PenaltyContext
 from invprob.problem import InverseProblem
@@ -114,10 +115,10 @@ class PULSESolver(Solver):
                 warnings.warn(note, stacklevel=2)
         return result
 
-    def _gaussianised(self, generator):
+    def _gaussianised(self, generator: Generator):
         """The style latent searched in PULSE's Gaussianised space and ``v -> w`` (None, None without one)."""
         style = next((name for name in ("w+", "w") if name in generator.latent_spaces), None)
-        if self.space != "gaussianised" or style is None or not hasattr(generator, "gaussian_fit"):
+        if self.space != "gaussianised" or style is None or not isinstance(generator, HasGaussianFit):
             return None, None
         mean, covariance = generator.gaussian_fit()
         std = covariance.diagonal().clamp(min=0).sqrt()

@@ -34,7 +34,7 @@ def _with_yeh_defaults(problem):
     """The toy problem with the losses and priors a recipe naming none gets (YEH_DEFAULTS)."""
     registry = _registry()
     context = BuildContext(registry=registry, image_shape=problem.image_shape)
-    context.extras["generator"] = problem.generator
+    context.generator = problem.generator
     losses = [WeightedLoss(1.0, registry.build("losses", c["type"], c.get("params"), context)) for c in YEH_DEFAULTS["losses"]]
     priors = [registry.build("priors", c["type"], c.get("params"), context) for c in YEH_DEFAULTS["priors"]]
     return dataclasses.replace(problem, losses=losses, priors=priors)

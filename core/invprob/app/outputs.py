@@ -57,13 +57,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from invprob.images import png16, to_uint8, to_uint16
-from invprob.metrics import evaluate, psnr, psnr_in_region
+from invprob.images import atomic_path, png16, tile, to_uint16
+from invprob.metrics import evaluate, mse_in_region, psnr, psnr_in_region
 from invprob.seeding import stream_seed
 from invprob.solver import SolverResult
 
 if TYPE_CHECKING:
-    from invprob.components import Components
+    from invprob.app.components import Components
     from invprob.recipe import Recipe
     from invprob.registry import Registry
     from invprob.weights import WeightRecord
@@ -116,7 +116,7 @@ class RunResult:
         records, on [-1, 1]."""
         from invprob.unit_range import to_unit
 
-        return to_unit(_join([r.best_image for r in self.results]))
+        return to_unit(join_batches([r.best_image for r in self.results]))
 
     def summary(self) -> RunSummary:
         """The run without its tensors, to send across processes or keep for many runs."""
@@ -183,19 +183,6 @@ def _exists_message(directory: Path) -> str:
         f"the run directory {directory} already exists; choose another name or remove it "
         "(runs never overwrite each other)"
     )
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path next to ``path`` (same suffix, for writers that go by it), renamed to
-    ``path`` when the block succeeds and removed when it fails: a file present is whole."""
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -277,7 +264,7 @@ def environment(
     (``--device``), None when the recipe's was used.
     """
     from invprob import __version__
-    from invprob.components import STREAMS
+    from invprob.app.components import STREAMS
 
     recipe = components.recipe
     used = components.context.device
@@ -459,14 +446,7 @@ def save_png(image: torch.Tensor, path: Path, bits: int = 8) -> None:
             tmp.write_bytes(png16(array[..., 0] if array.shape[-1] == 1 else array))
         return
     with atomic_path(path) as tmp:
-        Image.fromarray(_tile(image, grey_as_rgb=False)).save(tmp)
-
-
-def _tile(image: torch.Tensor, *, grey_as_rgb: bool) -> np.ndarray:
-    array = to_uint8(torch.nan_to_num(image.detach(), nan=0.0))  # an image without a finite value is grey
-    if array.shape[-1] == 1:
-        return np.repeat(array, 3, axis=-1) if grey_as_rgb else array[..., 0]
-    return array
+        Image.fromarray(tile(image, grey_as_rgb=False)).save(tmp)
 
 
 def as_displayable(measurement: torch.Tensor, image_shape: Sequence[int], adjoint: Any = None) -> torch.Tensor | None:
@@ -490,36 +470,6 @@ def as_displayable(measurement: torch.Tensor, image_shape: Sequence[int], adjoin
         except NotImplementedError:
             return None
     return None
-
-
-def save_tiles(columns: Sequence[torch.Tensor | Sequence[torch.Tensor] | None], path: Path, padding: int = 2) -> None:
-    """A plain PNG of tiles, no labels: one row per image, one column per tensor (a trainer's
-    sample grid; a run's ``grid.png`` is :func:`save_grid`).
-
-    A column is a batch ``[B, C, H, W]`` or a list of ``[C, H, W]`` images of several sizes
-    (each cell is then as large as the largest image of its row and column).
-    """
-    from PIL import Image
-
-    present = [c for c in columns if c is not None]
-    rows, cols = len(present[0]), len(present)
-    heights = [max(int(column[row].shape[-2]) for column in present) for row in range(rows)]
-    widths = [max(int(column[row].shape[-1]) for row in range(rows)) for column in present]
-    height, width = max(heights), max(widths)
-    tops = np.cumsum([padding] + [h + padding for h in heights])
-    lefts = np.cumsum([padding] + [w + padding for w in widths])
-    canvas = np.full((int(tops[-1]), int(lefts[-1]), 3), 255, np.uint8)
-    for col, tensor in enumerate(present):
-        for row in range(rows):
-            tile = _tile(tensor[row], grey_as_rgb=True)
-            y, x = int(tops[row]), int(lefts[col])
-            canvas[y : y + tile.shape[0], x : x + tile.shape[1]] = tile
-    scale = max(1, 256 // max(height, 1))
-    image = Image.fromarray(canvas)
-    if scale > 1:
-        image = image.resize((canvas.shape[1] * scale, canvas.shape[0] * scale), Image.Resampling.NEAREST)
-    with atomic_path(path) as tmp:
-        image.save(tmp)
 
 
 GRID_ROWS = 32
@@ -590,7 +540,7 @@ def grid_figure(
         axes[0, col].set_title(label, fontsize=10)
         for row in range(rows):
             axis = axes[row, col]
-            axis.imshow(_tile(tensor[row], grey_as_rgb=True), interpolation="nearest")
+            axis.imshow(tile(tensor[row], grey_as_rgb=True), interpolation="nearest")
             axis.set_xticks([])
             axis.set_yticks([])
             for spine in axis.spines.values():
@@ -694,8 +644,8 @@ def save_gif(
     font = _gif_font()
     layout = gif_layout(names, columns, (height * scale, width * scale))
 
-    def tile(image: torch.Tensor) -> Image.Image:
-        picture = Image.fromarray(_tile(image, grey_as_rgb=True))
+    def scaled(image: torch.Tensor) -> Image.Image:
+        picture = Image.fromarray(tile(image, grey_as_rgb=True))
         return picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST) if scale > 1 else picture
 
     def text(draw: Any, x: float, y: float, words: str, centred: bool = False) -> None:
@@ -710,7 +660,7 @@ def save_gif(
         text(draw, x + layout.tile[1] / 2, layout.heading + layout.labels / 2, label, centred=True)
         for row in range(count):
             if fixed[label] is not None and row < fixed[label].shape[0]:  # type: ignore[union-attr]
-                base.paste(tile(fixed[label][row]), layout.box(row, column))  # type: ignore[index]
+                base.paste(scaled(fixed[label][row]), layout.box(row, column))  # type: ignore[index]
     for row, name in enumerate(names):
         text(draw, 4, layout.box(row, 0)[1] + layout.tile[0] / 2, _short(name, 20))
     shown = max(frame.shape[0] for frame in frames)
@@ -720,7 +670,7 @@ def save_gif(
     for index, frame in enumerate(frames):
         picture = base.copy()
         for row in range(min(count, frame.shape[0])):
-            picture.paste(tile(frame[row]), layout.box(row, where))
+            picture.paste(scaled(frame[row]), layout.box(row, where))
         if steps is not None:
             text(ImageDraw.Draw(picture), 4, layout.heading / 2, steps[index] + note)
         pictures.append(picture)
@@ -793,8 +743,8 @@ def write_outputs(
     seed, index, image, metric, value}`` per image and value, so that
     ``pandas.DataFrame(json.load(f)["records"])`` is the whole table (and several runs'
     records concatenate into one). When the operator observes a subset of the pixels
-    (``observed_mask()``) and ``psnr`` is computed, ``psnr_missing`` is the PSNR over the
-    missing pixels alone, the number inpainting papers report. ``higher_is_better`` maps each
+    (``observed_mask()``) and ``psnr`` (``mse``) is computed, ``psnr_missing`` (``mse_missing``)
+    is the PSNR (MSE) over the missing pixels alone, the number inpainting papers report. ``higher_is_better`` maps each
     value's name to its direction (:func:`metric_directions`); ``trivial`` (when present) maps
     a value the solver's post-processing makes trivial to the reason
     (``SolverResult.trivial_metrics``).
@@ -816,7 +766,7 @@ def write_outputs(
         metrics.update(extra or {})
         write_json(directory / "metrics.json", metrics)
         return metrics
-    reconstruction = _join([r.best_image for r in results])
+    reconstruction = join_batches([r.best_image for r in results])
     finite = [bool(torch.isfinite(image).all()) for image in reconstruction]
     losses = torch.cat([r.best_loss for r in results]).tolist()
     measurement_loss = [loss if ok else math.nan for loss, ok in zip(losses, finite)]  # no image, no loss
@@ -826,7 +776,7 @@ def write_outputs(
         as_displayable(y, tuple(r.best_image.shape[1:]), op.A_adjoint if op.linear else None)
         for y, r, op in zip(observations, results, operators)
     ]
-    observed = _join(shown) if all(s is not None for s in shown) else None  # type: ignore[arg-type]
+    observed = join_batches(shown) if all(s is not None for s in shown) else None  # type: ignore[arg-type]
 
     values, row_notes = _metrics_by_batch(components, results, operators, truth)
     for index, name in enumerate(names):
@@ -935,7 +885,7 @@ def kept(directory: Path) -> str:
     return f"it keeps {', '.join(names)}" + (f"; status.json says {status}" if status else "; it has no status.json")
 
 
-def _join(batches: Sequence[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
+def join_batches(batches: Sequence[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
     """Batches ``[B, ...]`` as one tensor when they are of one size, else a list of images."""
     if len({tuple(batch.shape[1:]) for batch in batches}) <= 1:
         return torch.cat(list(batches))
@@ -961,7 +911,10 @@ def describe_run(recipe: Recipe) -> dict[str, Any]:
 
 OWN_DIRECTIONS: dict[str, bool] = {"measurement_loss": False}
 """Which way is better for the loss the solver minimises, which every run records."""
-DERIVED_FROM = {"psnr_missing": "psnr"}
+IN_THE_HOLE = {"psnr": ("psnr_missing", psnr_in_region), "mse": ("mse_missing", mse_in_region)}
+"""Metrics a run also computes over the missing pixels of a masking operator: metric ->
+(name of the value, its function of reconstruction, target and region)."""
+DERIVED_FROM = {derived: metric for metric, (derived, _) in IN_THE_HOLE.items()}
 """Values a run derives from a metric, which go the same way as it."""
 
 
@@ -1002,7 +955,7 @@ def _metrics_by_batch(
     truth: torch.Tensor | list[torch.Tensor] | None,
 ) -> tuple[dict[str, list[float | None]], list[str] | None]:
     """Every metric per image, and the grid's per-row PSNR notes, batch by batch: a batch never
-    mixes image sizes, and ``psnr_missing`` uses that batch's own operator's mask."""
+    mixes image sizes, and ``psnr_missing``/``mse_missing`` use that batch's own operator's mask."""
     if truth is None:
         return {}, None
     values: dict[str, list[float | None]] = {}
@@ -1015,9 +968,10 @@ def _metrics_by_batch(
         target = torch.stack(list(target)) if isinstance(target, list) else target
         batch = evaluate(components.metrics, reconstruction, target)
         missing = _missing_region(operator, count)
-        if "psnr" in batch and missing is not None:
-            in_hole = partial(psnr_in_region, region=missing.to(reconstruction.device))
-            batch["psnr_missing"] = evaluate({"psnr_missing": in_hole}, reconstruction, target)["psnr_missing"]
+        for metric, (derived, function) in IN_THE_HOLE.items():
+            if metric in batch and missing is not None:
+                in_hole = partial(function, region=missing.to(reconstruction.device))
+                batch[derived] = evaluate({derived: in_hole}, reconstruction, target)[derived]
         for name in dict.fromkeys([*values, *batch]):  # a set's order changes from run to run
             values.setdefault(name, [None] * offset).extend(batch.get(name, [None] * count))
         notes += _psnr_notes(reconstruction, target, missing)

@@ -27,11 +27,11 @@ seed gives one observation.
 
 Only deepinv's documented interface is used (``A``, ``A_adjoint``, ``noise_model``, and
 ``deepinv.physics.LinearPhysics``/``Physics`` for the other direction); deepinv itself is
-imported only by :func:`to_deepinv` without ``physics_class``. Example (see
-``docs/deepinv.md``)::
+imported only by :func:`to_deepinv` without ``physics_class``. Example (see this
+distribution's ``README.md``)::
 
     import deepinv as dinv
-    from invprob.deepinv import from_deepinv
+    from invprob_plugin_deepinv import from_deepinv
 
     physics = dinv.physics.Inpainting(img_size=(3, 64, 64), mask=0.5, noise_model=dinv.physics.GaussianNoise(0.02))
     operator = from_deepinv(physics, image_shape=(3, 64, 64))   # acts on [0, 1] images, as physics does

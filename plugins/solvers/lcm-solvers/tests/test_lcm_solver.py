@@ -35,7 +35,7 @@ def _problem(with_manifold: bool, batch: int = 2) -> tuple[InverseProblem, objec
     context = BuildContext(registry=registry, seed=0)
     generator = registry.build("generators", "lcm-hourglass", SMALL_HOURGLASS, context).eval().requires_grad_(False)
     context.image_shape = generator.image_shape
-    context.extras["generator"] = generator
+    context.generator = generator
     prior = registry.build("priors", "conv-manifold", SMALL_MANIFOLD, context)
     # an in-range target: G(f_phi*(s)) for a phi* drawn from another seed than the solver's start
     truth_prior = registry.build("priors", "conv-manifold", {**SMALL_MANIFOLD, "seed": 7}, context)

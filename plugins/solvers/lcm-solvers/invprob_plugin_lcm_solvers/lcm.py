@@ -31,6 +31,7 @@ from collections.abc import Mapping
 
 import torch
 
+from invprob.generator import Generator, HasLCMInfo
 from invprob.optimisation import OptimiserSettings, initial_latents, optimise
 from invprob.problem import InverseProblem
 from invprob.progress import Monitor
@@ -147,15 +148,19 @@ PRIOR_PARAM = {"in_channels": "input_channels", "channels": "channels", "noise_s
 """The manifold's config keys the prior's params set (the other keys follow the generator's latent)."""
 
 
-def check_trained_manifold(generator: object, config: Mapping[str, object], bound: float) -> None:
+def check_trained_manifold(generator: Generator, config: Mapping[str, object], bound: float) -> None:
     """A ``ValueError`` when the prior's manifold is not the one the LCM model was trained with.
 
-    An LCM model file records its manifold (``generator.lcm_info``); restoring on another one
-    (other widths, another seed for ``s``) would optimise a latent the generator never saw and
-    give a wrong result without an error. Generators without that record are not checked.
+    An LCM model file records its manifold (``generator.lcm_info``, the capability
+    :class:`~invprob.generator.HasLCMInfo`); restoring on another one (other widths, another
+    seed for ``s``) would optimise a latent the generator never saw and give a wrong result
+    without an error. Generators without that record (or with a GLO record: no manifold) are
+    not checked.
     """
-    info = getattr(generator, "lcm_info", None)
-    trained = getattr(info, "manifold", None)
+    if not isinstance(generator, HasLCMInfo):
+        return
+    info = generator.lcm_info
+    trained = info.manifold
     if not trained:
         return
     differ = [
@@ -163,7 +168,7 @@ def check_trained_manifold(generator: object, config: Mapping[str, object], boun
         for key, value in trained.items()
         if json.dumps(config.get(key)) != json.dumps(value)
     ]
-    trained_bound = getattr(info, "bound", None)
+    trained_bound = info.bound
     if trained_bound is not None and not math.isclose(bound, trained_bound):
         differ.append(f"bound: {bound!r} (trained: {trained_bound!r})")
     if differ:

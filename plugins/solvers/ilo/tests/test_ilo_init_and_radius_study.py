@@ -1,13 +1,13 @@
-"""ILO from given latents (init_latents) and ``invprob sweep ilo-radius`` on the MNIST GAN and LeNet-5.
+"""ILO from given latents (init_latents), and the radius study on the MNIST GAN and LeNet-5.
 
-The sweep runs on random weights everywhere; with ../shared present it also runs the
-classifier recipe's real models and checks that a larger ball makes the 7 read as a 3.
+``benchmarks/studies/ilo-classifier-radius.yaml`` runs the classifier recipe once per l1
+radius; a study of the same shape runs here on random weights (everywhere) and its report
+plots the measurement loss against the radius; with ../shared present the study file itself
+is planned.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +23,12 @@ from invprob_plugin_ilo.solver import ILOSolver
 
 REPO = Path(__file__).resolve().parents[4]
 SHARED = REPO.parent / "shared"
-RECIPE = REPO / "recipes" / "ilo-classifier-mnist.yaml"
+RADIUS_STUDY = REPO / "benchmarks" / "studies" / "ilo-classifier-radius.yaml"
 
 
 @pytest.fixture(autouse=True)
 def real_plugins(monkeypatch):
-    """The sweep builds recipes with the installed plugins (mnist generator, imaging classifier)."""
+    """The studies build recipes with the installed plugins (mnist generator, imaging classifier)."""
     import invprob.registry
 
     monkeypatch.setattr(invprob.registry, "_DEFAULT", None)
@@ -76,10 +76,6 @@ def test_given_latents_with_restarts_is_refused_in_the_params(tmp_path: Path):
         ILOParams(steps=[0, 2], radius_features=1.0, init_latents=path, restarts=2)
 
 
-def _sweep_args(recipe: Path, out: Path, radii: list[float], overrides: list[str]) -> argparse.Namespace:
-    return argparse.Namespace(recipe=recipe, overrides=overrides, radii=radii, out=out, name="sweep", threads=None)
-
-
 def _random_weights_recipe(tmp_path: Path) -> Path:
     """The classifier recipe with random weights: the MNIST GAN and LeNet-5 from the seed."""
     from safetensors.torch import load_file
@@ -101,40 +97,38 @@ def _random_weights_recipe(tmp_path: Path) -> Path:
     return recipe
 
 
-def test_the_sweep_writes_one_run_per_radius_the_json_and_the_plot(tmp_path: Path, capsys):
-    from invprob_plugin_ilo.sweep import run
+def test_a_radius_study_runs_one_cell_per_radius_and_its_report_plots_the_loss_against_it(tmp_path: Path):
+    from invprob.study import load_study, run_study
+    from invprob.study.report import read_results, write_report
 
-    recipe = _random_weights_recipe(tmp_path)
-    assert run(_sweep_args(recipe, tmp_path / "out", [0.0, 40.0], [])) == 0
-    folder = tmp_path / "out" / "sweep"
-    assert (folder / "probability_vs_radius.png").stat().st_size > 1000
-    assert (folder / "radius-0" / "metrics.json").is_file() and (folder / "radius-40" / "metrics.json").is_file()
-    rows = json.loads((folder / "sweep.json").read_text())["radii"]
-    assert [row["radius"] for row in rows] == [0.0, 40.0]
-    first, wide = rows[0]["images"][0], rows[1]["images"][0]
-    assert first["target_class"] == 3 and abs(sum(first["probabilities"]) - 1) < 1e-4
+    _random_weights_recipe(tmp_path)
+    path = tmp_path / "radius.yaml"
+    path.write_text(
+        "version: 1\nname: radius\nrecipe: recipe.yaml\naxes:\n  - vary: {solver.params.radius_features: [0, 40]}\n",
+        encoding="utf-8",
+    )
+    study = load_study(path)
+    assert [cell.axes for cell in study.cells] == [{"solver.params.radius_features": 0}, {"solver.params.radius_features": 40}]
+    outcome = run_study(study, tmp_path / "out", show_progress=False)
+    assert (outcome.done, outcome.failed) == (2, 0)
+    results = read_results(tmp_path / "out" / "radius")
+    assert results.metrics == ["measurement_loss"] and results.numeric_axes() == ["solver.params.radius_features"]
+    at_zero, wide = (results.stat(cell, "measurement_loss").mean for cell in results.cells)
     # the start is one of the iterates of every radius, so a larger ball never ends with a worse loss
-    assert wide["measurement_loss"] <= first["measurement_loss"] + 1e-6
-    assert "radius 40: p(3) = " in capsys.readouterr().out
-
-
-def test_the_sweep_refuses_a_negative_radius_and_another_solver(tmp_path: Path):
-    from invprob.components import InputError
-    from invprob_plugin_ilo.sweep import run
-
-    recipe = _random_weights_recipe(tmp_path)
-    with pytest.raises(InputError, match="--radii must be finite and >= 0"):
-        run(_sweep_args(recipe, tmp_path / "out", [-1.0], []))
-    with pytest.raises(InputError, match="sweeps the ilo solver's radius_features; this recipe uses 'csgm'"):
-        run(_sweep_args(recipe, tmp_path / "out", [1.0], ["solver={type: csgm, params: {steps: 2}}"]))
+    assert wide <= at_zero + 1e-6
+    page = write_report(tmp_path / "out" / "radius", metric="measurement_loss").read_text(encoding="utf-8")
+    assert 'data-axis="solver.params.radius_features"' in page  # the plot of the loss against the radius
+    assert page.count('class="thumb"') >= 2  # each radius's image
+    tables = (tmp_path / "out" / "radius" / "report.md").read_text(encoding="utf-8")
+    assert "## measurement_loss (lower is better)" in tables
 
 
 @pytest.mark.skipif(not (SHARED / "weights" / "mnist-gan-mlp").is_dir(), reason="../shared weights absent")
-def test_with_the_real_models_a_larger_ball_makes_the_seven_read_as_a_three(tmp_path: Path):
-    from invprob_plugin_ilo.sweep import run
+def test_the_radius_study_file_plans_one_cell_per_radius_of_the_classifier_recipe():
+    from invprob.study import load_study
 
-    assert run(_sweep_args(RECIPE, tmp_path, [0.0, 20.0], ["solver.params.steps=[0, 60]"])) == 0
-    rows = json.loads((tmp_path / "sweep" / "sweep.json").read_text())["radii"]
-    at_zero, at_twenty = rows[0]["images"][0], rows[1]["images"][0]
-    assert int(np.argmax(at_zero["probabilities"])) == 7 and at_zero["target_probability"] < 0.01
-    assert at_twenty["target_probability"] > 0.5
+    study = load_study(RADIUS_STUDY)
+    radii = [cell.axes["solver.params.radius_features"] for cell in study.cells]
+    assert radii == [0, 2, 5, 10, 15, 20, 30, 50, 100]
+    assert {cell.validated.solver.type for cell in study.cells} == {"ilo"}
+    assert [cell.validated.solver.params["radius_features"] for cell in study.cells[:2]] == [0, 2]

@@ -5,7 +5,7 @@
 - ``invprob example demo [--out DIR]``: copy an example recipe and its images out of the
   installed package, so the demo runs after ``pip install`` without a checkout.
 - ``invprob new-plugin NAME --kind KIND [--out DIR]``: write an installable plugin skeleton with
-  its conformance tests (:mod:`invprob.scaffold`).
+  its conformance tests (:mod:`invprob.app.scaffold`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from invprob.hookspecs import hookimpl
 from invprob.registry import KINDS, CommandRegistry, default_registry
 
-EXAMPLES_PACKAGE = "invprob.examples"
+EXAMPLES_PACKAGE = "invprob.app.examples"
 
 
 def _kind(word: str) -> str:
@@ -124,7 +124,7 @@ def _run_describe(args: argparse.Namespace) -> int:
 
 
 def example_names() -> list[str]:
-    """The examples the installed core ships (folders of :mod:`invprob.examples`)."""
+    """The examples the installed core ships (folders of :mod:`invprob.app.examples`)."""
     root = resources.files(EXAMPLES_PACKAGE)
     return sorted(entry.name for entry in root.iterdir() if entry.is_dir() and not entry.name.startswith("_"))
 
@@ -157,7 +157,7 @@ def _run_example(args: argparse.Namespace) -> int:
 
 
 def _configure_new_plugin(parser: argparse.ArgumentParser) -> None:
-    from invprob.scaffold import KINDS as PLUGIN_KINDS
+    from invprob.app.scaffold import KINDS as PLUGIN_KINDS
 
     parser.add_argument("name", help="the component's name, e.g. my-blur (distribution invprob-plugin-my-blur)")
     parser.add_argument("--kind", required=True, choices=PLUGIN_KINDS, help="what the plugin registers")
@@ -166,7 +166,7 @@ def _configure_new_plugin(parser: argparse.ArgumentParser) -> None:
 
 def _run_new_plugin(args: argparse.Namespace) -> int:
     from invprob.hints import with_article
-    from invprob.scaffold import PluginNames, check_name, write_plugin
+    from invprob.app.scaffold import PluginNames, check_name, write_plugin
 
     names = PluginNames(check_name(args.name))
     out = args.out or Path(names.distribution)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from invprob import build_solver
-from invprob.data import load_images
+from invprob.images import load_images
 from invprob.losses import MSELoss
 from invprob.problem import InverseProblem, WeightedLoss
 from invprob.progress import Monitor

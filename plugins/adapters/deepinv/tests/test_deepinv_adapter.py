@@ -1,6 +1,6 @@
 """The deepinv adapter: the value-range conversion of images, measurements and noise, both
 ways, checked against a stand-in implementing deepinv's documented physics interface (and
-the docs example run against the real deepinv when it is importable)."""
+the README's example run against the real deepinv when it is importable)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import torch
 from torch import nn
 
 import invprob
-from invprob.deepinv import from_deepinv, to_deepinv
+from invprob_plugin_deepinv import from_deepinv, to_deepinv
 from invprob.testing.operators import check_adjointness
 from invprob.unit_range import RangeError
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "deepinv.md"
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 class Physics(nn.Module):
@@ -152,6 +152,6 @@ def test_a_non_linear_invprob_operator_as_deepinv_physics():
 
 
 @pytest.mark.skipif(importlib.util.find_spec("deepinv") is None, reason="deepinv is not installed (benchmark env only)")
-def test_the_docs_example_runs_against_deepinv():
-    code = "\n".join(re.findall(r"```python\n(.*?)```", DOCS.read_text(), flags=re.S))
-    exec(compile(code, str(DOCS), "exec"), {})
+def test_the_readme_example_runs_against_deepinv():
+    code = "\n".join(re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S))
+    exec(compile(code, str(README), "exec"), {})

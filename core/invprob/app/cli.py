@@ -20,7 +20,7 @@ from typing import Any
 
 from invprob import __version__
 from invprob.interrupts import Interrupts, exit_code, signal_name
-from invprob.hints import singular
+from invprob.hints import report_plugin_failures, singular
 from invprob.registry import KINDS, Component, Distribution, Registry, default_registry
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
@@ -66,18 +66,11 @@ def is_input_error(exc: BaseException) -> bool:
     return isinstance(exc, _input_errors())
 
 
-def _report_plugin_failures(registry: Registry) -> None:
-    for failure in registry.failures:
-        print(f"warning: plugin not loaded: {failure.summary()}", file=sys.stderr)
-    for warning in registry.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-
-
 def _input_errors() -> tuple[type[BaseException], ...]:
     """What a wrong input raises (exit code 2), importing torch only when a run already did."""
-    from invprob.components import InputError
-    from invprob.data import DataError
-    from invprob.outputs import OutputError
+    from invprob.building import InputError
+    from invprob.images import DataError
+    from invprob.app.outputs import OutputError
     from invprob.weights import WeightsFileError, WeightsMismatchError, WeightsNotFoundError
 
     return (InputError, DataError, OutputError, WeightsNotFoundError, WeightsMismatchError, WeightsFileError,
@@ -93,7 +86,7 @@ def _load_recipe(args: argparse.Namespace, *, check_data: bool = False):
     from invprob.recipe import RecipeError, data_path_problems, load_recipe
 
     registry = default_registry()
-    _report_plugin_failures(registry)
+    report_plugin_failures(registry)
     try:
         recipe = load_recipe(args.recipe, _with_cwd_paths(args.recipe, args.overrides, registry), registry=registry)
         problems = data_path_problems(recipe) if check_data else []
@@ -126,14 +119,14 @@ def command_line_paths(data: dict[str, Any], overrides: Sequence[str], registry:
     Path fields are ``data.images``, ``data.observation``, ``outputs.dir`` and the params of a
     component that its params model declares as paths (:data:`invprob.params.RecipePath`).
     """
-    from invprob.recipe import _split_path, apply_overrides, parse_yaml
+    from invprob.recipe import apply_overrides, parse_yaml, split_path
 
     out, current = [], dict(data)
     for override in overrides:
         rewritten = override
         if not override.startswith("~") and "=" in override:
             path, raw = override.split("=", 1)
-            parts = _split_path(path.strip())
+            parts = split_path(path.strip())
             value = parse_yaml(raw) if raw.strip() else ""
             if isinstance(value, str) and value and not os.path.isabs(value) and not value.startswith("~"):
                 if _is_path_field(current, parts, registry):
@@ -174,10 +167,10 @@ def _is_path_field(data: dict[str, Any], parts: Sequence[Any], registry: Registr
 def _declares_path(field: Any) -> bool:
     from typing import get_args
 
-    from invprob.params import _resolve_against_recipe
+    from invprob.params import resolve_against_recipe
 
     def walk(item: Any) -> bool:
-        if getattr(item, "func", None) is _resolve_against_recipe:
+        if getattr(item, "func", None) is resolve_against_recipe:
             return True
         children = [*getattr(item, "__metadata__", ()), *get_args(item)]
         return any(walk(child) for child in children)
@@ -219,7 +212,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if recipe is None:
         return EXIT_INVALID
 
-    from invprob.execute import run
+    from invprob.app.execute import run
 
     try:
         result = run(recipe, out=args.out, name=args.name, device=args.device, show_progress=not args.quiet)
@@ -257,7 +250,7 @@ def _say_where(exc: BaseException, status: str) -> None:
     ``status.json`` says ``status``, when the disk let it be written)."""
     directory = getattr(exc, "run_directory", None)
     if directory is not None:
-        from invprob.outputs import kept
+        from invprob.app.outputs import kept
 
         print(f"the run directory {directory}: {kept(directory)}", file=sys.stderr)
 

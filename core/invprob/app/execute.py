@@ -1,9 +1,9 @@
 """Running a recipe: its data, the solve loop over batches, signals and divergence.
 
-``run`` checks the output folder, builds the components (:mod:`invprob.components`), loads
+``run`` checks the output folder, builds the components (:mod:`invprob.app.components`), loads
 the data, says on the terminal (one line each) which metrics cannot be computed, creates the
 run directory and writes its record (the resolved recipe, the environment), then solves batch
-by batch and writes the results (:mod:`invprob.outputs`) and the environment's end time.
+by batch and writes the results (:mod:`invprob.app.outputs`) and the environment's end time.
 Everything that is per run -- the weight files loaded, the random streams -- is scoped to the
 call, so several runs can share a process (a study) or run on remote workers and return their
 :meth:`RunResult.summary`.
@@ -40,12 +40,15 @@ from typing import Any
 
 import torch
 
-from invprob import outputs, weights
-from invprob.components import Components, InputError, as_recipe, build
-from invprob.data import DataError, load_images, load_observations
+from invprob import weights
+from invprob.app import outputs
+from invprob.app.components import Components, as_recipe, build
+from invprob.building import InputError
+from invprob.app.data import load_observations
+from invprob.images import DataError, load_images
 from invprob.generator import generator_name
 from invprob.interrupts import Interrupted, Interrupts, signal_name
-from invprob.outputs import RunResult
+from invprob.app.outputs import RunResult
 from invprob.problem import InverseProblem
 from invprob.progress import Monitor
 from invprob.recipe import Recipe
@@ -167,7 +170,7 @@ def _check_inputs_early(recipe: Recipe) -> None:
     if missing:
         raise InputError(str(missing[0]))
     if recipe.data.images is not None:
-        from invprob.data import list_images
+        from invprob.images import list_images
 
         try:
             list_images(recipe.data.images, recipe.data.npz_key)
@@ -229,7 +232,7 @@ def _public_observations(solved: Solved) -> torch.Tensor | list[torch.Tensor] | 
     except Exception as exc:  # noqa: BLE001 - an operator's own error; the run's outputs are already whole
         _warn(f"run.observations is not available in [0, 1]: the operator failed on a white image: {exc}")
         return None
-    return outputs._join(public)
+    return outputs.join_batches(public)
 
 
 def _say_unavailable(components: Components, *, given_observation: bool) -> None:
