@@ -7,6 +7,7 @@ import email
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -28,6 +29,8 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     check (offline: setuptools from the venv). The builds are independent: one ``pip wheel`` per
     CPU builds its share of the distributions."""
     out = tmp_path_factory.mktemp("wheels")
+    for source in DISTRIBUTIONS:  # pip builds in the source folder: what an earlier build left there would ship
+        shutil.rmtree(source / "build", ignore_errors=True)
     workers = max(1, min(len(DISTRIBUTIONS), os.cpu_count() or 1))
     building = [
         subprocess.Popen([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w",
@@ -129,6 +132,14 @@ def test_the_core_wheel_ships_the_demo_and_the_plugin_templates(wheels):
     entry_points = next(n for n in files if n.endswith("entry_points.txt"))
     with zipfile.ZipFile(wheels["invprob-core"]) as archive:
         assert "invprob.app.commands" in archive.read(entry_points).decode()
+
+
+@pytest.mark.slow
+def test_the_core_wheel_ships_the_modules_of_the_source_and_no_other(wheels):
+    """None missing, and none that an earlier build left in ``build/`` after the module moved."""
+    source = {p.relative_to(REPO / "core").as_posix() for p in (REPO / "core/invprob").rglob("*.py") if "__pycache__" not in p.parts}
+    shipped = {name for name in names_in(wheels["invprob-core"]) if name.endswith(".py")}
+    assert shipped == source, f"missing {sorted(source - shipped)}, not in the source {sorted(shipped - source)}"
 
 
 @pytest.mark.slow
