@@ -6,7 +6,8 @@
 Each recipe runs as ``tests/test_example_recipes.py`` runs it (3 steps, 1 restart, the last two
 images, PSNR/SSIM/MSE) on one thread, so the arithmetic is the same from run to run. The snapshot
 keeps each recipe's per-image metrics and the sha256 of its reconstructions; ``--compare`` prints
-each recipe as identical or what differs, and exits 1 if anything does.
+each recipe as identical or what differs (a metric only the new snapshot has is listed, not
+compared), and exits 1 if anything differs.
 """
 
 from __future__ import annotations
@@ -54,15 +55,28 @@ def snapshot(recipe: Path, out: Path) -> dict:
     }
 
 
-def differences(before: dict, after: dict) -> list[str]:
-    lines = []
+def _added(before, after, where: str, added: set[str]) -> object:
+    """``after`` without the metric keys ``before`` lacks (new metrics are not a change), noting them."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        added.update(f"{where}{k}" for k in set(after) - set(before) if where)
+        return {k: _added(before[k], after[k], f"{k}." if k in ("mean",) or where else "", added) for k in after if k in before}
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return [_added(b, a, "image.", added) for b, a in zip(before, after)]
+    return after
+
+
+def differences(before: dict, after: dict) -> tuple[list[str], set[str]]:
+    """What differs between two snapshots, and the metric keys only ``after`` has."""
+    lines, added = [], set()
     for name in sorted(set(before) | set(after)):
         if name not in before or name not in after:
             lines.append(f"{name}: only in {'after' if name in after else 'before'}")
-        elif before[name] != after[name]:
-            keys = [k for k in set(before[name]) | set(after[name]) if before[name].get(k) != after[name].get(k)]
+            continue
+        kept = _added(before[name], after[name], "", added)
+        if before[name] != kept:
+            keys = [k for k in set(before[name]) | set(kept) if before[name].get(k) != kept.get(k)]
             lines.append(f"{name}: differs in {', '.join(sorted(keys))}")
-    return lines
+    return lines, added
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,8 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(results, indent=1, sort_keys=True, default=str))
     if args.compare is None:
         return 0
-    lines = differences(json.loads(args.compare.read_text()), json.loads(args.out.read_text()))
+    lines, added = differences(json.loads(args.compare.read_text()), json.loads(args.out.read_text()))
     print("\n".join(lines) if lines else f"all {len(results)} recipes identical to {args.compare}")
+    if added:
+        print(f"(metrics only the new snapshot has, not compared: {', '.join(sorted(added))})")
     return 1 if lines else 0
 
 
