@@ -28,7 +28,7 @@ PLUGIN_PACKAGES = ("invprob_plugin_", "invprob_studies")
 
 # Being moved out of the core by issue 22 item 2 (studies -> invprob-studies) and item 4
 # (deepinv -> invprob-plugin-deepinv): the integrator removes these once they have landed.
-KERNEL_EXEMPT = ("invprob.study", "invprob.deepinv")
+KERNEL_EXEMPT = ("invprob.deepinv",)
 # Deleted by issue 22 item 3 (`invprob sweep ilo-radius` becomes a study file): it builds a
 # run's components itself, with the application's functions, until then.
 PLUGIN_EXEMPT = ("plugins/solvers/ilo/invprob_plugin_ilo/sweep.py",)
