@@ -69,7 +69,6 @@ class AdaptedGenerator(Generator):
         self.network = _OutputRange(module, *output_range)
         self.latent_spaces = {latent.name: latent}
         self.image_shape = image_shape
-        self.output_range = output_range
         self.module_name = type(module).__name__  # messages name the generator by it (generator_name)
 
     @property
