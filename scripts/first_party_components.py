@@ -25,9 +25,9 @@ END = "# -- end of the generated part --\n"
 
 
 def plugin_distributions() -> list[str]:
-    """The distribution names of ``plugins/*/*/pyproject.toml``, sorted."""
+    """The distribution names of ``plugins/**/pyproject.toml``, sorted."""
     names = []
-    for pyproject in sorted(REPO.glob("plugins/*/*/pyproject.toml")):
+    for pyproject in sorted(REPO.glob("plugins/**/pyproject.toml")):
         match = re.search(r'^name\s*=\s*"([^"]+)"', pyproject.read_text(), re.M)
         if match is None:
             raise SystemExit(f"{pyproject}: no project name")
@@ -36,7 +36,8 @@ def plugin_distributions() -> list[str]:
 
 
 def first_party_table() -> dict[str, dict[str, str]]:
-    """``{kind: {name: distribution}}`` of what the core and the plugins under ``plugins/`` register.
+    """``{kind: {name: distribution}}`` of what the core and the plugins under ``plugins/`` register,
+    their commands (``"study run"``) under ``"commands"``.
 
     Loads exactly those distributions (strictly: a plugin that fails or clashes is an error);
     every one of them must be installed.
@@ -63,6 +64,8 @@ def first_party_table() -> dict[str, dict[str, str]]:
             if canonical_distribution_name(component.distribution) in ours:
                 found[component.name] = canonical_distribution_name(component.distribution)
         table[kind] = dict(sorted(found.items()))
+    commands = {" ".join(words): canonical_distribution_name(c.distribution) for words, c in registry.commands.items()}
+    table["commands"] = {name: dist for name, dist in sorted(commands.items()) if dist in ours}
     return table
 
 

@@ -170,7 +170,7 @@ def test_listing_every_plugin_imports_no_torch_and_builds_no_params_model():
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    assert main(['plugins', '--json']) == 0\n"
         "from invprob.registry import default_registry\n"
-        "heavy = sorted({'torch', 'numpy', 'yaml', 'invprob.recipe', 'invprob.study.runner'} & set(sys.modules))\n"
+        "heavy = sorted({'torch', 'numpy', 'yaml', 'invprob.recipe', 'invprob_studies.runner'} & set(sys.modules))\n"
         "assert not heavy, f'loading the plugins imported {heavy}'\n"
         "components = [c for kind in default_registry().components.values() for c in kind.qualified.values()]\n"
         "assert len(components) > 50, len(components)\n"
@@ -223,6 +223,23 @@ def test_plugins_lists_every_kind_commands_and_solver_defaults(invprob_registry,
     assert "  metrics: sharpness\n" in out
     assert "  commands: measure sharpness\n" in out
     assert "  losses: l1, mse\n" in out  # the core's default plugin, listed like any other
+
+
+def test_a_plugin_command_group_given_alone_lists_its_commands(invprob_registry, capsys):
+    from invprob import hookimpl
+    from invprob.app.cli import main
+
+    class Plugin:
+        @hookimpl
+        def invprob_register_commands(self, registry):
+            registry.add("measure sharpness", lambda args: 0, help="how sharp an image is")
+            registry.add("measure noise", lambda args: 0, help="how noisy an image is")
+
+    assert invprob_registry.register_plugin(Plugin(), distribution="measuring-plugin")
+    assert main(["measure"]) == 2  # as `invprob study` alone: the group's commands, not the whole help
+    out = capsys.readouterr().out
+    assert out.startswith("usage: invprob measure") and "how sharp an image is" in out and "how noisy" in out
+    assert main(["measure", "noise"]) == 0
 
 
 def test_schema_lists_installed_metrics(invprob_registry):

@@ -43,7 +43,7 @@ def test_the_committed_table_is_what_the_plugins_under_plugins_register():
 
 
 def test_every_plugin_under_plugins_registers_through_the_invprob_entry_point_group():
-    for pyproject in REPO.glob("plugins/*/*/pyproject.toml"):
+    for pyproject in REPO.glob("plugins/**/pyproject.toml"):
         assert "[project.entry-points.invprob]" in pyproject.read_text(), pyproject
 
 
@@ -93,3 +93,27 @@ def test_a_shipped_recipe_requires_exactly_the_distributions_its_components_come
     declared = {canonical_distribution_name(Requirement(r).name) for r in raw.get("requires", [])} - {core}
     assert declared == needed, f"{path.name}: write requires: [{', '.join(sorted(needed))}]"
     assert declared <= set(PLUGIN_DISTRIBUTIONS)
+
+
+def test_a_first_party_command_that_is_not_loaded_says_which_distribution_to_install(monkeypatch, capsys):
+    from invprob.app import cli
+    from invprob import registry as registry_module
+
+    monkeypatch.setattr(registry_module, "_DEFAULT", new_registry(strict=False, entry_points=False))  # the core alone
+    assert cli.main(["study", "run", "study.yaml", "--engine", "ray"]) == 2
+    assert capsys.readouterr().err == (
+        "error: unknown command 'invprob study run': it comes with invprob-studies, which is not installed: "
+        "pip install invprob-studies\n"
+    )
+    assert cli.main(["train", "lcm", "--epochs", "1"]) == 2
+    assert "unknown command 'invprob train lcm': it comes with invprob-plugin-lcm" in capsys.readouterr().err
+    assert cli.main(["train"]) == 2
+    err = capsys.readouterr().err
+    assert "'invprob train dcgan' comes with invprob-plugin-dcgan, which is not installed" in err
+    assert "'invprob train lcm' comes with invprob-plugin-lcm" in err
+
+    monkeypatch.setattr(registry_module, "_DEFAULT", new_registry(strict=False, disable={"invprob-studies"}))
+    assert cli.main(["study", "plan", "study.yaml"]) == 2
+    assert "invprob-studies, which is installed but not loaded" in capsys.readouterr().err
+    assert cli.missing_command_message(registry_module._DEFAULT, ["stduy"]) is None  # argparse's "invalid choice"
+    assert cli.missing_command_message(registry_module._DEFAULT, ["train", "dcgan"]) is None  # installed

@@ -146,5 +146,5 @@ def test_every_failing_command_ends_with_the_same_traceback_hint(invprob_command
     assert cli._plugin_command(command)(None) == 1
     err = capsys.readouterr().err
     assert "error: invprob measure it failed: RuntimeError: schema exploded" in err and cli.TRACEBACK_HINT in err
-    source = (REPO / "core/invprob/app/cli.py").read_text() + (REPO / "core/invprob/study/cli.py").read_text()
+    source = (REPO / "core/invprob/app/cli.py").read_text() + (REPO / "plugins/studies/invprob_studies/cli.py").read_text()
     assert "for details" not in source, "one hint, from command_failed"

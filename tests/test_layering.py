@@ -26,12 +26,6 @@ APP_NAMED = re.compile(r"\binvprob[./]app\b")
 FACADE = {"invprob", "invprob.__main__"}  # the public names, pointing into the app lazily
 PLUGIN_PACKAGES = ("invprob_plugin_", "invprob_studies")
 
-# Being moved out of the core by issue 22 item 2 (studies -> invprob-studies) and item 4
-# (deepinv -> invprob-plugin-deepinv): the integrator removes these once they have landed.
-KERNEL_EXEMPT = ("invprob.study", "invprob.deepinv")
-# Deleted by issue 22 item 3 (`invprob sweep ilo-radius` becomes a study file): it builds a
-# run's components itself, with the application's functions, until then.
-PLUGIN_EXEMPT = ("plugins/solvers/ilo/invprob_plugin_ilo/sweep.py",)
 
 
 @dataclass(frozen=True)
@@ -115,7 +109,7 @@ def _within(name: str, package: str) -> bool:
 # -- the checks ------------------------------------------------------------------------------
 
 
-def plugin_violations(roots: tuple[Path, ...], exempt: tuple[str, ...] = (), core: Path = CORE) -> list[str]:
+def plugin_violations(roots: tuple[Path, ...], core: Path = CORE) -> list[str]:
     """Imports of the application, and strings naming it (``python -m invprob.app.cli``, a
     ``monkeypatch.setattr("invprob.app....")``), in plugin code and plugin tests."""
     modules, _ = core_imports(core)
@@ -123,8 +117,6 @@ def plugin_violations(roots: tuple[Path, ...], exempt: tuple[str, ...] = (), cor
     for root in roots:
         for path in python_files(root):
             rel = path.relative_to(REPO).as_posix() if path.is_relative_to(REPO) else path.as_posix()
-            if rel in exempt:
-                continue
             problems += [f"{i.where}: {i.text}" for i in imports(path, path.parent, modules) if _within(i.target, APP)]
             for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.Constant) and isinstance(node.value, str) and APP_NAMED.search(node.value):
@@ -132,13 +124,13 @@ def plugin_violations(roots: tuple[Path, ...], exempt: tuple[str, ...] = (), cor
     return problems
 
 
-def kernel_violations(core: Path, exempt: tuple[str, ...] = ()) -> list[str]:
+def kernel_violations(core: Path) -> list[str]:
     """Imports of the application or of a plugin package by a kernel module (every module of
     ``invprob`` outside ``invprob.app`` and the façade)."""
     _, found = core_imports(core)
     problems = []
     for imp in found:
-        if _within(imp.module, APP) or imp.module in FACADE or any(_within(imp.module, e) for e in exempt):
+        if _within(imp.module, APP) or imp.module in FACADE:
             continue
         if not _within(imp.module, "invprob"):
             continue
@@ -147,9 +139,8 @@ def kernel_violations(core: Path, exempt: tuple[str, ...] = ()) -> list[str]:
     return problems
 
 
-def cycles(core: Path, exempt: tuple[str, ...] = ()) -> list[str]:
-    """Import circles between the core's modules, each with the imports that close it (but
-    circles whose modules are all inside the packages ``exempt``)."""
+def cycles(core: Path) -> list[str]:
+    """Import circles between the core's modules, each with the imports that close it."""
     modules, found = core_imports(core)
     edges: dict[str, dict[str, Import]] = {m: {} for m in modules}
     for imp in found:
@@ -184,8 +175,6 @@ def cycles(core: Path, exempt: tuple[str, ...] = ()) -> list[str]:
             visit(module)
     problems = []
     for members in components:
-        if all(any(_within(m, e) for e in exempt) for m in members):
-            continue
         closing = [
             f"{imp.where}: {imp.text}" for m in members for t, imp in sorted(edges[m].items()) if t in members
         ]
@@ -233,17 +222,17 @@ def private_crossings(core: Path) -> list[str]:
 
 
 def test_no_plugin_imports_the_application():
-    problems = plugin_violations(PLUGIN_ROOTS, PLUGIN_EXEMPT)
+    problems = plugin_violations(PLUGIN_ROOTS)
     assert not problems, "\n".join(problems)
 
 
 def test_the_kernel_imports_neither_the_application_nor_a_plugin():
-    problems = kernel_violations(CORE, KERNEL_EXEMPT)
+    problems = kernel_violations(CORE)
     assert not problems, "\n".join(problems)
 
 
 def test_no_import_circle_in_the_core():
-    problems = cycles(CORE, KERNEL_EXEMPT)  # study.report <-> study.report_html: see KERNEL_EXEMPT
+    problems = cycles(CORE)
     assert not problems, "\n".join(problems)
 
 
@@ -288,16 +277,14 @@ def bad_core(tmp_path: Path) -> Path:
         "invprob/metrics.py": "def g():\n    from invprob.app.outputs import save\n    import invprob_plugin_x.y\n",
         "invprob/app/outputs.py": "def _join():\n    pass\n",
         "invprob/app/execute.py": "from invprob.app import outputs\nfrom invprob.app.outputs import _join, _join\nx = outputs._join()\n",
-        "invprob/study/cli.py": "from invprob.app.cli import main\n",  # exempt below
     })  # fmt: skip
 
 
 def test_kernel_check_names_file_line_and_import(bad_core: Path):
-    problems = kernel_violations(bad_core, ("invprob.study",))
+    problems = kernel_violations(bad_core)
     assert len(problems) == 2, problems
     assert "invprob/metrics.py:2: from invprob.app.outputs import save" in problems[0]
     assert "invprob/metrics.py:3: import invprob_plugin_x.y" in problems[1]
-    assert len(kernel_violations(bad_core)) == 3  # without the exemption the study is caught too
 
 
 def test_cycle_check_finds_function_level_circles_and_skips_type_checking(bad_core: Path):
@@ -307,7 +294,6 @@ def test_cycle_check_finds_function_level_circles_and_skips_type_checking(bad_co
     assert "invprob/hints.py:1: import invprob.registry" in problems[0]
     assert "invprob/registry.py:5: from invprob.hints import _private" in problems[0]
     assert "invprob.app" not in problems[0]  # the TYPE_CHECKING import of the app closes no circle
-    assert cycles(bad_core, ("invprob.hints", "invprob.registry")) == []
 
 
 def test_private_check_names_the_crossing(bad_core: Path):

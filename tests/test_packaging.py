@@ -17,7 +17,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[1]
-DISTRIBUTIONS = sorted(p.parent for p in [REPO / "pyproject.toml", *REPO.glob("plugins/*/*/pyproject.toml"),
+DISTRIBUTIONS = sorted(p.parent for p in [REPO / "pyproject.toml", *REPO.glob("plugins/**/pyproject.toml"),
                                             *REPO.glob("examples/*/pyproject.toml")])  # fmt: skip
 
 
@@ -112,8 +112,8 @@ def test_a_plugin_folder_is_named_after_its_distribution():
 
 
 def _plugin_names() -> set[str]:
-    """The distributions of ``plugins/*/*``: every first-party plugin."""
-    return {re.search(r'^name\s*=\s*"([^"]+)"', p.read_text(), re.M).group(1) for p in REPO.glob("plugins/*/*/pyproject.toml")}
+    """The distributions under ``plugins/``: every first-party plugin."""
+    return {re.search(r'^name\s*=\s*"([^"]+)"', p.read_text(), re.M).group(1) for p in REPO.glob("plugins/**/pyproject.toml")}
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from invprob import hookimpl
 from invprob.app.cli import plugins_listing
+from invprob.hookspecs import hookspec
 from invprob.hints import singular, unknown_component_message
 from invprob.params import Params
 from invprob.registry import (
@@ -432,6 +433,40 @@ def test_setup_runtime_skips_plugins_that_failed_to_load():
     assert registry.register_plugin(broken, distribution="broken-kernels") is False
     assert registry.setup_runtime("cpu") == []
     assert devices == []
+
+
+class _DeclaredHooks:
+    """The hook a distribution of its own declares (as ``invprob-studies`` declares its engines')."""
+
+    @staticmethod
+    @hookspec
+    def invprob_register_widgets(registry):
+        """Add widgets."""
+
+
+class _Widgets:
+    def __init__(self, distribution: str):
+        self.distribution, self.names = distribution, []
+
+
+def test_a_declared_hook_is_implemented_by_plugins_and_called_on_each_in_isolation():
+    registry = core_only()
+    assert registry.call_each("invprob_register_widgets", _Widgets) == []  # declared by nobody, implemented by none
+    assert not registry.register_plugin(plugin(register_widgets=lambda registry: None), distribution="too-early")
+    assert "unknown hook 'invprob_register_widgets'" in registry.failures[-1].error  # not declared yet
+
+    registry.add_hookspecs(_DeclaredHooks)
+
+    def breaks(registry):
+        registry.names.append("half")
+        raise RuntimeError("widget plugin broke")
+
+    assert registry.register_plugin(plugin(register_widgets=lambda registry: registry.names.append("a")), distribution="aa")
+    assert registry.register_plugin(plugin(register_widgets=breaks), distribution="bb")
+    assert registry.register_plugin(plugin(register_widgets=lambda registry: registry.names.append("c")), distribution="cc")
+    called = registry.call_each("invprob_register_widgets", _Widgets)
+    assert sorted((w.distribution, w.names) for w in called) == [("aa", ["a"]), ("cc", ["c"])]  # bb's left out
+    assert registry.failures[-1].distribution == "bb" and registry.failures[-1].error == "RuntimeError: widget plugin broke"
 
 
 # -- unknown names and the listing -----------------------------------------------------------

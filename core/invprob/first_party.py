@@ -7,7 +7,9 @@ ships, so that
   install (``unknown generator 'dcgan64-faces': it comes with invprob-plugin-dcgan, which is
   not installed: pip install invprob-plugin-dcgan``);
 - a third-party plugin that registers one of these names does not take it away from its
-  first-party owner (:mod:`invprob.registry`).
+  first-party owner (:mod:`invprob.registry`);
+- a command of this repository's plugins that is not installed says which distribution to
+  install (``invprob study run`` without ``invprob-studies``; ``"commands"``, by their words).
 
 :data:`FIRST_PARTY` (``{kind: {name: distribution}}``, the core's own components included) and
 :data:`PLUGIN_DISTRIBUTIONS` (every plugin under ``plugins/``: what ``pip install
@@ -87,6 +89,22 @@ FIRST_PARTY: dict[str, dict[str, str]] = {
         "psnr": "invprob-core",
         "ssim": "invprob-core",
     },
+    "commands": {
+        "convert dcgan": "invprob-plugin-dcgan",
+        "convert stylegan2": "invprob-plugin-stylegan2",
+        "describe": "invprob-core",
+        "example": "invprob-core",
+        "lcm interpolate": "invprob-plugin-lcm",
+        "lcm sample": "invprob-plugin-lcm",
+        "new-plugin": "invprob-core",
+        "study plan": "invprob-studies",
+        "study report": "invprob-studies",
+        "study run": "invprob-studies",
+        "train dcgan": "invprob-plugin-dcgan",
+        "train glo": "invprob-plugin-lcm",
+        "train lcm": "invprob-plugin-lcm",
+        "train stylegan2": "invprob-plugin-stylegan2",
+    },
 }
 
 PLUGIN_DISTRIBUTIONS: tuple[str, ...] = (
@@ -107,12 +125,14 @@ PLUGIN_DISTRIBUTIONS: tuple[str, ...] = (
     "invprob-plugin-pulse",
     "invprob-plugin-stylegan2",
     "invprob-plugin-yeh",
+    "invprob-studies",
 )
 # -- end of the generated part --
 
 
 def first_party_distribution(kind: str, name: str) -> str | None:
-    """The first-party distribution that provides ``name`` of ``kind`` (``"generators"``), or None."""
+    """The first-party distribution that provides ``name`` of ``kind`` (``"generators"``, or
+    ``"commands"`` with a command's words, ``"study run"``), or None."""
     return FIRST_PARTY.get(kind, {}).get(name)
 
 

@@ -8,8 +8,10 @@ level, so that ``invprob plugins``/``validate``/``schema`` answer at once.
 A plugin module is referenced from ``[project.entry-points.invprob]`` in its
 ``pyproject.toml`` and decorates its hook functions with :data:`invprob.hookimpl`; the core's
 own components are plugins of the same kind (:mod:`invprob.default_plugins`). Every
-``invprob_*`` function of a plugin must be one of the hooks below: a misspelled one stops the
-plugin from loading, with a "did you mean".
+``invprob_*`` function of a plugin must be one of the hooks below, or one a distribution
+declares through the ``invprob.hookspecs`` entry-point group (``invprob-studies`` declares
+``invprob_register_study_engines``; :meth:`invprob.registry.Registry.add_hookspecs`): a
+misspelled one stops the plugin from loading, with a "did you mean".
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pluggy
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -58,7 +58,10 @@ if TYPE_CHECKING:
 
 KINDS: tuple[str, ...] = ("generators", "operators", "priors", "losses", "solvers", "metrics")
 ENTRY_POINT_GROUP = "invprob"
+HOOKSPECS_GROUP = "invprob.hookspecs"
+"""Entry points of the modules that declare hooks of their own (:meth:`Registry.add_hookspecs`)."""
 CORE_DISTRIBUTION = "invprob-core"
+T = TypeVar("T")
 
 
 class RegistryError(Exception):
@@ -431,6 +434,13 @@ class Registry:
         """
         only = None if only is None else {canonical_distribution_name(name) for name in only}
         disable = {canonical_distribution_name(name) for name in disable or ()}
+        for ep in importlib.metadata.entry_points(group=HOOKSPECS_GROUP):  # declarations: never switched off
+            try:
+                self.add_hookspecs(ep.load())
+            except Exception as exc:  # noqa: BLE001 - the declaring distribution is broken; the rest loads
+                dist, version = _dist_identity(ep)
+                self.distributions.setdefault(dist, Distribution(dist, version))
+                self._record_failure(f"{HOOKSPECS_GROUP}:{ep.name}", dist, exc)
         entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
         seen: set[tuple[str, str]] = set()
         installed: dict[str, str] = {}
@@ -476,14 +486,45 @@ class Registry:
         others still run; the run goes on without what it would have set up (a kernel
         plugin's faster kernels). Returns the failures of this call.
         """
-        failures = []
-        for impl in self._hooks.hook.invprob_setup_runtime.get_hookimpls():
+        before = len(self.failures)
+        self.call_each("invprob_setup_runtime", lambda distribution: device)
+        return self.failures[before:]
+
+    def add_hookspecs(self, module: object) -> None:
+        """Declare the hooks of ``module`` (functions marked with :data:`invprob.hookspecs.hookspec`).
+
+        A distribution that plugins extend declares its hooks this way, through the
+        ``invprob.hookspecs`` entry-point group (:meth:`load_entry_points` adds them before any
+        plugin registers): ``invprob-studies`` declares ``invprob_register_study_engines``. A
+        plugin may then implement them; a plugin that implements a hook of a distribution
+        that may be missing marks it ``@invprob.hookimpl(optionalhook=True)``, else it fails
+        to load where that distribution is not installed ("unknown hook").
+        """
+        self._hooks.add_hookspecs(module)
+
+    def call_each(self, hook: str, argument: Callable[[str], T]) -> list[T]:
+        """Call every loaded plugin's implementation of ``hook``, each in isolation.
+
+        Each parameter of an implementation receives ``argument(distribution)``, made afresh
+        for each plugin (a staging registry of the plugin's distribution, say). Returns those
+        arguments of the implementations that returned, in the order called; one that raised
+        is recorded as its plugin's failure (strict mode raises) and its argument is left out,
+        so that nothing a broken plugin registered is kept. This is how a hook declared with
+        :meth:`add_hookspecs` is called by the distribution that declared it.
+        """
+        returned: list[T] = []
+        caller = getattr(self._hooks.hook, hook, None)  # None: neither declared nor implemented here
+        for impl in caller.get_hookimpls() if caller is not None else []:
+            distribution, entry_point = impl.plugin_name.split(":", 1)
+            given = argument(distribution)
             try:
-                impl.function(**{arg: device for arg in impl.argnames})
-            except Exception as exc:  # noqa: BLE001
-                distribution, entry_point = impl.plugin_name.split(":", 1)
-                failures.append(self._record_failure(entry_point, distribution, exc))
-        return failures
+                with _plugin_code():
+                    impl.function(**{arg: given for arg in impl.argnames})
+            except (_PluginMisbehaved, Exception) as exc:  # noqa: BLE001 - one plugin's failure, the others go on
+                self._record_failure(entry_point, distribution, exc.error if isinstance(exc, _PluginMisbehaved) else exc)
+                continue
+            returned.append(given)
+        return returned
 
     def names(self, kind: str) -> list[str]:
         """The registered names of ``kind`` that belong to one distribution, sorted."""
@@ -504,8 +545,10 @@ class Registry:
     def _check_hook_names(self, plugin: object) -> None:
         """The one unknown-hook check: every ``invprob_*`` function, marked or not, has a spec."""
         for caller in self._hooks.get_hookcallers(plugin) or []:
-            if not caller.has_spec():
-                hint = suggest(caller.name, [n for n in dir(hookspecs) if n.startswith("invprob_")], n=1)
+            mine = [impl for impl in caller.get_hookimpls() if impl.plugin is plugin]
+            if not caller.has_spec() and not all(impl.optionalhook for impl in mine):
+                known = [name for name, hook in vars(self._hooks.hook).items() if getattr(hook, "spec", None)]
+                hint = suggest(caller.name, known, n=1)
                 did_you_mean = f"; did you mean {hint[0]!r}?" if hint else ""
                 raise PluginLoadError(f"unknown hook {caller.name!r}{did_you_mean}")
 

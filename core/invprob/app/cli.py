@@ -368,10 +368,6 @@ def build_parser(registry: Registry | None, argv: Sequence[str] | None = None) -
     p = sub.add_parser("schema", help="print the JSON Schema of recipes with every installed component")
     p.set_defaults(func=cmd_schema)
 
-    from invprob.study.cli import add_study_commands
-
-    add_study_commands(sub)
-
     if registry is not None:
         _add_plugin_commands(sub, registry, argv)
     return parser
@@ -387,6 +383,7 @@ def _add_plugin_commands(sub: argparse._SubParsersAction, registry: Registry, ar
             if key not in groups:
                 existing = parent.choices.get(word) if parent.choices else None
                 group_parser = existing or parent.add_parser(word, help=f"{word} commands")
+                group_parser.set_defaults(func=_group_help(group_parser))  # `invprob study` alone: its commands
                 groups[key] = group_parser.add_subparsers(dest=f"command_{depth + 1}", metavar="COMMAND")
             parent = groups[key]
         p = parent.add_parser(words[-1], help=f"{command.help} [{command.distribution}]")
@@ -395,12 +392,45 @@ def _add_plugin_commands(sub: argparse._SubParsersAction, registry: Registry, ar
         p.set_defaults(func=_plugin_command(command))
 
 
+def _group_help(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    """What a command group given without a command does: list the group's commands, exit 2."""
+
+    def show(args: argparse.Namespace) -> int:
+        parser.print_help()
+        return EXIT_INVALID
+
+    return show
+
+
+def missing_command_message(registry: Registry, argv: Sequence[str]) -> str | None:
+    """Why ``argv`` names no installed command when it names a first-party one
+    (:data:`invprob.first_party.FIRST_PARTY` ``["commands"]``): ``invprob study run`` without
+    ``invprob-studies`` says which distribution to install instead of argparse's "invalid
+    choice"; None when ``argv`` names an installed command or no first-party one."""
+    from invprob.first_party import FIRST_PARTY
+    from invprob.hints import first_party_message
+
+    words = tuple(itertools.takewhile(lambda word: not word.startswith("-"), argv))
+    commands = [tuple(name.split()) for name in FIRST_PARTY.get("commands", {})]
+    shared = max((len(os.path.commonprefix([command, words])) for command in commands), default=0)
+    given = words[:shared]
+    if not given or any(installed[:shared] == given for installed in registry.commands):
+        return None  # no first-party command, or words argparse knows: it takes it from here
+    meant = [" ".join(command) for command in commands if command[:shared] == given]
+    whys = dict.fromkeys(f"{first_party_message(registry, 'commands', name)}" for name in meant)
+    if len(whys) == 1:
+        return f"unknown command 'invprob {' '.join(given)}': {next(iter(whys))}"
+    named = (f"'invprob {name}' {first_party_message(registry, 'commands', name).removeprefix('it ')}" for name in meant)
+    return f"unknown command 'invprob {' '.join(given)}': {'; '.join(named)}"
+
+
 def _plugin_command(command: Any) -> Callable[[argparse.Namespace], int]:
     """A plugin command's ``run`` with one-line errors: exit 2 for a wrong input (a missing
     or unreadable file, a value the command refuses), 1 for anything else; the traceback with
-    ``INVPROB_TRACEBACK=1``."""
+    ``INVPROB_TRACEBACK=1``. The plugins that failed to load are named first, as for ``run``."""
 
     def run(args: argparse.Namespace) -> int:
+        report_plugin_failures(default_registry())
         try:
             return command.run(args)
         except (KeyboardInterrupt, BrokenPipeError):
@@ -439,6 +469,10 @@ def _main(argv: Sequence[str] | None) -> int:
         if exc.__cause__ is not None:
             traceback.print_exception(exc.__cause__)
         return EXIT_FAILURE
+    missing = missing_command_message(registry, argv)
+    if missing is not None:
+        _print_error(missing)
+        return EXIT_INVALID
     parser = build_parser(registry, argv)
     args, extra = parser.parse_known_args(argv)
     if extra and hasattr(args, "overrides") and not any(e.startswith("-") for e in extra):
@@ -453,8 +487,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:  # output piped into head & co.
         return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - any command: one line and the same traceback hint
-        words = [w for w in (getattr(args, "command", None), getattr(args, "study_command", None)) if w]
-        return command_failed(f"invprob {' '.join(words)}".strip(), exc, invalid=is_input_error(exc))
+        return command_failed(f"invprob {args.command}", exc, invalid=is_input_error(exc))
     return int(code or 0)
 
 

@@ -98,8 +98,8 @@ def _random_weights_recipe(tmp_path: Path) -> Path:
 
 
 def test_a_radius_study_runs_one_cell_per_radius_and_its_report_plots_the_loss_against_it(tmp_path: Path):
-    from invprob.study import load_study, run_study
-    from invprob.study.report import read_results, write_report
+    from invprob_studies import load_study, run_study
+    from invprob_studies.report import read_results, write_report
 
     _random_weights_recipe(tmp_path)
     path = tmp_path / "radius.yaml"
@@ -125,7 +125,7 @@ def test_a_radius_study_runs_one_cell_per_radius_and_its_report_plots_the_loss_a
 
 @pytest.mark.skipif(not (SHARED / "weights" / "mnist-gan-mlp").is_dir(), reason="../shared weights absent")
 def test_the_radius_study_file_plans_one_cell_per_radius_of_the_classifier_recipe():
-    from invprob.study import load_study
+    from invprob_studies import load_study
 
     study = load_study(RADIUS_STUDY)
     radii = [cell.axes["solver.params.radius_features"] for cell in study.cells]

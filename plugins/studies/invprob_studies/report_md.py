@@ -1,6 +1,6 @@
 """The tables of a study's report in Markdown (``report.md`` beside ``report.html``).
 
-The same tables as the page's "Means and standard errors" (:func:`~invprob.study.report.layout`:
+The same tables as the page's "Means and standard errors" (:func:`~invprob_studies.report.layout`:
 a row per method, a column per setting of the other axes), one per metric, each entry the mean
 over images ± its standard error with the number of images, as plain text that a results
 file in the repository can be, diffed and read in a terminal. A column where no cell has a
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from invprob.study.report import MISSING, CellRecord, Results, Stat, setting
+from invprob_studies.report import MISSING, CellRecord, Results, Stat, setting
 
 
 def fmt_md(stat: Stat) -> str:

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from invprob.study import StudyDirectory, load_study, run_study
-from invprob.study.runner import StudyRunError, ray_task_options
+from invprob_studies import StudyDirectory, load_study, run_study
+from invprob_studies.ray_engine import ray_task_options
+from invprob_studies.runner import StudyRunError
 
 
 
@@ -210,17 +211,20 @@ def test_sigint_stops_the_study_cleanly_and_the_same_command_resumes(tmp_path, t
 def test_the_ray_engine_without_ray_says_how_to_install_it(tmp_path, toy_recipe, toy_registry, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
     path = write_study(tmp_path, "  - vary: {seed: [1]}\n")
-    with pytest.raises(StudyRunError, match=r"pip install 'invprob-core\[ray\]'"):
+    with pytest.raises(StudyRunError, match=r"pip install 'invprob-studies\[ray\]'"):
         run_study(load_study(path, registry=toy_registry), tmp_path / "out", engine="ray", show_progress=False)
     assert not (tmp_path / "out").exists()  # nothing written
 
 
 def test_engine_options_that_do_not_fit_are_refused(tmp_path, toy_recipe, toy_registry):
     study = load_study(write_study(tmp_path, "  - vary: {seed: [1]}\n"), registry=toy_registry)
-    with pytest.raises(StudyRunError, match="--address and --workers are for --engine ray"):
-        run_study(study, tmp_path / "out", workers=2, show_progress=False)
-    with pytest.raises(StudyRunError, match="unknown engine 'dask'"):
-        run_study(study, tmp_path / "out", engine="dask", show_progress=False)
+    with pytest.raises(StudyRunError, match="--address and --workers are options of engine 'ray', not of engine 'local'"):
+        run_study(study, tmp_path / "out", workers=2, address="auto", show_progress=False, registry=toy_registry)
+    with pytest.raises(StudyRunError, match="--workers must be at least 1"):
+        run_study(study, tmp_path / "out", engine="ray", workers=0, show_progress=False, registry=toy_registry)
+    with pytest.raises(StudyRunError, match=r"unknown engine 'rya'; did you mean 'ray'\? \(registered engines: local, ray\)"):
+        run_study(study, tmp_path / "out", engine="rya", show_progress=False, registry=toy_registry)
+    assert not (tmp_path / "out").exists()  # refused before anything is written
 
 
 def test_ray_tasks_take_one_gpu_each_where_the_cluster_has_gpus_else_one_cpu():
@@ -291,7 +295,7 @@ def test_a_lock_whose_pid_now_runs_another_process_or_this_one_is_reclaimed(tmp_
 
 def test_a_cell_held_by_another_process_is_waited_for_not_skipped(tmp_path, toy_recipe, toy_registry, monkeypatch, capsys):
     from invprob.liveness import process_start
-    from invprob.study import runner
+    from invprob_studies import runner
 
     path = write_study(tmp_path, "  - vary: {seed: [1, 2, 3]}\n")
     study = load_study(path, registry=toy_registry)
@@ -331,7 +335,7 @@ def test_a_cell_held_by_another_process_is_waited_for_not_skipped(tmp_path, toy_
 
 
 def test_a_cell_is_recorded_whole_or_not_at_all_wherever_its_process_is_killed(tmp_path, monkeypatch):
-    from invprob.study import store as store_module
+    from invprob_studies import store as store_module
 
     metrics = {"images": [{"name": "a", "psnr": 20.0, "mse": 0.01}, {"name": "b", "psnr": 21.0, "mse": 0.02}]}
     cell = {"cell": "0000-aaaa", "axes": {"seed": 1}, "labels": {"seed": "1"}}
@@ -386,13 +390,13 @@ def test_a_signal_while_a_cell_starts_starts_no_cell(tmp_path, toy_recipe, toy_e
     out = tmp_path / "out"
     code = (  # the signal arrives while the first cell starts, deterministically: from its start-up itself
         "import os, sys\n"
-        "from invprob.study.store import StudyDirectory\n"
+        "from invprob_studies.store import StudyDirectory\n"
         "free = StudyDirectory.free_run_dir\n"
         "def signalled(self, cell):\n"
         f"    os.kill(os.getpid(), {int(signum)})\n"
         "    return free(self, cell)\n"
         "StudyDirectory.free_run_dir = signalled\n"
-        "from invprob.app.cli import main\n"
+        "from invprob import main\n"  # the `invprob` command, through the public façade
         f"sys.exit(main(['study', 'run', {str(path)!r}, '--out', {str(out)!r}, '--quiet']))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], env=toy_env, capture_output=True, text=True, timeout=300)

@@ -1,6 +1,6 @@
 """The HTML of a study's report: tables, plots and thumbnails in one self-contained page.
 
-:func:`render` turns a :class:`~invprob.study.report.Results` into the page. Every string that
+:func:`render` turns a :class:`~invprob_studies.report.Results` into the page. Every string that
 comes from the study (cell ids, axis labels, errors, metric names) goes through
 :func:`html.escape`: HTML is built from :class:`Markup` pieces by :func:`tag`, which escapes
 whatever is not already Markup, and the page skeleton is a :class:`string.Template` whose
@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from invprob.study.report import (
+from invprob_studies.report import (
     MISSING,
     BestChoice,
     CellRecord,

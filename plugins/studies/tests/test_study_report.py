@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from invprob.study.report import (
+from invprob_studies.report import (
     ReportError,
     Stat,
     add_report_arguments,
@@ -491,7 +491,7 @@ def _variant_cells() -> list[tuple[dict[str, Any], dict[str, str], list[float]]]
 
 
 def test_a_variant_labels_every_field_it_sets_once_in_tables_and_plots(tmp_path: Path) -> None:
-    from invprob.study.report_html import plot_panels
+    from invprob_studies.report_html import plot_panels
 
     study_dir = write_study(tmp_path, _variant_cells())
     page = Page(write_report(study_dir).read_text())
@@ -512,7 +512,7 @@ def test_a_variant_labels_every_field_it_sets_once_in_tables_and_plots(tmp_path:
 def test_a_16_bit_sample_image_is_shown_at_its_grey_level_not_clipped_white(tmp_path: Path) -> None:
     import io
 
-    from invprob.study.report_html import thumbnail
+    from invprob_studies.report_html import thumbnail
 
     Image.fromarray(np.full((8, 8), 32896, np.uint16)).save(tmp_path / "deep.png")  # 128 * 257: mid-grey
     with Image.open(io.BytesIO(thumbnail(tmp_path / "deep.png"))) as picture:
@@ -522,7 +522,7 @@ def test_a_16_bit_sample_image_is_shown_at_its_grey_level_not_clipped_white(tmp_
 def test_a_study_run_with_yeh_and_blending_footnotes_the_blended_measurement_loss(tmp_path: Path, toy_recipe: Path, toy_registry) -> None:
     """End to end: the run's metrics.json declares directions and the trivial value, the report reads them."""
     pytest.importorskip("invprob_plugin_yeh")
-    from invprob.study import load_study, run_study
+    from invprob_studies import load_study, run_study
 
     path = tmp_path / "study.yaml"
     path.write_text("""\

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from invprob.study.report import ReportError, write_report
-from invprob.study.spec import StudyError, load_study
+from invprob_studies.report import ReportError, write_report
+from invprob_studies.spec import StudyError, load_study
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 SHARED = REPO.parent / "shared"
 STUDIES = REPO / "benchmarks" / "studies"
 
@@ -136,7 +136,7 @@ def test_the_report_writes_its_tables_in_markdown_for_the_metrics_asked_in_their
 def test_the_command_takes_the_metrics_comma_separated_and_a_column_without_values_is_left_out(tmp_path, capsys):
     import argparse
 
-    from invprob.study.report import add_report_arguments, report_command
+    from invprob_studies.report import add_report_arguments, report_command
 
     study = _study_dir(tmp_path)
     rows = [json.loads(line) for line in (study / "results.jsonl").read_text().splitlines()]
@@ -214,8 +214,8 @@ def test_the_cases_of_the_table_studies_give_each_method_its_own_setting_per_tas
 def test_a_numeric_axis_from_0_over_a_wide_range_is_plotted_on_a_symlog_scale(tmp_path, monkeypatch):
     from matplotlib.axes import Axes
 
-    from invprob.study.report import read_results
-    from invprob.study.report_html import plot_metric
+    from invprob_studies.report import read_results
+    from invprob_studies.report_html import plot_metric
 
     study = tmp_path / "radius"
     study.mkdir()

@@ -90,19 +90,20 @@ def execute_cell(
     raised (its run directory, if it got one, says ``failed`` in ``status.json``); an abort by
     a signal (:class:`invprob.interrupts.Interrupted`) is raised.
     """
-    from invprob.app.execute import run
-    from invprob.recipe import RecipeError, load_recipe
+    import invprob
+    from invprob.recipe import RecipeError
     from invprob.registry import default_registry
-    from invprob.study.store import StudyDirectory
+
+    from invprob_studies.store import StudyDirectory
 
     started = time.perf_counter()
     registry = registry if registry is not None else default_registry()
     outcome: dict[str, Any] = {"status": "failed", "error": None, "metrics": None, "signal": None}
     try:
-        validated = load_recipe(recipe, registry=registry, base_dir=base_dir)  # type: ignore[arg-type]
+        validated = invprob.load_recipe(recipe, registry=registry, base_dir=base_dir)  # type: ignore[arg-type]
         store = StudyDirectory(study_dir)
         store.free_run_dir(cell)
-        result = run(validated, out=store.runs, name=cell, show_progress=False, device=device, registry=registry)  # type: ignore[arg-type]
+        result = invprob.run(validated, out=store.runs, name=cell, show_progress=False, device=device, registry=registry)  # type: ignore[arg-type]
     except RecipeError as exc:
         outcome["error"] = " ".join(exc.report().split())
     except Exception as exc:  # noqa: BLE001 - a failing cell is recorded; the others go on

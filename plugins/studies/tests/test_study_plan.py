@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from invprob.study.spec import StudyError, load_study
+from invprob_studies.spec import StudyError, load_study
 
 
 

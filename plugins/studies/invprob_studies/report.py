@@ -501,8 +501,8 @@ def write_report(
     Raises :class:`ReportError` for a directory that is no study or an axis or metric that
     the study does not have.
     """
-    from invprob.study.report_html import render
-    from invprob.study.report_md import render_markdown
+    from invprob_studies.report_html import render
+    from invprob_studies.report_md import render_markdown
 
     if samples < 0:
         raise ReportError(f"--samples must be 0 or more, got {samples}")
