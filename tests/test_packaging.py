@@ -199,7 +199,9 @@ def test_describe_an_unknown_name_suggests_the_close_one(invprob_cli):
     result = invprob_cli(["describe", "solver", "csgn"])
     assert result.returncode == 2
     assert "did you mean 'csgm'" in result.stderr
-    assert invprob_cli(["describe", "solvr", "csgm"]).returncode == 2
+    misspelled = invprob_cli(["describe", "solvr", "csgm"])
+    assert misspelled.returncode == 2
+    assert "unknown component kind 'solvr'; expected one of" in misspelled.stderr
 
 
 SKELETON_KINDS = ("operator", "generator", "prior", "solver")

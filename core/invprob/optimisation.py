@@ -169,12 +169,7 @@ def optimise(
     try:
         while step < settings.steps and not monitor.stop_requested:
             image = render(variables)
-            if perturb is None:
-                measurement = fitted = problem.measurement_loss(image)
-            else:
-                fitted = problem.measurement_loss(perturb(image, step))
-                with torch.no_grad():
-                    measurement = problem.measurement_loss(image)
+            fitted, measurement = _step_losses(problem, image, perturb, step)
             best.update(measurement, image, variables)
             total = fitted + problem.penalty(variables, image) if has_penalties else fitted
             gradients = torch.autograd.grad(total.sum(), parameters)
@@ -195,7 +190,34 @@ def optimise(
         best.update(measurement, image, variables)
     finally:
         monitor.close()
+    return _result(best, monitor, variables, image, measurement, started, interrupted=step < settings.steps)
 
+
+def _step_losses(
+    problem: InverseProblem, image: torch.Tensor, perturb: Perturbation | None, step: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(fitted, measurement)`` of one step: the measurement loss the gradient follows (of the
+    perturbed image when ``perturb`` is given) and the one iterates are ranked by (of ``image``)."""
+    if perturb is None:
+        measurement = problem.measurement_loss(image)
+        return measurement, measurement
+    fitted = problem.measurement_loss(perturb(image, step))
+    with torch.no_grad():
+        return fitted, problem.measurement_loss(image)
+
+
+def _result(
+    best: BestIterate,
+    monitor: Monitor,
+    variables: Mapping[str, torch.Tensor],
+    image: torch.Tensor,
+    measurement: torch.Tensor,
+    started: float,
+    *,
+    interrupted: bool,
+) -> SolverResult:
+    """What :func:`optimise` returns: the tracker's best, and the final iterate (``image``, its
+    ``measurement`` loss, ``variables``) of the restart that ends lowest per image."""
     last_index = best.best_restart_index(measurement)
     if image.is_cuda:
         torch.cuda.synchronize(image.device)
@@ -208,7 +230,7 @@ def optimise(
         last_latents={name: value.detach().index_select(0, last_index) for name, value in variables.items()},
         history=monitor.history,
         timings={"optimise": time.perf_counter() - started},
-        interrupted=step < settings.steps,
+        interrupted=interrupted,
         frames=list(monitor.frames),
         best_round=best.round,
     )
