@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import os
 import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -94,7 +98,7 @@ def toy_env(toy_site: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def invprob_command() -> list[str]:
     """The command line that runs the CLI with this interpreter."""
     return [sys.executable, "-m", "invprob.app.cli"]
@@ -123,3 +127,81 @@ def toy_recipe(tmp_path: Path) -> Path:
     path = tmp_path / "recipe.yaml"
     path.write_text(TOY_RECIPE)
     return path
+
+
+class CommandResult(NamedTuple):
+    """What ``invprob ARGS`` left: its exit status and what it printed (``CompletedProcess``'s
+    fields, so that a test reads the same whether the command ran in this process or another)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(scope="session")
+def invprob_cli() -> Callable[..., CommandResult]:
+    """``invprob_cli(args, env=None, cwd=None)``: the command line run in this process.
+
+    Starting an interpreter, importing torch and loading every plugin takes seconds per command;
+    this runs the CLI's ``main`` here instead, with what a fresh process would start from: the
+    environment ``env`` (``os.environ`` when None; its ``PYTHONPATH`` entries put first on
+    ``sys.path``), the working directory ``cwd``, a registry loaded anew from the entry points,
+    and the modules found on ``PYTHONPATH`` imported anew (a plugin that prints or fails at
+    import does so again). All of it is put back afterwards. ``argparse``'s exits (``--help``,
+    usage errors) become the exit status. Keep a real subprocess where the process is what is
+    tested: signals, start-up imports, strict loading at interpreter start, console scripts.
+    """
+    return run_in_process
+
+
+def run_in_process(args: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None) -> CommandResult:
+    """Run ``invprob ARGS`` in this process (see the ``invprob_cli`` fixture)."""
+    from invprob.app.cli import main  # the module invprob_command runs
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with _process_state(dict(os.environ if env is None else env), cwd):
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse: --help, a usage error
+                code = exc.code if isinstance(exc.code, int) else 1 if exc.code else 0
+    return CommandResult(code, stdout.getvalue(), stderr.getvalue())
+
+
+@contextlib.contextmanager
+def _process_state(env: dict[str, str], cwd: Path | None) -> Iterator[None]:
+    """Inside: ``env`` as ``os.environ``, its ``PYTHONPATH`` first on ``sys.path``, ``cwd`` as the
+    working directory, no module from ``PYTHONPATH`` imported yet, the default registry loaded
+    anew on first use. Afterwards all of it as it was."""
+    from invprob.registry import replace_default_registry
+
+    extra = [entry for entry in env.get("PYTHONPATH", "").split(os.pathsep) if entry]
+    roots = tuple({os.path.join(path(entry), "") for entry in extra for path in (os.path.abspath, os.path.realpath)})
+
+    def from_extra(module: object) -> bool:
+        file = getattr(module, "__file__", None)
+        return bool(roots) and isinstance(file, str) and file.startswith(roots)
+
+    saved_environ, saved_path, saved_cwd = dict(os.environ), list(sys.path), os.getcwd()
+    hidden = {name: module for name, module in sys.modules.items() if from_extra(module)}
+    saved_registry = replace_default_registry(None)
+    try:
+        for name in hidden:
+            del sys.modules[name]
+        os.environ.clear()
+        os.environ.update(env)
+        sys.path[:0] = extra
+        importlib.invalidate_caches()
+        if cwd is not None:
+            os.chdir(cwd)
+        yield
+    finally:
+        os.chdir(saved_cwd)
+        sys.path[:] = saved_path
+        os.environ.clear()
+        os.environ.update(saved_environ)
+        for name in [name for name, module in list(sys.modules.items()) if from_extra(module)]:
+            del sys.modules[name]
+        sys.modules.update(hidden)
+        importlib.invalidate_caches()
+        replace_default_registry(saved_registry)

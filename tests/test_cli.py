@@ -13,9 +13,9 @@ def invoke(command: list[str], args: list[str], env: dict[str, str]) -> subproce
     return subprocess.run(command + args, env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_plugins_json_lists_distributions_components_and_failures(invprob_command, toy_env):
+def test_plugins_json_lists_distributions_components_and_failures(invprob_cli, toy_env):
     env = {**toy_env, "INVPROB_DISABLE_PLUGINS": ""}
-    result = invoke(invprob_command, ["plugins", "--json"], env)
+    result = invprob_cli(["plugins", "--json"], env)
     assert result.returncode == 0, result.stderr
     listing = json.loads(result.stdout)
     by_name = {d["name"]: d for d in listing["distributions"]}
@@ -25,9 +25,9 @@ def test_plugins_json_lists_distributions_components_and_failures(invprob_comman
     assert {"mse", "l1"} <= set(by_name["invprob-core"]["components"]["losses"])
 
 
-def test_plugins_lists_failures_for_people(invprob_command, toy_env):
+def test_plugins_lists_failures_for_people(invprob_cli, toy_env):
     env = {**toy_env, "INVPROB_DISABLE_PLUGINS": ""}
-    result = invoke(invprob_command, ["plugins"], env)
+    result = invprob_cli(["plugins"], env)
     assert result.returncode == 0
     assert "invprob-toy-plugin 1.2.3" in result.stdout
     assert "FAILED: ImportError: this plugin is broken on purpose" in result.stdout
@@ -61,86 +61,86 @@ def test_plugins_that_exit_interrupt_or_print_at_import_cannot_take_the_cli_down
     assert validated.returncode == 0 and "usage: invprob validate" in validated.stdout
 
 
-def test_a_misspelled_plugin_switch_is_reported(invprob_command, toy_env):
+def test_a_misspelled_plugin_switch_is_reported(invprob_cli, toy_env):
     env = {**toy_env, "INVPROB_DISABLE_PLUGINS": "invprob-broken-plugin,invprob-misspeled-plugin"}
-    result = invoke(invprob_command, ["plugins"], env)
+    result = invprob_cli(["plugins"], env)
     assert result.returncode == 0
     assert "INVPROB_DISABLE_PLUGINS names 'invprob-misspeled-plugin', which is not an installed" in result.stdout
     assert "did you mean 'invprob-misspelled-plugin'?" in result.stdout
-    listing = json.loads(invoke(invprob_command, ["plugins", "--json"], env).stdout)
+    listing = json.loads(invprob_cli(["plugins", "--json"], env).stdout)
     assert any("'invprob-misspeled-plugin'" in warning for warning in listing["warnings"])
 
 
 def test_a_clash_is_shown_by_plugins_and_makes_a_recipe_that_uses_the_name_invalid(
-    invprob_command, toy_env, toy_recipe, clash_site, clash_distribution
+    invprob_cli, toy_env, toy_recipe, clash_site, clash_distribution
 ):
     env = with_site(toy_env, clash_site)
-    listing = invoke(invprob_command, ["plugins"], env)
+    listing = invprob_cli(["plugins"], env)
     assert listing.returncode == 0
     (line,) = [line for line in listing.stdout.splitlines() if line.startswith("  solver 'toy-descent': ")]
     assert "invprob-toy-plugin" in line and clash_distribution in line
-    listing = json.loads(invoke(invprob_command, ["plugins", "--json"], env).stdout)
+    listing = json.loads(invprob_cli(["plugins", "--json"], env).stdout)
     assert {(c["kind"], c["name"]) for c in listing["clashes"]} == {("solvers", "toy-descent")}
     assert any(f"loss 'mse' of {clash_distribution} clashes with the first-party invprob-core's" in w
                for w in listing["warnings"])  # fmt: skip
-    invalid = invoke(invprob_command, ["validate", str(toy_recipe)], env)
+    invalid = invprob_cli(["validate", str(toy_recipe)], env)
     assert invalid.returncode == 2
     assert "solver.type: solver 'toy-descent' is ambiguous" in invalid.stderr
     assert "'type: invprob-toy-plugin:toy-descent'" in invalid.stderr
     assert "losses[0]" not in invalid.stderr, "the core's mse is still the core's"
     named = ["solver.type=invprob-toy-plugin:toy-descent", "losses=[{type: 'invprob-core:mse'}]"]
-    valid = invoke(invprob_command, ["validate", str(toy_recipe), *named], env)
+    valid = invprob_cli(["validate", str(toy_recipe), *named], env)
     assert valid.returncode == 0, valid.stderr
-    disabled = invoke(invprob_command, ["validate", str(toy_recipe)], {**env, "INVPROB_DISABLE_PLUGINS": clash_distribution})
+    disabled = invprob_cli(["validate", str(toy_recipe)], {**env, "INVPROB_DISABLE_PLUGINS": clash_distribution})
     assert disabled.returncode == 0, disabled.stderr
 
 
 def test_a_third_party_plugin_registering_first_party_names_leaves_the_shipped_recipes_valid(
-    invprob_command, toy_env, clash_site, clash_distribution
+    invprob_cli, toy_env, clash_site, clash_distribution
 ):
     env = with_site(toy_env, clash_site)
     recipes = Path(__file__).resolve().parents[1] / "recipes"
     face = recipes / "images/astronaut-face64.png"
-    result = invoke(invprob_command, ["validate", str(recipes / "csgm-denoise-dcgan64.yaml"), f"data.images={face}"], env)
+    result = invprob_cli(["validate", str(recipes / "csgm-denoise-dcgan64.yaml"), f"data.images={face}"], env)
     assert result.returncode == 0, result.stderr
     assert f"warning: operator 'denoise' of {clash_distribution} clashes with the first-party invprob-plugin-imaging's" in result.stderr
     assert f"name the other 'type: {clash_distribution}:denoise'" in result.stderr
 
 
-def test_validate_exit_codes(invprob_command, toy_env, toy_recipe):
-    ok = invoke(invprob_command, ["validate", str(toy_recipe)], toy_env)
+def test_validate_exit_codes(invprob_cli, toy_env, toy_recipe):
+    ok = invprob_cli(["validate", str(toy_recipe)], toy_env)
     assert ok.returncode == 0, ok.stderr
     assert "valid (toy-descent on toy-mask)" in ok.stdout
-    bad = invoke(invprob_command, ["validate", str(toy_recipe), "solver.params.stpes=3", "device=gpu"], toy_env)
+    bad = invprob_cli(["validate", str(toy_recipe), "solver.params.stpes=3", "device=gpu"], toy_env)
     assert bad.returncode == 2
     assert "invalid recipe, 2 errors:" in bad.stderr
     assert "solver.params.stpes: unknown field 'stpes'; did you mean 'steps'?" in bad.stderr
 
 
-def test_run_exit_codes(invprob_command, toy_env, toy_recipe, tmp_path):
+def test_run_exit_codes(invprob_cli, toy_env, toy_recipe, tmp_path):
     out = str(tmp_path / "runs")
-    ok = invoke(invprob_command, ["run", str(toy_recipe), "--out", out, "--quiet", "data.samples=1", "solver.params.steps=3"], toy_env)
+    ok = invprob_cli(["run", str(toy_recipe), "--out", out, "--quiet", "data.samples=1", "solver.params.steps=3"], toy_env)
     assert ok.returncode == 0, ok.stderr
     assert "results in" in ok.stdout
-    invalid = invoke(invprob_command, ["run", str(toy_recipe), "--out", out, "~data.samples", "data.images=missing/*.png"], toy_env)
+    invalid = invprob_cli(["run", str(toy_recipe), "--out", out, "~data.samples", "data.images=missing/*.png"], toy_env)
     assert invalid.returncode == 2
     assert "data.images: the pattern" in invalid.stderr and "matches no image file" in invalid.stderr
-    failed = invoke(invprob_command, ["run", str(toy_recipe), "--out", out, "--quiet", "data.samples=1", "solver.params.raise_error=true"], toy_env)
+    failed = invprob_cli(["run", str(toy_recipe), "--out", out, "--quiet", "data.samples=1", "solver.params.raise_error=true"], toy_env)
     assert failed.returncode == 1
     assert "run failed: RuntimeError: the toy solver fails on purpose" in failed.stderr
     assert "Traceback" not in failed.stderr
-    unusable = invoke(invprob_command, ["run", str(toy_recipe), "--out", str(toy_recipe), "--quiet"], toy_env)
+    unusable = invprob_cli(["run", str(toy_recipe), "--out", str(toy_recipe), "--quiet"], toy_env)
     assert unusable.returncode == 2
     assert f"cannot use {toy_recipe} for run directories" in unusable.stderr
 
 
-def test_run_name_names_the_directory_and_never_overwrites_it(invprob_command, toy_env, toy_recipe, tmp_path):
+def test_run_name_names_the_directory_and_never_overwrites_it(invprob_cli, toy_env, toy_recipe, tmp_path):
     out = tmp_path / "runs"
     args = ["run", str(toy_recipe), "--out", str(out), "--name", "cell-0003", "--quiet", "data.samples=1", "solver.params.steps=2"]
-    first = invoke(invprob_command, args, toy_env)
+    first = invprob_cli(args, toy_env)
     assert first.returncode == 0, first.stderr
     written = (out / "cell-0003" / "metrics.json").read_bytes()
-    again = invoke(invprob_command, args, toy_env)
+    again = invprob_cli(args, toy_env)
     assert again.returncode == 2
     assert "cell-0003" in again.stderr and "already exists" in again.stderr
     assert (out / "cell-0003" / "metrics.json").read_bytes() == written
@@ -182,8 +182,8 @@ def test_listing_every_plugin_imports_no_torch_and_builds_no_params_model():
     assert result.returncode == 0, result.stderr
 
 
-def test_schema_lists_installed_components_with_their_params(invprob_command, toy_env):
-    result = invoke(invprob_command, ["schema"], toy_env)
+def test_schema_lists_installed_components_with_their_params(invprob_cli, toy_env):
+    result = invprob_cli(["schema"], toy_env)
     schema = json.loads(result.stdout)
     solvers = schema["properties"]["solver"]["oneOf"]
     toy = next(v for v in solvers if v["properties"]["type"]["const"] == "toy-descent")
@@ -191,8 +191,8 @@ def test_schema_lists_installed_components_with_their_params(invprob_command, to
     assert toy["properties"]["params"]["additionalProperties"] is False
 
 
-def test_help_lists_the_commands(invprob_command, toy_env):
-    result = invoke(invprob_command, ["--help"], toy_env)
+def test_help_lists_the_commands(invprob_cli, toy_env):
+    result = invprob_cli(["--help"], toy_env)
     assert result.returncode == 0
     for command in ("run", "validate", "plugins", "schema"):
         assert command in result.stdout

@@ -5,8 +5,6 @@ the distributions they need under ``requires:``."""
 from __future__ import annotations
 
 import importlib.util
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -64,15 +62,12 @@ def test_a_switched_off_first_party_plugin_is_named_as_such():
     assert "it comes with invprob-plugin-dcgan, which is installed but not loaded" in message
 
 
-def test_validate_names_the_distribution_of_a_missing_generator_and_every_other_problem(tmp_path):
+def test_validate_names_the_distribution_of_a_missing_generator_and_every_other_problem(tmp_path, invprob_cli):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text((REPO / "recipes/ilo-inpaint-dcgan64.yaml").read_text())
     env_args = ["requires=[invprob-plugin-dcgan, invprob-plugin-nowhere>=1]", "solver.params.stepz=3",
                 f"data.images={REPO / 'recipes/images/astronaut-face64.png'}"]  # fmt: skip
-    result = subprocess.run(
-        [sys.executable, "-m", "invprob.app.cli", "validate", str(recipe), *env_args], capture_output=True, text=True,
-        timeout=300, env={**_env(), "INVPROB_DISABLE_PLUGINS": "invprob-plugin-dcgan"},
-    )  # fmt: skip
+    result = invprob_cli(["validate", str(recipe), *env_args], {**_env(), "INVPROB_DISABLE_PLUGINS": "invprob-plugin-dcgan"})
     assert result.returncode == 2, result.stderr
     assert "generator.type: unknown generator 'dcgan64-faces': it comes with invprob-plugin-dcgan" in result.stderr
     assert "requires[1]: invprob-plugin-nowhere is not installed: pip install 'invprob-plugin-nowhere>=1'" in result.stderr

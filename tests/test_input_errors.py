@@ -4,7 +4,6 @@ command that fails says the same thing about tracebacks."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -20,26 +19,22 @@ LONG = "a" * 300
 """A file name over the 255 bytes every common file system allows."""
 
 
-def invoke(command: list[str], args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(command + args, env=env, capture_output=True, text=True, timeout=300)
-
-
 # -- paths over 255 bytes --------------------------------------------------------------------
 
 
-def test_a_path_over_255_bytes_is_one_line_in_validate_run_and_new_plugin(invprob_command, toy_env, toy_recipe, tmp_path):
+def test_a_path_over_255_bytes_is_one_line_in_validate_run_and_new_plugin(invprob_cli, toy_env, toy_recipe, tmp_path):
     for pattern in (f"{LONG}.png", f"{LONG}/*.png"):
-        result = invoke(invprob_command, ["validate", str(toy_recipe), "~data.samples", f"data.images={tmp_path / pattern}"], toy_env)
+        result = invprob_cli(["validate", str(toy_recipe), "~data.samples", f"data.images={tmp_path / pattern}"], toy_env)
         assert result.returncode == 2, result.stderr
         assert "data.images: the name 'aaaaaaaaaaaaaaaaaaaaaaaa...aaaa" in result.stderr
         assert "bytes long; the file system allows 255" in result.stderr and "Traceback" not in result.stderr
-    run = invoke(invprob_command, ["run", str(toy_recipe), "--out", str(tmp_path), "--name", LONG, "--quiet"], toy_env)
+    run = invprob_cli(["run", str(toy_recipe), "--out", str(tmp_path), "--name", LONG, "--quiet"], toy_env)
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
-    scaffold = invoke(invprob_command, ["new-plugin", LONG, "--kind", "operator", "--out", str(tmp_path / "x")], toy_env)
+    scaffold = invprob_cli(["new-plugin", LONG, "--kind", "operator", "--out", str(tmp_path / "x")], toy_env)
     assert scaffold.returncode == 2, scaffold.stderr
     assert scaffold.stderr.startswith("error: invprob new-plugin: the name '") and "315 bytes long" in scaffold.stderr
     assert len(scaffold.stderr.strip().splitlines()) == 1
-    named = invoke(invprob_command, ["new-plugin", "blur", "--kind", "operator", "--out", str(tmp_path / LONG)], toy_env)
+    named = invprob_cli(["new-plugin", "blur", "--kind", "operator", "--out", str(tmp_path / LONG)], toy_env)
     assert named.returncode == 2 and "bytes long; the file system allows 255" in named.stderr, named.stderr
 
 
@@ -122,12 +117,12 @@ def test_a_union_of_a_number_and_a_pair_is_one_problem_at_the_field(real_registr
 # -- one traceback hint ----------------------------------------------------------------------
 
 
-def test_every_failing_command_ends_with_the_same_traceback_hint(invprob_command, toy_env, toy_recipe, tmp_path, monkeypatch, capsys):
-    failed = invoke(invprob_command, ["run", str(toy_recipe), "--out", str(tmp_path), "--quiet", "data.samples=1",
+def test_every_failing_command_ends_with_the_same_traceback_hint(invprob_cli, toy_env, toy_recipe, tmp_path, monkeypatch, capsys):
+    failed = invprob_cli(["run", str(toy_recipe), "--out", str(tmp_path), "--quiet", "data.samples=1",
                                       "solver.params.raise_error=true"], toy_env)  # fmt: skip
     assert failed.returncode == 1
     assert failed.stderr.rstrip().endswith(cli.TRACEBACK_HINT) or cli.TRACEBACK_HINT in failed.stderr
-    shown = invoke(invprob_command, ["run", str(toy_recipe), "--out", str(tmp_path), "--quiet", "data.samples=1",
+    shown = invprob_cli(["run", str(toy_recipe), "--out", str(tmp_path), "--quiet", "data.samples=1",
                                      "solver.params.raise_error=true"], {**toy_env, "INVPROB_TRACEBACK": "1"})  # fmt: skip
     assert "Traceback (most recent call last)" in shown.stderr and cli.TRACEBACK_HINT not in shown.stderr
 

@@ -7,9 +7,11 @@ import email
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,20 +23,24 @@ DISTRIBUTIONS = sorted(p.parent for p in [REPO / "pyproject.toml", *REPO.glob("p
                                             *REPO.glob("examples/*/pyproject.toml")])  # fmt: skip
 
 
-def run_cli(args: list[str], cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "invprob.app.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, **env})  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Every distribution of the repository built as a wheel (offline: setuptools from the venv)."""
+    """Every distribution of the repository built once as a wheel, by name, for every metadata
+    check (offline: setuptools from the venv). The builds are independent: one ``pip wheel`` per
+    CPU builds its share of the distributions."""
     out = tmp_path_factory.mktemp("wheels")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(out),
-         *map(str, DISTRIBUTIONS)],
-        check=True, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    for source in DISTRIBUTIONS:  # pip builds in the source folder: what an earlier build left there would ship
+        shutil.rmtree(source / "build", ignore_errors=True)
+    workers = max(1, min(len(DISTRIBUTIONS), os.cpu_count() or 1))
+    building = [
+        subprocess.Popen([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w",
+                          str(out), *map(str, DISTRIBUTIONS[first::workers])],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for first in range(workers)
+    ]  # fmt: skip
+    for process in building:
+        output, _ = process.communicate(timeout=600)
+        assert process.returncode == 0, output[-3000:]
     built = {}
     for wheel in out.glob("*.whl"):
         with zipfile.ZipFile(wheel) as archive:
@@ -129,6 +135,14 @@ def test_the_core_wheel_ships_the_demo_and_the_plugin_templates(wheels):
 
 
 @pytest.mark.slow
+def test_the_core_wheel_ships_the_modules_of_the_source_and_no_other(wheels):
+    """None missing, and none that an earlier build left in ``build/`` after the module moved."""
+    source = {p.relative_to(REPO / "core").as_posix() for p in (REPO / "core/invprob").rglob("*.py") if "__pycache__" not in p.parts}
+    shipped = {name for name in names_in(wheels["invprob-core"]) if name.endswith(".py")}
+    assert shipped == source, f"missing {sorted(source - shipped)}, not in the source {sorted(shipped - source)}"
+
+
+@pytest.mark.slow
 def test_the_default_model_wheel_says_its_weights_come_from_celeba(wheels):
     meta = metadata(wheels["invprob-plugin-dcgan"])
     description = meta.get_payload()
@@ -141,8 +155,9 @@ def test_a_solver_whose_defaults_name_another_plugins_component_depends_on_it():
     assert "invprob-plugin-gan-priors>=" in yeh  # its default priors: discriminator, box
 
 
-def test_validate_names_a_default_component_that_is_not_installed():
-    result = run_cli(["validate", str(REPO / "recipes/demo.yaml")], INVPROB_DISABLE_PLUGINS="invprob-plugin-gan-priors")
+def test_validate_names_a_default_component_that_is_not_installed(invprob_cli):
+    env = {**os.environ, "INVPROB_DISABLE_PLUGINS": "invprob-plugin-gan-priors"}
+    result = invprob_cli(["validate", str(REPO / "recipes/demo.yaml")], env)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "priors" in result.stderr and "discriminator" in result.stderr
 
@@ -154,69 +169,100 @@ def test_the_guide_shows_the_example_plugins_pyproject_as_it_is():
     assert block.strip() == example.strip()
 
 
-def test_example_demo_copies_a_recipe_that_validates_and_refuses_to_overwrite(tmp_path):
+def test_example_demo_copies_a_recipe_that_validates_and_refuses_to_overwrite(invprob_cli, tmp_path):
     out = tmp_path / "demo"
-    result = run_cli(["example", "demo", "--out", str(out)])
+    result = invprob_cli(["example", "demo", "--out", str(out)])
     assert result.returncode == 0, result.stderr
     assert (out / "demo.yaml").is_file() and (out / "images/astronaut-face64.png").is_file()
-    assert run_cli(["validate", str(out / "demo.yaml")]).returncode == 0
-    again = run_cli(["example", "demo", "--out", str(out)])
+    assert invprob_cli(["validate", str(out / "demo.yaml")]).returncode == 0
+    again = invprob_cli(["example", "demo", "--out", str(out)])
     assert again.returncode == 2 and "already exists" in again.stderr
-    unknown = run_cli(["example", "demos", "--out", str(tmp_path / "x")])
+    unknown = invprob_cli(["example", "demos", "--out", str(tmp_path / "x")])
     assert unknown.returncode == 2 and "the examples are: demo" in unknown.stderr
 
 
-def test_describe_prints_types_defaults_ranges_and_descriptions():
-    result = run_cli(["describe", "solver", "csgm"])
+def test_describe_prints_types_defaults_ranges_and_descriptions(invprob_cli):
+    result = invprob_cli(["describe", "solver", "csgm"])
     assert result.returncode == 0, result.stderr
     assert "csgm (solver, invprob-plugin-csgm" in result.stdout
     lines = result.stdout.splitlines()
     momentum = lines.index("  momentum: float, default 0.9, in [0, 1)")
     assert lines[momentum + 1].strip() == "momentum of sgd (ignored by adam)"
     assert '  optimizer: "adam" | "sgd", default "adam"' in lines
-    center = run_cli(["describe", "operators", "inpaint-center"]).stdout
+    center = invprob_cli(["describe", "operators", "inpaint-center"]).stdout
     assert "  size: int | [int, int] | null, default null" in center.splitlines()
-    as_json = json.loads(run_cli(["describe", "operators", "inpaint-center", "--json"]).stdout)
+    as_json = json.loads(invprob_cli(["describe", "operators", "inpaint-center", "--json"]).stdout)
     assert "fraction" in as_json["properties"]
 
 
-def test_describe_an_unknown_name_suggests_the_close_one():
-    result = run_cli(["describe", "solver", "csgn"])
+def test_describe_an_unknown_name_suggests_the_close_one(invprob_cli):
+    result = invprob_cli(["describe", "solver", "csgn"])
     assert result.returncode == 2
     assert "did you mean 'csgm'" in result.stderr
-    assert run_cli(["describe", "solvr", "csgm"]).returncode == 2
+    misspelled = invprob_cli(["describe", "solvr", "csgm"])
+    assert misspelled.returncode == 2
+    assert "unknown component kind 'solvr'; expected one of" in misspelled.stderr
+
+
+SKELETON_KINDS = ("operator", "generator", "prior", "solver")
+
+
+@dataclass(frozen=True)
+class Skeletons:
+    """What became of the ``new-plugin`` skeleton of each kind, installed together."""
+
+    listing: dict
+    """``invprob plugins --json`` in a fresh, strict process that finds the skeletons installed."""
+    tests: dict[str, subprocess.CompletedProcess]
+    """``pytest`` run in each skeleton's folder (its own configuration), by kind."""
+
+
+@pytest.fixture(scope="module")
+def skeletons(tmp_path_factory: pytest.TempPathFactory, invprob_cli, invprob_command) -> Skeletons:
+    """A skeleton of each kind, written by the command, installed by one ``pip install`` into one
+    site folder, listed by one strict ``invprob plugins``, and tested by four concurrent ``pytest``s
+    (what a plugin author runs: a process per step, the plugins found in the environment)."""
+    root = tmp_path_factory.mktemp("skeletons")
+    folders = {kind: root / f"invprob-plugin-my-{kind}" for kind in SKELETON_KINDS}
+    for kind, out in folders.items():
+        written = invprob_cli(["new-plugin", f"my-{kind}", "--kind", kind, "--out", str(out)])
+        assert written.returncode == 0, written.stderr
+    site = root / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--target", str(site), *map(str, folders.values())], check=True, capture_output=True, timeout=300)  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(site), "INVPROB_STRICT_PLUGINS": "1"}
+    listing = json.loads(subprocess.run([*invprob_command, "plugins", "--json"], env=env, capture_output=True, text=True,
+                                        check=True, timeout=300).stdout)  # fmt: skip
+    running = {kind: subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(out / "tests")],
+                                      cwd=out, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+               for kind, out in folders.items()}  # fmt: skip
+    tests = {}
+    for kind, process in running.items():
+        stdout, _ = process.communicate(timeout=300)
+        tests[kind] = subprocess.CompletedProcess(process.args, process.returncode, stdout)
+    return Skeletons(listing, tests)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["operator", "generator", "prior", "solver"])
-def test_new_plugin_writes_a_skeleton_that_installs_and_passes_its_conformance_tests(kind, tmp_path):
-    out = tmp_path / "plugin"
-    result = run_cli(["new-plugin", f"my-{kind}", "--kind", kind, "--out", str(out)])
-    assert result.returncode == 0, result.stderr
-    site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--target", str(site), str(out)], check=True, capture_output=True, timeout=300)  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(site), "INVPROB_STRICT_PLUGINS": "1"}
-    listing = json.loads(subprocess.run([sys.executable, "-m", "invprob.app.cli", "plugins", "--json"], env=env,
-                                        capture_output=True, text=True, check=True).stdout)  # fmt: skip
-    ours = next(d for d in listing["distributions"] if d["name"] == f"invprob-plugin-my-{kind}")
+@pytest.mark.parametrize("kind", SKELETON_KINDS)
+def test_new_plugin_writes_a_skeleton_that_installs_and_passes_its_conformance_tests(kind, skeletons):
+    ours = next(d for d in skeletons.listing["distributions"] if d["name"] == f"invprob-plugin-my-{kind}")
     assert ours["components"][f"{kind}s"] == [f"my-{kind}"] and ours["error"] is None
-    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(out / "tests")],
-                           cwd=out, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    tests = skeletons.tests[kind]
     assert tests.returncode == 0, tests.stdout[-3000:]
     assert re.search(r"\d+ passed", tests.stdout)
 
 
-def test_new_plugin_refuses_a_bad_name_and_an_existing_folder(tmp_path):
-    bad = run_cli(["new-plugin", "My_Blur", "--kind", "operator", "--out", str(tmp_path / "a")])
+def test_new_plugin_refuses_a_bad_name_and_an_existing_folder(invprob_cli, tmp_path):
+    bad = invprob_cli(["new-plugin", "My_Blur", "--kind", "operator", "--out", str(tmp_path / "a")])
     assert bad.returncode == 2 and "lowercase letters" in bad.stderr
     (tmp_path / "b").mkdir()
-    existing = run_cli(["new-plugin", "blurry", "--kind", "operator", "--out", str(tmp_path / "b")])
+    existing = invprob_cli(["new-plugin", "blurry", "--kind", "operator", "--out", str(tmp_path / "b")])
     assert existing.returncode == 2 and "already exists" in existing.stderr
 
 
-def test_new_plugin_says_what_it_wrote_in_plain_english(tmp_path):
-    done = run_cli(["new-plugin", "blurry", "--kind", "operator", "--out", str(tmp_path / "c")])
+def test_new_plugin_says_what_it_wrote_in_plain_english(invprob_cli, tmp_path):
+    done = invprob_cli(["new-plugin", "blurry", "--kind", "operator", "--out", str(tmp_path / "c")])
     assert done.returncode == 0 and "an operator named 'blurry'" in done.stdout
     from invprob.hints import with_article
 

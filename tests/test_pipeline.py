@@ -127,10 +127,9 @@ def test_a_result_without_any_finite_iterate_is_written_grey_with_null_metrics(t
     assert (result.directory / "images" / "0000_sample0000_reconstruction.png").exists()
 
 
-def test_divergence_is_said_on_the_terminal_and_exits_1(toy_env, toy_recipe, tmp_path, invprob_command):
-    command = invprob_command + ["run", str(toy_recipe), "--out", str(tmp_path), "--quiet", "data.samples=1",
-                                 "solver.params.diverge_at=4"]  # fmt: skip
-    finished = subprocess.run(command, env=toy_env, capture_output=True, text=True, timeout=300)
+def test_divergence_is_said_on_the_terminal_and_exits_1(toy_env, toy_recipe, tmp_path, invprob_cli):
+    args = ["run", str(toy_recipe), "--out", str(tmp_path), "--quiet", "data.samples=1", "solver.params.diverge_at=4"]
+    finished = invprob_cli(args, toy_env)
     assert finished.returncode == 1, finished.stderr
     assert "diverged: the loss became non-finite at step 4 of batch 0" in finished.stderr
     assert finished.stdout.startswith("diverged: 1 image(s)") and "results in" in finished.stdout
@@ -147,9 +146,8 @@ def test_a_failed_run_is_marked_in_its_directory(toy_registry, toy_recipe, tmp_p
     assert not (directory / "metrics.json").exists()
 
 
-def test_a_failed_run_names_its_directory_on_the_terminal(toy_env, toy_recipe, tmp_path, invprob_command):
-    command = invprob_command + ["run", str(toy_recipe), "--out", str(tmp_path), "--quiet", "solver.params.raise_error=true"]
-    finished = subprocess.run(command, env=toy_env, capture_output=True, text=True, timeout=300)
+def test_a_failed_run_names_its_directory_on_the_terminal(toy_env, toy_recipe, tmp_path, invprob_cli):
+    finished = invprob_cli(["run", str(toy_recipe), "--out", str(tmp_path), "--quiet", "solver.params.raise_error=true"], toy_env)
     (directory,) = list(tmp_path.glob("2*"))
     assert finished.returncode == 1
     assert f"the run directory {directory}: it keeps " in finished.stderr and "status.json says failed" in finished.stderr
@@ -262,9 +260,15 @@ def test_a_signal_during_start_up_ends_the_command_without_a_traceback(toy_env, 
     env["PYTHONPATH"] = os.pathsep.join([str(misbehaving_site), env["PYTHONPATH"]])
     command = invprob_command + ["run", str(toy_recipe), "--out", str(tmp_path / "runs"), "--quiet"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(5)  # the interpreter has started and sleeps in the slow plugin's import
+    said = []  # what the command wrote to stderr up to the slow plugin's sleep
+    while (line := process.stderr.readline()) and line.strip() != "slow_plugin: sleeping at import":
+        said.append(line)
+    if not line:
+        process.kill()
+        pytest.fail(f"the command ended before importing the slow plugin: {''.join(said)}")
     process.send_signal(signum)
     stdout, stderr = process.communicate(timeout=60)
+    stderr = "".join(said) + stderr
     assert process.returncode == 128 + signum, stderr
     assert "Traceback" not in stderr and f"interrupted ({signal.Signals(signum).name})" in stderr
     assert not (tmp_path / "runs").exists()
@@ -623,13 +627,13 @@ def test_an_npz_with_fewer_ids_than_images_is_an_error(tmp_path):
         list_images(tmp_path / "broken.npz")
 
 
-def test_bad_input_files_exit_2_before_the_run_directory_is_made(toy_env, toy_recipe, tmp_path, invprob_command):
+def test_bad_input_files_exit_2_before_the_run_directory_is_made(toy_env, toy_recipe, tmp_path, invprob_cli):
     (tmp_path / "broken.zip").write_bytes(b"not a zip")
     damaged = _faces_zip(tmp_path / "damaged.zip", damaged="faces/0.png")
     for images, expected in (("broken.zip", "is not a readable zip file"), (damaged.name, "member 'faces/0.png'")):
-        command = invprob_command + ["run", str(toy_recipe), "--out", str(tmp_path / "runs"), "--quiet",
-                                     "~data.samples", f"data.images={tmp_path / images}"]  # fmt: skip
-        finished = subprocess.run(command, env=toy_env, capture_output=True, text=True, timeout=300)
+        args = ["run", str(toy_recipe), "--out", str(tmp_path / "runs"), "--quiet", "~data.samples",
+                f"data.images={tmp_path / images}"]  # fmt: skip
+        finished = invprob_cli(args, toy_env)
         assert finished.returncode == 2, finished.stderr
         assert expected in finished.stderr and "Traceback" not in finished.stderr
     assert not list((tmp_path / "runs").glob("*/images"))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from invprob.context import BuildContext
+from invprob.hints import component_kind, singular
 from invprob.registry import Registry, default_registry
 
 if TYPE_CHECKING:
@@ -70,12 +71,7 @@ def build_component(
     from invprob.recipe import RecipeError, problems_from_validation_error
 
     registry = registry if registry is not None else default_registry()
-    from invprob.hints import singular
-
-    kinds = {k: k for k in registry.components} | {singular(k): k for k in registry.components}
-    if kind not in kinds:
-        raise ValueError(f"unknown component kind {kind!r}; expected one of {', '.join(registry.components)}")
-    kind = kinds[kind]
+    kind = component_kind(kind, list(registry.components))
     values = {**dict(params or {}), **more_params}
     if image_shape is None and generator is not None:
         image_shape = tuple(generator.image_shape)  # type: ignore[assignment]

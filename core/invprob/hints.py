@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,6 +31,15 @@ def with_article(word: str) -> str:
 def singular(kind: str) -> str:
     """``"losses"`` -> ``"loss"``, ``"solvers"`` -> ``"solver"``."""
     return kind[:-2] if kind.endswith("sses") else kind[:-1]
+
+
+def component_kind(word: str, kinds: Sequence[str]) -> str:
+    """The kind among ``kinds`` (plural names) that ``word`` names, singular or plural:
+    ``"operator"`` or ``"operators"`` -> ``"operators"``; a ``ValueError`` naming the kinds else."""
+    for kind in kinds:
+        if word in (kind, singular(kind)):
+            return kind
+    raise ValueError(f"unknown component kind {word!r}; expected one of {', '.join(kinds)}")
 
 
 def unknown_component_message(registry: Registry, kind: str, name: str) -> str:

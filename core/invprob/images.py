@@ -259,10 +259,6 @@ def _read_member(archive: zipfile.ZipFile, spec: Path, member: str) -> Decoded:
     return decode_image(data, where)
 
 
-def _is_tensor(value: Any) -> bool:
-    return isinstance(value, torch.Tensor)
-
-
 def check_image_tensor(value: torch.Tensor, field: str = "data.images") -> torch.Tensor:
     """A tensor given as images, as float ``[B, C, H, W]`` in [0, 1] (see the module docstring)."""
     if value.dim() == 3:
@@ -299,8 +295,8 @@ def list_images(
 
     Reading is deferred so that ``select`` decodes only the images it keeps.
     """
-    if _is_tensor(spec):
-        return _tensor_images(spec)  # type: ignore[arg-type]
+    if isinstance(spec, torch.Tensor):
+        return _tensor_images(spec)
     text = str(spec)
     if any(ch in text for ch in "*?["):
         files = [f for f in sorted(glob.glob(text, recursive=True), key=_natural_key) if Path(f).suffix.lower() in IMAGE_SUFFIXES]
@@ -518,7 +514,7 @@ def load_images(
 
 
 def _where(spec: Path | torch.Tensor) -> str:
-    return f"the tensor of {spec.shape[0] if spec.dim() == 4 else 1} images" if _is_tensor(spec) else str(spec)  # type: ignore[union-attr]
+    return f"the tensor of {spec.shape[0] if spec.dim() == 4 else 1} images" if isinstance(spec, torch.Tensor) else str(spec)
 
 
 def numpy_load_error(exc: BaseException) -> str:

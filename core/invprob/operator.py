@@ -70,9 +70,8 @@ class Operator(nn.Module):
 class ComposedOperator(Operator):
     """``outer ∘ inner``: ``A(x) = outer.A(inner.A(x))``, with the outer operator's noise."""
 
-    def __init__(self, outer: Operator, inner: Operator, noise: NoiseModel | None = None):
-        super().__init__(noise)
-        self._uses_outer_noise = noise is None
+    def __init__(self, outer: Operator, inner: Operator):
+        super().__init__()
         self.outer = outer
         self.inner = inner
         self.linear = outer.linear and inner.linear
@@ -82,8 +81,7 @@ class ComposedOperator(Operator):
         return self.outer.A(self.inner.A(x))
 
     def forward(self, x: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
-        noise = self.outer.noise if self._uses_outer_noise else self.noise
-        return noise(self.A(x), rng)
+        return self.outer.noise(self.A(x), rng)
 
     def A_adjoint(self, y: torch.Tensor) -> torch.Tensor:
         if not self.linear:

@@ -169,12 +169,7 @@ def optimise(
     try:
         while step < settings.steps and not monitor.stop_requested:
             image = render(variables)
-            if perturb is None:
-                measurement = fitted = problem.measurement_loss(image)
-            else:
-                fitted = problem.measurement_loss(perturb(image, step))
-                with torch.no_grad():
-                    measurement = problem.measurement_loss(image)
+            fitted, measurement = _step_losses(problem, image, perturb, step)
             best.update(measurement, image, variables)
             total = fitted + problem.penalty(variables, image) if has_penalties else fitted
             gradients = torch.autograd.grad(total.sum(), parameters)
@@ -195,23 +190,34 @@ def optimise(
         best.update(measurement, image, variables)
     finally:
         monitor.close()
+    return _result(best, monitor, variables, image, measurement, started, interrupted=step < settings.steps)
 
-    return _round_result(best, variables, image, measurement, monitor, started, interrupted=step < settings.steps)
+
+def _step_losses(
+    problem: InverseProblem, image: torch.Tensor, perturb: Perturbation | None, step: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(fitted, measurement)`` of one step: the measurement loss the gradient follows (of the
+    perturbed image when ``perturb`` is given) and the one iterates are ranked by (of ``image``)."""
+    if perturb is None:
+        measurement = problem.measurement_loss(image)
+        return measurement, measurement
+    fitted = problem.measurement_loss(perturb(image, step))
+    with torch.no_grad():
+        return fitted, problem.measurement_loss(image)
 
 
-def _round_result(
+def _result(
     best: BestIterate,
+    monitor: Monitor,
     variables: Mapping[str, torch.Tensor],
     image: torch.Tensor,
     measurement: torch.Tensor,
-    monitor: Monitor,
     started: float,
     *,
     interrupted: bool,
 ) -> SolverResult:
-    """What :func:`optimise` returns once its loop has ended: the tracker's best iterate, and
-    this round's final ``image``/``variables`` of the restart whose ``measurement`` loss ends
-    lowest (the time is read after the device has finished, so that it counts the work)."""
+    """What :func:`optimise` returns: the tracker's best, and the final iterate (``image``, its
+    ``measurement`` loss, ``variables``) of the restart that ends lowest per image."""
     last_index = best.best_restart_index(measurement)
     if image.is_cuda:
         torch.cuda.synchronize(image.device)

@@ -26,7 +26,6 @@ class Monitor:
         self._history: dict[str, list[torch.Tensor | float]] = defaultdict(list)
         self._bar = None
         self._steps = 0
-        self._offset = 0
 
     def request_stop(self) -> None:
         """Ask the running solver to stop after its current step (Ctrl-C calls this)."""

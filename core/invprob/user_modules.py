@@ -69,7 +69,6 @@ class AdaptedGenerator(Generator):
         self.network = _OutputRange(module, *output_range)
         self.latent_spaces = {latent.name: latent}
         self.image_shape = image_shape
-        self.output_range = output_range
         self.module_name = type(module).__name__  # messages name the generator by it (generator_name)
 
     @property
@@ -94,7 +93,6 @@ def adapt_generator(
     distribution: Literal["normal", "uniform"] = "normal",
     output_range: tuple[float, float] = (-1.0, 1.0),
     latent_name: str = "z",
-    image_shape: tuple[int, int, int] | None = None,
 ) -> AdaptedGenerator:
     """``module`` (latents ``[B, *latent_shape]`` -> images ``[B, C, H, W]``) as an invprob generator.
 
@@ -104,8 +102,8 @@ def adapt_generator(
     run uses every generator, and checked once: a forward of two sampled latents under
     ``no_grad`` must give a float ``[2, C, H, W]`` tensor with ``C`` = 1 or 3, of the
     module's dtype, finite, inside ``output_range`` (up to :data:`OUTPUT_RANGE_SLACK` of its
-    width) and of ``image_shape`` when given (else it sets it). A mismatch is a
-    ``ValueError`` naming the module's class and what to change::
+    width); its shape gives the generator's ``image_shape``. A mismatch is a ``ValueError``
+    naming the module's class and what to change::
 
         G = invprob.adapt_generator(my_dcgan, latent_shape=(100, 1, 1), output_range=(-1, 1))
         invprob.run({..., "generator": G, "solver": {"type": "csgm", "params": {"steps": 500}}})
@@ -120,13 +118,7 @@ def adapt_generator(
         raise ValueError(f"output_range must be (low, high) with low < high, got {output_range}")
     latent = LatentSpace(latent_name, shape, distribution)
     module = module.eval().requires_grad_(False)
-    found = _checked_image_shape(module, latent, (low, high))
-    if image_shape is not None and tuple(int(s) for s in image_shape) != found:
-        raise ValueError(
-            f"adapt_generator: {type(module).__name__} makes images {list(found)} (C, H, W) but image_shape="
-            f"{tuple(image_shape)} was given; leave image_shape out (it is found from the module) or fix the module"
-        )
-    return AdaptedGenerator(module, latent, found, (low, high))
+    return AdaptedGenerator(module, latent, _checked_image_shape(module, latent, (low, high)), (low, high))
 
 
 def _checked_image_shape(module: nn.Module, latent: LatentSpace, output_range: tuple[float, float]) -> tuple[int, int, int]:

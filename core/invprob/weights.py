@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import pickle
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -187,19 +186,15 @@ def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], *, what: s
 def save_safetensors(state: Mapping[str, torch.Tensor], path: str | Path, metadata: Mapping[str, str] | None = None) -> None:
     """Write a state dict as safetensors (contiguous CPU copies).
 
-    The bytes are written by Python under a temporary name and renamed into place: the file
-    gets the same mode as every other file the process writes (the umask's), and a file
-    present is a whole file.
+    The bytes are written by Python under a temporary name and renamed into place
+    (:func:`invprob.images.atomic_path`): the file gets the same mode as every other file the
+    process writes (the umask's), and a file present is a whole file.
     """
     from safetensors.torch import save
 
-    path = Path(path)
+    from invprob.images import atomic_path
+
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
     data = save(tensors, metadata=dict(metadata or {}))
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
+    with atomic_path(Path(path)) as tmp:
         tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()

@@ -17,18 +17,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from invprob.hints import component_kind, singular
 from invprob.hookspecs import hookimpl
 from invprob.registry import KINDS, CommandRegistry, default_registry
 
 EXAMPLES_PACKAGE = "invprob.app.examples"
-
-
-def _kind(word: str) -> str:
-    """``"operator"`` or ``"operators"`` -> ``"operators"``; a ``ValueError`` naming the kinds."""
-    for kind in KINDS:
-        if word in (kind, kind.rstrip("s"), kind[:-2] if kind.endswith("sses") else None):
-            return kind
-    raise ValueError(f"unknown kind {word!r}; choose one of {', '.join(KINDS)}")
 
 
 def _type_of(schema: dict[str, Any], defs: dict[str, Any]) -> str:
@@ -84,8 +77,7 @@ def describe_component(kind: str, name: str) -> str:
     version = f" {distribution.version}" if distribution is not None else ""
     schema = component.params_model.model_json_schema()
     defs = schema.get("$defs", {})
-    lines = [f"{component.name} ({kind.rstrip('s') if not kind.endswith('sses') else kind[:-2]}, "
-             f"{component.distribution}{version})"]  # fmt: skip
+    lines = [f"{component.name} ({singular(kind)}, {component.distribution}{version})"]
     if component.description:
         lines.append(f"  {component.description}")
     properties = schema.get("properties", {})
@@ -114,7 +106,7 @@ def _configure_describe(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_describe(args: argparse.Namespace) -> int:
-    kind = _kind(args.kind)
+    kind = component_kind(args.kind, KINDS)
     if args.json:
         component = _component(kind, args.name)
         print(json.dumps(component.params_model.model_json_schema(), indent=2))

@@ -19,3 +19,4 @@ toy_registry = _FIXTURES.toy_registry
 toy_env = _FIXTURES.toy_env
 toy_recipe = _FIXTURES.toy_recipe
 invprob_command = _FIXTURES.invprob_command
+invprob_cli = _FIXTURES.invprob_cli

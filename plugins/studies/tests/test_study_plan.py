@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -143,15 +142,13 @@ def test_study_data_replaces_the_image_source_relative_to_the_study(tmp_path, to
     assert cell.recipe["data"] == {"batch_size": 2, "images": str((tmp_path / "faces").resolve()), "select": "-1:"}
 
 
-def test_plan_command_lists_cells_and_exits_2_on_an_invalid_study(tmp_path, toy_recipe, invprob_command, toy_env):
+def test_plan_command_lists_cells_and_exits_2_on_an_invalid_study(tmp_path, toy_recipe, invprob_cli, toy_env):
     path = write_study(tmp_path, "axes: [{vary: {seed: [1, 2]}, labels: {seed: [one, two]}}]\n")
-    result = subprocess.run([*invprob_command, "study", "plan", str(path)], env=toy_env, capture_output=True,
-                            text=True, timeout=120)  # fmt: skip
+    result = invprob_cli(["study", "plan", str(path)], toy_env)
     assert result.returncode == 0, result.stderr
     assert "2 cells" in result.stdout and "todo    seed=one" in result.stdout and "seed=two" in result.stdout
     path.write_text(path.read_text() + "nme: x\n")
-    result = subprocess.run([*invprob_command, "study", "plan", str(path)], env=toy_env, capture_output=True,
-                            text=True, timeout=120)  # fmt: skip
+    result = invprob_cli(["study", "plan", str(path)], toy_env)
     assert result.returncode == 2
     assert "nme: unknown field 'nme'; did you mean 'name'?" in result.stderr
 
@@ -242,7 +239,7 @@ axes:
     assert "axes[1].vary.seed: axis 'seed' is already varied in axes[0]" in problems
 
 
-def test_plan_warns_when_a_new_solver_inherits_losses_or_priors_written_for_another(tmp_path, toy_recipe, toy_registry, invprob_command, toy_env):
+def test_plan_warns_when_a_new_solver_inherits_losses_or_priors_written_for_another(tmp_path, toy_recipe, toy_registry, invprob_cli, toy_env):
     """The base recipe's explicit priors (written for toy-descent) silently carried into a csgm cell."""
     path = write_study(tmp_path, """\
 axes:
@@ -255,6 +252,5 @@ axes:
     assert warning.startswith("priors [{type: toy-norm, params: {weight: 0.001}}] of the base recipe (written for "
                               "solver 'toy-descent') carry into 1 cell with solver 'csgm' (0001-")  # fmt: skip
     assert "whose own default is []; set 'priors: null' beside that solver" in warning
-    result = subprocess.run([*invprob_command, "study", "plan", str(path)], env=toy_env, capture_output=True,
-                            text=True, timeout=120)  # fmt: skip
+    result = invprob_cli(["study", "plan", str(path)], toy_env)
     assert result.returncode == 0 and result.stderr.count("warning: priors [{type: toy-norm") == 1

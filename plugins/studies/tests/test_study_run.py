@@ -109,7 +109,7 @@ def test_a_failing_cell_is_recorded_and_the_others_go_on_then_a_rerun_retries_it
 
 
 @pytest.mark.slow  # command-line subprocesses: a few seconds each to start
-def test_a_study_killed_with_sigkill_resumes_without_rerunning_finished_cells(tmp_path, toy_recipe, invprob_command, toy_env):
+def test_a_study_killed_with_sigkill_resumes_without_rerunning_finished_cells(tmp_path, toy_recipe, invprob_command, invprob_cli, toy_env):
     path = write_study(tmp_path, """\
   - vary: {seed: [1, 2, 3, 4, 5, 6]}
 """, solver__params__steps=8, solver__params__sleep_per_step=0.05)
@@ -128,7 +128,7 @@ def test_a_study_killed_with_sigkill_resumes_without_rerunning_finished_cells(tm
     before = {c["cell"]: c["finished"] for c in lines(directory / "cells.jsonl")}
     assert 2 <= len(before) < 6
     assert list((directory / "locks").glob("*.lock"))  # the dead process's lock is left behind
-    result = invoke(invprob_command, ["study", "run", str(path), "--out", str(out), "--quiet"], toy_env)
+    result = invprob_cli(["study", "run", str(path), "--out", str(out), "--quiet"], toy_env)  # resuming needs no fresh process
     assert result.returncode == 0, result.stderr
     after = lines(directory / "cells.jsonl")
     assert len(after) == 6 and len({c["cell"] for c in after}) == 6  # each cell recorded once
@@ -184,7 +184,7 @@ def test_a_torn_last_line_is_skipped_and_never_joined_to_the_next(tmp_path):
 
 
 @pytest.mark.slow  # command-line subprocesses: a few seconds each to start
-def test_sigint_stops_the_study_cleanly_and_the_same_command_resumes(tmp_path, toy_recipe, invprob_command, toy_env):
+def test_sigint_stops_the_study_cleanly_and_the_same_command_resumes(tmp_path, toy_recipe, invprob_command, invprob_cli, toy_env):
     path = write_study(tmp_path, """\
   - vary: {seed: [1, 2, 3, 4]}
 """, solver__params__steps=40, solver__params__sleep_per_step=0.05)
@@ -203,7 +203,7 @@ def test_sigint_stops_the_study_cleanly_and_the_same_command_resumes(tmp_path, t
     recorded = lines(directory / "cells.jsonl")
     assert 1 <= len(recorded) < 4 and all(c["status"] == "done" for c in recorded)
     assert not list((directory / "locks").glob("*.lock"))
-    result = invoke(invprob_command, ["study", "run", str(path), "--out", str(out), "--quiet"], toy_env)
+    result = invprob_cli(["study", "run", str(path), "--out", str(out), "--quiet"], toy_env)  # resuming needs no fresh process
     assert result.returncode == 0, result.stderr
     assert len({c["cell"] for c in lines(directory / "cells.jsonl")}) == 4
 
