@@ -122,6 +122,8 @@ def test_gaussian_fit_is_seeded_and_cached_next_to_the_weights(tmp_path):
     torch.testing.assert_close(again[0], mean, rtol=0, atol=0)
     w = generator.sample_w(2000, torch.Generator().manual_seed(0))
     x = torch.nn.functional.leaky_relu(w, 5.0)
+    # two fixed seeded sample sets of 2000: their Monte-Carlo gap is fixed (about a quarter of this
+    # tolerance, 1 and 2 threads); float32 rounding on another CPU moves it by ~1e-6
     torch.testing.assert_close(mean, x.mean(0), rtol=0.2, atol=0.2)
 
 
