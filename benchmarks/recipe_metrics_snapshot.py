@@ -55,14 +55,17 @@ def snapshot(recipe: Path, out: Path) -> dict:
     }
 
 
-def _added(before, after, where: str, added: set[str]) -> object:
-    """``after`` without the metric keys ``before`` lacks (new metrics are not a change), noting them."""
-    if isinstance(before, dict) and isinstance(after, dict):
-        added.update(f"{where}{k}" for k in set(after) - set(before) if where)
-        return {k: _added(before[k], after[k], f"{k}." if k in ("mean",) or where else "", added) for k in after if k in before}
-    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
-        return [_added(b, a, "image.", added) for b, a in zip(before, after)]
-    return after
+def _without_new_metrics(before: dict, after: dict, added: set[str]) -> dict:
+    """``after`` without the metric keys ``before`` lacks (a new metric is not a change), noting them."""
+    kept = dict(after)
+    if isinstance(before.get("mean"), dict) and isinstance(after.get("mean"), dict):
+        added.update(f"mean.{k}" for k in set(after["mean"]) - set(before["mean"]))
+        kept["mean"] = {k: v for k, v in after["mean"].items() if k in before["mean"]}
+    old, new = before.get("images"), after.get("images")
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        added.update(f"image.{k}" for b, a in zip(old, new) for k in set(a) - set(b))
+        kept["images"] = [{k: v for k, v in a.items() if k in b} for b, a in zip(old, new)]
+    return kept
 
 
 def differences(before: dict, after: dict) -> tuple[list[str], set[str]]:
@@ -72,7 +75,7 @@ def differences(before: dict, after: dict) -> tuple[list[str], set[str]]:
         if name not in before or name not in after:
             lines.append(f"{name}: only in {'after' if name in after else 'before'}")
             continue
-        kept = _added(before[name], after[name], "", added)
+        kept = _without_new_metrics(before[name], after[name], added)
         if before[name] != kept:
             keys = [k for k in set(before[name]) | set(kept) if before[name].get(k) != kept.get(k)]
             lines.append(f"{name}: differs in {', '.join(sorted(keys))}")
