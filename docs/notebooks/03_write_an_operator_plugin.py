@@ -1,0 +1,7 @@
+# %% [markdown]
+# # 03_write_an_operator_plugin
+#
+# (placeholder: the notebooks engineer replaces this notebook)
+
+# %%
+print("placeholder")

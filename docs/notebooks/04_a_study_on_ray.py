@@ -1,0 +1,7 @@
+# %% [markdown]
+# # 04_a_study_on_ray
+#
+# (placeholder: the notebooks engineer replaces this notebook)
+
+# %%
+print("placeholder")
