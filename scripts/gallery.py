@@ -1,0 +1,571 @@
+"""Build the documentation gallery (``docs/gallery/``) from a run of its study.
+
+From the repository root, with ``../shared`` beside the checkout::
+
+    invprob study run docs/gallery/gallery.yaml --out ../gallery-runs   # every cell: the recipes as shipped
+    python scripts/gallery.py ../gallery-runs/gallery                   # images, results.json, the pages
+    python scripts/gallery.py                                           # the pages again, from results.json
+
+With a study directory it first *collects*: for every recipe of the study, its run's labelled
+grid (``grid.png``: observation, reconstruction, ground truth, each image's PSNR) downsized and
+quantised to ``docs/gallery/images/<recipe>.png``, and its numbers (the mean of every metric the
+run reports over its images, the cell's seconds) into ``docs/gallery/results.json``. Then it
+writes the pages (one per paper, one per task, the index) from ``results.json``, the recipe
+files and the text below -- nothing else -- so the committed pages are a function of committed
+inputs: ``tests/test_gallery.py`` regenerates them byte for byte, and fails when a shipped
+recipe is neither in the study nor in :data:`NOT_RUN`, or when a recipe has changed since the
+gallery ran it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import math
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+GALLERY = REPO / "docs" / "gallery"
+STUDY_PATH = "docs/gallery/gallery.yaml"
+STUDY_FILE = REPO / STUDY_PATH
+RESULTS_FILE = "results.json"
+IMAGE_WIDTH = 480
+"""Width in pixels of a committed grid (the run's is about 850): the labels stay readable."""
+IMAGE_COLOURS = 128
+"""Colours of a committed grid's palette: a grid of three faces takes 40-100 kB."""
+IMAGE_BUDGET = 3_000_000
+"""The most bytes all the gallery's images may take together."""
+
+NOT_RUN: dict[str, str] = {
+    "ilo-cs-circulant-stylegan2": "needs a StyleGAN2 checkpoint, which `../shared` does not have",
+    "ilo-denoise-stylegan2": "needs a StyleGAN2 checkpoint, which `../shared` does not have",
+    "ilo-inpaint-stylegan2": "needs a StyleGAN2 checkpoint, which `../shared` does not have",
+    "ilo-superres-stylegan2": "needs a StyleGAN2 checkpoint, which `../shared` does not have",
+    "pulse-superres-stylegan2": "needs a StyleGAN2 checkpoint, which `../shared` does not have",
+}
+"""The shipped recipes the gallery does not run, and why; every other recipe is in the study."""
+
+
+# -- what a recipe is: method, task, page --------------------------------------------------
+
+
+PAPERS = {
+    "ilo-csgm-pulse": "ILO, CSGM and PULSE",
+    "lcm-glo-dip": "LCM, GLO and DIP",
+    "yeh": "Yeh et al.: semantic inpainting",
+}
+TASKS = {
+    "inpainting": "Inpainting",
+    "super-resolution": "Super-resolution",
+    "denoising": "Denoising",
+    "compressed-sensing": "Compressed sensing",
+    "colorization": "Colorization",
+    "jpeg": "JPEG restoration",
+}
+TASK_OF_OPERATOR = {
+    "inpaint-center": "inpainting",
+    "inpaint-random": "inpainting",
+    "downsample": "super-resolution",
+    "denoise": "denoising",
+    "cs-circulant": "compressed-sensing",
+    "colorize": "colorization",
+    "jpeg": "jpeg",
+}
+"""The task page of each operator; an operator with none (the MNIST classifier) is on its paper's page only."""
+PAPER_OF_METHOD = {
+    "CSGM": "ilo-csgm-pulse", "ILO": "ilo-csgm-pulse", "PULSE": "ilo-csgm-pulse", "Yeh et al.": "yeh",
+    "DIP": "lcm-glo-dip", "GLO": "lcm-glo-dip", "LCM": "lcm-glo-dip", "LCM, z at test time": "lcm-glo-dip",
+}  # fmt: skip
+GENERATORS = {
+    "dcgan64-faces": "the embedded 64×64 face DCGAN",
+    "dcgan32-celeba": "the 32×32 CelebA DCGAN (`../shared/weights`)",
+    "stylegan2": "a StyleGAN2 checkpoint of your own",
+    "mnist-gan-mlp": "the MNIST MLP GAN (`../shared/weights`)",
+    "lcm-hourglass": "the project's trained 64 px hourglass",
+}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A shipped recipe as the gallery shows it."""
+
+    name: str
+    data: dict[str, Any]
+    command: str
+
+    @classmethod
+    def read(cls, path: Path) -> Recipe:
+        text = path.read_text(encoding="utf-8")
+        commands = [line.lstrip("# ").strip() for line in text.splitlines() if line.lstrip("# ").startswith("invprob run ")]
+        if not commands:
+            raise SystemExit(f"{path}: its opening comment shows no `invprob run` command")
+        return cls(path.stem, yaml.safe_load(text), commands[0].split("  #")[0].strip())
+
+    def component(self, section: str) -> dict[str, Any]:
+        value = self.data.get(section)
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def method(self) -> str:
+        solver = self.component("solver").get("type")
+        if solver == "lcm":
+            model = self.component("generator").get("params", {}).get("model", "")
+            if model.startswith("glo"):
+                return "GLO"
+            manifold = any(p.get("type") == "conv-manifold" for p in self.data.get("priors") or [])
+            return "LCM" if manifold else "LCM, z at test time"
+        names = {"csgm": "CSGM", "ilo": "ILO", "pulse": "PULSE", "yeh": "Yeh et al.", "dip": "DIP"}
+        if solver not in names:
+            raise SystemExit(f"recipes/{self.name}.yaml: solver {solver!r} is on no gallery page; add it to scripts/gallery.py")
+        return names[solver]
+
+    @property
+    def paper(self) -> str:
+        return PAPER_OF_METHOD[self.method]
+
+    @property
+    def operator(self) -> str:
+        return str(self.component("operator").get("type"))
+
+    @property
+    def task(self) -> str | None:
+        if self.operator not in TASK_OF_OPERATOR and self.operator != "classifier":
+            raise SystemExit(f"recipes/{self.name}.yaml: operator {self.operator!r} is on no gallery page; add it to scripts/gallery.py")
+        return TASK_OF_OPERATOR.get(self.operator)
+
+    @property
+    def task_title(self) -> str:
+        params = self.component("operator").get("params") or {}
+        titles = {
+            "inpaint-center": lambda: "centre inpainting"
+            + (f", a {params['size']}×{params['size']} hole" if "size" in params else f", the centre {params.get('fraction', 0.5):.0%} missing"),
+            "inpaint-random": lambda: f"random inpainting, {params['observed']:.0%} of the pixels observed",
+            "downsample": lambda: f"super-resolution ×{params['factor']} ({params.get('method', 'bicubic')})",
+            "denoise": lambda: f"denoising, σ = {params['sigma']} (0-255)",
+            "cs-circulant": lambda: f"compressed sensing, m = {params['fraction']:.0%} of n (partial circulant)",
+            "colorize": lambda: "colorization (grey = the channels' mean)",
+            "jpeg": lambda: f"JPEG restoration, quality {params['quality']}",
+            "classifier": lambda: "classifier guidance on MNIST: a 7 to be read as a 3",
+        }  # fmt: skip
+        return titles[self.operator]()
+
+    @property
+    def generator(self) -> str:
+        generator = self.component("generator")
+        if not generator:
+            return "none (a fresh network per image)"
+        name = GENERATORS.get(generator.get("type"), f"`{generator.get('type')}`")
+        model = (generator.get("params") or {}).get("model")
+        return f"{name} (`{model}`)" if model else name
+
+    @property
+    def selects(self) -> bool:
+        """Whether its data is an image set that ``data.select`` picks from (not one image or
+        one observation), so that the gallery ran the last faces of it."""
+        return "select" in (self.data.get("data") or {})
+
+    def summary(self) -> str:
+        """One line: the components as the recipe sets them."""
+        parts = [f"generator: {self.generator}"]
+        for section in ("operator", "solver"):
+            component = self.component(section)
+            parts.append(f"{section} `{component.get('type')}`" + _params(component.get("params")))
+        for section in ("losses", "priors"):
+            items = self.data.get(section)
+            if items is None:
+                parts.append(f"{section}: the solver's defaults")
+            else:
+                listed = ", ".join(f"`{i.get('type')}`" + _params(i.get("params"), i.get("weight")) for i in items)
+                parts.append(f"{section}: {listed or 'none'}")
+        return "; ".join(parts)
+
+    def fingerprint(self) -> str:
+        """sha256 of the recipe's content (its comments aside): what the gallery ran."""
+        return hashlib.sha256(json.dumps(self.data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _params(params: Mapping[str, Any] | None, weight: Any = None) -> str:
+    shown = dict(params or {})
+    if weight is not None:
+        shown = {"weight": weight, **shown}
+    if not shown:
+        return ""
+    return " (" + ", ".join(f"{k}: {_flow(v)}" for k, v in shown.items()) + ")"
+
+
+def _flow(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
+
+
+def shipped_recipes(repo: Path = REPO) -> dict[str, Recipe]:
+    """Every ``recipes/*.yaml`` by name."""
+    return {path.stem: Recipe.read(path) for path in sorted((repo / "recipes").glob("*.yaml"))}
+
+
+def study_recipes(study_file: Path = STUDY_FILE) -> list[str]:
+    """The recipes the gallery study runs, by name, in its order (its ``recipe`` axis)."""
+    study = yaml.safe_load(study_file.read_text(encoding="utf-8"))
+    for group in study.get("axes") or []:
+        if "recipe" in (group.get("vary") or {}):
+            return [Path(value).stem for value in group["vary"]["recipe"]]
+    raise SystemExit(f"{study_file}: no axis varies 'recipe'")
+
+
+# -- collect: the study's results and grids ------------------------------------------------
+
+
+def collect(study_dir: Path, gallery: Path = GALLERY, repo: Path = REPO) -> dict[str, Any]:
+    """Read a run of the gallery study; write each recipe's grid to ``images/`` and return
+    what :func:`write_pages` needs (also written to ``results.json``).
+
+    Every recipe of the study must have a done cell: a gallery with holes is refused, naming
+    the cells still to run.
+    """
+    from invprob_studies.report import read_results
+
+    study = read_results(study_dir)
+    recipes = shipped_recipes(repo)
+    wanted = study_recipes(gallery / STUDY_FILE.name)
+    cells = {cell.label("recipe"): cell for cell in study.cells}
+    missing = [name for name in wanted if name not in cells or cells[name].status != "done"]
+    if missing:
+        raise SystemExit(f"{study_dir}: no done cell for {', '.join(missing)}; run the study to the end first")
+    (gallery / "images").mkdir(parents=True, exist_ok=True)
+    entries: dict[str, Any] = {}
+    for name in wanted:
+        cell = cells[name]
+        assert cell.run_dir is not None and cell.seconds is not None
+        run = json.loads((cell.run_dir / "metrics.json").read_text(encoding="utf-8"))
+        images = [image["name"] for image in run["images"]]
+        values = {metric: study.values[(cell.id, metric)] for metric in study.metrics if (cell.id, metric) in study.values}
+        entries[name] = {
+            "cell": cell.id,
+            "recipe_sha256": recipes[name].fingerprint(),
+            "images": images,
+            "seconds": round(cell.seconds, 1),
+            "metrics": {metric: _round(_mean(list(per_image.values()))) for metric, per_image in values.items()},
+            "psnr": {image: _round(value) for image, value in values.get("psnr", {}).items()},
+            "unavailable": sorted(run.get("unavailable") or {}),
+        }
+        write_image(cell.run_dir / "grid.png", gallery / "images" / f"{name}.png")
+    environment = json.loads((cells[wanted[0]].run_dir / "environment.json").read_text(encoding="utf-8"))  # type: ignore[operator]
+    results = {
+        "study": STUDY_PATH,
+        "wall_seconds": round(wall_seconds(study_dir), 0),
+        "cell_seconds": round(sum(entry["seconds"] for entry in entries.values()), 0),
+        "machine": f"{environment['cpu']['model']}, {environment['cpu']['logical_cores']} cores; torch {environment['torch']}",
+        "recipes": entries,
+    }
+    (gallery / RESULTS_FILE).write_text(json.dumps(results, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    return results
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else None
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else float(f"{value:.6g}")
+
+
+def wall_seconds(study_dir: Path) -> float:
+    """The time some ``study run`` of the study was running: the union of its sessions."""
+    spans = []
+    for line in (study_dir / "sessions.jsonl").read_text(encoding="utf-8").splitlines():
+        session = json.loads(line)
+        spans.append((datetime.fromisoformat(session["started"]), datetime.fromisoformat(session["finished"])))
+    total, end = 0.0, None
+    for start, finish in sorted(spans):
+        if end is None or start > end:
+            total += (finish - start).total_seconds()
+            end = finish
+        elif finish > end:
+            total += (finish - end).total_seconds()
+            end = finish
+    return total
+
+
+def write_image(source: Path, target: Path) -> None:
+    """``source`` (a run's ``grid.png``) at most :data:`IMAGE_WIDTH` pixels wide with a palette of
+    :data:`IMAGE_COLOURS` colours: the same bytes for the same grid."""
+    from PIL import Image
+
+    with Image.open(source) as opened:
+        image = opened.convert("RGB")
+    width = min(IMAGE_WIDTH, image.width)
+    small = image.resize((width, round(image.height * width / image.width)), Image.Resampling.LANCZOS)
+    palette = small.quantize(colors=IMAGE_COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    buffer = io.BytesIO()
+    palette.save(buffer, "PNG", optimize=True)
+    target.write_bytes(buffer.getvalue())
+
+
+# -- the pages -----------------------------------------------------------------------------
+
+
+def write_pages(results: Mapping[str, Any], gallery: Path = GALLERY, repo: Path = REPO) -> list[Path]:
+    """Write the index, one page per paper and one per task from ``results`` (what
+    :func:`collect` returned) and the recipes; return the paths written."""
+    pages = render_pages(results, shipped_recipes(repo), study_recipes(gallery / STUDY_FILE.name))
+    written = []
+    for name, text in pages.items():
+        path = gallery / f"{name}.md"
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def render_pages(results: Mapping[str, Any], recipes: Mapping[str, Recipe], study: Sequence[str]) -> dict[str, str]:
+    """``{page name: Markdown}``: the index, the paper pages and the task pages."""
+    stale = [n for n in study if n in results["recipes"] and results["recipes"][n]["recipe_sha256"] != recipes[n].fingerprint()]
+    if stale:
+        raise SystemExit(f"recipes changed since the gallery ran them: {', '.join(stale)}; run the study again (module docstring)")
+    absent = [n for n in study if n not in results["recipes"]]
+    if absent:
+        raise SystemExit(f"{RESULTS_FILE} has no results for {', '.join(absent)}; collect a run of the whole study")
+    shown = [recipes[n] for n in study] + [recipes[n] for n in NOT_RUN]
+    pages = {"index": render_index(results, recipes, study)}
+    for page, title in PAPERS.items():
+        entries = sorted(
+            (r for r in shown if r.paper == page),
+            key=lambda r: (METHOD_ORDER.index(r.method), r.name in NOT_RUN, r.task or "~", r.name),
+        )
+        pages[page] = render_page(page, title, entries, results, by="method")
+    for page, title in TASKS.items():
+        entries = sorted(
+            (r for r in shown if r.task == page),
+            key=lambda r: (r.operator, r.name in NOT_RUN, METHOD_ORDER.index(r.method), r.name),
+        )
+        pages[page] = render_page(page, title, entries, results, by="operator")
+    return pages
+
+
+METHOD_ORDER = ["CSGM", "ILO", "PULSE", "Yeh et al.", "DIP", "GLO", "LCM", "LCM, z at test time"]
+
+
+def render_page(page: str, title: str, entries: Sequence[Recipe], results: Mapping[str, Any], *, by: str) -> str:
+    lines = [f"# {title}", "", PAGE_TEXT[page].strip(), "", HOW_TO_READ, ""]
+    headings = [recipe.method if by == "method" else recipe.task_title.split(",")[0].capitalize() for recipe in entries]
+    group = None
+    for recipe, heading in zip(entries, headings):
+        if heading != group and len(set(headings)) > 1:
+            lines += [f"## {heading}", ""]
+        group = heading
+        lines += render_entry(recipe, results, by=by)
+    if page in COMPARISON:
+        lines += ["## Compared with the papers and the committed results", "", COMPARISON[page].strip(), ""]
+    lines += [MADE_BY.format(**_made(results)).strip(), ""]
+    return "\n".join(lines)
+
+
+def render_entry(recipe: Recipe, results: Mapping[str, Any], *, by: str) -> list[str]:
+    title = recipe.task_title if by == "method" else f"{recipe.method}: {recipe.task_title}"
+    lines = [f"### {title[0].upper() + title[1:]}", "", f"Recipe `recipes/{recipe.name}.yaml`: {recipe.summary()}.", ""]
+    if recipe.name in NOT_RUN:
+        return lines + [
+            f"*Not run for this gallery: it {NOT_RUN[recipe.name]}.* Run it with your checkpoint:", "",
+            "```bash", recipe.command, "```", "",
+        ]  # fmt: skip
+    entry = results["recipes"][recipe.name]
+    select = json.dumps(SELECT) if recipe.selects else None
+    numbers = [f"**{METRIC_NAMES.get(m, m)}** {format_metric(m, v)}" for m, v in entry["metrics"].items() if m != "psnr"]
+    count = len(entry["images"])
+    seconds = entry["seconds"] / count
+    psnr = entry["metrics"].get("psnr")
+    head = [f"**PSNR {psnr:.2f} dB**"] if psnr is not None else []
+    side = "<br>".join(
+        [f"mean over {count} image{'s' if count != 1 else ''}:" if count != 1 else "1 image:", *head, *numbers,
+         f"**time** {seconds:.0f} s per image"]
+    )  # fmt: skip
+    lines += [
+        "| observation · reconstruction · ground truth | numbers |",
+        "|---|---|",
+        f"| ![{recipe.name}: observation, reconstruction, ground truth](images/{recipe.name}.png) | {side} |",
+        "",
+    ]
+    if recipe.name in NOTES:
+        lines += [NOTES[recipe.name].strip(), ""]
+    command = f"invprob run recipes/{recipe.name}.yaml" + (f" 'data.select={select}'" if select else "")
+    lines += ["```bash", f"{command}   # this entry (cell {entry['cell']} of the gallery study)", "```", ""]
+    return lines
+
+
+SELECT = "-3:"
+"""The gallery study's ``data.select``: the last images of each recipe's own set."""
+
+METRIC_NAMES = {
+    "ssim": "SSIM", "mse": "MSE", "lpips": "LPIPS", "measurement_loss": "measurement loss",
+    "psnr_missing": "PSNR of the missing pixels", "mse_missing": "MSE of the missing pixels",
+}  # fmt: skip
+
+
+def format_metric(metric: str, value: float | None) -> str:
+    if value is None:
+        return "–"
+    if metric == "ssim":
+        return f"{value:.3f}"
+    if metric.startswith("psnr"):
+        return f"{value:.2f} dB"
+    return f"{value:.3g}"
+
+
+def _made(results: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "study": results["study"],
+        "wall": results["wall_seconds"] / 60,
+        "cells": results["cell_seconds"] / 60,
+        "machine": results["machine"],
+        "count": len(results["recipes"]),
+    }
+
+
+HOW_TO_READ = """\
+Each entry is a shipped recipe, run as shipped on the last three of its own held-out
+faces: one row per face, with the observation, the reconstruction and the ground truth, and
+the reconstruction's PSNR. Beside it, the means over those faces and the seconds per face;
+under it, the recipe and the command that reproduces the entry (drop `data.select` to run
+the recipe's 8 faces)."""
+
+MADE_BY = """\
+---
+
+*Made by the gallery study ([how](index.md#how-the-gallery-is-made)): {count} recipes, {wall:.0f} min
+of wall time ({cells:.0f} min of cell time) on {machine}.*
+"""
+
+PAGE_TEXT: dict[str, str] = {
+    "ilo-csgm-pulse": """\
+CSGM (Bora et al., 2017) searches the latent space of a pretrained generator for the image
+whose measurements match; PULSE (Menon et al., 2020) does so on a sphere, for
+super-resolution; ILO (Daras et al., ICML 2021) then goes deeper, optimising the intermediate
+layers in l1 balls around the previous solution. Here all three use the embedded 64×64 face
+DCGAN (CSGM also the 32×32 one), on every task the recipes ship; the StyleGAN2 recipes of the
+paper's own setting need a checkpoint (their entries say how to run them).
+""",
+    "lcm-glo-dip": """\
+LCM (Athar et al., ICLR 2019) restores an image by fitting the parameters of a small
+convolutional network that produces the latent of a trained generator; GLO optimises that
+latent itself; DIP (Ulyanov et al., CVPR 2018) fits a fresh network to each image with no
+training at all. The LCM and GLO models are the project's own, trained on 64 px CelebA faces.
+""",
+    "yeh": """\
+Semantic inpainting (Yeh et al., CVPR 2017): the generator's latent is fitted to the observed
+pixels with a context loss that weighs each pixel by how many of its neighbours are missing,
+plus a discriminator prior, and the result is Poisson-blended into the observation.
+""",
+    "inpainting": "Filling missing pixels: a centre hole (where the face must be invented) and random pixels.",
+    "super-resolution": "A ×4 downsampled face (16×16) restored to 64×64.",
+    "denoising": "A face with Gaussian noise of σ = 25 on the 0-255 scale.",
+    "compressed-sensing": "Random partial circulant measurements, m = 10% of n: the observation has no image form (shown through the adjoint).",
+    "colorization": "A grey face (the mean of the channels) given its colours back.",
+    "jpeg": "A face saved as JPEG at quality 10, its blocks and ringing removed.",
+}
+"""The opening of each page: what the method or task is."""
+
+NOTES: dict[str, str] = {
+    "demo": """\
+The README's first command: one image of its own (`recipes/images/astronaut-face64.png`, not
+a CelebA face), with a centre box of 40% missing.
+""",
+    "ilo-classifier-mnist": """\
+MNIST, not faces: the operator is a LeNet-5 classifier and the observation the log-probabilities
+wanted (0.991 for a 3). The start is a GAN sample read as a 7; the grid shows the digit after
+ILO's round in the hidden layer (radius 20); the measurement loss is the MSE between the
+classifier's log-probabilities and the target's. `benchmarks/studies/ilo-classifier-radius.yaml`
+runs it for every radius.
+""",
+}
+"""A note under an entry, where the recipe is not like the others."""
+
+COMPARISON: dict[str, str] = {}
+"""Per page: how its numbers compare with the papers' and with ``benchmarks/results/``."""
+
+
+def render_index(results: Mapping[str, Any], recipes: Mapping[str, Recipe], study: Sequence[str]) -> str:
+    lines = [
+        "# Gallery", "",
+        "Every method of invprob on real faces: each entry below is a **shipped recipe**",
+        "(`recipes/*.yaml`) run as shipped, with the number of faces lowered to the last three of its",
+        "own held-out set (the highest CelebA ids, which no model saw in training). Each shows the",
+        "observation, the reconstruction and the ground truth with the PSNR of every face, the mean",
+        "numbers over the faces, the time, the recipe and the command that reproduces it.", "",
+        "By paper:", "",
+        *[f"- [{title}]({page}.md)" for page, title in PAPERS.items()], "",
+        "By task:", "",
+        *[f"- [{title}]({page}.md)" for page, title in TASKS.items()], "",
+        "## Every entry", "",
+        "| recipe | method | task | PSNR (dB) | SSIM | s per image | pages |",
+        "|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for name in study:
+        recipe, entry = recipes[name], results["recipes"][name]
+        metrics = entry["metrics"]
+        pages = [f"[{PAPERS[recipe.paper].split(':')[0]}]({recipe.paper}.md)"]
+        pages += [f"[{TASKS[recipe.task]}]({recipe.task}.md)"] if recipe.task else []
+        lines.append(
+            f"| `{name}` | {recipe.method} | {recipe.task_title} | {format_metric('psnr', metrics.get('psnr')).removesuffix(' dB')} | "
+            f"{format_metric('ssim', metrics.get('ssim'))} | {entry['seconds'] / len(entry['images']):.0f} | {', '.join(pages)} |"
+        )
+    lines += ["", "Not run (each page shows the command to run it):", ""]
+    lines += [f"- `{name}`: it {why}." for name, why in NOT_RUN.items()]
+    missing = sorted({metric for entry in results["recipes"].values() for metric in entry["unavailable"]})
+    unavailable = (
+        f" Asked for by the recipes but not computed, for want of their weights on this machine: {', '.join(missing)}."
+        if missing else ""
+    )  # fmt: skip
+    lines += ["", INDEX_HOW.format(**_made(results), select=SELECT, unavailable=unavailable).strip(), ""]
+    return "\n".join(lines)
+
+
+INDEX_HOW = """\
+## How the gallery is made
+
+One study ([`docs/gallery/gallery.yaml`](gallery.yaml)) has one cell per recipe: its axis
+`recipe` gives each cell a shipped recipe file as its base, unchanged but for
+`data.select: "{select}"` (the MNIST recipe, whose observation is one target vector, keeps its
+own data). From the repository root, with `../shared` beside the checkout:
+
+```bash
+invprob study run docs/gallery/gallery.yaml --out ../gallery-runs   # every recipe: about {cells:.0f} min here
+python scripts/gallery.py ../gallery-runs/gallery                   # images/, results.json and these pages
+```
+
+The script downsizes each run's `grid.png` into `docs/gallery/images/`, writes the numbers
+(means over the faces of every metric the run reports, the cell's seconds) to
+`docs/gallery/results.json` and the pages from that file and the recipes;
+`tests/test_gallery.py` checks that the pages are what the script writes and that every
+shipped recipe is in the study or in the not-run list. This gallery: {count} recipes,
+{wall:.0f} min of wall time ({cells:.0f} min of cell time, two `study run` processes of one
+thread each sharing the study) on {machine}, shared with other work, so the seconds are a
+rough guide only.{unavailable}
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("study_dir", nargs="?", type=Path, help="a run of docs/gallery/gallery.yaml (<out>/gallery); "
+                        "without it, the pages are written from the committed results.json")  # fmt: skip
+    args = parser.parse_args(argv)
+    if args.study_dir is not None:
+        results = collect(args.study_dir, GALLERY)
+    else:
+        results = json.loads((GALLERY / RESULTS_FILE).read_text(encoding="utf-8"))
+    for path in write_pages(results, GALLERY):
+        print(path)
+    total = sum(p.stat().st_size for p in (GALLERY / "images").glob("*.png"))
+    print(f"images: {total:,} bytes" + ("" if total <= IMAGE_BUDGET else f", over the budget of {IMAGE_BUDGET:,}"))
+    return 0 if total <= IMAGE_BUDGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
