@@ -333,6 +333,9 @@ def render_pages(results: Mapping[str, Any], recipes: Mapping[str, Recipe], stud
     absent = [n for n in study if n not in results["recipes"]]
     if absent:
         raise SystemExit(f"{RESULTS_FILE} has no results for {', '.join(absent)}; collect a run of the whole study")
+    unknown = [row.recipe for rows in ELSEWHERE.values() for row in rows if row.recipe not in recipes]
+    if unknown:
+        raise SystemExit(f"ELSEWHERE names recipes that are not shipped: {', '.join(unknown)}")
     shown = [recipes[n] for n in study] + [recipes[n] for n in NOT_RUN]
     pages = {"index": render_index(results, recipes, study)}
     for page, title in PAPERS.items():
@@ -362,10 +365,27 @@ def render_page(page: str, title: str, entries: Sequence[Recipe], results: Mappi
             lines += [f"## {heading}", ""]
         group = heading
         lines += render_entry(recipe, results, by=by)
-    if page in COMPARISON:
-        lines += ["## Compared with the papers and the committed results", "", COMPARISON[page].strip(), ""]
+    if page in ELSEWHERE:
+        lines += render_elsewhere(ELSEWHERE[page], results, COMPARED_TEXT[page])
     lines += [MADE_BY.format(**_made(results)).strip(), ""]
     return "\n".join(lines)
+
+
+def render_elsewhere(rows: Sequence[Elsewhere], results: Mapping[str, Any], text: str) -> list[str]:
+    """The section that sets the entries' numbers beside the papers' and the committed ones."""
+    lines = [
+        "## Against the papers and the committed results", "",
+        "| entry | metric | here | there | there: where, and what differs |", "|---|---|---|---|---|",
+    ]  # fmt: skip
+    for row in (row for row in rows if row.recipe in results["recipes"]):
+        entry = results["recipes"][row.recipe]
+        here = format_metric(row.metric, entry["metrics"].get(row.metric))
+        count = len(entry["images"])
+        lines.append(
+            f"| `{row.recipe}` | {METRIC_NAMES.get(row.metric, row.metric.upper())} | {here} ({count} faces) | "
+            f"{format_metric(row.metric, row.value)} | {row.source}: {row.differs} |"
+        )
+    return [*lines, "", *([text.strip(), ""] if text.strip() else [])]
 
 
 def render_entry(recipe: Recipe, results: Mapping[str, Any], *, by: str) -> list[str]:
@@ -383,6 +403,8 @@ def render_entry(recipe: Recipe, results: Mapping[str, Any], *, by: str) -> list
     seconds = entry["seconds"] / count
     psnr = entry["metrics"].get("psnr")
     head = [f"**PSNR {psnr:.2f} dB**"] if psnr is not None else []
+    if len(entry["psnr"]) > 1:
+        head.append("(" + ", ".join(f"{value:.2f}" for value in entry["psnr"].values()) + ")")
     side = "<br>".join(
         [f"mean over {count} image{'s' if count != 1 else ''}:" if count != 1 else "1 image:", *head, *numbers,
          f"**time** {seconds:.0f} s per image"]
@@ -396,7 +418,7 @@ def render_entry(recipe: Recipe, results: Mapping[str, Any], *, by: str) -> list
     if recipe.name in NOTES:
         lines += [NOTES[recipe.name].strip(), ""]
     command = f"invprob run recipes/{recipe.name}.yaml" + (f" 'data.select={select}'" if select else "")
-    lines += ["```bash", f"{command}   # this entry (cell {entry['cell']} of the gallery study)", "```", ""]
+    lines += [f"This entry (cell `{entry['cell']}` of the gallery study) is reproduced by", "", "```bash", command, "```", ""]
     return lines
 
 
@@ -404,7 +426,7 @@ SELECT = "-3:"
 """The gallery study's ``data.select``: the last images of each recipe's own set."""
 
 METRIC_NAMES = {
-    "ssim": "SSIM", "mse": "MSE", "lpips": "LPIPS", "measurement_loss": "measurement loss",
+    "psnr": "PSNR", "ssim": "SSIM", "mse": "MSE", "lpips": "LPIPS", "measurement_loss": "measurement loss",
     "psnr_missing": "PSNR of the missing pixels", "mse_missing": "MSE of the missing pixels",
 }  # fmt: skip
 
@@ -487,8 +509,72 @@ runs it for every radius.
 }
 """A note under an entry, where the recipe is not like the others."""
 
-COMPARISON: dict[str, str] = {}
-"""Per page: how its numbers compare with the papers' and with ``benchmarks/results/``."""
+
+
+@dataclass(frozen=True)
+class Elsewhere:
+    """A number of a paper or of ``benchmarks/results/`` that a gallery entry can be read against."""
+
+    recipe: str
+    metric: str
+    value: float
+    source: str
+    differs: str
+    """What the other number's protocol does differently, which is why the numbers differ."""
+
+
+_ILO20 = "`benchmarks/results/ilo_table_dcgan64_8faces_issue20.md`"
+_YEH = "Yeh et al., Table 1 (CelebA, centre)"
+_LCM = "Athar et al., Table 1 (CelebA)"
+_LCM21 = "`benchmarks/results/lcm_table_issue21.md`"
+ELSEWHERE: dict[str, list[Elsewhere]] = {
+    "ilo-csgm-pulse": [
+        Elsewhere("csgm-inpaint-dcgan64", "psnr", 21.80, _ILO20, "8 faces (these 3 among them); 400 Adam steps, not 800"),
+        Elsewhere("csgm-superres-dcgan64", "psnr", 21.37, _ILO20, "8 faces (these 3 among them); 400 Adam steps, not 800"),
+        Elsewhere("csgm-denoise-dcgan64", "psnr", 22.22, _ILO20, "8 faces (these 3 among them); 400 Adam steps, not 800"),
+        Elsewhere("ilo-inpaint-dcgan64", "psnr", 25.98, _ILO20, "8 faces; 4 rounds of 100 steps, not 300/200/200/100"),
+        Elsewhere("ilo-denoise-dcgan64", "psnr", 27.23, _ILO20, "8 faces; 4 rounds of 100 steps, not 300/200/200/100"),
+        Elsewhere("ilo-superres-dcgan64", "psnr", 24.12, _ILO20, "8 faces; 4 rounds of 100 steps, not 300/200/200/100"),
+        Elsewhere("pulse-superres-dcgan64", "psnr", 21.21, _ILO20, "the same recipe on its 8 faces, these 3 among them"),
+        Elsewhere("csgm-inpaint-dcgan32", "psnr", 22.12, "`benchmarks/results/inpainting_table_dcgan32.md`",
+                  "64 faces; 1500 steps at lr 0.1 from one start, no z-prior (the recipe: 500 at 0.05, best of 4, Bora's z-prior)"),
+    ],
+    "yeh": [
+        Elsewhere("yeh-inpaint-dcgan32", "psnr", 26.61, "`benchmarks/results/inpainting_table_dcgan32.md`",
+                  "64 faces, one start (the recipe: best of 4 starts)"),
+        Elsewhere("yeh-inpaint-dcgan32", "psnr", 19.4, _YEH,
+                  "the paper's DCGAN at 64 px (this recipe's is 32 px, its discriminator least-squares), "
+                  "~2,000 test faces, a centre block of unstated size"),
+        Elsewhere("yeh-inpaint-dcgan64", "psnr", 25.96, "`benchmarks/results/inpainting_table_dcgan64_final_others.md`",
+                  "64 faces; 500 steps from one start (the recipe: 1500, best of 4)"),
+        Elsewhere("yeh-inpaint-dcgan64", "psnr", 19.4, _YEH, "the paper's DCGAN, trained on ~200k faces, "
+                  "~2,000 test faces, a centre block of unstated size"),
+    ],
+    "lcm-glo-dip": [
+        Elsewhere("lcm-inpaint", "mse_missing", 0.0310, _LCM21, "16 other held-out faces (ids 202525-202543)"),
+        Elsewhere("glo-inpaint", "mse_missing", 0.0170, _LCM21, "16 other held-out faces (ids 202525-202543)"),
+        *[
+            Elsewhere(f"{method}-{task}", metric, value, _LCM, "128 px faces (a 50×50 hole: the same share; "
+                      "super-resolution ×8); models trained on ~200k faces (ours: on 16k, on a CPU)")
+            for method, task, metric, value in [
+                ("lcm", "inpaint", "mse_missing", 0.0034), ("glo", "inpaint", "mse_missing", 0.0038),
+                ("dip", "inpaint", "mse_missing", 0.0091), ("lcm", "superres", "mse", 0.0061),
+                ("glo", "superres", "mse", 0.0063), ("dip", "superres", "mse", 0.0052),
+                ("lcm", "colorize", "mse", 0.0071), ("glo", "colorize", "mse", 0.0069),
+                ("dip", "colorize", "mse", 0.0136),
+            ]
+        ],
+    ],
+}  # fmt: skip
+"""Per paper page, the numbers of the papers and of ``benchmarks/results/`` that its entries
+overlap, with what the other protocol does differently."""
+
+COMPARED_TEXT: dict[str, str] = {
+    "ilo-csgm-pulse": "",
+    "yeh": "",
+    "lcm-glo-dip": "",
+}
+"""Per paper page, what the comparison shows, under its table."""
 
 
 def render_index(results: Mapping[str, Any], recipes: Mapping[str, Recipe], study: Sequence[str]) -> str:

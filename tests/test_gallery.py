@@ -146,9 +146,9 @@ def test_collect_takes_each_recipes_numbers_and_grid_from_a_run_of_the_study(tmp
 
     pages = gallery.render_pages(results, gallery.shipped_recipes(), recipes)
     assert "![csgm-inpaint-dcgan64: observation, reconstruction, ground truth](images/csgm-inpaint-dcgan64.png)" in pages["inpainting"]
-    assert "**PSNR 21.00 dB**" in pages["inpainting"]
+    assert "**PSNR 21.00 dB**<br>(20.00, 21.00, 22.00)" in pages["inpainting"]
     assert "invprob run recipes/csgm-inpaint-dcgan64.yaml 'data.select=\"-3:\"'" in pages["inpainting"]
-    assert "invprob run recipes/ilo-classifier-mnist.yaml   #" in pages["ilo-csgm-pulse"]  # its own data: no select
+    assert "invprob run recipes/ilo-classifier-mnist.yaml\n" in pages["ilo-csgm-pulse"]  # its own data: no select
     assert "ilo-classifier-mnist" not in "".join(pages[task] for task in gallery.TASKS)  # MNIST: on the ILO page only
     for name in gallery.NOT_RUN:
         assert f"invprob run recipes/{name}.yaml generator.params.checkpoint=" in pages["ilo-csgm-pulse"]
