@@ -147,7 +147,8 @@ class Recipe:
         params = self.component("operator").get("params") or {}
         titles = {
             "inpaint-center": lambda: "centre inpainting"
-            + (f", a {params['size']}×{params['size']} hole" if "size" in params else f", the centre {params.get('fraction', 0.5):.0%} missing"),
+            + (f", a {params['size']}×{params['size']} hole" if "size" in params
+               else f", a hole {params.get('fraction', 0.5):.0%} of each side"),
             "inpaint-random": lambda: f"random inpainting, {params['observed']:.0%} of the pixels observed",
             "downsample": lambda: f"super-resolution ×{params['factor']} ({params.get('method', 'bicubic')})",
             "denoise": lambda: f"denoising, σ = {params['sigma']} (0-255)",
@@ -590,17 +591,18 @@ def render_index(results: Mapping[str, Any], recipes: Mapping[str, Recipe], stud
         "By task:", "",
         *[f"- [{title}]({page}.md)" for page, title in TASKS.items()], "",
         "## Every entry", "",
-        "| recipe | method | task | PSNR (dB) | SSIM | s per image | pages |",
-        "|---|---|---|---|---|---|---|",
+        "The recipe links to its entry's paper page, the task to its task page.", "",
+        "| recipe | method | task | PSNR (dB) | SSIM | s per image |",
+        "|---|---|---|---|---|---|",
     ]  # fmt: skip
     for name in study:
         recipe, entry = recipes[name], results["recipes"][name]
         metrics = entry["metrics"]
-        pages = [f"[{PAPERS[recipe.paper].split(':')[0]}]({recipe.paper}.md)"]
-        pages += [f"[{TASKS[recipe.task]}]({recipe.task}.md)"] if recipe.task else []
+        task = f"[{recipe.task_title}]({recipe.task}.md)" if recipe.task else recipe.task_title
+        psnr = format_metric("psnr", metrics.get("psnr")).removesuffix(" dB")
         lines.append(
-            f"| `{name}` | {recipe.method} | {recipe.task_title} | {format_metric('psnr', metrics.get('psnr')).removesuffix(' dB')} | "
-            f"{format_metric('ssim', metrics.get('ssim'))} | {entry['seconds'] / len(entry['images']):.0f} | {', '.join(pages)} |"
+            f"| [`{name}`]({recipe.paper}.md) | {recipe.method} | {task} | {psnr} | "
+            f"{format_metric('ssim', metrics.get('ssim'))} | {entry['seconds'] / len(entry['images']):.0f} |"
         )
     lines += ["", "Not run (each page shows the command to run it):", ""]
     lines += [f"- `{name}`: it {why}." for name, why in NOT_RUN.items()]
@@ -634,6 +636,9 @@ shipped recipe is in the study or in the not-run list. This gallery: {count} rec
 {wall:.0f} min of wall time ({cells:.0f} min of cell time, two `study run` processes of one
 thread each sharing the study) on {machine}, shared with other work, so the seconds are a
 rough guide only.{unavailable}
+
+The faces are CelebA's (Liu et al., ICCV 2015), available for non-commercial research only:
+the grids are here to show the methods, not to pass the images on.
 """
 
 

@@ -30,6 +30,8 @@ label of every field it sets, and labels are unique within their group. An axis 
 override (``solver`` as a whole component, ``operator.params.sigma``, ``losses[0].weight``,
 ``seed``). A value ``null`` removes the field, so that its default applies (``priors``/
 ``losses``: the solver's defaults). ``overrides`` are applied first, then the axes.
+The axis ``recipe`` takes recipe files (relative to the study file, like ``recipe:``): each is
+its cells' base recipe, labelled by its stem, so one study runs several recipes as they are.
 ``data`` replaces the named fields of the recipe's ``data`` (giving ``images``, ``samples`` or
 ``observation`` replaces the recipe's image source); its paths are relative to the study file.
 Paths inside ``overrides`` and axis values resolve against the recipe's folder, as on the
@@ -278,7 +280,7 @@ def load_study(path: str | Path, *, registry: Registry | None = None) -> Study:
     return Study(spec, path, text, cells, carried_section_warnings(before_axes, cells, registry))
 
 
-def _recipe_names(spec: StudySpec) -> list[tuple[str, str]]:
+def _recipe_names(spec: StudySpec) -> list[tuple[str, Any]]:
     """``(where, file)`` for the base recipe and each value of a ``recipe`` axis, as written."""
     names = [("recipe", spec.recipe)] if spec.recipe else []
     for index, group in enumerate(spec.axes):
@@ -552,6 +554,10 @@ def expand(
         axes = {path: value for path, value, _ in point}
         labels = {path: label for path, _, label in point}
         cases = [item for case in spec.cases if case.applies(labels) for item in case.set.items()]
+        if axes.get(RECIPE_AXIS, spec.recipe) not in bases:  # a variant without 'recipe', and no 'recipe:'
+            problem = RecipeProblem(RECIPE_AXIS, "no base recipe: give the study a 'recipe:' or set 'recipe' in every variant")
+            problems.append((Cell(f"{index:04d}", index, axes, labels, {}, study_dir), problem))
+            continue
         base, base_dir = bases[axes.get(RECIPE_AXIS, spec.recipe)]
         with_data = _with_data(base, spec.data, study_dir)
         fingerprint = {"recipe": dict(base), "overrides": spec.overrides, "data": spec.data, "axes": axes}

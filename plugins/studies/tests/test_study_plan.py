@@ -169,6 +169,9 @@ def test_recipe_axis_errors_name_the_file_and_where_it_is_given(tmp_path, toy_re
     path.write_text("name: s\naxes: [{vary: {seed: [1, 2]}}]\n")
     with pytest.raises(StudyError, match=r"recipe: required field is missing \(or an axis 'recipe' with recipe files\)"):
         load_study(path, registry=toy_registry)
+    path.write_text("name: s\naxes: [[{label: a, set: {recipe: recipe.yaml}}, {label: b, set: {seed: 3}}]]\n")
+    with pytest.raises(StudyError, match=r"cell 0001 \(seed=b\): recipe: no base recipe: give the study a 'recipe:'"):
+        load_study(path, registry=toy_registry)
 
 
 def test_study_data_replaces_the_image_source_relative_to_the_study(tmp_path, toy_recipe, toy_registry):
