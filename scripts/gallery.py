@@ -23,7 +23,6 @@ import argparse
 import hashlib
 import io
 import json
-import math
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -247,18 +246,23 @@ def collect(study_dir: Path, gallery: Path = GALLERY, repo: Path = REPO) -> dict
         assert cell.run_dir is not None and cell.seconds is not None
         run = json.loads((cell.run_dir / "metrics.json").read_text(encoding="utf-8"))
         images = [image["name"] for image in run["images"]]
-        values = {metric: study.values[(cell.id, metric)] for metric in study.metrics if (cell.id, metric) in study.values}
+        metrics = [metric for metric in study.metrics if (cell.id, metric) in study.values]
         entries[name] = {
             "cell": cell.id,
             "recipe_sha256": recipes[name].fingerprint(),
             "images": images,
             "seconds": round(cell.seconds, 1),
-            "metrics": {metric: _round(_mean(list(per_image.values()))) for metric, per_image in values.items()},
-            "psnr": {image: _round(value) for image, value in values.get("psnr", {}).items()},
+            "metrics": {metric: _round(study.stat(cell, metric).mean) for metric in metrics},
+            "psnr": {image: _round(value) for image, value in study.values.get((cell.id, "psnr"), {}).items()},
             "unavailable": sorted(run.get("unavailable") or {}),
         }
         write_image(cell.run_dir / "grid.png", gallery / "images" / f"{name}.png")
-    environment = json.loads((cells[wanted[0]].run_dir / "environment.json").read_text(encoding="utf-8"))  # type: ignore[operator]
+    for stale in (gallery / "images").glob("*.png"):
+        if stale.stem not in wanted:  # a recipe the study no longer runs
+            stale.unlink()
+    first = cells[wanted[0]].run_dir
+    assert first is not None
+    environment = json.loads((first / "environment.json").read_text(encoding="utf-8"))
     results = {
         "study": STUDY_PATH,
         "wall_seconds": round(wall_seconds(study_dir), 0),
@@ -268,11 +272,6 @@ def collect(study_dir: Path, gallery: Path = GALLERY, repo: Path = REPO) -> dict
     }
     (gallery / RESULTS_FILE).write_text(json.dumps(results, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
     return results
-
-
-def _mean(values: Sequence[float | None]) -> float | None:
-    finite = [v for v in values if v is not None and math.isfinite(v)]
-    return sum(finite) / len(finite) if finite else None
 
 
 def _round(value: float | None) -> float | None:

@@ -122,7 +122,10 @@ def small_gallery(tmp_path: Path) -> tuple[Path, list[str]]:
 def test_collect_takes_each_recipes_numbers_and_grid_from_a_run_of_the_study(tmp_path, small_gallery):
     folder, recipes = small_gallery
     study_dir = write_run(tmp_path, recipes, done=recipes)
+    (folder / "images").mkdir()
+    (folder / "images" / "a-recipe-no-longer-run.png").write_bytes(b"old")
     results = gallery.collect(study_dir, gallery=folder)
+    assert sorted(p.name for p in (folder / "images").iterdir()) == [f"{name}.png" for name in recipes]
     assert json.loads((folder / "results.json").read_text()) == results
     entry = results["recipes"]["csgm-inpaint-dcgan64"]
     assert entry["images"] == ["face0", "face1", "face2"]
