@@ -393,7 +393,7 @@ def render_elsewhere(rows: Sequence[Elsewhere], results: Mapping[str, Any], text
 
 def render_entry(recipe: Recipe, results: Mapping[str, Any], *, by: str) -> list[str]:
     title = recipe.task_title if by == "method" else f"{recipe.method}: {recipe.task_title}"
-    lines = [f"### {title[0].upper() + title[1:]}", "", f"Recipe `recipes/{recipe.name}.yaml`: {recipe.summary()}.", ""]
+    lines = [f"### {title[0].upper() + title[1:]} — {recipe.name}", "", f"Recipe `recipes/{recipe.name}.yaml`: {recipe.summary()}.", ""]
     if recipe.name in NOT_RUN:
         return lines + [
             f"*Not run for this gallery: it {NOT_RUN[recipe.name]}.* It runs with", "",
@@ -401,7 +401,8 @@ def render_entry(recipe: Recipe, results: Mapping[str, Any], *, by: str) -> list
         ]  # fmt: skip
     entry = results["recipes"][recipe.name]
     select = json.dumps(SELECT) if recipe.selects else None
-    numbers = [f"**{METRIC_NAMES.get(m, m)}** {format_metric(m, v)}" for m, v in entry["metrics"].items() if m != "psnr"]
+    shown = sorted((m for m in entry["metrics"] if m != "psnr"), key=lambda m: (list(METRIC_NAMES) + [m]).index(m))
+    numbers = [f"**{METRIC_NAMES.get(m, m)}** {format_metric(m, entry['metrics'][m])}" for m in shown]
     count = len(entry["images"])
     seconds = entry["seconds"] / count
     psnr = entry["metrics"].get("psnr")
@@ -429,9 +430,10 @@ SELECT = "-3:"
 """The gallery study's ``data.select``: the last images of each recipe's own set."""
 
 METRIC_NAMES = {
-    "psnr": "PSNR", "ssim": "SSIM", "mse": "MSE", "lpips": "LPIPS", "measurement_loss": "measurement loss",
-    "psnr_missing": "PSNR of the missing pixels", "mse_missing": "MSE of the missing pixels",
+    "psnr": "PSNR", "psnr_missing": "PSNR of the missing pixels", "ssim": "SSIM", "mse": "MSE",
+    "mse_missing": "MSE of the missing pixels", "lpips": "LPIPS", "measurement_loss": "measurement loss",
 }  # fmt: skip
+"""How the pages name the metrics, in the order they list them (others after, by name)."""
 
 
 def format_metric(metric: str, value: float | None) -> str:
@@ -500,7 +502,7 @@ plus a discriminator prior, and the result is Poisson-blended into the observati
 NOTES: dict[str, str] = {
     "demo": """\
 The README's first command: one image of its own (`recipes/images/astronaut-face64.png`, not
-a CelebA face), with a centre box of 40% missing.
+a CelebA face), with a centre hole 40% of each side.
 """,
     "ilo-classifier-mnist": """\
 MNIST, not faces: the operator is a LeNet-5 classifier and the observation the log-probabilities
@@ -557,8 +559,7 @@ ELSEWHERE: dict[str, list[Elsewhere]] = {
         Elsewhere("lcm-inpaint", "mse_missing", 0.0310, _LCM21, "16 other held-out faces (ids 202525-202543)"),
         Elsewhere("glo-inpaint", "mse_missing", 0.0170, _LCM21, "16 other held-out faces (ids 202525-202543)"),
         *[
-            Elsewhere(f"{method}-{task}", metric, value, _LCM, "128 px faces (a 50×50 hole: the same share; "
-                      "super-resolution ×8); models trained on ~200k faces (ours: on 16k, on a CPU)")
+            Elsewhere(f"{method}-{task}", metric, value, _LCM, "128 px faces, ×8 super-resolution, models trained on ~200k faces")
             for method, task, metric, value in [
                 ("lcm", "inpaint", "mse_missing", 0.0034), ("glo", "inpaint", "mse_missing", 0.0038),
                 ("dip", "inpaint", "mse_missing", 0.0091), ("lcm", "superres", "mse", 0.0061),
@@ -597,10 +598,10 @@ In the hole, these 3 faces come out 1.5-2 times worse than the 16 of the committ
 recipe's 1000 steps, lands between them. The paper found the reverse, LCM ahead of GLO: the
 committed table shows that at 300 steps LCM is ahead here too, while at the authors' 3001
 steps its parameters keep fitting the observed pixels and the hole drifts. Where every pixel is
-seen through the operator, the paper's findings hold: LCM ahead of GLO on super-resolution and
-colorization (0.0041 and 0.0053 against 0.0046 and 0.0071), DIP level on super-resolution and far
-behind on colorization, which needs a prior of faces to invent the colours (0.022; the paper's
-0.0136). The errors are of the paper's order on those two tasks and 9-14 times the paper's in the
+seen through the operator, LCM is ahead of GLO (super-resolution 0.0041 against 0.0046,
+colorization 0.0053 against 0.0071; the paper: slightly ahead, and level), DIP level with LCM on
+super-resolution (the paper: ahead of both) and far behind on colorization, which needs a prior
+of faces to invent the colours (0.022; the paper's 0.0136). The errors are of the paper's order on those two tasks and 9-14 times the paper's in the
 hole for GLO and LCM (4.5 times for DIP, which learns nothing beforehand): our models, trained
 on 16k faces on a CPU, fall short most where pixels must be invented.
 Without the manifold at test time (LCM, z at test time: the same model, its latent fitted
