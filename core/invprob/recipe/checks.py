@@ -145,33 +145,17 @@ def mask_problems(data: Mapping[str, Any], registry: Registry) -> list[RecipePro
     return problems
 
 
-def _validated_params(spec: Mapping[str, Any], kind: str, registry: Registry, base_dir: Path) -> Params | None:
-    """Component ``spec``'s params model, or None when it does not validate (reported elsewhere)."""
-    component = registry.components[kind].get(spec["type"])
-    params = spec.get("params") or {}
-    if component is None or not isinstance(params, Mapping):
-        return None
-    try:
-        return component.validate_params(params, base_dir=base_dir)
-    except Exception:  # noqa: BLE001 - stage 2 reports every way params fail
-        return None
-
-
-def known_image_shape(data: Mapping[str, Any], registry: Registry, base_dir: Path) -> tuple[int, int, int] | None:
-    """The ``(C, H, W)`` of the images a recipe solves for, when the recipe alone tells it.
+def known_image_shape(recipe: Recipe) -> tuple[int, int, int] | None:
+    """The ``(C, H, W)`` of the images a validated recipe solves for, when the recipe alone tells it.
 
     Known means: the recipe has a generator, and its params model's ``declared_image_shape()``
     gives the size from the params (a fixed architecture such as ``dcgan32-celeba``, or the size
     field of a randomly initialised model). Every image is then brought to that size. Without
     a generator, or for a checkpoint whose size only its file tells, the shape is not known
     before the images or the model are read, and the operator's params are checked when it is
-    built (exit 2 naming the section). (Validation reads it from the params it validated:
-    :func:`image_shape_problems`.)
+    built (exit 2 naming the section). Read from the params validation kept with the generator.
     """
-    generator = data.get("generator")
-    if not (isinstance(generator, Mapping) and isinstance(generator.get("type"), str)):
-        return None
-    params = _validated_params(generator, "generators", registry, base_dir)
+    params = recipe.generator.validated_params if recipe.generator is not None else None
     return params.declared_image_shape() if params is not None else None
 
 
