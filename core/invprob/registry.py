@@ -43,7 +43,7 @@ import re
 import sys
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
@@ -102,7 +102,7 @@ class PluginFailure:
     distribution: str
     version: str | None
     error: str
-    traceback: str = ""
+    traceback: str = field(default="", compare=False)
 
     def summary(self) -> str:
         version = f" {self.version}" if self.version else ""
@@ -191,8 +191,8 @@ class Registry:
         self.distributions.setdefault(distribution, Distribution(distribution, version))
         hook_name = f"{distribution}:{entry_point}"
         sources = {"source": hook_name, "sources": self._sources}
-        kinds = [ComponentRegistry(kind, distribution, self.components[kind], **sources) for kind in KINDS]
-        commands = CommandRegistry(distribution, self.commands, **sources)
+        kinds = [ComponentRegistry(kind, distribution, **sources) for kind in KINDS]
+        commands = CommandRegistry(distribution, **sources)
         previous = self._hooks.get_plugin(hook_name)  # registered before: this call replaces it
         if previous is not None:
             self._hooks.unregister(name=hook_name)
@@ -210,7 +210,7 @@ class Registry:
         except (_PluginMisbehaved, Exception) as exc:  # noqa: BLE001 - a broken plugin must never take the rest down
             if previous is not None:  # a failed replacement keeps what was there
                 self._hooks.register(previous, name=hook_name)
-            self._record_failure(entry_point, distribution, exc.error if isinstance(exc, _PluginMisbehaved) else exc)
+            self._record_failure(entry_point, distribution, exc)
             return False
         for staging in (*kinds, commands):
             for key in staging.staged:
@@ -323,11 +323,7 @@ class Registry:
             try:
                 with _plugin_code():
                     plugin = ep.load()
-            except _PluginMisbehaved as exc:
-                self.distributions.setdefault(dist, Distribution(dist, version))
-                self._record_failure(ep.name, dist, exc.error)
-                continue
-            except Exception as exc:  # noqa: BLE001
+            except (_PluginMisbehaved, Exception) as exc:  # noqa: BLE001 - recorded, the rest loads
                 self.distributions.setdefault(dist, Distribution(dist, version))
                 self._record_failure(ep.name, dist, exc)
                 continue
@@ -347,7 +343,7 @@ class Registry:
 
         A hook that raises is recorded as its plugin's failure (strict mode raises) and the
         others still run; the run goes on without what it would have set up (a kernel
-        plugin's faster kernels). Returns the failures of this call.
+        plugin's faster kernels). Returns the failures this call added.
         """
         before = len(self.failures)
         self.call_each("invprob_setup_runtime", lambda distribution: device)
@@ -384,7 +380,7 @@ class Registry:
                 with _plugin_code():
                     impl.function(**{arg: given for arg in impl.argnames})
             except (_PluginMisbehaved, Exception) as exc:  # noqa: BLE001 - one plugin's failure, the others go on
-                self._record_failure(entry_point, distribution, exc.error if isinstance(exc, _PluginMisbehaved) else exc)
+                self._record_failure(entry_point, distribution, exc)
                 continue
             returned.append(given)
         return returned
@@ -431,7 +427,10 @@ class Registry:
             if impl.plugin is plugin:
                 impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
 
-    def _record_failure(self, entry_point: str, distribution: str, exc: BaseException) -> PluginFailure:
+    def _record_failure(self, entry_point: str, distribution: str, exc: BaseException) -> None:
+        """Record ``exc`` as the plugin's failure, once: a hook asked again (a distribution's
+        own hook, called by each of its commands) that fails the same way is one failure."""
+        exc = exc.error if isinstance(exc, _PluginMisbehaved) else exc
         version = self.distributions[distribution].version if distribution in self.distributions else None
         error = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, SystemExit):
@@ -439,10 +438,10 @@ class Registry:
         elif isinstance(exc, KeyboardInterrupt):
             error = "the plugin raised KeyboardInterrupt while loading"
         failure = PluginFailure(entry_point, distribution, version, error, "".join(traceback.format_exception(exc)))
-        self.failures.append(failure)
+        if failure not in self.failures:
+            self.failures.append(failure)
         if self.strict:
             raise PluginLoadError(f"plugin failed: {failure.summary()}") from exc
-        return failure
 
 
 class _PluginMisbehaved(Exception):
