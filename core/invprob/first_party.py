@@ -124,6 +124,7 @@ PLUGIN_DISTRIBUTIONS: tuple[str, ...] = (
     "invprob-plugin-mnist",
     "invprob-plugin-pulse",
     "invprob-plugin-stylegan2",
+    "invprob-plugin-torch-module",
     "invprob-plugin-yeh",
     "invprob-studies",
 )
