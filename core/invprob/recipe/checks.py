@@ -70,18 +70,11 @@ def generator_problems(data: Mapping[str, Any], registry: Registry) -> list[Reci
     ``needs_generator`` (a latent solver, a prior on z), and ``data.samples``/``observation``."""
     if data.get("generator") is not None:
         return []
-    problems = []
-    for section, kind in COMPONENT_SECTIONS.items():
-        for path, spec in component_specs_at(data.get(section), (section,)):
-            component = registry.components[kind].get(spec["type"])
-            if component is not None and component.params_model.needs_generator:
-                problems.append(
-                    RecipeProblem(
-                        format_path((*path, "type")),
-                        f"{singular(kind)} {spec['type']!r} works on a generator's latent, and the recipe has no "
-                        "'generator' section: add one",
-                    )
-                )
+    problems = [
+        RecipeProblem(format_path((*path, "type")), f"{singular(kind)} {name!r} works on a generator's latent, and "
+                      "the recipe has no 'generator' section: add one")
+        for path, kind, name in _declaring(data, registry, "needs_generator")
+    ]  # fmt: skip
     data_spec = data.get("data")
     for source in ("samples", "observation"):
         if isinstance(data_spec, Mapping) and data_spec.get(source) is not None:
@@ -128,21 +121,24 @@ def mask_problems(data: Mapping[str, Any], registry: Registry) -> list[RecipePro
     masking = sorted(name for name, c in registry.components["operators"].items() if c.params_model.provides_mask)
     examples = f" ({', '.join(masking[:3])}{', ...' if len(masking) > 3 else ''})" if masking else ""
     instead = {"solvers": "the csgm solver", "losses": "the mse or l1 loss"}
-    problems = []
+    return [
+        RecipeProblem(format_path((*path, "type")), f"{singular(kind)} {name!r} needs an operator that masks pixels, "
+                      f"and operator {operator['type']!r} has no observed-pixel mask{takes}: use an inpainting operator"
+                      f"{examples}, or {instead.get(kind, f'{with_article(singular(kind))} that needs no mask')}")
+        for path, kind, name in _declaring(data, registry, "needs_mask")
+    ]  # fmt: skip
+
+
+def _declaring(data: Mapping[str, Any], registry: Registry, need: str) -> list[tuple[tuple[Any, ...], str, str]]:
+    """``(path, kind, name)`` of the components of recipe ``data`` whose params model declares
+    ``need`` (``needs_generator``, ``needs_mask``)."""
+    found = []
     for section, kind in COMPONENT_SECTIONS.items():
         for path, spec in component_specs_at(data.get(section), (section,)):
             component = registry.components[kind].get(spec["type"])
-            if component is not None and component.params_model.needs_mask:
-                other = instead.get(kind, f"{with_article(singular(kind))} that needs no mask")
-                problems.append(
-                    RecipeProblem(
-                        format_path((*path, "type")),
-                        f"{singular(kind)} {spec['type']!r} needs an operator that masks pixels, and operator "
-                        f"{operator['type']!r} has no observed-pixel mask{takes}: use an inpainting operator{examples}, "
-                        f"or {other}",
-                    )
-                )
-    return problems
+            if component is not None and getattr(component.params_model, need):
+                found.append((path, kind, spec["type"]))
+    return found
 
 
 def known_image_shape(recipe: Recipe) -> tuple[int, int, int] | None:
