@@ -12,20 +12,13 @@ import invprob
 from invprob_plugin_torch_module import adapt_generator
 
 
-class TinyGenerator(nn.Module):
+def sigmoid_module() -> nn.Module:
     """A user's own generator: z [B, 8] -> sigmoid images [B, 1, 6, 10] in [0, 1]."""
-
-    def __init__(self):
-        super().__init__()
-        self.linear = nn.Linear(8, 60)
-        torch.nn.init.normal_(self.linear.weight, std=0.5, generator=torch.Generator().manual_seed(0))
-
-    def forward(self, z):
-        return torch.sigmoid(self.linear(z)).view(-1, 1, 6, 10)
+    return nn.Sequential(nn.Linear(8, 60), nn.Sigmoid(), nn.Unflatten(1, (1, 6, 10)))
 
 
 def test_an_adapted_module_declares_its_latent_and_maps_its_range():
-    module = TinyGenerator()
+    module = sigmoid_module()
     generator = invprob.adapt_generator(module, latent_shape=8, output_range=(0, 1))
     assert generator.image_shape == (1, 6, 10)
     z = generator.sample_latent(3, torch.Generator().manual_seed(1))
@@ -59,7 +52,7 @@ class _Unbounded(nn.Module):
 @pytest.mark.parametrize(
     "module, kwargs, message",
     [
-        (TinyGenerator(), {"latent_shape": 7}, r"adapt_generator: TinyGenerator fails on latents \[B, 7\] \(latent_shape=\(7,\)\): "
+        (sigmoid_module(), {"latent_shape": 7}, r"adapt_generator: Sequential fails on latents \[B, 7\] \(latent_shape=\(7,\)\): "
          r"RuntimeError: .*give the latent_shape its forward takes"),
         (nn.Sequential(nn.Linear(8, 60), nn.Tanh(), nn.Unflatten(1, (1, 6, 10))), {"latent_shape": 8, "output_range": (0, 1)},
          r"Sequential made images in \[-.*\] but output_range=\(0, 1\) was declared; declare output_range=\(-1, 1\) \(a tanh output\)"),
@@ -78,4 +71,4 @@ def test_adapting_a_module_that_does_not_fit_its_declaration_says_what_to_change
 def test_a_sigmoid_module_declared_as_tanh_passes_only_when_its_range_fits():
     # a sigmoid output lies inside (-1, 1): the declaration cannot be told wrong from the values,
     # and the module is accepted; a tanh output declared (0, 1) is refused (above)
-    assert invprob.adapt_generator(TinyGenerator(), latent_shape=8).image_shape == (1, 6, 10)
+    assert invprob.adapt_generator(sigmoid_module(), latent_shape=8).image_shape == (1, 6, 10)
