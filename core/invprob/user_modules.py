@@ -17,9 +17,6 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from torch import nn
-
-from invprob.generator import Generator
 from invprob.hints import with_article
 from invprob.params import Params
 from invprob.registry import Component, Components, Registry
@@ -30,13 +27,8 @@ LIVE_DISTRIBUTION = "python"
 
 # -- live components in a recipe dict ------------------------------------------------------
 
-_SECTIONS: dict[str, tuple[str, type]] = {
-    "generator": ("generators", Generator),
-    "operator": ("operators", nn.Module),
-    "priors": ("priors", object),
-    "losses": ("losses", object),
-    "solver": ("solvers", object),
-}
+_SECTIONS = {"generator": "generators", "operator": "operators", "priors": "priors", "losses": "losses", "solver": "solvers"}
+"""Recipe section -> the kind of the components it takes."""
 _HINTS = {
     "generator": "wrap a plain nn.Module with invprob.adapt_generator(module, latent_shape=...)",
     "operator": "subclass invprob.operator.Operator (A, A_adjoint), or wrap a deepinv physics with "
@@ -50,24 +42,26 @@ def _is_live(value: Any) -> bool:
 
 def extract_live_components(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[tuple[str, str], Any]]:
     """``data`` with every live object replaced by ``{type: "python:<name>"}``, and
-    ``{(kind, name): object}``. Raises ``TypeError`` for an object of the wrong kind."""
-    from invprob.operator import Operator
-    from invprob.unit_range import internal_operator
-
+    ``{(kind, name): object}``. Raises ``TypeError`` for an object of the wrong kind. Torch is
+    imported only when ``data`` holds an object: a plain recipe dict validates without it."""
     out = dict(data)
     live: dict[tuple[str, str], Any] = {}
 
     def placeholder(section: str, name: str, value: Any) -> dict[str, Any]:
-        kind, expected = _SECTIONS[section]
+        from invprob.generator import Generator
+        from invprob.operator import Operator
+        from invprob.unit_range import internal_operator
+
+        expected = {"generator": Generator, "operator": Operator}.get(section, object)
         if section == "operator":
-            value, expected = internal_operator(value), Operator
+            value = internal_operator(value)
         if not isinstance(value, expected):
             hint = _HINTS.get(section, "")
             raise TypeError(
                 f"{section}: {with_article(type(value).__name__)} object is not an invprob {expected.__name__}"
                 + (f"; {hint}" if hint else "")
             )
-        live[(kind, name)] = value
+        live[(_SECTIONS[section], name)] = value
         return {"type": f"{LIVE_DISTRIBUTION}:{name}"}
 
     for section in _SECTIONS:
