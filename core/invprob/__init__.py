@@ -70,10 +70,6 @@ if TYPE_CHECKING:
     from invprob_plugin_torch_module import adapt_generator
 
 
-_FROM_DISTRIBUTION = {"invprob_plugin_torch_module": "invprob-plugin-torch-module"}
-"""The names above that a first-party adapter distribution provides, by its import package."""
-
-
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
@@ -81,8 +77,8 @@ def __getattr__(name: str) -> Any:
         try:
             return getattr(importlib.import_module(_LAZY[name]), name)
         except ModuleNotFoundError as exc:
-            distribution = _FROM_DISTRIBUTION.get(exc.name or "")
-            if distribution is None:
+            if exc.name != _LAZY[name] or not exc.name.startswith("invprob_plugin_"):
                 raise
+            distribution = exc.name.replace("_", "-")  # a first-party plugin's package names its distribution
             raise ImportError(f"invprob.{name} comes with {distribution}, which is not installed: pip install {distribution}") from None
     raise AttributeError(f"module 'invprob' has no attribute {name!r}")
