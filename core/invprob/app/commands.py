@@ -1,11 +1,11 @@
-"""The core's own commands: ``describe``, ``example`` and ``new-plugin`` (a default plugin).
+"""The core's own commands: ``describe`` and ``example`` (a default plugin).
 
 - ``invprob describe KIND NAME``: a component's params with types, defaults, ranges and
   descriptions (``--json``: the params' JSON Schema, as ``invprob schema`` embeds it).
 - ``invprob example demo [--out DIR]``: copy an example recipe and its images out of the
   installed package, so the demo runs after ``pip install`` without a checkout.
-- ``invprob new-plugin NAME --kind KIND [--out DIR]``: write an installable plugin skeleton with
-  its conformance tests (:mod:`invprob.app.scaffold`).
+
+``invprob new-plugin`` is ``invprob-plugin-scaffold``'s (``plugins/tools/scaffold``).
 """
 
 from __future__ import annotations
@@ -148,29 +148,7 @@ def _run_example(args: argparse.Namespace) -> int:
     return 0
 
 
-def _configure_new_plugin(parser: argparse.ArgumentParser) -> None:
-    from invprob.app.scaffold import KINDS as PLUGIN_KINDS
-
-    parser.add_argument("name", help="the component's name, e.g. my-blur (distribution invprob-plugin-my-blur)")
-    parser.add_argument("--kind", required=True, choices=PLUGIN_KINDS, help="what the plugin registers")
-    parser.add_argument("--out", type=Path, help="folder to create (default: ./invprob-plugin-NAME)")
-
-
-def _run_new_plugin(args: argparse.Namespace) -> int:
-    from invprob.hints import with_article
-    from invprob.app.scaffold import PluginNames, check_name, write_plugin
-
-    names = PluginNames(check_name(args.name))
-    out = args.out or Path(names.distribution)
-    written = write_plugin(names.name, args.kind, out)
-    print(f"wrote {len(written)} files to {out}/ ({names.distribution}, {with_article(args.kind)} named {names.name!r})")
-    print(f"  pip install -e '{out}[test]' && pytest {out}")
-    return 0
-
-
 @hookimpl
 def invprob_register_commands(registry: CommandRegistry) -> None:
     registry.add("describe", _run_describe, help="a component's params: types, defaults, ranges", configure=_configure_describe)
     registry.add("example", _run_example, help="copy an example recipe and its images out (demo)", configure=_configure_example)
-    registry.add("new-plugin", _run_new_plugin, help="write an installable plugin skeleton with its tests",
-                 configure=_configure_new_plugin)  # fmt: skip
