@@ -15,10 +15,9 @@ name the caller gives, and never touches an existing one. Inside:
   the same values as flat ``records`` that pandas reads in one call, which way each is better
   and which the solver made trivial (:func:`write_outputs`);
 - ``images/`` (observed, reconstruction and, when known, ground truth per image; 16-bit PNGs
-  for a 16-bit input), ``grid.png`` (labelled columns, each row with the image's name and
-  PSNR), ``latents.safetensors``, ``history.json``, ``loss.png``, optionally
-  ``optimisation.gif`` (laid out like the grid, each frame labelled with its step: the
-  reported iterate as it improves, ending on the result), and ``status.json``: how the run ended (``complete``,
+  for a 16-bit input), ``latents.safetensors``, ``history.json``, the figures plugins draw
+  (:class:`RunFigures`; ``invprob-plugin-figures``: ``grid.png``, ``loss.png``, optionally
+  ``optimisation.gif``), and ``status.json``: how the run ended (``complete``,
   ``interrupted``, ``diverged``, ``failed`` or ``aborted``), the error and the time, so that
   a partial directory is never mistaken for a result.
 
@@ -46,7 +45,7 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,14 +53,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from invprob.app.pictures import as_displayable, plot_history, save_gif, save_grid, save_png
 from invprob.app.run_metrics import metrics_document
-from invprob.images import atomic_path
+from invprob.images import atomic_path, png16, tile, to_uint16
 from invprob.solver import SolverResult
 
 if TYPE_CHECKING:
     from invprob.app.components import Components
     from invprob.recipe import Recipe
+    from invprob.registry import Registry
 
 @dataclass(frozen=True)
 class RunSummary:
@@ -239,6 +238,45 @@ def save_latents(latents: Mapping[str, torch.Tensor], path: Path, metadata: Mapp
 # -- a finished run ---------------------------------------------------------------------
 
 
+def save_png(image: torch.Tensor, path: Path, bits: int = 8) -> None:
+    """A ``[C, H, W]`` image in [-1, 1] as an 8-bit PNG, or a 16-bit one with ``bits=16``
+    (grey for one channel)."""
+    from PIL import Image
+
+    if bits == 16:
+        array = to_uint16(torch.nan_to_num(image.detach(), nan=0.0))
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(png16(array[..., 0] if array.shape[-1] == 1 else array))
+        return
+    with atomic_path(path) as tmp:
+        Image.fromarray(tile(image, grey_as_rgb=False)).save(tmp)
+
+
+def as_displayable(measurement: torch.Tensor, image_shape: Sequence[int], adjoint: Any = None) -> torch.Tensor | None:
+    """An observation shown as an image ``[B, C, H, W]``, or None when it has no image form.
+
+    Image-shaped observations are shown as they are (grey ones repeated to the image's
+    channels); smaller ones (super-resolution) are upscaled with nearest neighbour; others are
+    shown through the adjoint when the operator is linear.
+    """
+    channels, height, width = image_shape
+    if measurement.dim() == 4:
+        shown = measurement
+        if shown.shape[1] != channels:
+            shown = shown.mean(dim=1, keepdim=True).expand(-1, channels, -1, -1)
+        if tuple(shown.shape[-2:]) != (height, width):
+            shown = torch.nn.functional.interpolate(shown, size=(height, width), mode="nearest")
+        return shown
+    if adjoint is not None:
+        try:
+            return adjoint(measurement)
+        except NotImplementedError:
+            return None
+    return None
+
+
+
+
 def write_outputs(
     directory: Path,
     components: Components,
@@ -255,7 +293,7 @@ def write_outputs(
     """Every output of a finished (or stopped) run; returns the metrics dict (``metrics.json``).
 
     The numbers come first: ``metrics.json``, then ``latents.safetensors`` and ``history.json``;
-    then the pictures (``images/``, ``grid.png``, ``loss.png``, ``optimisation.gif``). An output
+    then the pictures (``images/``, then the figures plugins draw: :class:`RunFigures`). An output
     that cannot be written (a full disk: :class:`OSError`) is said on the terminal, the others
     are still written, and ``metrics.json`` lists it under ``failed_outputs`` (``[{"output",
     "error"}]``); only a ``metrics.json`` that cannot be written fails the run.
@@ -302,7 +340,8 @@ def write_outputs(
     reconstruction = join_batches([r.best_image for r in results])
     with _optional(failed, "images/"):
         _save_images(directory / "images", names, results, reconstruction, truth, observed, bit_depths)
-    _save_figures(directory, components.recipe, names, results, (observed, reconstruction, truth), row_notes, failed)
+    figures = RunFigures(directory, components.recipe, names, results, observed, reconstruction, truth, row_notes, failed)
+    _draw_figures(components.context.registry, figures)
     if failed:
         metrics["failed_outputs"] = failed
         with _optional([], "metrics.json"):  # the first metrics.json stays if this one fails
@@ -339,40 +378,42 @@ def _save_images(
         offset += result.best_image.shape[0]
 
 
-def _save_figures(
-    directory: Path,
-    recipe: Recipe,
-    names: list[str],
-    results: list[SolverResult],
-    columns: tuple[Any, Any, Any],
-    row_notes: list[str] | None,
-    failed: list[dict[str, str]],
-) -> None:
-    """``grid.png``, ``loss.png`` (when a loss was recorded) and ``optimisation.gif`` (when the
-    recipe asks for it), each an optional output (:func:`_optional`). ``columns`` are the
-    observed images, the reconstructions and the ground truth (None when absent)."""
-    observed, reconstruction, truth = columns
-    with _optional(failed, "grid.png"):
-        save_grid(
-            {"observed": observed, "reconstruction": reconstruction, "ground truth": truth},
-            names,
-            directory / "grid.png",
-            row_notes=row_notes,
-            title=f"{recipe.solver.type} on {recipe.operator.type}" + (f" ({recipe.name})" if recipe.name else ""),
-        )
-    histories = [r.history for r in results]
-    if any(any(h.values()) for h in histories):
-        with _optional(failed, "loss.png"):
-            plot_history(histories, directory / "loss.png")
-    if recipe.outputs.gif:
-        first = results[0]
-        frames = [*first.frames, first.best_image.detach().to("cpu", torch.float32)]  # it ends on what is reported
-        count = first.best_image.shape[0]
-        steps = [f"step {k * recipe.outputs.gif_every}" for k in range(len(first.frames))]  # the monitor's frames
-        batch = {k: torch.stack([v[i] for i in range(count)]).cpu() if v is not None else None
-                 for k, v in (("observed", observed), ("truth", truth))}  # fmt: skip
-        with _optional(failed, "optimisation.gif"):
-            save_gif(frames, directory / "optimisation.gif", steps=[*steps, "result"], names=names[:count], **batch)
+@dataclass
+class RunFigures:
+    """What ``invprob_write_run_figures`` receives (:mod:`invprob.app.hookspecs`): a finished
+    run's recipe, images' names and solver results, and its columns of images in [-1, 1]
+    (``observed`` and ``truth`` None when absent; lists of ``[C, H, W]`` for images of several
+    sizes), with the grid's per-row PSNR notes."""
+
+    directory: Path
+    recipe: Recipe
+    names: list[str]
+    results: list[SolverResult]
+    observed: torch.Tensor | list[torch.Tensor] | None
+    reconstruction: torch.Tensor | list[torch.Tensor]
+    truth: torch.Tensor | list[torch.Tensor] | None
+    row_notes: list[str] | None
+    failed: list[dict[str, str]] = field(default_factory=list, repr=False)
+    written: list[str] = field(default_factory=list, repr=False)
+    """The names of the figures plugins wrote or tried to write, in order."""
+
+    def write(self, output: str, save: Callable[[Path], object]) -> None:
+        """``save(directory / output)``, an optional output (:func:`_optional`)."""
+        self.written.append(output)
+        with _optional(self.failed, output):
+            save(self.directory / output)
+
+
+def _draw_figures(registry: Registry, figures: RunFigures) -> None:
+    """Every plugin's figures of the run; a plugin that fails drawing them is said (and recorded
+    as its failure), and so is an ``outputs.gif`` that no installed plugin draws."""
+    before = len(registry.failures)
+    registry.call_each("invprob_write_run_figures", lambda distribution: figures)
+    for failure in registry.failures[before:]:
+        print(f"warning: {failure.distribution} could not draw the run's figures: {failure.error}", file=sys.stderr)
+    if figures.recipe.outputs.gif and "optimisation.gif" not in figures.written:
+        print("warning: outputs.gif: no installed plugin draws optimisation.gif; invprob-plugin-figures does: "
+              "pip install invprob-plugin-figures", file=sys.stderr)  # fmt: skip
 
 
 @contextlib.contextmanager
