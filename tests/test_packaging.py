@@ -1,18 +1,16 @@
 """What a user gets from PyPI: wheel metadata, the examples and templates shipped as package data,
-and the core's own commands (describe, example; new-plugin is invprob-plugin-scaffold's:
-plugins/tools/scaffold/tests)."""
+and the core's own command (example; describe and new-plugin are invprob-plugin-describe's and
+invprob-plugin-scaffold's: plugins/tools/*/tests)."""
 
 from __future__ import annotations
 
 import email
-import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -181,26 +179,3 @@ def test_example_demo_copies_a_recipe_that_validates_and_refuses_to_overwrite(in
     assert again.returncode == 2 and "already exists" in again.stderr
     unknown = invprob_cli(["example", "demos", "--out", str(tmp_path / "x")])
     assert unknown.returncode == 2 and "the examples are: demo" in unknown.stderr
-
-
-def test_describe_prints_types_defaults_ranges_and_descriptions(invprob_cli):
-    result = invprob_cli(["describe", "solver", "csgm"])
-    assert result.returncode == 0, result.stderr
-    assert "csgm (solver, invprob-plugin-csgm" in result.stdout
-    lines = result.stdout.splitlines()
-    momentum = lines.index("  momentum: float, default 0.9, in [0, 1)")
-    assert lines[momentum + 1].strip() == "momentum of sgd (ignored by adam)"
-    assert '  optimizer: "adam" | "sgd", default "adam"' in lines
-    center = invprob_cli(["describe", "operators", "inpaint-center"]).stdout
-    assert "  size: int | [int, int] | null, default null" in center.splitlines()
-    as_json = json.loads(invprob_cli(["describe", "operators", "inpaint-center", "--json"]).stdout)
-    assert "fraction" in as_json["properties"]
-
-
-def test_describe_an_unknown_name_suggests_the_close_one(invprob_cli):
-    result = invprob_cli(["describe", "solver", "csgn"])
-    assert result.returncode == 2
-    assert "did you mean 'csgm'" in result.stderr
-    misspelled = invprob_cli(["describe", "solvr", "csgm"])
-    assert misspelled.returncode == 2
-    assert "unknown component kind 'solvr'; expected one of" in misspelled.stderr

@@ -92,7 +92,7 @@ FIRST_PARTY: dict[str, dict[str, str]] = {
     "commands": {
         "convert dcgan": "invprob-plugin-dcgan",
         "convert stylegan2": "invprob-plugin-stylegan2",
-        "describe": "invprob-core",
+        "describe": "invprob-plugin-describe",
         "example": "invprob-core",
         "lcm interpolate": "invprob-plugin-lcm",
         "lcm sample": "invprob-plugin-lcm",
@@ -114,6 +114,7 @@ PLUGIN_DISTRIBUTIONS: tuple[str, ...] = (
     "invprob-plugin-cuda",
     "invprob-plugin-dcgan",
     "invprob-plugin-deepinv",
+    "invprob-plugin-describe",
     "invprob-plugin-figures",
     "invprob-plugin-gan-priors",
     "invprob-plugin-ilo",
