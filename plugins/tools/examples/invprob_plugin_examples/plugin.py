@@ -1,9 +1,5 @@
-"""The core's own command ``invprob example demo [--out DIR]`` (a default plugin): copy an
-example recipe and its images out of the installed package, so the demo runs after ``pip
-install`` without a checkout.
-
-``invprob describe`` is ``invprob-plugin-describe``'s (``plugins/tools/describe``),
-``invprob new-plugin`` ``invprob-plugin-scaffold``'s (``plugins/tools/scaffold``).
+"""The command ``invprob example demo [--out DIR]``: copy an example recipe and its images out
+of the installed package, so the demo runs after ``pip install`` without a checkout.
 """
 
 from __future__ import annotations
@@ -13,14 +9,14 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
-from invprob.hookspecs import hookimpl
+from invprob import hookimpl
 from invprob.registry import CommandRegistry
 
-EXAMPLES_PACKAGE = "invprob.app.examples"
+EXAMPLES_PACKAGE = "invprob_plugin_examples"
 
 
 def example_names() -> list[str]:
-    """The examples the installed core ships (folders of :mod:`invprob.app.examples`)."""
+    """The examples this distribution ships (folders of :mod:`invprob_plugin_examples`)."""
     root = resources.files(EXAMPLES_PACKAGE)
     return sorted(entry.name for entry in root.iterdir() if entry.is_dir() and not entry.name.startswith("_"))
 
