@@ -1,12 +1,13 @@
-"""Fixtures of the figures' tests: the repository's toy plugin distributions and recipe
-(``tests/conftest.py``: a run of the toy recipe draws the figures the tests look at)."""
+"""Fixtures of the tools' tests (``plugins/tools/*/tests``): the repository's toy plugin
+distributions and recipe, ``invprob_cli`` (the command line in this process) and
+``invprob_command`` (a real ``invprob`` process), from ``tests/conftest.py``."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
 
-_PATH = Path(__file__).resolve().parents[4] / "tests" / "conftest.py"
+_PATH = Path(__file__).resolve().parents[2] / "tests" / "conftest.py"
 _SPEC = importlib.util.spec_from_file_location("invprob_repository_test_fixtures", _PATH)
 assert _SPEC is not None and _SPEC.loader is not None, _PATH
 _FIXTURES = importlib.util.module_from_spec(_SPEC)
@@ -16,3 +17,5 @@ toy_site = _FIXTURES.toy_site
 toy_path = _FIXTURES.toy_path
 toy_registry = _FIXTURES.toy_registry
 toy_recipe = _FIXTURES.toy_recipe
+invprob_command = _FIXTURES.invprob_command
+invprob_cli = _FIXTURES.invprob_cli
