@@ -19,10 +19,8 @@ honoured, so what is on disk is whole.
 
 A loss that becomes non-finite (NaN, inf) is reported with the step where it first did; the
 best finite iterate is kept and the event recorded in ``metrics.json`` under ``diverged``.
-A run says ``running`` in ``status.json`` from the moment its directory exists, with the
-process that runs it (:mod:`invprob.liveness`), so that a killed run (still ``running``, its
-process gone) is told from a live one. A run that fails after its directory was created
-leaves ``status.json`` saying so, and the exception carries the directory as
+A run that fails after its directory was created leaves ``status.json`` saying so (``running``
+until then: :mod:`invprob.app.outputs`), and the exception carries the directory as
 ``run_directory`` and a note saying what the directory keeps.
 """
 

@@ -38,7 +38,6 @@ grid shows observation and reconstruction.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import json
 import math
 import os
@@ -196,10 +195,11 @@ def write_status(
     the outputs that could not be written (when some could not), and the process that wrote it
     (``pid``, ``host``, ``boot_id``, ``process_start``: a ``running`` run whose process is gone,
     :func:`invprob.liveness.is_alive`, was killed). Written atomically."""
+    from invprob.app.run_record import now
     from invprob.liveness import this_process
 
-    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    record = {"status": status, "error": error, "signal": signal, "time": now, "started": started, **this_process()}
+    when = now().isoformat(timespec="seconds")
+    record = {"status": status, "error": error, "signal": signal, "time": when, "started": started, **this_process()}
     if failed_outputs:
         record["failed_outputs"] = failed_outputs
     write_json(directory / "status.json", record)
@@ -227,12 +227,6 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, np.generic):
         return json_safe(value.item())
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
-def save_latents(latents: Mapping[str, torch.Tensor], path: Path, metadata: Mapping[str, str] | None = None) -> None:
-    from invprob.weights import save_safetensors
-
-    save_safetensors(latents, path, metadata)
 
 
 # -- a finished run ---------------------------------------------------------------------
@@ -331,10 +325,12 @@ def write_outputs(
 
     failed: list[dict[str, str]] = []
     if components.recipe.outputs.latents:
+        from invprob.weights import save_safetensors
+
         latents = _concatenate_latents(results)
         if latents:
             with _optional(failed, "latents.safetensors"):
-                save_latents(latents, directory / "latents.safetensors", {"names": ",".join(names)})
+                save_safetensors(latents, directory / "latents.safetensors", {"names": ",".join(names)})
     with _optional(failed, "history.json"):
         write_json(directory / "history.json", [r.history for r in results])
     reconstruction = join_batches([r.best_image for r in results])
