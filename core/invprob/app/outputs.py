@@ -3,17 +3,12 @@
 Every run writes a new directory under the output root, ``<YYYYmmdd-HHMMSS>-<6 hex>`` or the
 name the caller gives, and never touches an existing one. Inside:
 
-- ``recipe.resolved.yaml``: the recipe as it ran, every component's params with their
-  defaults, the solver's default losses and priors, the metrics by name
+- ``recipe.resolved.yaml``: the recipe as it ran, every default written out
   (:func:`invprob.app.run_record.resolved_recipe`): ``invprob run <dir>/recipe.resolved.yaml`` reruns it;
-- ``environment.json``: versions (invprob, torch, numpy, scipy, scikit-image, Pillow,
-  pydantic, lpips, every plugin distribution), CPU, threads, CUDA and cuDNN, device, seeds,
-  the sha256 of every weight file loaded, the command line and its overrides, the git commit
-  of the recipe's and of invprob's checkout, and start and end times (:func:`invprob.app.run_record.environment`);
+- ``environment.json``: what produced the run (:func:`invprob.app.run_record.environment`),
   written when every component is built, and again with the end time;
-- ``metrics.json``: what ran (recipe, solver, operator, seed), per-image values and means,
-  the same values as flat ``records`` that pandas reads in one call, which way each is better
-  and which the solver made trivial (:func:`write_outputs`);
+- ``metrics.json``: what ran, per-image values and means, flat ``records`` for pandas
+  (:func:`invprob.app.run_metrics.metrics_document`);
 - ``images/`` (observed, reconstruction and, when known, ground truth per image; 16-bit PNGs
   for a 16-bit input), ``latents.safetensors``, ``history.json``, the figures plugins draw
   (:class:`RunFigures`; ``invprob-plugin-figures``: ``grid.png``, ``loss.png``, optionally
@@ -25,10 +20,9 @@ Every file is written under a temporary name and renamed into place, so that a f
 is a whole file. JSON is strict: NaN and infinities are written as ``null``.
 
 ``status.json`` says ``running`` from the moment the directory exists, with the process that
-runs it (pid, host, boot id, start time), so that a killed run is told from a live one. The
-numbers are written before the pictures: an output that a full disk refuses is said on the
-terminal and listed under ``failed_outputs``, and the run keeps its results
-(:func:`write_outputs`); an error that names a run directory says what it keeps (:func:`kept`).
+runs it (pid, host, boot id, start time), so that a killed run is told from a live one
+(:func:`write_status`). What a full disk keeps: :func:`write_outputs`; an error that names a
+run directory says what it keeps (:func:`kept`).
 
 A run given its observation (``data.observation``) has no ground truth: the metrics that
 compare with it are listed under ``unavailable`` in ``metrics.json`` with the reason, and the
@@ -292,22 +286,13 @@ def write_outputs(
     are still written, and ``metrics.json`` lists it under ``failed_outputs`` (``[{"output",
     "error"}]``); only a ``metrics.json`` that cannot be written fails the run.
 
-    ``truth`` is None when the observation was given (``data.observation``). The metrics
-    dict holds, besides per-image entries (``images``) and their means (``mean``), what ran
-    (``recipe``, ``solver``, ``operator``, ``generator``, ``seed``), ``extra`` (the caller's:
-    the signal, the divergence, the seconds) and ``records``: one ``{recipe, solver, operator,
-    seed, index, image, metric, value}`` per image and value, so that
-    ``pandas.DataFrame(json.load(f)["records"])`` is the whole table (and several runs'
-    records concatenate into one). When the operator observes a subset of the pixels
-    (``observed_mask()``) and ``psnr`` (``mse``) is computed, ``psnr_missing`` (``mse_missing``)
-    is the PSNR (MSE) over the missing pixels alone, the number inpainting papers report. ``higher_is_better`` maps each
-    value's name to its direction (:func:`invprob.app.run_metrics.metric_directions`); ``trivial`` (when present) maps
-    a value the solver's post-processing makes trivial to the reason
-    (``SolverResult.trivial_metrics``).
-    ``operators`` are the batches' own operators (default: the run's); a run without a
-    generator may solve images of several sizes, batch by batch: then ``truth`` is a list and
-    images, metrics and the grid are made image by image. ``bit_depths`` are the bits per
-    sample of each image's file (default 8): the images of a 16-bit one are 16-bit PNGs.
+    ``truth`` is None when the observation was given (``data.observation``). The metrics dict
+    is :func:`invprob.app.run_metrics.metrics_document`'s, with ``extra`` (the caller's: the
+    signal, the divergence, the seconds). ``operators`` are the batches' own operators
+    (default: the run's); a run without a generator may solve images of several sizes, batch
+    by batch: then ``truth`` is a list and images, metrics and the grid are made image by
+    image. ``bit_depths`` are the bits per sample of each image's file (default 8): the
+    images of a 16-bit one are 16-bit PNGs.
     """
     operators = list(operators) if operators else [components.operator] * len(observations)
     metrics, row_notes = metrics_document(components, names, results, truth, interrupted, operators)
