@@ -136,9 +136,7 @@ def run(
                 _say_unavailable(components, given_observation=inputs.truth is None)
                 directory = outputs.new_run_directory(root, name)
                 outputs.write_status(directory, "running", started=started_at.isoformat(timespec="seconds"))
-                resolved = run_record.resolved_recipe(
-                    recipe, recipe.registry_with_live_components(registry), device=device, directory=directory
-                )
+                resolved = run_record.resolved_recipe(recipe, components.context.registry, device=device, directory=directory)
                 with outputs.atomic_path(directory / "recipe.resolved.yaml") as tmp:
                     tmp.write_text(resolved, encoding="utf-8")
                 environment = run_record.environment(
