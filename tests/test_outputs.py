@@ -485,3 +485,22 @@ def test_without_the_figures_plugin_a_run_keeps_its_numbers_and_says_who_draws_t
     err = capfd.readouterr().err
     assert "warning: outputs.gif: no installed plugin draws optimisation.gif; invprob-plugin-figures does: " \
            "pip install invprob-plugin-figures" in err  # fmt: skip
+
+
+class _FailingFigures:
+    """A plugin whose figures hook breaks (not a full disk: a bug)."""
+
+    @hookimpl
+    def invprob_write_run_figures(self, run):
+        raise RuntimeError("the figures plugin breaks")
+
+
+def test_a_figures_plugin_that_breaks_is_said_and_the_run_keeps_its_results(toy_registry, toy_recipe, tmp_path, capfd):
+    toy_registry.register_plugin(_FailingFigures(), distribution="invprob-failing-figures")
+    result = _run(toy_recipe, out=tmp_path, name="broken", registry=toy_registry)
+    assert result.metrics["mean"]["psnr"] > 0 and "failed_outputs" not in result.metrics
+    assert (result.directory / "grid.png").is_file(), "the other plugins' figures are drawn"
+    err = capfd.readouterr().err
+    assert ("warning: invprob-failing-figures could not draw the run's figures: RuntimeError: the figures plugin "
+            "breaks") in err and "no installed plugin draws" not in err  # fmt: skip
+    assert [f.distribution for f in toy_registry.failures].count("invprob-failing-figures") == 1  # recorded as its failure

@@ -390,9 +390,10 @@ def _draw_figures(registry: Registry, figures: RunFigures) -> None:
     as its failure), and so is an ``outputs.gif`` that no installed plugin draws."""
     before = len(registry.failures)
     registry.call_each("invprob_write_run_figures", lambda distribution: figures)
-    for failure in registry.failures[before:]:
+    failures = registry.failures[before:]
+    for failure in failures:
         print(f"warning: {failure.distribution} could not draw the run's figures: {failure.error}", file=sys.stderr)
-    if figures.recipe.outputs.gif and "optimisation.gif" not in figures.written:
+    if not failures and figures.recipe.outputs.gif and "optimisation.gif" not in figures.written:
         print("warning: outputs.gif: no installed plugin draws optimisation.gif; invprob-plugin-figures does: "
               "pip install invprob-plugin-figures", file=sys.stderr)  # fmt: skip
 
