@@ -210,7 +210,7 @@ class Registry:
         except (_PluginMisbehaved, Exception) as exc:  # noqa: BLE001 - a broken plugin must never take the rest down
             if previous is not None:  # a failed replacement keeps what was there
                 self._hooks.register(previous, name=hook_name)
-            self._record_failure(entry_point, distribution, exc)
+            self._record_failure(entry_point, distribution, version, exc)
             return False
         for staging in (*kinds, commands):
             for key in staging.staged:
@@ -301,9 +301,7 @@ class Registry:
             try:
                 self.add_hookspecs(ep.load())
             except Exception as exc:  # noqa: BLE001 - the declaring distribution is broken; the rest loads
-                dist, version = _dist_identity(ep)
-                self.distributions.setdefault(dist, Distribution(dist, version))
-                self._record_failure(f"{HOOKSPECS_GROUP}:{ep.name}", dist, exc)
+                self._record_failure(f"{HOOKSPECS_GROUP}:{ep.name}", *_dist_identity(ep), exc)
         entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
         seen: set[tuple[str, str]] = set()
         installed: dict[str, str] = {}
@@ -324,8 +322,7 @@ class Registry:
                 with _plugin_code():
                     plugin = ep.load()
             except (_PluginMisbehaved, Exception) as exc:  # noqa: BLE001 - recorded, the rest loads
-                self.distributions.setdefault(dist, Distribution(dist, version))
-                self._record_failure(ep.name, dist, exc)
+                self._record_failure(ep.name, dist, version, exc)
                 continue
             self.register_plugin(plugin, distribution=dist, version=version, entry_point=ep.name)
         for variable, names in (("INVPROB_LOAD_PLUGINS", only or set()), ("INVPROB_DISABLE_PLUGINS", disable)):
@@ -380,7 +377,7 @@ class Registry:
                 with _plugin_code():
                     impl.function(**{arg: given for arg in impl.argnames})
             except (_PluginMisbehaved, Exception) as exc:  # noqa: BLE001 - one plugin's failure, the others go on
-                self._record_failure(entry_point, distribution, exc)
+                self._record_failure(entry_point, distribution, None, exc)
                 continue
             returned.append(given)
         return returned
@@ -427,11 +424,12 @@ class Registry:
             if impl.plugin is plugin:
                 impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
 
-    def _record_failure(self, entry_point: str, distribution: str, exc: BaseException) -> None:
-        """Record ``exc`` as the plugin's failure, once: a hook asked again (a distribution's
-        own hook, called by each of its commands) that fails the same way is one failure."""
+    def _record_failure(self, entry_point: str, distribution: str, version: str | None, exc: BaseException) -> None:
+        """Record ``exc`` as the plugin's failure (its distribution known from then on, with
+        ``version`` unless known before), once: a hook asked again (a distribution's own hook,
+        called by each of its commands) that fails the same way is one failure."""
         exc = exc.error if isinstance(exc, _PluginMisbehaved) else exc
-        version = self.distributions[distribution].version if distribution in self.distributions else None
+        version = self.distributions.setdefault(distribution, Distribution(distribution, version)).version
         error = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, SystemExit):
             error = f"the plugin called sys.exit({exc.code!r}) while loading"
