@@ -163,25 +163,16 @@ def image_shape_problems(data: Mapping[str, Any], validated: Mapping[tuple[Any, 
     are checked. ``validated`` holds the params stage 2 validated, by path in the recipe."""
     generator = validated.get(("generator",))
     shape = generator.declared_image_shape() if generator is not None else None
-    operator = data.get("operator")
-    if shape is None or not (isinstance(operator, Mapping) and isinstance(operator.get("type"), str)):
-        return []
     path: tuple[Any, ...] = ("operator",)
-    for _ in range(50):  # down the chain of first operators of compositions
-        params = validated.get(path)
-        if params is None:
-            return []
+    while shape is not None and (params := validated.get(path)) is not None:
         problems = [
             RecipeProblem(format_path((*path, "params", field)), f"{message} (generator "
                           f"{data['generator']['type']!r} makes {' x '.join(map(str, shape))} images)")
             for field, message in params.image_shape_problems(shape)
-        ]
-        nested = type(params).mask_from_first
-        inner = (operator.get("params") or {}).get(nested) if nested else None
-        if problems or not (isinstance(inner, list) and inner and isinstance(inner[0], Mapping)
-                            and isinstance(inner[0].get("type"), str)):
+        ]  # fmt: skip
+        if problems or type(params).mask_from_first is None:
             return problems
-        operator, path = inner[0], (*path, "params", nested, 0)
+        path = (*path, "params", type(params).mask_from_first, 0)  # a composition's first operator sees the image
     return []
 
 
