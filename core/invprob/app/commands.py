@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from invprob.hints import component_kind, singular
 from invprob.hookspecs import hookimpl
+from invprob.registration import Component
 from invprob.registry import KINDS, CommandRegistry, default_registry
 
 EXAMPLES_PACKAGE = "invprob.app.examples"
@@ -69,29 +71,45 @@ def _component(kind: str, name: str):
         raise ValueError(str(exc)) from None
 
 
+@dataclass(frozen=True)
+class ParamInfo:
+    """One param of a component as ``invprob describe`` and the site's API reference show it."""
+
+    name: str
+    type: str
+    default: str  # "required", or the default as JSON
+    range: str  # "in [0, 1]", ">= 1", or ""
+    description: str
+
+
+def component_params(component: Component) -> list[ParamInfo]:
+    """A component's params, read from its params model's JSON Schema (the one source of both
+    ``invprob describe`` and the generated reference pages)."""
+    schema = component.params_model.model_json_schema()
+    defs, required = schema.get("$defs", {}), set(schema.get("required", []))
+    return [
+        ParamInfo(field, _type_of(prop, defs), "required" if field in required else json.dumps(prop.get("default")),
+                  _range_of(prop), prop.get("description", ""))  # fmt: skip
+        for field, prop in schema.get("properties", {}).items()
+    ]
+
+
 def describe_component(kind: str, name: str) -> str:
     """The text ``invprob describe`` prints for one component."""
     registry = default_registry()
     component = _component(kind, name)
     distribution = registry.distributions.get(component.distribution)
     version = f" {distribution.version}" if distribution is not None else ""
-    schema = component.params_model.model_json_schema()
-    defs = schema.get("$defs", {})
     lines = [f"{component.name} ({singular(kind)}, {component.distribution}{version})"]
     if component.description:
         lines.append(f"  {component.description}")
-    properties = schema.get("properties", {})
-    if not properties:
-        lines.append("params: none")
-    else:
-        lines.append("params:")
-        required = set(schema.get("required", []))
-        for field, prop in properties.items():
-            default = "required" if field in required else f"default {json.dumps(prop.get('default'))}"
-            detail = ", ".join(p for p in (_type_of(prop, defs), default, _range_of(prop)) if p)
-            lines.append(f"  {field}: {detail}")
-            if prop.get("description"):
-                lines.append(f"      {prop['description']}")
+    params = component_params(component)
+    lines.append("params:" if params else "params: none")
+    for param in params:
+        default = param.default if param.default == "required" else f"default {param.default}"
+        lines.append(f"  {param.name}: {', '.join(p for p in (param.type, default, param.range) if p)}")
+        if param.description:
+            lines.append(f"      {param.description}")
     for index, example in enumerate(getattr(component, "examples", None) or []):
         if index == 0:
             lines.append("examples:")

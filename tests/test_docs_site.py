@@ -1,0 +1,135 @@
+"""The documentation site: ``mkdocs build --strict`` passes, writes nothing into the checkout,
+and its pages work in a real browser with no internet.
+
+One build for the module (``mkdocs build --strict`` into a temporary folder, notebooks not
+executed: their execution is tested beside them), served by Python's http.server in a thread;
+headless Chromium then opens the home page, API pages and a gallery page, refusing every
+request to another host, and checks that nothing went wrong and every image was decoded.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from invprob.testing.browser import headless_chromium, load_page
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytest.importorskip("mkdocs", reason="the site needs requirements/docs.txt")
+
+
+def build_site(out: Path, root: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """``mkdocs build --strict`` of the checkout at ``root`` into ``out``, notebooks not executed."""
+    env = {**os.environ, "INVPROB_DOCS_EXECUTE": "false"}
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(root / "mkdocs.yml"), "-d", str(out)]
+    return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+
+
+def warnings_of(build: subprocess.CompletedProcess[str]) -> list[str]:
+    """The lines of a build's output that failed it: mkdocs' warnings and errors, a traceback's last line."""
+    lines = (build.stdout + build.stderr).splitlines()
+    named = [line for line in lines if re.match(r"^(WARNING|ERROR)\b", line) or "Error:" in line]
+    return named or lines[-5:]
+
+
+def _status() -> str:
+    """What git sees changed in the checkout (untracked files included, ignored ones not)."""
+    return subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The built site (one build for the module), after checking that the build passed
+    strictly and left the checkout as it was."""
+    out = tmp_path_factory.mktemp("site")
+    before = _status()
+    started = time.perf_counter()
+    build = build_site(out)
+    print(f"mkdocs build --strict: {time.perf_counter() - started:.1f} s")
+    assert build.returncode == 0, "mkdocs build --strict failed:\n" + "\n".join(warnings_of(build))
+    assert _status() == before, "the site build wrote into the checkout"
+    yield out
+
+
+@pytest.fixture(scope="module")
+def served(site: Path) -> Iterator[str]:
+    """The built site served over http on a free local port; its base URL."""
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_site_has_the_reference_guide_and_plugin_pages(site: Path) -> None:
+    """What the nav promises is there: the kernel/application reference, a components page
+    with describe's params table, the README and CONTRIBUTING as pages, every plugin README."""
+    from invprob.app.commands import component_params
+    from invprob.registry import default_registry
+
+    reference = (site / "reference" / "index.html").read_text()
+    assert "Kernel" in reference and "Application" in reference and "Not for plugins" in reference
+    assert (site / "reference" / "invprob.registry" / "index.html").is_file()
+    assert (site / "reference" / "invprob.app.cli" / "index.html").is_file()
+    imaging = (site / "reference" / "components" / "invprob-plugin-imaging" / "index.html").read_text()
+    for param in component_params(default_registry().get("operators", "inpaint-center")):
+        assert f"<code>{param.name}</code>" in imaging
+    assert "Recipes, runs and the command" in (site / "guide" / "using-invprob" / "index.html").read_text()
+    assert (site / "guide" / "contributing" / "index.html").is_file()
+    readmes = sorted(p.parent.relative_to(ROOT) for p in ROOT.glob("plugins/**/README.md") if (p.parent / "pyproject.toml").is_file())
+    assert readmes and all((site / folder / "index.html").is_file() for folder in readmes)
+
+
+def test_a_broken_link_fails_the_build_and_names_it(tmp_path: Path) -> None:
+    """A README link to a file that does not exist stops the strict build with the file and
+    the link named (a copy of the checkout's site sources, one link broken)."""
+    copy = tmp_path / "repo"
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True)
+    for name in files.stdout.splitlines():
+        if name.endswith((".md", ".py", ".yml", ".toml", ".png", ".yaml")) and (ROOT / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            (copy / name).write_bytes((ROOT / name).read_bytes())
+    readme = copy / "plugins" / "solvers" / "csgm" / "README.md"
+    readme.write_text(readme.read_text() + "\nSee [the missing page](../../../docs/no-such-page.md).\n")
+    build = build_site(tmp_path / "site", root=copy)
+    assert build.returncode != 0
+    assert any("plugins/solvers/csgm/README.md" in line and "no-such-page.md" in line for line in warnings_of(build))
+
+
+GALLERY = sorted(f"gallery/{p.stem}/" if p.stem != "index" else "gallery/" for p in (ROOT / "docs" / "gallery").glob("*.md"))
+"""Every gallery page: their images are the site's (the gallery's study wrote them)."""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """One headless Chromium for the module (skips without one, unless INVPROB_REQUIRE_BROWSER=1)."""
+    with headless_chromium() as chromium:
+        yield chromium
+
+
+@pytest.mark.parametrize("page", ["", "reference/invprob/", "reference/components/invprob-plugin-imaging/", *GALLERY])
+def test_pages_load_offline_in_headless_chromium(browser: object, served: str, page: str) -> None:
+    """The home page, API pages and the gallery load with no console error, no failed request
+    and nothing fetched from the internet, and every image on them is decoded."""
+    loaded = load_page(browser, served + page)
+    title = loaded.page.title()
+    loaded.page.close()
+    assert loaded.problems == []
+    assert [src for src, width in loaded.images if width == 0] == []
+    assert title.endswith("invprob")
