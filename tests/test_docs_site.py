@@ -65,9 +65,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def served(site: Path) -> Iterator[str]:
     """The built site served over http on a free local port; its base URL."""
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(site))
-    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -123,9 +125,9 @@ def browser() -> Iterator[object]:
         yield chromium
 
 
-@pytest.mark.parametrize("page", ["", "reference/invprob/", "reference/components/invprob-plugin-imaging/", *GALLERY])
+@pytest.mark.parametrize("page", ["", "reference/invprob/", "reference/components/invprob-plugin-imaging/", "notebooks/01_first_inverse_problem/", *GALLERY])
 def test_pages_load_offline_in_headless_chromium(browser: object, served: str, page: str) -> None:
-    """The home page, API pages and the gallery load with no console error, no failed request
+    """The home page, API pages, a notebook and the gallery load with no console error, no failed request
     and nothing fetched from the internet, and every image on them is decoded."""
     loaded = load_page(browser, served + page)
     title = loaded.page.title()

@@ -21,6 +21,7 @@ import mkdocs_gen_files
 from invprob.app.commands import component_params
 from invprob.first_party import FIRST_PARTY, PLUGIN_DISTRIBUTIONS
 from invprob.hints import singular
+from invprob.registration import Component
 from invprob.registry import KINDS, Registry, new_registry
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -68,29 +69,33 @@ def write_modules() -> dict[str, list[str]]:
     return by_section
 
 
-def _cell(text: str) -> str:
-    """``text`` fit for one Markdown table cell."""
-    return " ".join(text.split()).replace("|", "\\|")
+def _cell(text: str, code: bool = False) -> str:
+    """``text`` fit for one Markdown table cell (a pipe inside a code span needs no escape)."""
+    text = " ".join(text.split())
+    if code:
+        return f"`{text}`" if text else ""
+    return text.replace("|", "\\|")
 
 
-def component_section(kind: str, component) -> str:
+def component_section(kind: str, component: Component) -> str:
     """One component's Markdown: its description, params table, examples and solver defaults."""
-    out = [f"### `{component.name}` {{ #{singular(kind)}-{component.name} }}\n\n"]
+    out = [f"### {component.name} {{ #{singular(kind)}-{component.name} }}\n\n"]
     out.append(f"*{singular(kind)}* · `invprob describe {singular(kind)} {component.name}`\n\n")
     if component.description:
         out.append(f"{component.description}\n\n")
     params = component_params(component)
     if params:
         out.append("| param | type | default | range | description |\n|---|---|---|---|---|\n")
-        out += [f"| `{p.name}` | `{_cell(p.type)}` | {'required' if p.default == 'required' else f'`{_cell(p.default)}`'} "
+        out += [f"| `{p.name}` | {_cell(p.type, code=True)} | {p.default if p.default == 'required' else _cell(p.default, code=True)} "
                 f"| {_cell(p.range)} | {_cell(p.description)} |\n" for p in params]  # fmt: skip
         out.append("\n")
     else:
         out.append("No params.\n\n")
-    for example in component.examples:
-        out.append(f"```json\n{json.dumps(example)}\n```\n\n")
+    if component.examples:
+        out.append("Example params:\n\n" + "".join(f"```json\n{json.dumps(e)}\n```\n\n" for e in component.examples))
     if component.defaults:
-        out.append("Used when a recipe leaves them out:\n\n```json\n" + json.dumps(dict(component.defaults)) + "\n```\n\n")
+        out.append("Losses and priors used when a recipe leaves them out:\n\n```json\n"
+                   + json.dumps(dict(component.defaults)) + "\n```\n\n")  # fmt: skip
     return "".join(out)
 
 

@@ -28,7 +28,7 @@ GUIDE_PAGES = {"README.md": "guide/using-invprob.md", "CONTRIBUTING.md": "guide/
 PLUGIN_ROOTS = ("plugins", "examples")
 """Where the plugin distributions are: each folder with a pyproject.toml and a README.md."""
 
-_LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)((?:\s+\"[^\"]*\")?\))")
+_LINK = re.compile(r"(\]\()([^)\s]+)((?:\s+\"[^\"]*\")?\))")  # the "](target)" of a link or image
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _CODE = re.compile(r"(`+).*?\1")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
