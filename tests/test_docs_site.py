@@ -92,10 +92,50 @@ def test_the_site_has_the_reference_guide_and_plugin_pages(site: Path) -> None:
     imaging = (site / "reference" / "components" / "invprob-plugin-imaging" / "index.html").read_text()
     for param in component_params(default_registry().get("operators", "inpaint-center")):
         assert f"<code>{param.name}</code>" in imaging
-    assert "Recipes, runs and the command" in (site / "guide" / "using-invprob" / "index.html").read_text()
-    assert (site / "guide" / "contributing" / "index.html").is_file()
+    for source, page in (("README.md", "using-invprob"), ("CONTRIBUTING.md", "contributing")):
+        headings = re.findall(r"^## (.+)$", (ROOT / source).read_text(), re.MULTILINE)
+        html = (site / "guide" / page / "index.html").read_text()
+        assert headings and all(f">{heading}<" in html for heading in headings if "`" not in heading)
     readmes = sorted(p.parent.relative_to(ROOT) for p in ROOT.glob("plugins/**/README.md") if (p.parent / "pyproject.toml").is_file())
     assert readmes and all((site / folder / "index.html").is_file() for folder in readmes)
+
+
+def _docs_script(name: str):
+    """A module of ``scripts/docs/`` (the site's build-time code), imported by path."""
+    sys.path.insert(0, str(ROOT / "scripts" / "docs"))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.pop(0)
+
+
+def test_repository_links_are_rewritten_for_their_pages_and_code_is_left_alone() -> None:
+    """A plugin README's links name the pages of their targets, relative to the README's page;
+    links shown as code (inline or fenced) stay as written; files that are not pages are served."""
+    repo_pages = _docs_script("repo_pages")
+    rewriter = repo_pages.LinkRewriter()
+    text = ("For [invprob](../../../README.md), [the guide](../../../docs/solvers.md#top) and "
+            "[its code](invprob_plugin_csgm/__init__.py); `[code](nowhere.md)`.\n"
+            "```md\n[fenced](nowhere.md)\n```\n")  # fmt: skip
+    page = rewriter.rewrite("plugins/solvers/csgm/README.md", text)
+    assert repo_pages.site_path("plugins/solvers/csgm/README.md") == "plugins/solvers/csgm/index.md"
+    assert "[invprob](../../../guide/using-invprob.md)" in page and "[the guide](../../../solvers.md#top)" in page
+    assert "[its code](invprob_plugin_csgm/__init__.py)" in page
+    assert "`[code](nowhere.md)`" in page and "[fenced](nowhere.md)" in page
+    assert rewriter.reached == {"README.md", "plugins/solvers/csgm/invprob_plugin_csgm/__init__.py"}
+    with pytest.raises(repo_pages.LinkError, match=r"README.md: the link 'gone.md' names plugins/solvers/csgm/gone.md"):
+        rewriter.rewrite("plugins/solvers/csgm/README.md", "[x](gone.md)")
+
+
+def test_docstrings_read_as_markdown() -> None:
+    """Sphinx roles become code (linked when they name our objects in full), a doctest block a
+    fenced block without its doctest flags, ``::`` a colon."""
+    markdown = _docs_script("griffe_rst").markdown
+    text = "See :class:`invprob.registry.Registry` and :func:`helper`.\n\n>>> x[\"a\"][\"b\"]  # doctest: +SKIP\n\nIn code::\n\n    f()"
+    assert markdown(text) == (
+        'See <autoref identifier="invprob.registry.Registry" optional><code>invprob.registry.Registry</code></autoref>'
+        " and `helper`.\n\n```pycon\n>>> x[\"a\"][\"b\"]\n```\n\nIn code:\n\n    f()"
+    )
 
 
 def test_a_broken_link_fails_the_build_and_names_it(tmp_path: Path) -> None:
