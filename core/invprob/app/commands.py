@@ -73,12 +73,13 @@ def _component(kind: str, name: str):
 
 @dataclass(frozen=True)
 class ParamInfo:
-    """One param of a component as ``invprob describe`` and the site's API reference show it."""
+    """One param as ``invprob describe`` and the site's API reference show it: its name, type,
+    default ("required" or JSON), range ("in [0, 1]", ">= 1" or "") and description."""
 
     name: str
     type: str
-    default: str  # "required", or the default as JSON
-    range: str  # "in [0, 1]", ">= 1", or ""
+    default: str
+    range: str
     description: str
 
 
@@ -110,10 +111,8 @@ def describe_component(kind: str, name: str) -> str:
         lines.append(f"  {param.name}: {', '.join(p for p in (param.type, default, param.range) if p)}")
         if param.description:
             lines.append(f"      {param.description}")
-    for index, example in enumerate(getattr(component, "examples", None) or []):
-        if index == 0:
-            lines.append("examples:")
-        lines.append(f"  {json.dumps(example)}")
+    if component.examples:
+        lines += ["examples:", *(f"  {json.dumps(example)}" for example in component.examples)]
     return "\n".join(lines)
 
 
