@@ -13,15 +13,17 @@ from collections import defaultdict
 from pathlib import Path
 
 import mkdocs_gen_files
+from invprob.first_party import PLUGIN_DISTRIBUTIONS
 
 sys.path.insert(0, str(Path(__file__).parent))
 from repo_pages import DOCS, GUIDE_PAGES, PLUGIN_ROOTS, REPO, LinkRewriter, plugins, site_path  # noqa: E402
 
 
-def write_page(rewriter: LinkRewriter, repo_path: str) -> None:
-    """The site page of the repository Markdown file ``repo_path``, its links rewritten."""
+def write_page(rewriter: LinkRewriter, repo_path: str, footer: str = "") -> None:
+    """The site page of the repository Markdown file ``repo_path``, its links rewritten and
+    ``footer`` (Markdown, links relative to the page) added."""
     text = (REPO / repo_path).read_text(encoding="utf-8")
-    rewritten = rewriter.rewrite(repo_path, text)
+    rewritten = rewriter.rewrite(repo_path, text) + footer
     if repo_path.startswith(f"{DOCS}/") and rewritten == text:
         return  # a docs page without links out of the docs folder is served as it is
     with mkdocs_gen_files.open(site_path(repo_path), "w", encoding="utf-8") as page:
@@ -53,12 +55,16 @@ def write_plugin_navigation() -> None:
 
 
 def main() -> None:
-    rewriter = LinkRewriter()
-    sources = [*GUIDE_PAGES, *(f"{plugin.folder}/README.md" for plugin in plugins())]
-    sources += sorted(p.relative_to(REPO).as_posix() for p in (REPO / DOCS).rglob("*.md"))
-    for source in sources:
+    rewriter, served = LinkRewriter(), set()
+    for plugin in plugins():
+        root = "../" * len(Path(plugin.folder).parts)  # from the plugin's page to the site's root
+        footer = (f"\n\n---\n\nIts components and their params: [API reference]({root}reference/components/{plugin.distribution}.md).\n"
+                  if plugin.distribution in PLUGIN_DISTRIBUTIONS else "")  # fmt: skip
+        served.add(f"{plugin.folder}/README.md")
+        write_page(rewriter, f"{plugin.folder}/README.md", footer)
+    for source in [*GUIDE_PAGES, *sorted(p.relative_to(REPO).as_posix() for p in (REPO / DOCS).rglob("*.md"))]:
+        served.add(source)
         write_page(rewriter, source)
-    served = set(sources)
     while pending := sorted(rewriter.reached - served):  # files the pages link to, and theirs
         for repo_path in pending:
             served.add(repo_path)
