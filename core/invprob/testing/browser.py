@@ -87,7 +87,7 @@ def load_page(browser: Any, url: str, *, offline: bool = True) -> LoadedPage:
                 route.continue_()
 
         page.route("**/*", refuse_other_hosts)
-    page.goto(url, wait_until="load")
+    page.goto(url, wait_until="networkidle")  # what scripts fetch after the load event too (a search index)
     # an image the browser had not loaded yet (loading="lazy", below the fold) is loaded and decoded
     images = page.eval_on_selector_all("img", """images => Promise.all(images.map(async image => {
         image.loading = "eager";
