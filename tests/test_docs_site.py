@@ -19,8 +19,10 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -107,6 +109,36 @@ def test_the_site_has_the_reference_guide_and_plugin_pages(site: Path) -> None:
         assert headings and all(f">{heading}<" in html for heading in headings if "`" not in heading)
     readmes = sorted(p.parent.relative_to(ROOT) for p in ROOT.glob("plugins/**/README.md") if (p.parent / "pyproject.toml").is_file())
     assert readmes and all((site / folder / "index.html").is_file() for folder in readmes)
+
+
+class _Links(HTMLParser):
+    """The ``href`` and ``src`` values of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.urls += [value for name, value in attrs if name in ("href", "src") and value]
+
+
+def test_every_link_inside_the_site_names_a_file_of_it(site: Path) -> None:
+    """Every relative link or source on every built page (notebooks and raw HTML included,
+    which mkdocs does not check) names a file the site has."""
+    broken = []
+    for page in sorted(site.rglob("*.html")):
+        parser = _Links()
+        parser.feed(page.read_text(encoding="utf-8"))
+        for url in parser.urls:
+            parts = urlsplit(url)
+            if parts.scheme or parts.netloc or not parts.path:
+                continue  # another site's, or an anchor on this page
+            target = (site / unquote(parts.path).lstrip("/")) if parts.path.startswith("/") else page.parent / unquote(parts.path)
+            if parts.path.endswith("/") or target.is_dir():
+                target = target / "index.html"
+            if not target.is_file():
+                broken.append(f"{page.relative_to(site)}: {url}")
+    assert broken == []
 
 
 def _docs_script(name: str):
