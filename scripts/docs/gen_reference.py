@@ -108,8 +108,9 @@ def write_components(registry: Registry) -> list[str]:
     """A page per first-party distribution: its components and commands. Returns the pages' names."""
     missing = [d for d in first_party_distributions() if d not in registry.distributions]
     if missing:
-        raise RuntimeError(f"the API reference documents every first-party distribution, and these are not installed: "
-                           f"{', '.join(missing)} (pip install -r requirements/test.txt)")  # fmt: skip
+        raise RuntimeError(f"the API reference documents every first-party distribution, and these were not loaded: "
+                           f"{', '.join(missing)} (install them: pip install -r requirements/test.txt; "
+                           f"and leave INVPROB_LOAD_PLUGINS and INVPROB_DISABLE_PLUGINS unset)")  # fmt: skip
     readme = {plugin.distribution: plugin.page for plugin in plugins()}
     written = []
     for distribution in first_party_distributions():
