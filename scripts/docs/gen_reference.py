@@ -111,7 +111,7 @@ def write_components(registry: Registry) -> list[str]:
         raise RuntimeError(f"the API reference documents every first-party distribution, and these were not loaded: "
                            f"{', '.join(missing)} (install them: pip install -r requirements/test.txt; "
                            f"and leave INVPROB_LOAD_PLUGINS and INVPROB_DISABLE_PLUGINS unset)")  # fmt: skip
-    readme = {plugin.distribution: plugin.page for plugin in plugins()}
+    readme = {plugin.distribution: plugin for plugin in plugins()}
     written = []
     for distribution in first_party_distributions():
         components = [(k, c) for k in KINDS for c in sorted(registry.components[k].values(), key=lambda c: c.name)
@@ -119,7 +119,9 @@ def write_components(registry: Registry) -> list[str]:
         commands = sorted((words, c) for words, c in registry.commands.items() if c.distribution == distribution)
         lines = [f"# {distribution}\n\n"]
         if distribution in readme:
-            lines.append(f"Its README: [{distribution}](../../{readme[distribution]}).\n\n")
+            lines.append(f"{readme[distribution].description} Its README: [{distribution}](../../{readme[distribution].page}).\n\n")
+        else:  # the core: its default plugins
+            lines.append("The core's own components, registered through the same entry points as any plugin's.\n\n")
         if not components and not commands:
             lines.append("It registers no component and no command: it is used from Python (see its README).\n")
         if commands:
