@@ -3,7 +3,7 @@ and its pages work in a real browser with no internet.
 
 One build for the module (``mkdocs build --strict`` into a temporary folder, notebooks not
 executed: their execution is tested beside them), served by Python's http.server in a thread;
-headless Chromium then opens the home page, two API pages, a notebook and every gallery page,
+headless Chromium then opens the home page, two API pages, every notebook and gallery page,
 refusing every request to another host, and checks that nothing went wrong and every image
 was decoded.
 """
@@ -197,6 +197,16 @@ def test_a_broken_link_fails_the_build_and_names_it(tmp_path: Path) -> None:
 
 GALLERY = sorted(f"gallery/{p.stem}/" if p.stem != "index" else "gallery/" for p in (ROOT / "docs" / "gallery").glob("*.md"))
 """Every gallery page: their images are the site's (the gallery's study wrote them)."""
+NOTEBOOKS = sorted(f"notebooks/{p.stem}/" for p in (ROOT / "docs" / "notebooks").glob("*.py"))
+"""Every notebook page: mkdocs-jupyter's template and the notebooks' maths."""
+
+
+UNTYPESET_TEX = r"""async () => {
+    if (window.MathJax && window.MathJax.startup) await window.MathJax.startup.promise;
+    return [...document.querySelectorAll(".jp-RenderedMarkdown")]
+        .map(cell => cell.innerText).filter(text => /\$[^$\s][^$]*\$/.test(text));
+}"""
+"""The text of notebook cells that still shows TeX between dollars once MathJax is done."""
 
 
 @pytest.fixture(scope="module")
@@ -206,13 +216,15 @@ def browser() -> Iterator[object]:
         yield chromium
 
 
-@pytest.mark.parametrize("page", ["", "reference/invprob/", "reference/components/invprob-plugin-imaging/", "notebooks/01_first_inverse_problem/", *GALLERY])
+@pytest.mark.parametrize("page", ["", "reference/invprob/", "reference/components/invprob-plugin-imaging/", *NOTEBOOKS, *GALLERY])
 def test_pages_load_offline_in_headless_chromium(browser: object, served: str, page: str) -> None:
-    """The home page, API pages, a notebook and the gallery load with no console error, no failed request
+    """The home page, API pages, the notebooks and the gallery load with no console error, no failed request
     and nothing fetched from the internet, and every image on them is decoded."""
     loaded = load_page(browser, served + page)
     title = loaded.page.title()
+    untypeset = loaded.page.evaluate(UNTYPESET_TEX)
     loaded.page.close()
     assert loaded.problems == []
+    assert untypeset == []  # the notebooks' TeX, typeset by the site's own MathJax
     assert [src for src, width in loaded.images if width == 0] == []
     assert title.endswith("invprob")
