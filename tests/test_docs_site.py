@@ -87,8 +87,9 @@ def served(site: Path) -> Iterator[str]:
 
 
 def test_the_site_has_the_reference_guide_and_plugin_pages(site: Path) -> None:
-    """What the nav promises is there: the kernel/application reference, a components page
-    with describe's params table, the README and CONTRIBUTING as pages, every plugin README."""
+    """What the nav promises is there: the façade's names, the kernel/application reference, a
+    components page with describe's params table, the README and CONTRIBUTING as pages, every
+    plugin README."""
     from invprob.app.commands import component_params
     from invprob.registry import default_registry
 
@@ -97,6 +98,9 @@ def test_the_site_has_the_reference_guide_and_plugin_pages(site: Path) -> None:
     import invprob
     from invprob.registry import Registry
 
+    facade = (site / "reference" / "invprob" / "index.html").read_text()
+    functions = [name for name in invprob.__all__ if name not in ("hookimpl", "__version__")]  # those two have no docstring
+    assert functions and [name for name in functions if f'id="invprob.{name}"' not in facade] == []  # wherever they live
     for module, section in ((Registry.__module__, "Kernel"), (invprob.main.__module__, "Application")):
         assert f">{module}<" in reference.split(f">{section}</strong>")[1].split("</li>")[0]  # listed in its section
         assert (site / "reference" / module / "index.html").is_file()
