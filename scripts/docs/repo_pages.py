@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import posixpath
 import re
-import tomllib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, as a package (requirements/docs.txt)
+    import tomli as tomllib
 
 REPO = Path(__file__).resolve().parents[2]
 """The repository's root (this file is ``scripts/docs/repo_pages.py``)."""
