@@ -26,6 +26,9 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+import invprob
+from invprob.app.commands import component_params
+from invprob.registry import Registry, default_registry
 from invprob.testing.browser import headless_chromium, load_page
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,14 +93,8 @@ def test_the_site_has_the_reference_guide_and_plugin_pages(site: Path) -> None:
     """What the nav promises is there: the façade's names, the kernel/application reference, a
     components page with describe's params table, the README and CONTRIBUTING as pages, every
     plugin README."""
-    from invprob.app.commands import component_params
-    from invprob.registry import default_registry
-
     reference = (site / "reference" / "index.html").read_text()
     assert "Kernel" in reference and "Application" in reference and "Not for plugins" in reference
-    import invprob
-    from invprob.registry import Registry
-
     facade = (site / "reference" / "invprob" / "index.html").read_text()
     functions = [name for name in invprob.__all__ if name not in ("hookimpl", "__version__")]  # those two have no docstring
     assert functions and [name for name in functions if f'id="invprob.{name}"' not in facade] == []  # wherever they live
@@ -111,8 +108,9 @@ def test_the_site_has_the_reference_guide_and_plugin_pages(site: Path) -> None:
         headings = re.findall(r"^## (.+)$", (ROOT / source).read_text(), re.MULTILINE)
         html = (site / "guide" / page / "index.html").read_text()
         assert headings and all(f">{heading}<" in html for heading in headings if "`" not in heading)
-    readmes = sorted(p.parent.relative_to(ROOT) for p in ROOT.glob("plugins/**/README.md") if (p.parent / "pyproject.toml").is_file())
-    assert readmes and all((site / folder / "index.html").is_file() for folder in readmes)
+    readmes = [p.parent.relative_to(ROOT) for p in (*ROOT.glob("plugins/**/README.md"), *ROOT.glob("examples/*/README.md"))]
+    readmes = [folder for folder in readmes if (ROOT / folder / "pyproject.toml").is_file()]
+    assert readmes and [folder for folder in readmes if not (site / folder / "index.html").is_file()] == []
 
 
 class _Links(HTMLParser):
