@@ -27,7 +27,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 import invprob
-from invprob.app.commands import component_params
+from invprob_plugin_describe import component_params
 from invprob.registry import Registry, default_registry
 from invprob.testing.browser import headless_chromium, load_page
 

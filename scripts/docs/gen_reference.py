@@ -5,7 +5,7 @@ distribution listing its components with their params (what ``invprob describe``
 Both come from what is installed when the site is built: the module list from the ``invprob``
 package's files (a module moved or added needs no edit here), the components from the plugin
 registry, through the same function as ``invprob describe``
-(:func:`invprob.app.commands.component_params`).
+(:func:`invprob_plugin_describe.component_params`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import mkdocs_gen_files
 
-from invprob.app.commands import component_params
+from invprob_plugin_describe import component_params
 from invprob.first_party import FIRST_PARTY, PLUGIN_DISTRIBUTIONS
 from invprob.hints import singular
 from invprob.registration import Component
