@@ -618,7 +618,9 @@ def render_index(results: Mapping[str, Any], recipes: Mapping[str, Recipe], stud
         "(`recipes/*.yaml`) run as shipped, with the number of faces lowered to the last three of its",
         "own held-out set (the highest CelebA ids, which no model saw in training). Each shows the",
         "observation, the reconstruction and the ground truth with the PSNR of every face, the mean",
-        "numbers over the faces, the time, the recipe and the command that reproduces it.", "",
+        "numbers over the faces, the time, the recipe and the command that reproduces it. Two",
+        "entries are not faces of that set: the README's demo recipe runs its own image, and",
+        "`ilo-classifier-mnist` is ILO on MNIST (on the ILO page only).", "",
         "By paper:", "",
         *[f"- [{title}]({page}.md)" for page, title in PAPERS.items()], "",
         "By task:", "",
@@ -628,7 +630,8 @@ def render_index(results: Mapping[str, Any], recipes: Mapping[str, Recipe], stud
         "| recipe | method | task | PSNR (dB) | SSIM | s per image |",
         "|---|---|---|---|---|---|",
     ]  # fmt: skip
-    for name in study:
+    order = sorted(study, key=lambda n: (METHOD_ORDER.index(recipes[n].method), recipes[n].operator, n))
+    for name in order:
         recipe, entry = recipes[name], results["recipes"][name]
         metrics = entry["metrics"]
         task = f"[{recipe.task_title}]({recipe.task}.md)" if recipe.task else recipe.task_title
