@@ -347,7 +347,7 @@ def render_pages(results: Mapping[str, Any], recipes: Mapping[str, Recipe], stud
     for page, title in TASKS.items():
         entries = sorted(
             (r for r in shown if r.task == page),
-            key=lambda r: (r.operator, r.name in NOT_RUN, METHOD_ORDER.index(r.method), r.name),
+            key=lambda r: (r.operator, task_group(r), r.name in NOT_RUN, METHOD_ORDER.index(r.method), r.name),
         )
         pages[page] = render_page(page, title, entries, results, by="operator")
     return pages
@@ -358,7 +358,7 @@ METHOD_ORDER = ["CSGM", "ILO", "PULSE", "Yeh et al.", "DIP", "GLO", "LCM", "LCM,
 
 def render_page(page: str, title: str, entries: Sequence[Recipe], results: Mapping[str, Any], *, by: str) -> str:
     lines = [f"# {title}", "", PAGE_TEXT[page].strip(), "", HOW_TO_READ, ""]
-    headings = [recipe.method if by == "method" else recipe.task_title.split(",")[0].capitalize() for recipe in entries]
+    headings = [recipe.method if by == "method" else task_group(recipe) for recipe in entries]
     group = None
     for recipe, heading in zip(entries, headings):
         if heading != group and len(set(headings)) > 1:
@@ -391,8 +391,14 @@ def render_elsewhere(rows: Sequence[Elsewhere], results: Mapping[str, Any], text
     return [*lines, "", *([text.strip(), ""] if text.strip() else [])]
 
 
+def task_group(recipe: Recipe) -> str:
+    """The heading of a task page's group: the task without its parameters (``Centre inpainting``)."""
+    return recipe.task_title.split(",")[0].capitalize()
+
+
 def render_entry(recipe: Recipe, results: Mapping[str, Any], *, by: str) -> list[str]:
-    title = recipe.task_title if by == "method" else f"{recipe.method}: {recipe.task_title}"
+    # on a task page the group's heading names the task; the entry adds its parameters, if any
+    title = recipe.task_title if by == "method" else ", ".join([recipe.method, *recipe.task_title.split(", ")[1:]])
     lines = [f"### {title[0].upper() + title[1:]} — {recipe.name}", "", f"Recipe `recipes/{recipe.name}.yaml`: {recipe.summary()}.", ""]
     if recipe.name in NOT_RUN:
         return lines + [
