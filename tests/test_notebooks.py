@@ -4,9 +4,10 @@ first lines and the error.
 
 Each notebook runs as a reader's would: read with jupytext, executed with nbclient in ipykernel's
 ``python3`` kernel of the interpreter running the tests (so it sees the plugins installed here,
-and ``INVPROB_STRICT_PLUGINS`` as CI sets it), with a temporary directory as its working directory
-and as ``TMPDIR``, so that whatever it writes lands in pytest's temporary folder, never in the
-repository. The per-cell timeout stops a hung cell (a Ray worker that never answers); it is no
+and ``INVPROB_STRICT_PLUGINS`` as CI sets it), with pytest's temporary directory as its working directory and
+a fresh directory under the system's as its ``TMPDIR`` (removed afterwards), so that whatever it
+writes lands there, never in the repository. (Not pytest's directory: the path of a Ray socket
+under ``TMPDIR`` must stay within the 107 bytes of ``AF_UNIX``.) The per-cell timeout stops a hung cell (a Ray worker that never answers); it is no
 speed test: each notebook is written to run in under two minutes on the 2-core CI machine, and
 is timed by hand (``time pytest tests/test_notebooks.py -k NAME``).
 """
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -27,6 +30,9 @@ pytest.importorskip("ipykernel", reason="pip install -r requirements/docs.txt")
 from nbclient.exceptions import CellExecutionError, CellTimeoutError  # noqa: E402
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "docs" / "notebooks").glob("*.py"))
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+"""The colour codes of an IPython traceback, removed from a failure message."""
+RULE = "-" * 18 + "\n"
 CELL_TIMEOUT_S = 600
 """Far above any cell's time on the loaded 2-core CI machine (the slowest, a whole Ray study,
 takes under a minute there): only a cell that hangs reaches it."""
@@ -39,9 +45,10 @@ def cell_head(source: str, lines: int = 6) -> str:
     return textwrap.indent("\n".join(head), "    ") + more
 
 
-def run_notebook(path: Path, workdir: Path) -> None:
+def run_notebook(path: Path, workdir: Path, tmpdir: Path) -> None:
     """Execute the notebook at ``path`` in a fresh kernel with ``workdir`` as its working directory
-    and ``TMPDIR``; a cell that raises or times out fails the calling test, naming the cell."""
+    and ``tmpdir`` as its ``TMPDIR``; a cell that raises or times out fails the calling test,
+    naming the cell."""
     notebook = jupytext.read(path)
     client = nbclient.NotebookClient(
         notebook,
@@ -49,7 +56,8 @@ def run_notebook(path: Path, workdir: Path) -> None:
         kernel_name="python3",
         resources={"metadata": {"path": str(workdir)}},
     )
-    env = {**os.environ, "TMPDIR": str(workdir)}
+    env = {**os.environ, "TMPDIR": str(tmpdir)}
+    failure = None
     with client.setup_kernel(env=env):
         for index, cell in enumerate(notebook.cells):
             if cell.cell_type != "code":
@@ -57,18 +65,27 @@ def run_notebook(path: Path, workdir: Path) -> None:
             try:
                 client.execute_cell(cell, index)
             except (CellExecutionError, CellTimeoutError) as exc:
-                error = exc.evalue if isinstance(exc, CellExecutionError) else str(exc)
-                name = exc.ename if isinstance(exc, CellExecutionError) else type(exc).__name__
-                pytest.fail(
-                    f"{path.name}: code cell {index} raised {name}: {error}\n"
-                    f"  the cell begins:\n{cell_head(cell.source)}\n\n{exc}",
-                    pytrace=False,
+                if isinstance(exc, CellExecutionError):
+                    # nbclient's text repeats the whole cell between two rules, then the traceback
+                    error, detail = f"{exc.ename}: {exc.evalue}", ANSI.sub("", exc.traceback).split(RULE, 2)[-1].strip()
+                else:
+                    error, detail = f"no answer within {CELL_TIMEOUT_S} s", str(exc)
+                failure = (
+                    f"{path.name}: cell {index + 1} of {len(notebook.cells)} raised {error}\n"
+                    f"  the cell begins:\n{cell_head(cell.source)}\n\n{detail}"
                 )
+                break
+    if failure is not None:  # outside the handler: the message alone, without nbclient's chained error
+        pytest.fail(failure, pytrace=False)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_without_error(path: Path, tmp_path: Path) -> None:
-    run_notebook(path, tmp_path)
+    tmpdir = Path(tempfile.mkdtemp(prefix="nb-"))
+    try:
+        run_notebook(path, tmp_path, tmpdir)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def test_the_site_lists_exactly_the_notebooks_run_here() -> None:

@@ -120,8 +120,8 @@ recipe = {
     "metrics": ["psnr", "ssim"],
 }
 solvers = {
-    "CSGM": {"type": "csgm", "params": {"steps": 150, "lr": 0.1, "restarts": 2}},
-    "ILO": {"type": "ilo", "params": {"steps": [100, 50, 50, 50], "lr": 0.1, "radius_features": [1000, 2000, 4000]}},
+    "CSGM": {"type": "csgm", "params": {"steps": 100, "lr": 0.1, "restarts": 2}},
+    "ILO": {"type": "ilo", "params": {"steps": [80, 40, 40, 40], "lr": 0.1, "radius_features": [1000, 2000, 4000]}},
 }
 runs = {
     label: invprob.run({**recipe, "solver": solver}, out=work / "runs", name=label.lower(), show_progress=False)
