@@ -79,6 +79,7 @@ def run_notebook(path: Path, workdir: Path, tmpdir: Path) -> None:
         pytest.fail(failure, pytrace=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_without_error(path: Path, tmp_path: Path) -> None:
     tmpdir = Path(tempfile.mkdtemp(prefix="nb-"))
@@ -93,3 +94,21 @@ def test_the_site_lists_exactly_the_notebooks_run_here() -> None:
     mkdocs_yml = NOTEBOOKS[0].parents[2] / "mkdocs.yml"
     listed = re.findall(r"^\s*-\s*(?:[^:\n]+:\s*)?notebooks/(\S+\.py)\s*$", mkdocs_yml.read_text(encoding="utf-8"), re.M)
     assert sorted(listed) == [p.name for p in NOTEBOOKS]
+
+
+def test_a_cell_that_raises_fails_naming_the_notebook_the_cell_and_the_error(tmp_path: Path) -> None:
+    """What CI prints when a notebook breaks: where, the cell's first lines, the error and its
+    traceback (without the colour codes), and no cell after it runs."""
+    notebook = tmp_path / "broken.py"
+    notebook.write_text(
+        "# %% [markdown]\n# # A notebook\n\n"
+        "# %%\nimport pathlib\n\n"
+        "# %%\nsettings = {}\nsettings['steps']\n\n"
+        "# %%\npathlib.Path('after.txt').write_text('ran')\n"
+    )
+    with pytest.raises(pytest.fail.Exception) as failed:
+        run_notebook(notebook, tmp_path, tmp_path)
+    message = str(failed.value)
+    assert message.startswith("broken.py: cell 3 of 4 raised KeyError: 'steps'\n  the cell begins:\n    settings = {}\n")
+    assert "----> 2 settings['steps']" in message and "\x1b[" not in message
+    assert not (tmp_path / "after.txt").exists()
