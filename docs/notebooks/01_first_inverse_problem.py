@@ -13,17 +13,17 @@
 # %% [markdown]
 # # Your first inverse problem
 #
-# An *inverse problem* asks for an image *x* when all you have is a measurement *y = A(x)* (+ noise)
+# An *inverse problem* asks for an image $x$ when all you have is a measurement $y = A(x)$ (+ noise)
 # that lost information: a low-resolution copy, a photo with a hole, a handful of random
-# projections. A deep generative prior answers it by searching the images a generator *G* can
-# make for one that explains *y*: find a latent *z* with *A(G(z)) ≈ y* and report *G(z)*.
+# projections. A deep generative prior answers it by searching the images a generator $G$ can
+# make for one that explains $y$: find a latent $z$ with $A(G(z)) \approx y$ and report $G(z)$.
 #
 # This notebook does that from Python, on an image file of your own:
 #
-# 1. build a forward **operator** *A* (4× super-resolution) and look at what it leaves of the image;
+# 1. build a forward **operator** $A$ (4× super-resolution) and look at what it leaves of the image;
 # 2. solve with the **default generator** (the 64×64 face DCGAN that ships with invprob) and two
-#    solvers: **CSGM** (Bora et al. 2017: optimise *z*) and **ILO** (Daras et al. 2021: then keep
-#    optimising *inside* the generator, at ever deeper layers, in small ℓ₁ balls);
+#    solvers: **CSGM** (Bora et al. 2017: optimise $z$) and **ILO** (Daras et al. 2021: then keep
+#    optimising *inside* the generator, at ever deeper layers, in small $\ell_1$ balls);
 # 3. plot observation, CSGM, ILO and the truth with their PSNR.
 #
 # Everything here is the public API of the `invprob` package (the
@@ -99,15 +99,15 @@ plt.show()
 #
 # The two runs differ only in their solver:
 #
-# - **CSGM** optimises the DCGAN's latent *z* with Adam, from 2 random starts at once, and keeps
+# - **CSGM** optimises the DCGAN's latent $z$ with Adam, from 2 random starts at once, and keeps
 #   the best per image. Its reconstruction can only be an image the generator makes: a face,
 #   but rarely *this* face.
-# - **ILO** starts the same way (round 0), then splits the generator *G = G₂ ∘ G₁* after a
-#   layer and optimises the feature map that *G₁* produced, within an ℓ₁ ball around it,
+# - **ILO** starts the same way (round 0), then splits the generator $G = G_2 \circ G_1$ after a
+#   layer and optimises the feature map that $G_1$ produced, within an $\ell_1$ ball around it,
 #   layer after layer. The image may leave the generator's range a little: enough to fit the
 #   measurement far better, not so far that it stops looking like a face.
 #
-# Both minimise the MSE between *A(G(·))* and *y* (each solver's default loss; the
+# Both minimise the MSE between $A(G(\cdot))$ and $y$ (each solver's default loss; the
 # [solvers guide](../../solvers/) explains the losses and how prior weights scale).
 
 # %%

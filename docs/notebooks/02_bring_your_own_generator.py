@@ -199,7 +199,7 @@ show((images + 1) / 2, ["random StyleGAN2"] * 3)
 # %% [markdown]
 # The checkpoint goes into a recipe by its path. ILO splits the StyleGAN2 after a synthesis block
 # and optimises the feature map, the RGB skip, the w+ styles and the noise maps still to come, each
-# in its ℓ₁ ball (the [ILO plugin page](../../plugins/solvers/ilo/) has the details). The
+# in its $\ell_1$ ball (the [ILO plugin page](../../plugins/solvers/ilo/) has the details). The
 # truth is again drawn from the generator, here observed at half resolution.
 
 # %%
