@@ -22,7 +22,7 @@ LONG = "a" * 300
 # -- paths over 255 bytes --------------------------------------------------------------------
 
 
-def test_a_path_over_255_bytes_is_one_line_in_validate_run_and_new_plugin(invprob_cli, toy_env, toy_recipe, tmp_path):
+def test_a_path_over_255_bytes_is_one_line_in_validate_and_run(invprob_cli, toy_env, toy_recipe, tmp_path):
     for pattern in (f"{LONG}.png", f"{LONG}/*.png"):
         result = invprob_cli(["validate", str(toy_recipe), "~data.samples", f"data.images={tmp_path / pattern}"], toy_env)
         assert result.returncode == 2, result.stderr
@@ -30,12 +30,6 @@ def test_a_path_over_255_bytes_is_one_line_in_validate_run_and_new_plugin(invpro
         assert "bytes long; the file system allows 255" in result.stderr and "Traceback" not in result.stderr
     run = invprob_cli(["run", str(toy_recipe), "--out", str(tmp_path), "--name", LONG, "--quiet"], toy_env)
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
-    scaffold = invprob_cli(["new-plugin", LONG, "--kind", "operator", "--out", str(tmp_path / "x")], toy_env)
-    assert scaffold.returncode == 2, scaffold.stderr
-    assert scaffold.stderr.startswith("error: invprob new-plugin: the name '") and "315 bytes long" in scaffold.stderr
-    assert len(scaffold.stderr.strip().splitlines()) == 1
-    named = invprob_cli(["new-plugin", "blur", "--kind", "operator", "--out", str(tmp_path / LONG)], toy_env)
-    assert named.returncode == 2 and "bytes long; the file system allows 255" in named.stderr, named.stderr
 
 
 # -- observations and image archives ---------------------------------------------------------

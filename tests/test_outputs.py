@@ -1,5 +1,6 @@
-"""Run outputs that explain themselves: the labelled grid, the GIF's frame rate and frames, the
-resolved recipe a run reproduces from, the environment record, and metrics.json."""
+"""Run outputs that explain themselves: the optimisation frames, the resolved recipe a run
+reproduces from, the environment record, metrics.json, and what a full disk keeps (the grid
+and the GIF themselves: plugins/tools/figures/tests)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from PIL import Image
 
 import invprob
 from invprob import hookimpl
-from invprob.app.pictures import GIF_FRAME_MS, GIF_LAST_FRAME_MS, GRID_ROWS, grid_figure, save_gif
 from invprob.app.run_metrics import RECORD_FIELDS
 from invprob.app.run_record import git_commit
 from invprob.default_plugins.image_quality import mse_in_region, psnr, psnr_in_region
@@ -29,118 +29,8 @@ def _run(recipe, overrides=(), **kwargs):
     return invprob.run(recipe, list(overrides), show_progress=False, **kwargs)
 
 
-# -- grid.png ------------------------------------------------------------------------------
-
-
 def _images(count: int, size: int = 8) -> torch.Tensor:
     return torch.linspace(-1, 1, count * 3 * size * size).reshape(count, 3, size, size)
-
-
-def test_grid_labels_each_column_and_each_row_with_its_name_and_psnr():
-    truth = _images(2)
-    figure = grid_figure(
-        {"observed": truth * 0.5, "reconstruction": truth.flip(0), "ground truth": truth},
-        ["cat", "dog"],
-        row_notes=["PSNR 21.50 dB", "PSNR 9.25 dB"],
-        title="csgm on inpaint-box",
-    )
-    axes = figure.axes
-    assert [axis.get_title() for axis in axes[:3]] == ["observed", "reconstruction", "ground truth"]
-    assert axes[0].get_ylabel() == "cat\nPSNR 21.50 dB" and axes[3].get_ylabel() == "dog\nPSNR 9.25 dB"
-    assert figure.get_suptitle() == "csgm on inpaint-box"
-
-
-def test_grid_leaves_out_absent_columns_and_says_when_it_shows_only_the_first_images():
-    count = GRID_ROWS + 3
-    figure = grid_figure({"observed": None, "reconstruction": _images(count, 4)}, [f"i{k}" for k in range(count)])
-    assert len(figure.axes) == GRID_ROWS and figure.axes[0].get_title() == "reconstruction"
-    assert f"the first {GRID_ROWS} of {count} images" in figure.get_suptitle()
-
-
-def test_a_runs_grid_shows_the_psnr_of_each_image_over_all_and_over_the_missing_pixels(toy_registry, toy_recipe, tmp_path, monkeypatch):
-    from invprob.app import pictures
-
-    figures = []
-    real = pictures.grid_figure
-    monkeypatch.setattr(pictures, "grid_figure", lambda *a, **k: figures.append(real(*a, **k)) or figures[-1])
-    result = _run(toy_recipe, ["data.samples=2"], out=tmp_path, registry=toy_registry)
-    metrics = json.loads((result.directory / "metrics.json").read_text())
-    (figure,) = figures
-    assert [axis.get_title() for axis in figure.axes[:3]] == ["observed", "reconstruction", "ground truth"]
-    for row, image in enumerate(metrics["images"]):
-        label = figure.axes[3 * row].get_ylabel()
-        assert label == f"{image['name']}\nPSNR {image['psnr']:.2f} dB\nmissing {image['psnr_missing']:.2f} dB"
-    with Image.open(result.directory / "grid.png") as grid:
-        assert grid.format == "PNG" and grid.size[0] > grid.size[1]  # three columns, two rows
-
-
-# -- optimisation.gif ----------------------------------------------------------------------
-
-
-def test_gif_frames_play_at_ten_a_second_and_hold_the_result(tmp_path):
-    frames = [torch.full((2, 3, 8, 8), value) for value in (-1.0, 0.0, 1.0)]
-    save_gif(frames, tmp_path / "a.gif")
-    with Image.open(tmp_path / "a.gif") as gif:
-        assert gif.n_frames == 3 and gif.info["loop"] == 0
-        delays = []
-        for index in range(gif.n_frames):
-            gif.seek(index)
-            delays.append(gif.info["duration"])
-    assert delays == [GIF_FRAME_MS, GIF_FRAME_MS, GIF_LAST_FRAME_MS] and GIF_FRAME_MS >= 20
-
-
-def _gif_frames(path: Path) -> list:
-    import numpy as np
-
-    with Image.open(path) as gif:
-        frames = []
-        for index in range(gif.n_frames):
-            gif.seek(index)
-            frames.append(np.asarray(gif.convert("RGB"), dtype=float))
-    return frames
-
-
-def test_gif_frames_are_laid_out_like_the_grid_labelled_with_their_step(tmp_path):
-    """The GIF had neither a step counter nor labels: a heading names each frame's step, the
-    columns are labelled like grid.png's, each row is an image with its name."""
-    import numpy as np
-
-    truth = torch.full((2, 1, 16, 16), 0.5)
-    frames = [torch.full((2, 1, 16, 16), value) for value in (-1.0, 0.0)]
-    layout = save_gif(frames, tmp_path / "b.gif", steps=["step 0", "step 5"], names=["face-a", "face-b"], truth=truth)
-    assert layout.columns == ("reconstruction", "ground truth") and layout.tile == (16 * 8, 16 * 8)
-    first, second = _gif_frames(tmp_path / "b.gif")
-    assert first.shape[:2] == layout.size[::-1]
-    heading = slice(0, layout.heading)
-    assert (first[heading] < 128).any() and (first[heading] != second[heading]).any()  # "step 0", then "step 5"
-    labels = slice(layout.heading, layout.heading + layout.labels)
-    assert (first[labels] < 128).any() and (first[labels] == second[labels]).all()  # the column labels stay
-    assert (first[layout.heading + layout.labels :, : layout.label_width - 4] < 128).any()  # the images' names
-    x, y = layout.box(1, 1)
-    assert np.abs(first[y : y + 128, x : x + 128] - 191).max() <= 2  # the truth (0.5 -> 191) in its column
-    x, y = layout.box(1, 0)
-    assert first[y : y + 128, x : x + 128].max() <= 2 and np.abs(second[y : y + 128, x : x + 128] - 128).max() <= 2
-
-
-def test_a_runs_gif_ends_on_the_reported_reconstruction_at_a_real_frame_rate(toy_registry, toy_recipe, tmp_path):
-    result = _run(toy_recipe, ["data.samples=2"], out=tmp_path, registry=toy_registry)
-    import numpy as np
-
-    with Image.open(result.directory / "optimisation.gif") as gif:
-        assert gif.info["duration"] == GIF_FRAME_MS
-        assert gif.n_frames == 15 // 5 + 1  # every 5th of 15 steps, then the result
-        gif.seek(gif.n_frames - 1)
-        assert gif.info["duration"] == GIF_LAST_FRAME_MS
-    last = _gif_frames(result.directory / "optimisation.gif")[-1]
-    from invprob.app.pictures import gif_layout
-
-    layout = gif_layout(["sample0000", "sample0001"], ["observed", "reconstruction", "ground truth"], (128, 128))
-    assert last.shape[:2] == layout.size[::-1]
-    for row in (0, 1):
-        expected = np.asarray(Image.open(result.directory / "images" / f"000{row}_sample000{row}_reconstruction.png"), dtype=float)
-        x, y = layout.box(row, 1)
-        shown = last[y : y + 128 : 8, x : x + 128 : 8]  # 16 px images enlarged 8 times
-        assert np.abs(shown - expected).mean() < 4  # GIF palette rounding only
 
 
 def _toy_problem(batch: int = 2):
@@ -200,9 +90,11 @@ def _no_space(*args, **kwargs):
 
 def test_a_full_disk_loses_pictures_never_the_numbers(toy_registry, toy_recipe, tmp_path, monkeypatch, capfd):
     import invprob.app.outputs as outputs
+    from invprob_plugin_figures import pictures
 
-    for writer in ("save_gif", "save_grid", "save_png", "plot_history"):
-        monkeypatch.setattr(outputs, writer, _no_space)
+    monkeypatch.setattr(outputs, "save_png", _no_space)
+    for writer in ("save_gif", "save_grid", "plot_history"):
+        monkeypatch.setattr(pictures, writer, _no_space)
     result = _run(toy_recipe, out=tmp_path, name="full", registry=toy_registry)
     metrics = json.loads((tmp_path / "full" / "metrics.json").read_text())
     assert [entry["name"] for entry in metrics["images"]] == result.names and metrics["mean"]["psnr"] > 0
@@ -215,12 +107,12 @@ def test_a_full_disk_loses_pictures_never_the_numbers(toy_registry, toy_recipe, 
 
 
 def test_a_run_whose_gif_fails_exits_1_and_keeps_its_results(toy_registry, toy_recipe, tmp_path, monkeypatch, capsys):
-    import invprob.app.outputs as outputs
     import invprob.registry
     from invprob.app.cli import main
+    from invprob_plugin_figures import pictures
 
     monkeypatch.setattr(invprob.registry, "_DEFAULT", toy_registry)
-    monkeypatch.setattr(outputs, "save_gif", _no_space)
+    monkeypatch.setattr(pictures, "save_gif", _no_space)
     assert main(["run", str(toy_recipe), "--out", str(tmp_path), "--name", "gif", "--quiet"]) == 1
     err = capsys.readouterr().err
     assert "optimisation.gif could not be written (see failed_outputs in metrics.json); the numbers are kept" in err
@@ -579,3 +471,36 @@ def test_a_metric_that_declares_no_direction_is_recorded_undirected(toy_registry
     result = _run(toy_recipe, ["data.samples=1", "metrics=[psnr, max-error]"], out=tmp_path, registry=toy_registry)
     assert result.metrics["higher_is_better"]["max-error"] is None and result.metrics["higher_is_better"]["psnr"] is True
     assert result.metrics["mean"]["max-error"] > 0
+
+
+def test_without_the_figures_plugin_a_run_keeps_its_numbers_and_says_who_draws_the_gif(toy_path, toy_recipe, tmp_path, capfd):
+    from invprob.registry import new_registry
+
+    full = _run(toy_recipe, out=tmp_path, name="full", registry=new_registry(strict=False))
+    bare = _run(toy_recipe, out=tmp_path, name="bare", registry=new_registry(strict=False, disable={"invprob-plugin-figures"}))
+    figures = {"grid.png", "loss.png", "optimisation.gif"}
+    assert figures <= {p.name for p in full.directory.iterdir()}
+    assert not figures & {p.name for p in bare.directory.iterdir()} and (bare.directory / "images").is_dir()
+    assert bare.metrics["images"] == full.metrics["images"] and "failed_outputs" not in bare.metrics
+    err = capfd.readouterr().err
+    assert "warning: outputs.gif: no installed plugin draws optimisation.gif; invprob-plugin-figures does: " \
+           "pip install invprob-plugin-figures" in err  # fmt: skip
+
+
+class _FailingFigures:
+    """A plugin whose figures hook breaks (not a full disk: a bug)."""
+
+    @hookimpl
+    def invprob_write_run_figures(self, run):
+        raise RuntimeError("the figures plugin breaks")
+
+
+def test_a_figures_plugin_that_breaks_is_said_and_the_run_keeps_its_results(toy_registry, toy_recipe, tmp_path, capfd):
+    toy_registry.register_plugin(_FailingFigures(), distribution="invprob-failing-figures")
+    result = _run(toy_recipe, out=tmp_path, name="broken", registry=toy_registry)
+    assert result.metrics["mean"]["psnr"] > 0 and "failed_outputs" not in result.metrics
+    assert (result.directory / "grid.png").is_file(), "the other plugins' figures are drawn"
+    err = capfd.readouterr().err
+    assert ("warning: invprob-failing-figures could not draw the run's figures: RuntimeError: the figures plugin "
+            "breaks") in err and "no installed plugin draws" not in err  # fmt: skip
+    assert [f.distribution for f in toy_registry.failures].count("invprob-failing-figures") == 1  # recorded as its failure

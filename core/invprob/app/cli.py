@@ -303,23 +303,14 @@ def _add_plugin_commands(sub: argparse._SubParsersAction, registry: Registry, ar
             if key not in groups:
                 existing = parent.choices.get(word) if parent.choices else None
                 group_parser = existing or parent.add_parser(word, help=f"{word} commands")
-                group_parser.set_defaults(func=_group_help(group_parser))  # `invprob study` alone: its commands
+                # `invprob study` alone: its commands, exit 2
+                group_parser.set_defaults(func=lambda args, shown=group_parser: shown.print_help() or EXIT_INVALID)
                 groups[key] = group_parser.add_subparsers(dest=f"command_{depth + 1}", metavar="COMMAND")
             parent = groups[key]
         p = parent.add_parser(words[-1], help=f"{command.help} [{command.distribution}]")
         if argv is None or list(words) == named[: len(words)]:
             command.configure(p)
         p.set_defaults(func=_plugin_command(command))
-
-
-def _group_help(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
-    """What a command group given without a command does: list the group's commands, exit 2."""
-
-    def show(args: argparse.Namespace) -> int:
-        parser.print_help()
-        return EXIT_INVALID
-
-    return show
 
 
 def missing_command_message(registry: Registry, argv: Sequence[str]) -> str | None:

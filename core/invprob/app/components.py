@@ -69,8 +69,6 @@ class Components:
         return self._operators[shape]
 
 
-
-
 def build(recipe: Recipe, *, device: str | None = None, registry: Registry | None = None) -> Components:
     """Build every component of ``recipe`` on ``device`` (default: the recipe's)."""
     registry = recipe.registry_with_live_components(registry if registry is not None else default_registry())
@@ -143,27 +141,18 @@ def _native_image_shape(recipe: Recipe) -> tuple[int, int, int]:
     """Without a generator, images keep their own sizes; the operator is first built for the
     first selected image's (grey or RGB), and for the others' as their batches come
     (:meth:`Components.operator_for`)."""
-    from invprob.images import list_images
+    from invprob.images import DataError, apply_select, list_images, native_shape
 
     if recipe.data.images is None:
         raise InputError(
             "data.samples and data.observation need a generator (it sets the size of the images to "
             "recover): add a 'generator' section or use data.images"
         )
-    from invprob.images import DataError, native_shape
-
     try:
         found = list_images(recipe.data.images, recipe.data.npz_key)
-        first = _first_selected(found, recipe.data.select)[1]()
+        kept = apply_select(found, recipe.data.select)
+        if not kept:
+            raise DataError(f"data.select {recipe.data.select!r} keeps none of the {len(found)} images")
+        return native_shape(kept[0][1]())
     except DataError as exc:
         raise InputError(str(exc)) from None
-    return native_shape(first)
-
-
-def _first_selected(found: list, select: str | None) -> Any:
-    from invprob.images import DataError, apply_select
-
-    kept = apply_select(found, select)
-    if not kept:
-        raise DataError(f"data.select {select!r} keeps none of the {len(found)} images")
-    return kept[0]

@@ -19,10 +19,8 @@ honoured, so what is on disk is whole.
 
 A loss that becomes non-finite (NaN, inf) is reported with the step where it first did; the
 best finite iterate is kept and the event recorded in ``metrics.json`` under ``diverged``.
-A run says ``running`` in ``status.json`` from the moment its directory exists, with the
-process that runs it (:mod:`invprob.liveness`), so that a killed run (still ``running``, its
-process gone) is told from a live one. A run that fails after its directory was created
-leaves ``status.json`` saying so, and the exception carries the directory as
+A run that fails after its directory was created leaves ``status.json`` saying so (``running``
+until then: :mod:`invprob.app.outputs`), and the exception carries the directory as
 ``run_directory`` and a note saying what the directory keeps.
 """
 
@@ -138,9 +136,7 @@ def run(
                 _say_unavailable(components, given_observation=inputs.truth is None)
                 directory = outputs.new_run_directory(root, name)
                 outputs.write_status(directory, "running", started=started_at.isoformat(timespec="seconds"))
-                resolved = run_record.resolved_recipe(
-                    recipe, recipe.registry_with_live_components(registry), device=device, directory=directory
-                )
+                resolved = run_record.resolved_recipe(recipe, components.context.registry, device=device, directory=directory)
                 with outputs.atomic_path(directory / "recipe.resolved.yaml") as tmp:
                     tmp.write_text(resolved, encoding="utf-8")
                 environment = run_record.environment(

@@ -3,22 +3,16 @@
 Every run writes a new directory under the output root, ``<YYYYmmdd-HHMMSS>-<6 hex>`` or the
 name the caller gives, and never touches an existing one. Inside:
 
-- ``recipe.resolved.yaml``: the recipe as it ran, every component's params with their
-  defaults, the solver's default losses and priors, the metrics by name
+- ``recipe.resolved.yaml``: the recipe as it ran, every default written out
   (:func:`invprob.app.run_record.resolved_recipe`): ``invprob run <dir>/recipe.resolved.yaml`` reruns it;
-- ``environment.json``: versions (invprob, torch, numpy, scipy, scikit-image, Pillow,
-  pydantic, lpips, every plugin distribution), CPU, threads, CUDA and cuDNN, device, seeds,
-  the sha256 of every weight file loaded, the command line and its overrides, the git commit
-  of the recipe's and of invprob's checkout, and start and end times (:func:`invprob.app.run_record.environment`);
+- ``environment.json``: what produced the run (:func:`invprob.app.run_record.environment`),
   written when every component is built, and again with the end time;
-- ``metrics.json``: what ran (recipe, solver, operator, seed), per-image values and means,
-  the same values as flat ``records`` that pandas reads in one call, which way each is better
-  and which the solver made trivial (:func:`write_outputs`);
+- ``metrics.json``: what ran, per-image values and means, flat ``records`` for pandas
+  (:func:`invprob.app.run_metrics.metrics_document`);
 - ``images/`` (observed, reconstruction and, when known, ground truth per image; 16-bit PNGs
-  for a 16-bit input), ``grid.png`` (labelled columns, each row with the image's name and
-  PSNR), ``latents.safetensors``, ``history.json``, ``loss.png``, optionally
-  ``optimisation.gif`` (laid out like the grid, each frame labelled with its step: the
-  reported iterate as it improves, ending on the result), and ``status.json``: how the run ended (``complete``,
+  for a 16-bit input), ``latents.safetensors``, ``history.json``, the figures plugins draw
+  (:class:`RunFigures`; ``invprob-plugin-figures``: ``grid.png``, ``loss.png``, optionally
+  ``optimisation.gif``), and ``status.json``: how the run ended (``complete``,
   ``interrupted``, ``diverged``, ``failed`` or ``aborted``), the error and the time, so that
   a partial directory is never mistaken for a result.
 
@@ -26,10 +20,9 @@ Every file is written under a temporary name and renamed into place, so that a f
 is a whole file. JSON is strict: NaN and infinities are written as ``null``.
 
 ``status.json`` says ``running`` from the moment the directory exists, with the process that
-runs it (pid, host, boot id, start time), so that a killed run is told from a live one. The
-numbers are written before the pictures: an output that a full disk refuses is said on the
-terminal and listed under ``failed_outputs``, and the run keeps its results
-(:func:`write_outputs`); an error that names a run directory says what it keeps (:func:`kept`).
+runs it (pid, host, boot id, start time), so that a killed run is told from a live one
+(:func:`write_status`). What a full disk keeps: :func:`write_outputs`; an error that names a
+run directory says what it keeps (:func:`kept`).
 
 A run given its observation (``data.observation``) has no ground truth: the metrics that
 compare with it are listed under ``unavailable`` in ``metrics.json`` with the reason, and the
@@ -39,14 +32,13 @@ grid shows observation and reconstruction.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import json
 import math
 import os
 import secrets
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,14 +46,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from invprob.app.pictures import as_displayable, plot_history, save_gif, save_grid, save_png
 from invprob.app.run_metrics import metrics_document
-from invprob.images import atomic_path
+from invprob.images import atomic_path, png16, tile, to_uint16
 from invprob.solver import SolverResult
 
 if TYPE_CHECKING:
     from invprob.app.components import Components
     from invprob.recipe import Recipe
+    from invprob.registry import Registry
 
 @dataclass(frozen=True)
 class RunSummary:
@@ -197,10 +189,11 @@ def write_status(
     the outputs that could not be written (when some could not), and the process that wrote it
     (``pid``, ``host``, ``boot_id``, ``process_start``: a ``running`` run whose process is gone,
     :func:`invprob.liveness.is_alive`, was killed). Written atomically."""
+    from invprob.app.run_record import now
     from invprob.liveness import this_process
 
-    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    record = {"status": status, "error": error, "signal": signal, "time": now, "started": started, **this_process()}
+    when = now().isoformat(timespec="seconds")
+    record = {"status": status, "error": error, "signal": signal, "time": when, "started": started, **this_process()}
     if failed_outputs:
         record["failed_outputs"] = failed_outputs
     write_json(directory / "status.json", record)
@@ -230,13 +223,46 @@ def json_safe(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def save_latents(latents: Mapping[str, torch.Tensor], path: Path, metadata: Mapping[str, str] | None = None) -> None:
-    from invprob.weights import save_safetensors
-
-    save_safetensors(latents, path, metadata)
-
-
 # -- a finished run ---------------------------------------------------------------------
+
+
+def save_png(image: torch.Tensor, path: Path, bits: int = 8) -> None:
+    """A ``[C, H, W]`` image in [-1, 1] as an 8-bit PNG, or a 16-bit one with ``bits=16``
+    (grey for one channel)."""
+    from PIL import Image
+
+    if bits == 16:
+        array = to_uint16(torch.nan_to_num(image.detach(), nan=0.0))
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(png16(array[..., 0] if array.shape[-1] == 1 else array))
+        return
+    with atomic_path(path) as tmp:
+        Image.fromarray(tile(image, grey_as_rgb=False)).save(tmp)
+
+
+def as_displayable(measurement: torch.Tensor, image_shape: Sequence[int], adjoint: Any = None) -> torch.Tensor | None:
+    """An observation shown as an image ``[B, C, H, W]``, or None when it has no image form.
+
+    Image-shaped observations are shown as they are (grey ones repeated to the image's
+    channels); smaller ones (super-resolution) are upscaled with nearest neighbour; others are
+    shown through the adjoint when the operator is linear.
+    """
+    channels, height, width = image_shape
+    if measurement.dim() == 4:
+        shown = measurement
+        if shown.shape[1] != channels:
+            shown = shown.mean(dim=1, keepdim=True).expand(-1, channels, -1, -1)
+        if tuple(shown.shape[-2:]) != (height, width):
+            shown = torch.nn.functional.interpolate(shown, size=(height, width), mode="nearest")
+        return shown
+    if adjoint is not None:
+        try:
+            return adjoint(measurement)
+        except NotImplementedError:
+            return None
+    return None
+
+
 
 
 def write_outputs(
@@ -255,27 +281,18 @@ def write_outputs(
     """Every output of a finished (or stopped) run; returns the metrics dict (``metrics.json``).
 
     The numbers come first: ``metrics.json``, then ``latents.safetensors`` and ``history.json``;
-    then the pictures (``images/``, ``grid.png``, ``loss.png``, ``optimisation.gif``). An output
+    then the pictures (``images/``, then the figures plugins draw: :class:`RunFigures`). An output
     that cannot be written (a full disk: :class:`OSError`) is said on the terminal, the others
     are still written, and ``metrics.json`` lists it under ``failed_outputs`` (``[{"output",
     "error"}]``); only a ``metrics.json`` that cannot be written fails the run.
 
-    ``truth`` is None when the observation was given (``data.observation``). The metrics
-    dict holds, besides per-image entries (``images``) and their means (``mean``), what ran
-    (``recipe``, ``solver``, ``operator``, ``generator``, ``seed``), ``extra`` (the caller's:
-    the signal, the divergence, the seconds) and ``records``: one ``{recipe, solver, operator,
-    seed, index, image, metric, value}`` per image and value, so that
-    ``pandas.DataFrame(json.load(f)["records"])`` is the whole table (and several runs'
-    records concatenate into one). When the operator observes a subset of the pixels
-    (``observed_mask()``) and ``psnr`` (``mse``) is computed, ``psnr_missing`` (``mse_missing``)
-    is the PSNR (MSE) over the missing pixels alone, the number inpainting papers report. ``higher_is_better`` maps each
-    value's name to its direction (:func:`invprob.app.run_metrics.metric_directions`); ``trivial`` (when present) maps
-    a value the solver's post-processing makes trivial to the reason
-    (``SolverResult.trivial_metrics``).
-    ``operators`` are the batches' own operators (default: the run's); a run without a
-    generator may solve images of several sizes, batch by batch: then ``truth`` is a list and
-    images, metrics and the grid are made image by image. ``bit_depths`` are the bits per
-    sample of each image's file (default 8): the images of a 16-bit one are 16-bit PNGs.
+    ``truth`` is None when the observation was given (``data.observation``). The metrics dict
+    is :func:`invprob.app.run_metrics.metrics_document`'s, with ``extra`` (the caller's: the
+    signal, the divergence, the seconds). ``operators`` are the batches' own operators
+    (default: the run's); a run without a generator may solve images of several sizes, batch
+    by batch: then ``truth`` is a list and images, metrics and the grid are made image by
+    image. ``bit_depths`` are the bits per sample of each image's file (default 8): the
+    images of a 16-bit one are 16-bit PNGs.
     """
     operators = list(operators) if operators else [components.operator] * len(observations)
     metrics, row_notes = metrics_document(components, names, results, truth, interrupted, operators)
@@ -293,16 +310,19 @@ def write_outputs(
 
     failed: list[dict[str, str]] = []
     if components.recipe.outputs.latents:
+        from invprob.weights import save_safetensors
+
         latents = _concatenate_latents(results)
         if latents:
             with _optional(failed, "latents.safetensors"):
-                save_latents(latents, directory / "latents.safetensors", {"names": ",".join(names)})
+                save_safetensors(latents, directory / "latents.safetensors", {"names": ",".join(names)})
     with _optional(failed, "history.json"):
         write_json(directory / "history.json", [r.history for r in results])
     reconstruction = join_batches([r.best_image for r in results])
     with _optional(failed, "images/"):
         _save_images(directory / "images", names, results, reconstruction, truth, observed, bit_depths)
-    _save_figures(directory, components.recipe, names, results, (observed, reconstruction, truth), row_notes, failed)
+    figures = RunFigures(directory, components.recipe, names, results, observed, reconstruction, truth, row_notes, failed)
+    _draw_figures(components.context.registry, figures)
     if failed:
         metrics["failed_outputs"] = failed
         with _optional([], "metrics.json"):  # the first metrics.json stays if this one fails
@@ -339,40 +359,43 @@ def _save_images(
         offset += result.best_image.shape[0]
 
 
-def _save_figures(
-    directory: Path,
-    recipe: Recipe,
-    names: list[str],
-    results: list[SolverResult],
-    columns: tuple[Any, Any, Any],
-    row_notes: list[str] | None,
-    failed: list[dict[str, str]],
-) -> None:
-    """``grid.png``, ``loss.png`` (when a loss was recorded) and ``optimisation.gif`` (when the
-    recipe asks for it), each an optional output (:func:`_optional`). ``columns`` are the
-    observed images, the reconstructions and the ground truth (None when absent)."""
-    observed, reconstruction, truth = columns
-    with _optional(failed, "grid.png"):
-        save_grid(
-            {"observed": observed, "reconstruction": reconstruction, "ground truth": truth},
-            names,
-            directory / "grid.png",
-            row_notes=row_notes,
-            title=f"{recipe.solver.type} on {recipe.operator.type}" + (f" ({recipe.name})" if recipe.name else ""),
-        )
-    histories = [r.history for r in results]
-    if any(any(h.values()) for h in histories):
-        with _optional(failed, "loss.png"):
-            plot_history(histories, directory / "loss.png")
-    if recipe.outputs.gif:
-        first = results[0]
-        frames = [*first.frames, first.best_image.detach().to("cpu", torch.float32)]  # it ends on what is reported
-        count = first.best_image.shape[0]
-        steps = [f"step {k * recipe.outputs.gif_every}" for k in range(len(first.frames))]  # the monitor's frames
-        batch = {k: torch.stack([v[i] for i in range(count)]).cpu() if v is not None else None
-                 for k, v in (("observed", observed), ("truth", truth))}  # fmt: skip
-        with _optional(failed, "optimisation.gif"):
-            save_gif(frames, directory / "optimisation.gif", steps=[*steps, "result"], names=names[:count], **batch)
+@dataclass
+class RunFigures:
+    """What ``invprob_write_run_figures`` receives (:mod:`invprob.app.hookspecs`): a finished
+    run's recipe, images' names and solver results, and its columns of images in [-1, 1]
+    (``observed`` and ``truth`` None when absent; lists of ``[C, H, W]`` for images of several
+    sizes), with the grid's per-row PSNR notes."""
+
+    directory: Path
+    recipe: Recipe
+    names: list[str]
+    results: list[SolverResult]
+    observed: torch.Tensor | list[torch.Tensor] | None
+    reconstruction: torch.Tensor | list[torch.Tensor]
+    truth: torch.Tensor | list[torch.Tensor] | None
+    row_notes: list[str] | None
+    failed: list[dict[str, str]] = field(default_factory=list, repr=False)
+    written: list[str] = field(default_factory=list, repr=False)
+    """The names of the figures plugins wrote or tried to write, in order."""
+
+    def write(self, output: str, save: Callable[[Path], object]) -> None:
+        """``save(directory / output)``, an optional output (:func:`_optional`)."""
+        self.written.append(output)
+        with _optional(self.failed, output):
+            save(self.directory / output)
+
+
+def _draw_figures(registry: Registry, figures: RunFigures) -> None:
+    """Every plugin's figures of the run; a plugin that fails drawing them is said (and recorded
+    as its failure), and so is an ``outputs.gif`` that no installed plugin draws."""
+    before = len(registry.failures)
+    registry.call_each("invprob_write_run_figures", lambda distribution: figures)
+    failures = registry.failures[before:]
+    for failure in failures:
+        print(f"warning: {failure.distribution} could not draw the run's figures: {failure.error}", file=sys.stderr)
+    if not failures and figures.recipe.outputs.gif and "optimisation.gif" not in figures.written:
+        print("warning: outputs.gif: no installed plugin draws optimisation.gif; invprob-plugin-figures does: "
+              "pip install invprob-plugin-figures", file=sys.stderr)  # fmt: skip
 
 
 @contextlib.contextmanager

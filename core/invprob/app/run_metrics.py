@@ -35,10 +35,18 @@ def metrics_document(
 ) -> tuple[dict[str, Any], list[str] | None]:
     """``metrics.json`` of a run (its caller adds its ``extra``), and the grid's per-row PSNR notes.
 
-    What ran (:func:`~invprob.app.run_record.describe_run`), each image's measurement loss, best
-    round and metrics, their means, the flat ``records``, which way each value is better, the
-    values the solver made trivial, timings, notes and rounds (see
-    :func:`invprob.app.outputs.write_outputs`). An image that is not finite has no loss.
+    What ran (``recipe``, ``solver``, ``operator``, ``generator``, ``seed``:
+    :func:`~invprob.app.run_record.describe_run`), per-image entries (``images``: measurement
+    loss, best round, every metric; an image that is not finite has no loss) and their means
+    (``mean``), and ``records``: one ``{recipe, solver, operator, seed, index, image, metric,
+    value}`` per image and value, so that ``pandas.DataFrame(json.load(f)["records"])`` is the
+    whole table (and several runs' records concatenate into one). When the operator observes a
+    subset of the pixels (``observed_mask()``) and ``psnr`` (``mse``) is computed,
+    ``psnr_missing`` (``mse_missing``) is the PSNR (MSE) over the missing pixels alone, the
+    number inpainting papers report. ``higher_is_better`` maps each value's name to its
+    direction (:func:`metric_directions`); ``trivial`` (when present) maps a value the solver's
+    post-processing makes trivial to the reason (``SolverResult.trivial_metrics``); then
+    timings, notes and rounds.
     """
     from invprob.app.run_record import describe_run
 

@@ -192,11 +192,9 @@ def resolved_recipe(
         "# The recipe of this run, every default written out. Rerun it with",
         f"#   invprob run {where}",
     ]
-    if recipe.source is not None:
-        header.append(f"# Made from {recipe.source.resolve()}" + (" with overrides:" if recipe.overrides else "."))
-        header += [f"#   {override}" for override in recipe.overrides]
-    elif recipe.overrides:
-        header.append("# Made with overrides:")
+    if recipe.source is not None or recipe.overrides:
+        made = f"# Made from {recipe.source.resolve()}" if recipe.source is not None else "# Made"
+        header.append(made + (" with overrides:" if recipe.overrides else "."))
         header += [f"#   {override}" for override in recipe.overrides]
     return "\n".join(header) + "\n" + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 

@@ -1,4 +1,4 @@
-"""The pictures of a run: PNG images, the labelled grid, the optimisation GIF, the loss plot.
+"""The figures of a run: the labelled grid, the optimisation GIF, the loss plot.
 
 Every file is written under a temporary name and renamed into place
 (:func:`invprob.images.atomic_path`). ``grid.png`` has one labelled column per kind of image
@@ -17,44 +17,7 @@ from typing import Any
 
 import torch
 
-from invprob.images import atomic_path, png16, tile, to_uint16
-
-
-def save_png(image: torch.Tensor, path: Path, bits: int = 8) -> None:
-    """A ``[C, H, W]`` image in [-1, 1] as an 8-bit PNG, or a 16-bit one with ``bits=16``
-    (grey for one channel)."""
-    from PIL import Image
-
-    if bits == 16:
-        array = to_uint16(torch.nan_to_num(image.detach(), nan=0.0))
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(png16(array[..., 0] if array.shape[-1] == 1 else array))
-        return
-    with atomic_path(path) as tmp:
-        Image.fromarray(tile(image, grey_as_rgb=False)).save(tmp)
-
-
-def as_displayable(measurement: torch.Tensor, image_shape: Sequence[int], adjoint: Any = None) -> torch.Tensor | None:
-    """An observation shown as an image ``[B, C, H, W]``, or None when it has no image form.
-
-    Image-shaped observations are shown as they are (grey ones repeated to the image's
-    channels); smaller ones (super-resolution) are upscaled with nearest neighbour; others are
-    shown through the adjoint when the operator is linear.
-    """
-    channels, height, width = image_shape
-    if measurement.dim() == 4:
-        shown = measurement
-        if shown.shape[1] != channels:
-            shown = shown.mean(dim=1, keepdim=True).expand(-1, channels, -1, -1)
-        if tuple(shown.shape[-2:]) != (height, width):
-            shown = torch.nn.functional.interpolate(shown, size=(height, width), mode="nearest")
-        return shown
-    if adjoint is not None:
-        try:
-            return adjoint(measurement)
-        except NotImplementedError:
-            return None
-    return None
+from invprob.images import atomic_path, tile
 
 
 GRID_ROWS = 32

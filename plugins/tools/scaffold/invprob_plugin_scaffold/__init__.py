@@ -1,5 +1,9 @@
 """``invprob new-plugin``: write a complete, installable plugin distribution to start from.
 
+The command is this distribution's, ``invprob-plugin-scaffold`` (registered through the
+commands hook, :mod:`invprob_plugin_scaffold.plugin`); without it, ``invprob new-plugin``
+says which distribution to install.
+
 The skeleton is one working component of the chosen kind, its params model and hook, a README,
 a ``pyproject.toml`` that installs as written (version, ``invprob-core`` bounds, a ``test``
 extra) and tests that run invprob's conformance suite on it::

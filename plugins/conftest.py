@@ -1,13 +1,14 @@
-"""Fixtures of the studies' tests: the repository's toy plugin distributions and recipe
-(``tests/conftest.py``: a study runs real recipes, and the toy plugin's solver can fail, sleep
-and count steps on demand)."""
+"""Fixtures the plugins' tests share, from ``tests/conftest.py``: the repository's toy plugin
+distributions and recipe (a study runs real recipes, a run draws its figures; the toy plugin's
+solver can fail, sleep and count steps on demand), ``invprob_cli`` (the command line in this
+process) and ``invprob_command`` (a real ``invprob`` process)."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
 
-_PATH = Path(__file__).resolve().parents[3] / "tests" / "conftest.py"
+_PATH = Path(__file__).resolve().parents[1] / "tests" / "conftest.py"
 _SPEC = importlib.util.spec_from_file_location("invprob_repository_test_fixtures", _PATH)
 assert _SPEC is not None and _SPEC.loader is not None, _PATH
 _FIXTURES = importlib.util.module_from_spec(_SPEC)
