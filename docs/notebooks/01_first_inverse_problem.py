@@ -49,9 +49,10 @@ print(invprob.__version__, work)
 # %% [markdown]
 # ## An image of your own
 #
-# `invprob example demo` copies the demo recipe and its face image out of the installed package,
-# so this works after `pip install invprob-core[all]`, without a checkout. `invprob.main` is the
-# `invprob` command, run in this process (in a terminal: `invprob example demo --out DIR`).
+# `invprob example demo` copies the demo recipe and its face image out of the installed
+# `invprob-plugin-examples` distribution, so this works after `pip install "invprob-core[all]"`,
+# without a checkout. `invprob.main` is the `invprob` command, run in this process (in a terminal:
+# `invprob example demo --out DIR`).
 #
 # **To use your own photo**, set `image = Path("my-photo.jpg")` instead. Any size or format Pillow
 # reads will do: a run fits it to the generator's 64×64 by taking the largest centred square and

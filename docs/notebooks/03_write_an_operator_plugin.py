@@ -64,7 +64,8 @@ def invprob_cli(*args: str, **kwargs) -> None:
 # %% [markdown]
 # ## The skeleton
 #
-# `invprob new-plugin NAME --kind operator` writes the distribution `invprob-plugin-NAME`: its
+# `invprob new-plugin NAME --kind operator` (a command of the `invprob-plugin-scaffold`
+# distribution, in `invprob-core[all]`) writes the distribution `invprob-plugin-NAME`: its
 # `pyproject.toml` (whose `[project.entry-points.invprob]` table *is* the registration), the
 # package with a working operator (`A(x) = gain * x`, so that everything passes from the first
 # minute), a README and the conformance tests.
