@@ -148,6 +148,9 @@ resolved = yaml.safe_load((run.directory / "recipe.resolved.yaml").read_text())
 print("recipe.resolved.yaml says the generator came from Python:", resolved["generator"])
 
 # %% [markdown]
+# A PSNR of about 100 dB is float32 rounding: CSGM found latents that make exactly the truth, as it
+# should when the truth is in the generator's range and the measurement pins it down.
+#
 # The wrapped module is one stage, so it splits only before and after itself: CSGM, PULSE and the
 # latent priors work with it, but ILO's intermediate layers need a generator that lists its
 # stages (as the DCGANs and StyleGAN2 do). To get that for your own architecture, write a
@@ -244,7 +247,8 @@ show([*run.reconstructions, *run.ground_truth], ["ILO 0", "ILO 1", "truth 0", "t
 #   the checkpoint (`G.gaussian_fit`); a 256-pixel model takes seconds per step on a CPU, so give it
 #   a GPU (`device: cuda`).
 # - The recipes `recipes/ilo-*-stylegan2.yaml` and `recipes/pulse-superres-stylegan2.yaml` are
-#   written for such a checkpoint.
+#   written for such a checkpoint, given on the command line:
+#   `invprob run recipes/ilo-superres-stylegan2.yaml generator.params.checkpoint=/path/to/ffhq.pt`.
 #
 # The conversion, on our tiny file:
 
