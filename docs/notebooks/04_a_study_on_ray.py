@@ -125,8 +125,9 @@ psnr.pivot_table(index="label:solver", columns="axis:operator.params.factor", va
 # ## The report
 #
 # `invprob study report` writes `report.html`, one self-contained page (plots and sample images
-# inside it: it opens offline and can be mailed), and beside it `report.md`, its tables of means in
-# Markdown, each entry `mean ± standard error (n)`, the best of each column in bold.
+# inside it: it opens offline and can be mailed; the best entry of each column in bold), and beside
+# it `report.md`, its tables of means in Markdown, each entry `mean ± standard error (n)`, the
+# form a results file in a repository takes.
 
 # %%
 invprob_cli("study", "report", str(study_dir))
