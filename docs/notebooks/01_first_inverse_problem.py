@@ -31,6 +31,11 @@
 # results. The same runs are YAML recipes on the command line
 # ([Recipes, runs and the command](../../guide/using-invprob/)). Step counts are small so that the
 # notebook runs in about a minute on a laptop CPU; the shipped recipes use 800 steps.
+#
+# Each notebook of this site is a Python file in the repository, `docs/notebooks/*.py` (jupytext's
+# percent format: cells between `# %%` lines), that CI runs from top to bottom. Run one as a script
+# (`python 01_first_inverse_problem.py`), open it in Jupyter with `jupytext` installed, or convert
+# it: `jupytext --to ipynb 01_first_inverse_problem.py`.
 
 # %%
 import tempfile
