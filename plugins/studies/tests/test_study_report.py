@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import shutil
 from html.parser import HTMLParser
@@ -21,6 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from invprob.testing.browser import headless_chromium, load_page
 from invprob_studies.report import (
     ReportError,
     Stat,
@@ -297,47 +297,21 @@ def test_the_command_line_options_reach_the_report(tmp_path: Path, capsys: pytes
 # -- in a real browser -------------------------------------------------------------------
 
 
-def _chromium() -> str | None:
-    for candidate in (os.environ.get("INVPROB_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
-        if candidate and (path := shutil.which(candidate)):
-            return path
-    return None
-
-
 def test_the_report_in_headless_chromium(tmp_path: Path) -> None:
     """The page loads without console errors, its tables have the expected rows and every
     image is decoded (naturalWidth > 0)."""
-    required = os.environ.get("INVPROB_REQUIRE_BROWSER") == "1"  # .ci/run sets it where Chromium is
-    missing = pytest.fail if required else pytest.skip
-    try:
-        from playwright import sync_api
-    except ImportError:
-        missing("the browser test needs playwright (requirements/test.txt)")
-    chromium = _chromium()
-    if chromium is None:
-        missing("no Chromium found (apt-get install chromium, or set INVPROB_CHROMIUM); .ci/run installs it")
     report = write_report(make_study(tmp_path), best_of="solver.params.lr")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        try:
-            page = browser.new_page()
-            problems: list[str] = []
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url[:80]}"))
-            page.goto(report.as_uri(), wait_until="load")
-            images = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth])")
-            rows = {
-                table: page.eval_on_selector_all(f"#{table} tbody tr", "els => els.length")
-                for table in ("cells", "failed", "best-of", "means-psnr", "means-mse")
-            }
-            headings = page.eval_on_selector_all("h2", "els => els.map(e => e.textContent)")
-        finally:
-            browser.close()
-    assert problems == []
+    with headless_chromium() as browser:
+        loaded = load_page(browser, report.as_uri())
+        rows = {
+            table: loaded.page.eval_on_selector_all(f"#{table} tbody tr", "els => els.length")
+            for table in ("cells", "failed", "best-of", "means-psnr", "means-mse")
+        }
+        headings = loaded.page.eval_on_selector_all("h2", "els => els.map(e => e.textContent)")
+    assert loaded.problems == []
     assert rows == {"cells": 18, "failed": 1, "best-of": 6, "means-psnr": 2, "means-mse": 2}
-    assert len(images) == 1 + 3 * 3 * 4  # the plot and the thumbnails
-    assert all(complete and width > 0 for complete, width in images)
+    assert len(loaded.images) == 1 + 3 * 3 * 4  # the plot and the thumbnails
+    assert all(width > 0 for _, width in loaded.images)
     assert headings[0] == "Failed cells (1)" and "Best of 3: solver.params.lr" in headings
 
 
