@@ -18,11 +18,13 @@ STYLEGAN2_FIXTURE = SHARED / "fixtures" / "stylegan2" / "checkpoint.pt"
 
 
 @pytest.fixture(autouse=True)
-def real_plugins(monkeypatch):
+def real_plugins():
     """These tests use the installed first-party plugins, whatever the test fixtures did."""
-    import invprob.registry
+    from invprob.registry import replace_default_registry
 
-    monkeypatch.setattr(invprob.registry, "_DEFAULT", None)
+    previous = replace_default_registry(None)  # loaded again, from the entry points, on first use
+    yield
+    replace_default_registry(previous)
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])

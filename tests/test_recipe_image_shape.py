@@ -70,14 +70,14 @@ def test_params_that_just_fit_are_valid(real_registry, capsys, overrides):
 
 
 def test_the_known_shape_comes_from_the_generators_params(real_registry):
+    import invprob
     from invprob.recipe import known_image_shape
-    from invprob.registry import default_registry
 
-    registry = default_registry()
-    assert known_image_shape({"generator": {"type": "dcgan64-faces"}}, registry, REPO) == (3, 64, 64)
-    random_dcgan = {"generator": {"type": "dcgan", "params": {"image_size": 32, "nc": 1}}}
-    assert known_image_shape(random_dcgan, registry, REPO) == (1, 32, 32)
-    assert known_image_shape({"operator": {"type": "identity"}}, registry, REPO) is None  # no generator: each image its size
+    assert known_image_shape(invprob.load_recipe(DEMO)) == (3, 64, 64)
+    random_dcgan = invprob.load_recipe(DEMO, ["generator={type: dcgan, params: {image_size: 32, nc: 1}}"])
+    assert known_image_shape(random_dcgan) == (1, 32, 32)
+    no_generator = invprob.load_recipe(REPO / "recipes" / "dip-inpaint.yaml")
+    assert known_image_shape(no_generator) is None  # no generator: each image its size
 
 
 def test_without_a_known_shape_the_build_still_refuses_naming_the_section(real_registry, tmp_path):

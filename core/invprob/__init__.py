@@ -17,7 +17,8 @@ or got back here are in [0, 1]; components work on [-1, 1] inside (:mod:`invprob
 This module is the public façade, not the kernel: its names are looked up on first use, some
 in the application (:mod:`invprob.app`: ``run``, ``build``, ``main``), so that a plugin or a
 script reaches the application through these names only and the kernel (every other module of
-``invprob``) never imports it (``tests/test_layering.py``).
+``invprob``) never imports it (``tests/test_layering.py``). ``adapt_generator`` is the
+``invprob-plugin-torch-module`` adapter's, reached here when that distribution is installed.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ _LAZY = {
     "build_prior": "invprob.building",
     "build_loss": "invprob.building",
     "build_solver": "invprob.building",
-    "adapt_generator": "invprob.user_modules",
+    "adapt_generator": "invprob_plugin_torch_module",
     "main": "invprob.app.cli",
 }
 
@@ -66,12 +67,18 @@ if TYPE_CHECKING:
     from invprob.app.cli import main
     from invprob.app.execute import run
     from invprob.recipe import load_recipe, validate_recipe
-    from invprob.user_modules import adapt_generator
+    from invprob_plugin_torch_module import adapt_generator
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        try:
+            return getattr(importlib.import_module(_LAZY[name]), name)
+        except ModuleNotFoundError as exc:
+            if exc.name != _LAZY[name] or not exc.name.startswith("invprob_plugin_"):
+                raise
+            distribution = exc.name.replace("_", "-")  # a first-party plugin's package names its distribution
+            raise ImportError(f"invprob.{name} comes with {distribution}, which is not installed: pip install {distribution}") from None
     raise AttributeError(f"module 'invprob' has no attribute {name!r}")

@@ -45,8 +45,3 @@ class BuildContext:
         from invprob.seeding import make_rng
 
         return make_rng(self.seed, name)
-
-    def resolve(self, path: str | Path) -> Path:
-        """``path`` resolved against the recipe's folder (absolute paths are kept)."""
-        path = Path(path).expanduser()
-        return path if path.is_absolute() else (self.base_dir / path).resolve()

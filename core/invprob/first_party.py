@@ -128,6 +128,7 @@ PLUGIN_DISTRIBUTIONS: tuple[str, ...] = (
     "invprob-plugin-pulse",
     "invprob-plugin-scaffold",
     "invprob-plugin-stylegan2",
+    "invprob-plugin-torch-module",
     "invprob-plugin-yeh",
     "invprob-studies",
 )

@@ -52,12 +52,14 @@ def unknown_component_message(registry: Registry, kind: str, name: str) -> str:
     "unknown solver 'csgn'; did you mean 'csgm'?"
     """
     what = singular(kind)
-    owners = getattr(registry, "ambiguous", {}).get(kind, {}).get(name)
+    owners = [c.distribution for c in registry.ambiguous[kind].get(name, [])]
     if owners:
-        return ambiguous_component_message(what, name, [c.distribution for c in owners])
+        choices = " or ".join(f"'type: {d}:{name}'" for d in owners)
+        return (f"{what} {name!r} is ambiguous: it is registered by {' and '.join(owners)}; "
+                f"name the one you mean ({choices}) or disable the other with INVPROB_DISABLE_PLUGINS")  # fmt: skip
     distribution, _, plain = name.rpartition(":")
     if distribution:
-        providers = [c.distribution for c in registry.ambiguous.get(kind, {}).get(plain, [])]
+        providers = [c.distribution for c in registry.ambiguous[kind].get(plain, [])]
         if not providers and plain in registry.components[kind]:
             providers = [registry.components[kind][plain].distribution]
         if providers:
@@ -74,7 +76,7 @@ def unknown_component_message(registry: Registry, kind: str, name: str) -> str:
         return f"{unknown}; did you mean {' or '.join(repr(c) for c in close)}?"
     parts = [unknown, f"installed {kind}: {', '.join(installed) or 'none'}"]
     failed = sorted({failure.distribution for failure in registry.failures})
-    excluded = list(getattr(registry, "excluded", []))
+    excluded = registry.excluded
     if failed:
         parts.append(f"these failed to load and may provide it: {', '.join(failed)} (`invprob plugins` says why)")
     if excluded:
@@ -100,22 +102,13 @@ def first_party_message(registry: Registry, kind: str, name: str) -> str | None:
     comes = f"it comes with {owner}"
     if owner in {canonical(failure.distribution) for failure in registry.failures}:
         return f"{comes}, which failed to load (`invprob plugins` says why)"
-    if owner in {canonical(excluded) for excluded in getattr(registry, "excluded", [])}:
+    if owner in {canonical(excluded) for excluded in registry.excluded}:
         return f"{comes}, which is installed but not loaded (INVPROB_LOAD_PLUGINS/INVPROB_DISABLE_PLUGINS)"
     loaded = {canonical(d.name): d for d in registry.distributions.values()}
     if owner in loaded:
         version = f" {loaded[owner].version}" if loaded[owner].version else ""
         return f"{comes}, but the installed{version} does not provide it: pip install --upgrade {owner}"
     return f"{comes}, which is not installed: pip install {owner}"
-
-
-def ambiguous_component_message(what: str, name: str, distributions: list[str]) -> str:
-    """Why a name several distributions register cannot be used as it is, and how to choose."""
-    choices = " or ".join(f"'type: {d}:{name}'" for d in distributions)
-    return (
-        f"{what} {name!r} is ambiguous: it is registered by {' and '.join(distributions)}; "
-        f"name the one you mean ({choices}) or disable the other with INVPROB_DISABLE_PLUGINS"
-    )
 
 
 def report_plugin_failures(registry: Registry) -> None:

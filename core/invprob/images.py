@@ -137,14 +137,12 @@ class ImageBatch:
     """Ground-truth images in [-1, 1] and their names.
 
     ``images`` is one tensor ``[B, C, H, W]`` when every image has the same size (always the
-    case with a target size), else a list of ``[C, H, W]`` tensors; ``notes`` are the lines
-    saying what was done to which images (already printed by :func:`load_images`);
-    ``bit_depths`` the bits per sample of each image's file (:attr:`Decoded.bits`).
+    case with a target size), else a list of ``[C, H, W]`` tensors; ``bit_depths`` the bits
+    per sample of each image's file (:attr:`Decoded.bits`).
     """
 
     images: torch.Tensor | list[torch.Tensor]
     names: list[str]
-    notes: list[str] = field(default_factory=list)
     bit_depths: list[int] = field(default_factory=list)
 
 
@@ -477,8 +475,7 @@ def load_images(
     With ``image_shape`` ``(C, H, W)`` (a generator's) every image is fitted to ``H x W`` by
     the ``fit`` policy and converted to ``C`` channels: one batch tensor. With ``None`` each
     image keeps its size, and its channels unless ``channels`` is given. What was done is said
-    through ``say`` (default: one line per kind of change on stderr) and kept in ``notes``;
-    ``generator`` names the generator whose size ``image_shape`` is.
+    through ``say`` (default: one line per kind of change on stderr); ``generator`` names the generator whose size ``image_shape`` is.
     """
     found = list_images(spec, npz_key)
     kept = apply_select(found, select)
@@ -504,13 +501,12 @@ def load_images(
         reason = "the generator makes" if image_shape is not None else "the operator takes"
         for key in [k for k in changes if k.startswith(("converted from RGB", "grey repeated"))]:
             changes[f"{key} ({reason} {want_channels}-channel images)"] = changes.pop(key)
-    notes = _summarise(changes)
     emit = say if say is not None else (lambda line: print(line, file=sys.stderr, flush=True))
-    for line in notes:
+    for line in _summarise(changes):
         emit(line)
     same = len({tuple(t.shape) for t in tensors}) == 1
     images: torch.Tensor | list[torch.Tensor] = torch.stack(tensors) if same else tensors
-    return ImageBatch(images, [name for name, _ in kept], notes, bits)
+    return ImageBatch(images, [name for name, _ in kept], bits)
 
 
 def _where(spec: Path | torch.Tensor) -> str:

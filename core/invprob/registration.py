@@ -90,11 +90,8 @@ class _Staging:
 
     kind = "commands"
 
-    def __init__(
-        self, distribution: str, registered: Mapping[Any, Component | Command], *, source: str = "",
-        sources: Mapping[tuple[str, Any, str], str] | None = None,
-    ):  # fmt: skip
-        self.distribution, self._registered = distribution, registered
+    def __init__(self, distribution: str, *, source: str = "", sources: Mapping[tuple[str, Any, str], str] | None = None):
+        self.distribution = distribution
         self.source, self._sources = source, sources if sources is not None else {}
         self.staged: dict[Any, Any] = {}
 
@@ -108,8 +105,8 @@ class _Staging:
 class ComponentRegistry(_Staging):
     """What an ``invprob_register_<kind>`` hook receives: adds components of one kind."""
 
-    def __init__(self, kind: str, distribution: str, registered: Mapping[str, Component], **sources: Any):
-        super().__init__(distribution, registered, **sources)
+    def __init__(self, kind: str, distribution: str, **sources: Any):
+        super().__init__(distribution, **sources)
         self.kind = kind
 
     def add(

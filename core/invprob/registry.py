@@ -43,7 +43,7 @@ import re
 import sys
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
@@ -102,7 +102,7 @@ class PluginFailure:
     distribution: str
     version: str | None
     error: str
-    traceback: str = ""
+    traceback: str = field(default="", compare=False)
 
     def summary(self) -> str:
         version = f" {self.version}" if self.version else ""
@@ -191,8 +191,8 @@ class Registry:
         self.distributions.setdefault(distribution, Distribution(distribution, version))
         hook_name = f"{distribution}:{entry_point}"
         sources = {"source": hook_name, "sources": self._sources}
-        kinds = [ComponentRegistry(kind, distribution, self.components[kind], **sources) for kind in KINDS]
-        commands = CommandRegistry(distribution, self.commands, **sources)
+        kinds = [ComponentRegistry(kind, distribution, **sources) for kind in KINDS]
+        commands = CommandRegistry(distribution, **sources)
         previous = self._hooks.get_plugin(hook_name)  # registered before: this call replaces it
         if previous is not None:
             self._hooks.unregister(name=hook_name)
@@ -210,7 +210,7 @@ class Registry:
         except (_PluginMisbehaved, Exception) as exc:  # noqa: BLE001 - a broken plugin must never take the rest down
             if previous is not None:  # a failed replacement keeps what was there
                 self._hooks.register(previous, name=hook_name)
-            self._record_failure(entry_point, distribution, exc.error if isinstance(exc, _PluginMisbehaved) else exc)
+            self._record_failure(entry_point, distribution, version, exc)
             return False
         for staging in (*kinds, commands):
             for key in staging.staged:
@@ -301,9 +301,7 @@ class Registry:
             try:
                 self.add_hookspecs(ep.load())
             except Exception as exc:  # noqa: BLE001 - the declaring distribution is broken; the rest loads
-                dist, version = _dist_identity(ep)
-                self.distributions.setdefault(dist, Distribution(dist, version))
-                self._record_failure(f"{HOOKSPECS_GROUP}:{ep.name}", dist, exc)
+                self._record_failure(f"{HOOKSPECS_GROUP}:{ep.name}", *_dist_identity(ep), exc)
         entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
         seen: set[tuple[str, str]] = set()
         installed: dict[str, str] = {}
@@ -323,13 +321,8 @@ class Registry:
             try:
                 with _plugin_code():
                     plugin = ep.load()
-            except _PluginMisbehaved as exc:
-                self.distributions.setdefault(dist, Distribution(dist, version))
-                self._record_failure(ep.name, dist, exc.error)
-                continue
-            except Exception as exc:  # noqa: BLE001
-                self.distributions.setdefault(dist, Distribution(dist, version))
-                self._record_failure(ep.name, dist, exc)
+            except (_PluginMisbehaved, Exception) as exc:  # noqa: BLE001 - recorded, the rest loads
+                self._record_failure(ep.name, dist, version, exc)
                 continue
             self.register_plugin(plugin, distribution=dist, version=version, entry_point=ep.name)
         for variable, names in (("INVPROB_LOAD_PLUGINS", only or set()), ("INVPROB_DISABLE_PLUGINS", disable)):
@@ -347,7 +340,7 @@ class Registry:
 
         A hook that raises is recorded as its plugin's failure (strict mode raises) and the
         others still run; the run goes on without what it would have set up (a kernel
-        plugin's faster kernels). Returns the failures of this call.
+        plugin's faster kernels). Returns the failures this call added.
         """
         before = len(self.failures)
         self.call_each("invprob_setup_runtime", lambda distribution: device)
@@ -384,7 +377,7 @@ class Registry:
                 with _plugin_code():
                     impl.function(**{arg: given for arg in impl.argnames})
             except (_PluginMisbehaved, Exception) as exc:  # noqa: BLE001 - one plugin's failure, the others go on
-                self._record_failure(entry_point, distribution, exc.error if isinstance(exc, _PluginMisbehaved) else exc)
+                self._record_failure(entry_point, distribution, None, exc)
                 continue
             returned.append(given)
         return returned
@@ -431,18 +424,22 @@ class Registry:
             if impl.plugin is plugin:
                 impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
 
-    def _record_failure(self, entry_point: str, distribution: str, exc: BaseException) -> PluginFailure:
-        version = self.distributions[distribution].version if distribution in self.distributions else None
+    def _record_failure(self, entry_point: str, distribution: str, version: str | None, exc: BaseException) -> None:
+        """Record ``exc`` as the plugin's failure (its distribution known from then on, with
+        ``version`` unless known before), once: a hook asked again (a distribution's own hook,
+        called by each of its commands) that fails the same way is one failure."""
+        exc = exc.error if isinstance(exc, _PluginMisbehaved) else exc
+        version = self.distributions.setdefault(distribution, Distribution(distribution, version)).version
         error = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, SystemExit):
             error = f"the plugin called sys.exit({exc.code!r}) while loading"
         elif isinstance(exc, KeyboardInterrupt):
             error = "the plugin raised KeyboardInterrupt while loading"
         failure = PluginFailure(entry_point, distribution, version, error, "".join(traceback.format_exception(exc)))
-        self.failures.append(failure)
+        if failure not in self.failures:
+            self.failures.append(failure)
         if self.strict:
             raise PluginLoadError(f"plugin failed: {failure.summary()}") from exc
-        return failure
 
 
 class _PluginMisbehaved(Exception):

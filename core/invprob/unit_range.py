@@ -77,15 +77,10 @@ def to_unit(images: torch.Tensor | list[torch.Tensor]) -> torch.Tensor | list[to
     return ((images.detach() + 1) / 2).clamp(0, 1)
 
 
-def white_measurement(forward: Any, like: torch.Tensor) -> torch.Tensor:
-    """``A(1)``: the forward map's measurement of one white image shaped like ``like``
-    (``[B, C, H, W]``), without gradients. The white image is 1 in [0, 1] and in [-1, 1]."""
-    with torch.no_grad():
-        return forward(torch.ones(1, *like.shape[1:], dtype=like.dtype, device=like.device))
-
-
 class WhiteMeasurement:
-    """:func:`white_measurement` per image shape, dtype and device, computed once."""
+    """``A(1)``: the forward map's measurement of one white image shaped like ``like``
+    (``[B, C, H, W]``), without gradients, computed once per image shape, dtype and device.
+    The white image is 1 in [0, 1] and in [-1, 1]."""
 
     def __init__(self, forward: Any):
         self.forward = forward
@@ -94,7 +89,8 @@ class WhiteMeasurement:
     def __call__(self, like: torch.Tensor) -> torch.Tensor:
         key = (tuple(like.shape[1:]), like.dtype, like.device)
         if key not in self.cache:
-            self.cache[key] = white_measurement(self.forward, like)
+            with torch.no_grad():
+                self.cache[key] = self.forward(torch.ones(1, *like.shape[1:], dtype=like.dtype, device=like.device))
         return self.cache[key]
 
 
@@ -102,7 +98,7 @@ def measurement_to_unit(operator: Any, y: torch.Tensor, image_shape: tuple[int, 
     """An internal measurement ``y`` of images of ``image_shape`` in public units:
     ``(y + A(1)) / 2`` (module docstring)."""
     like = torch.empty(0, *image_shape, dtype=y.dtype, device=y.device)
-    return (y.detach() + white_measurement(operator.A, like)) / 2
+    return (y.detach() + WhiteMeasurement(operator.A)(like)) / 2
 
 
 class UnitRangeOperator(nn.Module):

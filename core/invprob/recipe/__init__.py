@@ -1,7 +1,7 @@
 """YAML recipes: their schema, loading with overrides, and two-stage validation.
 
 A recipe names every component as ``{type: <registered name>, params: {...}}``. The package
-is split by job, and this module re-exports the public names of each:
+is split by job, and this module re-exports the names used from outside it:
 
 - :mod:`~invprob.recipe.schema`: the recipe model (stage 1), the solver's defaults for omitted
   ``losses``/``priors``, :func:`dump_recipe`;
@@ -16,77 +16,33 @@ is split by job, and this module re-exports the public names of each:
 Torch is not imported here: validating a recipe is instant.
 """
 
-from invprob.recipe.checks import (
-    DATA_PATH_FIELDS,
-    component_specs_at,
-    data_path_problems,
-    default_metric_names,
-    known_image_shape,
-    operator_declares_mask,
-    requirement_problems,
-)
+from invprob.recipe.checks import data_path_problems, default_metric_names, known_image_shape, operator_declares_mask
 from invprob.recipe.loading import load_recipe
-from invprob.recipe.overrides import OverrideError, apply_overrides, split_path
-from invprob.recipe.problems import (
-    NOT_FINITE,
-    RecipeError,
-    RecipeProblem,
-    format_path,
-    problems_from_validation_error,
-    short_repr,
-)
-from invprob.recipe.reading import MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES, parse_yaml, read_recipe_file, yaml_problem
-from invprob.recipe.schema import (
-    COMPONENT_SECTIONS,
-    DEFAULT_FIT,
-    FIT_POLICIES,
-    SOLVER_DEFAULT_SECTIONS,
-    DataSpec,
-    FitPolicy,
-    LossSpec,
-    OutputSpec,
-    Recipe,
-    dump_recipe,
-    solver_default,
-)
-from invprob.recipe.validation import component_distributions, component_problems, validate_recipe
+from invprob.recipe.overrides import OverrideError, apply_overrides
+from invprob.recipe.problems import RecipeError, RecipeProblem, problems_from_validation_error, short_repr
+from invprob.recipe.reading import read_recipe_file
+from invprob.recipe.schema import COMPONENT_SECTIONS, DEFAULT_FIT, FitPolicy, Recipe, dump_recipe, solver_default
+from invprob.recipe.validation import component_distributions, validate_recipe
 
 __all__ = [
     "COMPONENT_SECTIONS",
-    "DATA_PATH_FIELDS",
     "DEFAULT_FIT",
-    "FIT_POLICIES",
-    "MAX_DEPTH",
-    "MAX_FILE_BYTES",
-    "MAX_VALUES",
-    "NOT_FINITE",
-    "SOLVER_DEFAULT_SECTIONS",
-    "DataSpec",
     "FitPolicy",
-    "LossSpec",
-    "OutputSpec",
     "OverrideError",
     "Recipe",
     "RecipeError",
     "RecipeProblem",
     "apply_overrides",
     "component_distributions",
-    "component_problems",
-    "component_specs_at",
     "data_path_problems",
     "default_metric_names",
     "dump_recipe",
-    "format_path",
     "known_image_shape",
     "load_recipe",
     "operator_declares_mask",
-    "parse_yaml",
     "problems_from_validation_error",
     "read_recipe_file",
-    "requirement_problems",
     "short_repr",
     "solver_default",
-    "split_path",
     "validate_recipe",
-    "yaml_problem",
 ]

@@ -70,18 +70,11 @@ def generator_problems(data: Mapping[str, Any], registry: Registry) -> list[Reci
     ``needs_generator`` (a latent solver, a prior on z), and ``data.samples``/``observation``."""
     if data.get("generator") is not None:
         return []
-    problems = []
-    for section, kind in COMPONENT_SECTIONS.items():
-        for path, spec in component_specs_at(data.get(section), (section,)):
-            component = registry.components[kind].get(spec["type"])
-            if component is not None and component.params_model.needs_generator:
-                problems.append(
-                    RecipeProblem(
-                        format_path((*path, "type")),
-                        f"{singular(kind)} {spec['type']!r} works on a generator's latent, and the recipe has no "
-                        "'generator' section: add one",
-                    )
-                )
+    problems = [
+        RecipeProblem(format_path((*path, "type")), f"{singular(kind)} {name!r} works on a generator's latent, and "
+                      "the recipe has no 'generator' section: add one")
+        for path, kind, name in _declaring(data, registry, "needs_generator")
+    ]  # fmt: skip
     data_spec = data.get("data")
     for source in ("samples", "observation"):
         if isinstance(data_spec, Mapping) and data_spec.get(source) is not None:
@@ -128,50 +121,37 @@ def mask_problems(data: Mapping[str, Any], registry: Registry) -> list[RecipePro
     masking = sorted(name for name, c in registry.components["operators"].items() if c.params_model.provides_mask)
     examples = f" ({', '.join(masking[:3])}{', ...' if len(masking) > 3 else ''})" if masking else ""
     instead = {"solvers": "the csgm solver", "losses": "the mse or l1 loss"}
-    problems = []
+    return [
+        RecipeProblem(format_path((*path, "type")), f"{singular(kind)} {name!r} needs an operator that masks pixels, "
+                      f"and operator {operator['type']!r} has no observed-pixel mask{takes}: use an inpainting operator"
+                      f"{examples}, or {instead.get(kind, f'{with_article(singular(kind))} that needs no mask')}")
+        for path, kind, name in _declaring(data, registry, "needs_mask")
+    ]  # fmt: skip
+
+
+def _declaring(data: Mapping[str, Any], registry: Registry, need: str) -> list[tuple[tuple[Any, ...], str, str]]:
+    """``(path, kind, name)`` of the components of recipe ``data`` whose params model declares
+    ``need`` (``needs_generator``, ``needs_mask``)."""
+    found = []
     for section, kind in COMPONENT_SECTIONS.items():
         for path, spec in component_specs_at(data.get(section), (section,)):
             component = registry.components[kind].get(spec["type"])
-            if component is not None and component.params_model.needs_mask:
-                other = instead.get(kind, f"{with_article(singular(kind))} that needs no mask")
-                problems.append(
-                    RecipeProblem(
-                        format_path((*path, "type")),
-                        f"{singular(kind)} {spec['type']!r} needs an operator that masks pixels, and operator "
-                        f"{operator['type']!r} has no observed-pixel mask{takes}: use an inpainting operator{examples}, "
-                        f"or {other}",
-                    )
-                )
-    return problems
+            if component is not None and getattr(component.params_model, need):
+                found.append((path, kind, spec["type"]))
+    return found
 
 
-def _validated_params(spec: Mapping[str, Any], kind: str, registry: Registry, base_dir: Path) -> Params | None:
-    """Component ``spec``'s params model, or None when it does not validate (reported elsewhere)."""
-    component = registry.components[kind].get(spec["type"])
-    params = spec.get("params") or {}
-    if component is None or not isinstance(params, Mapping):
-        return None
-    try:
-        return component.validate_params(params, base_dir=base_dir)
-    except Exception:  # noqa: BLE001 - stage 2 reports every way params fail
-        return None
-
-
-def known_image_shape(data: Mapping[str, Any], registry: Registry, base_dir: Path) -> tuple[int, int, int] | None:
-    """The ``(C, H, W)`` of the images a recipe solves for, when the recipe alone tells it.
+def known_image_shape(recipe: Recipe) -> tuple[int, int, int] | None:
+    """The ``(C, H, W)`` of the images a validated recipe solves for, when the recipe alone tells it.
 
     Known means: the recipe has a generator, and its params model's ``declared_image_shape()``
     gives the size from the params (a fixed architecture such as ``dcgan32-celeba``, or the size
     field of a randomly initialised model). Every image is then brought to that size. Without
     a generator, or for a checkpoint whose size only its file tells, the shape is not known
     before the images or the model are read, and the operator's params are checked when it is
-    built (exit 2 naming the section). (Validation reads it from the params it validated:
-    :func:`image_shape_problems`.)
+    built (exit 2 naming the section). Read from the params validation kept with the generator.
     """
-    generator = data.get("generator")
-    if not (isinstance(generator, Mapping) and isinstance(generator.get("type"), str)):
-        return None
-    params = _validated_params(generator, "generators", registry, base_dir)
+    params = recipe.generator.validated_params if recipe.generator is not None else None
     return params.declared_image_shape() if params is not None else None
 
 
@@ -183,25 +163,16 @@ def image_shape_problems(data: Mapping[str, Any], validated: Mapping[tuple[Any, 
     are checked. ``validated`` holds the params stage 2 validated, by path in the recipe."""
     generator = validated.get(("generator",))
     shape = generator.declared_image_shape() if generator is not None else None
-    operator = data.get("operator")
-    if shape is None or not (isinstance(operator, Mapping) and isinstance(operator.get("type"), str)):
-        return []
     path: tuple[Any, ...] = ("operator",)
-    for _ in range(50):  # down the chain of first operators of compositions
-        params = validated.get(path)
-        if params is None:
-            return []
+    while shape is not None and (params := validated.get(path)) is not None:
         problems = [
             RecipeProblem(format_path((*path, "params", field)), f"{message} (generator "
                           f"{data['generator']['type']!r} makes {' x '.join(map(str, shape))} images)")
             for field, message in params.image_shape_problems(shape)
-        ]
-        nested = type(params).mask_from_first
-        inner = (operator.get("params") or {}).get(nested) if nested else None
-        if problems or not (isinstance(inner, list) and inner and isinstance(inner[0], Mapping)
-                            and isinstance(inner[0].get("type"), str)):
+        ]  # fmt: skip
+        if problems or type(params).mask_from_first is None:
             return problems
-        operator, path = inner[0], (*path, "params", nested, 0)
+        path = (*path, "params", type(params).mask_from_first, 0)  # a composition's first operator sees the image
     return []
 
 

@@ -16,9 +16,10 @@ from typing import Any
 from invprob.recipe.overrides import OverrideError, apply_overrides, split_path, with_absolute_path
 from invprob.recipe.problems import RecipeError, RecipeProblem
 from invprob.recipe.reading import check_shape, read_recipe_file
-from invprob.recipe.schema import COMPONENT_SECTIONS, SOLVER_DEFAULT_SECTIONS, Recipe, solver_default
+from invprob.recipe.schema import SOLVER_DEFAULT_SECTIONS, Recipe, solver_default
 from invprob.recipe.validation import validate_recipe
 from invprob.registry import Registry, default_registry
+from invprob.user_modules import extract_live_components, with_live_components
 
 
 def load_recipe(
@@ -55,14 +56,11 @@ def load_recipe(
     elif isinstance(source, Mapping):
         data, path = dict(source), None
         base = Path(base_dir) if base_dir is not None else Path.cwd()
-        if _holds_objects(data):
-            from invprob.user_modules import extract_live_components, with_live_components
-
-            try:
-                data, live = extract_live_components(data)
-            except TypeError as exc:
-                raise RecipeError([RecipeProblem("", str(exc))]) from None
-            registry = with_live_components(registry, live)
+        try:
+            data, live = extract_live_components(data)
+        except TypeError as exc:
+            raise RecipeError([RecipeProblem("", str(exc))]) from None
+        registry = with_live_components(registry, live)
     else:
         path = Path(source)
         data = read_recipe_file(path)
@@ -75,17 +73,6 @@ def load_recipe(
     return validate_recipe(
         data, base_dir=base, registry=registry, source=path, overrides=(*earlier, *applied), live=live
     )
-
-
-def _holds_objects(data: Mapping[str, Any]) -> bool:
-    """Whether a component section of a recipe dict holds a Python object (a live component)."""
-    plain = (Mapping, str, int, float, bool, list, tuple, type(None))
-    for section in COMPONENT_SECTIONS:
-        value = data.get(section)
-        for item in value if isinstance(value, list) else [value]:
-            if not isinstance(item, plain) or (isinstance(item, Mapping) and not isinstance(item.get("type"), plain)):
-                return True
-    return False
 
 
 def _apply_overrides(

@@ -123,7 +123,7 @@ def problems_from_validation_error(
     """path -> index in ``problems`` of a problem about a union's value, joined by its siblings."""
     items = error.errors(include_url=False)
     for item in items[:MAX_PROBLEMS]:
-        own_loc, in_union = _user_loc(model, item["loc"])
+        _, own_loc, in_union = _walk(model, item["loc"])
         loc = tuple(prefix) + own_loc
         kind = item["type"]
         value = item.get("input")
@@ -165,8 +165,8 @@ def problems_from_validation_error(
     return problems
 
 
-def _user_loc(model: type[BaseModel], loc: Sequence[Any]) -> tuple[tuple[Any, ...], bool]:
-    """``loc`` without pydantic's names of union members, and whether it had any.
+def _walk(model: type[BaseModel], loc: Sequence[Any]) -> tuple[Any, tuple[Any, ...], bool]:
+    """``(the annotation at loc, loc without pydantic's names of union members, whether it had any)``.
 
     Pydantic reports a value that fits no member of ``int | list[int]`` once per member, at
     ``steps.int`` and ``steps.list[int]``; the recipe has one field, ``steps``.
@@ -189,7 +189,7 @@ def _user_loc(model: type[BaseModel], loc: Sequence[Any]) -> tuple[tuple[Any, ..
         else:
             annotation = Any
         out.append(part)
-    return tuple(out), dropped
+    return _unwrap(annotation), tuple(out), dropped
 
 
 def _union_member(union: Any, tag: str) -> Any:
@@ -222,21 +222,8 @@ def _strip_pydantic_prefix(message: str) -> str:
 
 def _field_names_at(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
     """Field names of the (nested) model found at ``loc`` inside ``model``, if any."""
-    annotation: Any = model
-    for part in loc:
-        annotation = _unwrap(annotation)
-        if isinstance(part, int):
-            args = typing.get_args(annotation)
-            annotation = args[0] if args else Any
-            continue
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel) and part in annotation.model_fields:
-            annotation = annotation.model_fields[part].annotation
-        else:
-            return []
-    annotation = _unwrap(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return list(annotation.model_fields)
-    return []
+    annotation = _walk(model, loc)[0]
+    return list(annotation.model_fields) if isinstance(annotation, type) and issubclass(annotation, BaseModel) else []
 
 
 def _unwrap(annotation: Any) -> Any:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -128,82 +127,52 @@ def read_recipe_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def _walk_values(data: Any) -> tuple[list[RecipeProblem], list[RecipeProblem]]:
-    """``(shape problems, non-finite numbers)`` of raw recipe data, without recursion.
+class _ShapeError(Exception):
+    """The first shape problem :func:`check_shape` meets; it ends the walk."""
+
+
+def check_shape(data: Any, source: Path | None) -> list[RecipeProblem]:
+    """Raise :class:`RecipeError` on a shape problem of raw recipe data; else return the
+    non-finite numbers found.
 
     Shape problems (the walk stops at the first): a value that contains itself (YAML
     ``&a [*a]``), nesting deeper than :data:`MAX_DEPTH`, more than :data:`MAX_VALUES` values
     once a shared value (a YAML alias) is counted every time it appears. Each distinct
-    container is visited once, so an alias bomb costs no more than its text.
+    container is walked once, so an alias bomb costs no more than its text; the walk recurses
+    at most :data:`MAX_DEPTH` deep.
     """
     not_finite: list[RecipeProblem] = []
-    size: dict[int, int] = {}  # of each container walked: its values, aliases expanded
-    height: dict[int, int] = {}  # and how many containers deep it goes
-    on_path = {id(data)}
-    stack = [_Frame(data, (), _children(data))]  # the containers from the top to here
+    walked: dict[int, tuple[int, int]] = {}  # container id -> (its values, aliases expanded; containers deep)
+    on_path: set[int] = set()
 
-    def too_many(at: tuple[Any, ...]) -> list[RecipeProblem]:
-        message = f"holds more than {MAX_VALUES} values once YAML aliases are expanded; a recipe is small"
-        return [RecipeProblem(format_path(at[:1]), message)]
+    def refuse(at: tuple[Any, ...], message: str) -> None:
+        raise _ShapeError(RecipeProblem(format_path(at), message))
 
-    while stack:
-        frame = stack[-1]
-        if not frame.todo:
-            stack.pop()
-            on_path.discard(id(frame.node))
-            size[id(frame.node)], height[id(frame.node)] = frame.count, frame.height + 1
-            if stack:
-                stack[-1].count += frame.count
-                stack[-1].height = max(stack[-1].height, frame.height + 1)
-                if stack[-1].count > MAX_VALUES:
-                    return too_many(frame.path), []
-            continue
-        key, child = frame.todo.pop()
-        path = (*frame.path, key)
-        if not isinstance(child, (Mapping, list, tuple)):
-            if isinstance(child, float) and not math.isfinite(child):
-                not_finite.append(RecipeProblem(format_path(path), NOT_FINITE, child, True))
-            frame.count += 1
-        elif id(child) in on_path:
-            return [RecipeProblem(format_path(path), "a value contains itself (a YAML alias inside its own anchor)")], []
-        elif id(child) in size:  # walked before: a shared value (a YAML alias)
-            if len(stack) + height[id(child)] > MAX_DEPTH:
-                return [RecipeProblem(format_path(path), f"values nest more than {MAX_DEPTH} levels deep")], []
-            frame.count += size[id(child)]
-            frame.height = max(frame.height, height[id(child)])
-        elif len(stack) >= MAX_DEPTH:
-            return [RecipeProblem(format_path(path), f"values nest more than {MAX_DEPTH} levels deep")], []
-        else:
-            on_path.add(id(child))
-            stack.append(_Frame(child, path, _children(child)))
-        if frame.count > MAX_VALUES:
-            return too_many(path), []
-    return [], not_finite
+    def walk(node: Any, path: tuple[Any, ...], depth: int) -> tuple[int, int]:
+        on_path.add(id(node))
+        count, height = 1, 1
+        items = node.items() if isinstance(node, Mapping) else enumerate(node) if isinstance(node, (list, tuple)) else ()
+        for key, child in items:
+            at = (*path, key)
+            if not isinstance(child, (Mapping, list, tuple)):
+                if isinstance(child, float) and not math.isfinite(child):
+                    not_finite.append(RecipeProblem(format_path(at), NOT_FINITE, child, True))
+                size, deep = 1, 0
+            elif id(child) in on_path:
+                refuse(at, "a value contains itself (a YAML alias inside its own anchor)")
+            elif depth + (walked[id(child)][1] if id(child) in walked else 1) > MAX_DEPTH:
+                refuse(at, f"values nest more than {MAX_DEPTH} levels deep")
+            else:  # a shared value (a YAML alias) walked before is counted, not walked again
+                size, deep = walked[id(child)] if id(child) in walked else walk(child, at, depth + 1)
+            count, height = count + size, max(height, deep + 1)
+            if count > MAX_VALUES:
+                refuse(at[:1], f"holds more than {MAX_VALUES} values once YAML aliases are expanded; a recipe is small")
+        on_path.discard(id(node))
+        walked[id(node)] = (count, height)
+        return count, height
 
-
-@dataclass
-class _Frame:
-    """A container being walked by :func:`_walk_values`."""
-
-    node: Any
-    path: tuple[Any, ...]
-    todo: list[tuple[Any, Any]]  # (key, value) still to walk, the next one last
-    count: int = 1
-    height: int = 0
-
-
-def _children(value: Any) -> list[tuple[Any, Any]]:
-    if isinstance(value, Mapping):
-        items = list(value.items())
-    else:
-        items = list(enumerate(value)) if isinstance(value, (list, tuple)) else []
-    return items[::-1]
-
-
-def check_shape(data: Any, source: Path | None) -> list[RecipeProblem]:
-    """Raise :class:`RecipeError` on a shape problem (a value that contains itself, nesting deeper
-    than :data:`MAX_DEPTH`, more than :data:`MAX_VALUES` values); else the non-finite numbers found."""
-    shape, not_finite = _walk_values(data)
-    if shape:
-        raise RecipeError(shape, source=source)
+    try:
+        walk(data, (), 1)
+    except _ShapeError as exc:
+        raise RecipeError([exc.args[0]], source=source) from None
     return not_finite

@@ -27,7 +27,6 @@ from __future__ import annotations
 import copy
 import os
 import re
-import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -90,7 +89,6 @@ ImagesSource = Annotated[
 
 FitPolicy = Literal["centre-crop", "pad", "resize", "refuse"]
 """What is done to an image whose size is not the generator's (see :mod:`invprob.images`)."""
-FIT_POLICIES: tuple[str, ...] = typing.get_args(FitPolicy)
 DEFAULT_FIT: FitPolicy = "centre-crop"
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from invprob.images import atomic_path
+
 _DTYPE = "F32"
 
 
@@ -69,12 +71,10 @@ class LatentStore:
             offset += nbytes
         raw = json.dumps(header, separators=(",", ":")).encode()
         raw += b" " * (-len(raw) % 8)  # safetensors aligns the data section to 8 bytes
-        tmp = path.with_name(f".{path.name}.partial")
-        with open(tmp, "wb") as handle:
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
             handle.write(struct.pack("<Q", len(raw)))
             handle.write(raw)
             handle.truncate(8 + len(raw) + offset)  # sparse zeros
-        tmp.replace(path)
         return LatentStore(path, writable=True)
 
     def fill(self, name: str, rows, *, chunk: int = 4096) -> None:
@@ -120,7 +120,6 @@ class LatentStore:
         """Flush and copy the file to ``path`` (written under a temporary name, then renamed)."""
         self.flush()
         path = Path(path)
-        tmp = path.with_name(f".{path.name}.partial")
-        shutil.copyfile(self.path, tmp)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            shutil.copyfile(self.path, tmp)
         return path

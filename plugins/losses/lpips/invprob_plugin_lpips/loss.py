@@ -31,7 +31,6 @@ declares ``uses_image`` and the core passes it.
 from __future__ import annotations
 
 import importlib.util
-import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -40,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from invprob.images import atomic_path
 from invprob.loss import Loss
 from invprob.operator import Operator
 from invprob.weights import WeightsFileError, WeightsNotFoundError, load_state_dict, load_strict, sha256_of
@@ -260,21 +260,18 @@ def fetch_backbone(net: str, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError:
         raise WeightsNotFoundError(_missing_backbone(net, path, given=False)) from None
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        _download(url, partial, DOWNLOAD_TIMEOUT)
-    except (OSError, urllib.error.URLError, ValueError):
-        partial.unlink(missing_ok=True)
-        raise WeightsNotFoundError(_missing_backbone(net, path, given=False)) from None
-    digest = sha256_of(partial)
-    expected = hash_prefix(net)
-    if not digest.startswith(expected):
-        partial.unlink(missing_ok=True)
-        raise WeightsFileError(
-            f"the LPIPS ({net}) backbone downloaded from {url} has sha256 {digest[:16]}..., not "
-            f"{expected}... as torchvision publishes; it was deleted unread (put the right file at {path})"
-        )
-    os.replace(partial, path)
+    with atomic_path(path) as partial:  # removed unless the block ends well
+        try:
+            _download(url, partial, DOWNLOAD_TIMEOUT)
+        except (OSError, urllib.error.URLError, ValueError):
+            raise WeightsNotFoundError(_missing_backbone(net, path, given=False)) from None
+        digest = sha256_of(partial)
+        expected = hash_prefix(net)
+        if not digest.startswith(expected):
+            raise WeightsFileError(
+                f"the LPIPS ({net}) backbone downloaded from {url} has sha256 {digest[:16]}..., not "
+                f"{expected}... as torchvision publishes; it was deleted unread (put the right file at {path})"
+            )
     return path
 
 

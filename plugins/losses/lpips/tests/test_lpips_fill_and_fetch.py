@@ -123,7 +123,7 @@ def test_a_download_with_the_published_hash_is_kept_and_loaded(hub, tmp_path, mo
     monkeypatch.setattr(lpips_loss, "_download", serve)
     monkeypatch.setattr(lpips_loss, "hash_prefix", lambda net: hashlib.sha256(source.read_bytes()).hexdigest()[:8])
     loss = build_lpips("alex")
-    assert fetched == [(BACKBONE_URLS["alex"], hub.with_name(f".{hub.name}.partial"))]
+    assert fetched == [(BACKBONE_URLS["alex"], hub.with_name(f".{hub.stem}.partial{hub.suffix}"))]
     assert hub.read_bytes() == source.read_bytes()
     torch.testing.assert_close(loss.features[0].weight, torch.load(source, weights_only=True)["features.0.weight"])
     build_lpips("alex")  # cached now: no second download

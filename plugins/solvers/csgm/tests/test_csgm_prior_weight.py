@@ -29,12 +29,11 @@ def test_the_dcgan32_recipe_weights_the_gaussian_prior_as_the_paper_does():
         pytest.skip("../shared/weights/dcgan32-celeba is absent")
     import invprob
     from invprob.recipe import known_image_shape
-    from invprob.registry import default_registry
 
     recipe = invprob.load_recipe(REPO / "recipes" / "csgm-inpaint-dcgan32.yaml")
     (prior,) = [p for p in recipe.priors if p.type == "gaussian-norm"]
     assert [loss.type for loss in recipe.losses] == ["mse"]
-    shape = known_image_shape(recipe.model_dump(mode="json"), default_registry(), REPO / "recipes")
+    shape = known_image_shape(recipe)
     entries = math.prod(shape)  # inpainting: the measurement is image-shaped
     assert entries == 3 * 32 * 32
     observed = entries - 3 * 16 * 16  # the centre hole of fraction 0.5: 16 x 16 pixels
