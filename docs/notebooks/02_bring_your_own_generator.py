@@ -18,15 +18,16 @@
 # needs your model. This notebook shows the two ways in:
 #
 # 1. **any `torch.nn.Module`** that maps a latent batch to images, wrapped by
-#    `invprob.adapt_generator`, which checks it once and says what does not fit;
+#    `invprob.adapt_generator` (from the `invprob-plugin-torch-module` distribution, in
+#    `invprob-core[all]`), which checks it once and says what does not fit;
 # 2. **a StyleGAN2 checkpoint** in the format people have (rosinality's `.pt`), loaded by the
 #    `stylegan2` generator of `invprob-plugin-stylegan2`, with its latent spaces (z, w, w+) and a
 #    split at every block, so that ILO can search its intermediate layers.
 #
 # No pretrained model can be downloaded here, so both are tiny and random: what matters is the
-# path your own weights take. The [API reference](../../reference/invprob.user_modules/) documents
-# `adapt_generator`; the [StyleGAN2 plugin page](../../plugins/generators/stylegan2/) every
-# checkpoint format and parameter.
+# path your own weights take. The [façade's reference](../../reference/invprob/) and the
+# [torch-module plugin page](../../plugins/adapters/torch-module/) document `adapt_generator`; the
+# [StyleGAN2 plugin page](../../plugins/generators/stylegan2/) every checkpoint format and parameter.
 
 # %%
 import tempfile
