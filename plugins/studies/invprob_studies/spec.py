@@ -30,6 +30,8 @@ label of every field it sets, and labels are unique within their group. An axis 
 override (``solver`` as a whole component, ``operator.params.sigma``, ``losses[0].weight``,
 ``seed``). A value ``null`` removes the field, so that its default applies (``priors``/
 ``losses``: the solver's defaults). ``overrides`` are applied first, then the axes.
+The axis ``recipe`` takes recipe files (relative to the study file, like ``recipe:``): each is
+its cells' base recipe, labelled by its stem, so one study runs several recipes as they are.
 ``data`` replaces the named fields of the recipe's ``data`` (giving ``images``, ``samples`` or
 ``observation`` replaces the recipe's image source); its paths are relative to the study file.
 Paths inside ``overrides`` and axis values resolve against the recipe's folder, as on the
@@ -85,6 +87,9 @@ PATH_FIELDS = ("images", "observation")
 """Fields of a study's ``data`` that are paths, resolved against the study file's folder."""
 MAX_CELLS = 10_000
 """The most cells a study may expand to: beyond that, an axis list is almost surely a mistake."""
+RECIPE_AXIS = "recipe"
+"""The axis whose values are recipe files (relative to the study file): each is its cells' base
+recipe, so one study compares shipped recipes as they are. Its default labels are the files' stems."""
 
 
 class Variant(Params):
@@ -165,7 +170,7 @@ class StudySpec(Params):
     version: Literal[1] = 1
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", description="the study folder's name")
     description: str | None = None
-    recipe: str = Field(description="the base recipe, relative to the study file")
+    recipe: str | None = Field(None, description="the base recipe, relative to the study file (optional where an axis varies 'recipe')")
     overrides: dict[str, Any] = Field(default_factory=dict, description="dotted path -> value, applied to every cell")
     data: dict[str, Any] = Field(default_factory=dict, description="fields of the recipe's data section")
     axes: list[AxisGroup] = Field(default_factory=list)
@@ -250,22 +255,38 @@ def load_study(path: str | Path, *, registry: Registry | None = None) -> Study:
     except ValidationError as exc:
         raise StudyError(problems_from_validation_error(exc, StudySpec), source=path) from None
     problems = _axis_problems(spec)
-    recipe_path = (path.resolve().parent / spec.recipe).resolve()
-    base: dict[str, Any] = {}
-    try:
-        base = read_recipe_file(recipe_path)
-    except RecipeError as exc:
-        problems += [RecipeProblem("recipe", f"{recipe_path}: {p.message}") for p in exc.problems]
+    study_dir = path.resolve().parent
+    bases: dict[str | None, tuple[dict[str, Any], Path]] = {}
+    for where, name in _recipe_names(spec):
+        if not isinstance(name, str):
+            problems.append(RecipeProblem(where, f"{short_repr(name, 40)} is no recipe file; give its path"))
+            continue
+        recipe_path = (study_dir / name).resolve()
+        try:
+            bases[name] = (read_recipe_file(recipe_path), recipe_path.parent)
+        except RecipeError as exc:
+            problems += [RecipeProblem(where, f"{recipe_path}: {p.message}") for p in exc.problems]
+    if not bases and not problems:
+        problems.append(RecipeProblem("recipe", f"required field is missing (or an axis '{RECIPE_AXIS}' with recipe files)"))
     if problems:
         raise StudyError(problems, source=path)
     try:
-        cells = expand(spec, base, base_dir=recipe_path.parent, study_dir=path.resolve().parent, registry=registry)
+        cells = expand(spec, bases, study_dir=study_dir, registry=registry)
     except StudyError as exc:
         raise StudyError(exc.problems, source=path) from None
-    before_axes = _with_data(base, spec.data, path.resolve().parent)
+    before_axes = _with_data(bases[spec.recipe][0] if spec.recipe else {}, spec.data, study_dir)
     with contextlib.suppress(OverrideError):  # a bad override is reported by expand
         before_axes = apply_overrides(before_axes, _overrides_for(before_axes, list(spec.overrides.items())))
     return Study(spec, path, text, cells, carried_section_warnings(before_axes, cells, registry))
+
+
+def _recipe_names(spec: StudySpec) -> list[tuple[str, Any]]:
+    """``(where, file)`` for the base recipe and each value of a ``recipe`` axis, as written."""
+    names = [("recipe", spec.recipe)] if spec.recipe else []
+    for index, group in enumerate(spec.axes):
+        for number, point in enumerate(_group_points(group)):
+            names += [(f"axes[{index}].{RECIPE_AXIS}[{number}]", v) for p, v, _ in point if p == RECIPE_AXIS]
+    return names
 
 
 CARRIED_SECTIONS = ("losses", "priors")
@@ -326,7 +347,7 @@ def _axis_problems(spec: StudySpec) -> list[RecipeProblem]:
     problems: list[RecipeProblem] = []
     seen: dict[str, int] = {}
     for path in spec.overrides:
-        problems += _path_problems(path, f"overrides.{path}")
+        problems += _path_problems(path, f"overrides.{path}", axis=False)
     for index, group in enumerate(spec.axes):
         where = f"axes[{index}]"
         if group.variants is not None:
@@ -387,7 +408,7 @@ def _case_problems(spec: StudySpec, varied: Mapping[str, int]) -> list[RecipePro
                     problems.append(RecipeProblem(f"{at}.when.{path}", f"no value of axis {path!r} has the label "
                                                   f"{label!r}, so this case never applies; its labels: {known}"))  # fmt: skip
         for path in case.set:
-            problems += _path_problems(path, f"{at}.set.{path}")
+            problems += _path_problems(path, f"{at}.set.{path}", axis=False)
     return problems
 
 
@@ -418,8 +439,10 @@ def _variant_problems(variants: Sequence[Variant], where: str, index: int, seen:
     return problems
 
 
-def _path_problems(path: str, where: str) -> list[RecipeProblem]:
+def _path_problems(path: str, where: str, *, axis: bool = True) -> list[RecipeProblem]:
     head = _head(path)
+    if path == RECIPE_AXIS:
+        return [] if axis else [RecipeProblem(where, f"'{RECIPE_AXIS}' (the base recipe file) is an axis or the study's own field")]
     if head in Recipe.model_fields:
         return []
     hint = suggest(head, list(Recipe.model_fields))
@@ -445,17 +468,19 @@ def _group_points(group: AxisGroup) -> list[list[tuple[str, Any, str]]]:
         return [[(path, value, variant.label) for path, value in variant.set.items()] for variant in group.variants]
     columns = []
     for path, values in (group.vary or {}).items():
-        labels = group.labels.get(path) or default_labels(values)
+        labels = group.labels.get(path) or default_labels(values, files=path == RECIPE_AXIS)
         columns.append([(path, value, label) for value, label in zip(values, labels)])
     if group.mode == "zip":
         return [list(point) for point in zip(*columns)]
     return [list(point) for point in itertools.product(*columns)]
 
 
-def default_labels(values: Sequence[Any]) -> list[str]:
-    """Short labels for axis values: a component's ``type`` where that tells them apart, else
-    the value in compact YAML (at most 40 characters)."""
+def default_labels(values: Sequence[Any], *, files: bool = False) -> list[str]:
+    """Short labels for axis values: a component's ``type`` (or with ``files``, a file's stem)
+    where that tells them apart, else the value in compact YAML (at most 40 characters)."""
     types = [value.get("type") if isinstance(value, Mapping) else None for value in values]
+    if files and all(isinstance(v, str) for v in values):
+        types = [Path(v).stem for v in values]
     if all(isinstance(t, str) for t in types) and len(set(types)) == len(types):
         return [str(t) for t in types]
     return [_compact(v) if isinstance(v, (dict, list)) else v[:40] if isinstance(v, str) else short_repr(v, 40) for v in values]
@@ -516,12 +541,12 @@ def cell_id(index: int, fingerprint: Mapping[str, Any]) -> str:
 
 
 def expand(
-    spec: StudySpec, base: Mapping[str, Any], *, base_dir: Path, study_dir: Path, registry: Registry
+    spec: StudySpec, bases: Mapping[str | None, tuple[Mapping[str, Any], Path]], *, study_dir: Path, registry: Registry
 ) -> list[Cell]:
     """Every cell of the study, each with its validated recipe; a :class:`StudyError` with every
-    problem of every cell otherwise."""
+    problem of every cell otherwise. ``bases`` maps each recipe file as the study names it (the
+    base recipe, the values of a ``recipe`` axis) to its contents and folder."""
     groups = [_group_points(group) for group in spec.axes]
-    with_data = _with_data(base, spec.data, study_dir)
     cells: list[Cell] = []
     problems: list[tuple[Cell, RecipeProblem]] = []
     for index, combination in enumerate(itertools.product(*groups)):
@@ -529,11 +554,18 @@ def expand(
         axes = {path: value for path, value, _ in point}
         labels = {path: label for path, _, label in point}
         cases = [item for case in spec.cases if case.applies(labels) for item in case.set.items()]
+        if axes.get(RECIPE_AXIS, spec.recipe) not in bases:  # a variant without 'recipe', and no 'recipe:'
+            problem = RecipeProblem(RECIPE_AXIS, "no base recipe: give the study a 'recipe:' or set 'recipe' in every variant")
+            problems.append((Cell(f"{index:04d}", index, axes, labels, {}, study_dir), problem))
+            continue
+        base, base_dir = bases[axes.get(RECIPE_AXIS, spec.recipe)]
+        with_data = _with_data(base, spec.data, study_dir)
         fingerprint = {"recipe": dict(base), "overrides": spec.overrides, "data": spec.data, "axes": axes}
         if cases:  # the ids of cells no case applies to stay those of a study without cases
             fingerprint["cases"] = cases
         cell = Cell(cell_id(index, fingerprint), index, axes, labels, {}, base_dir)
-        pairs = [*spec.overrides.items(), *sorted(axes.items(), key=lambda item: _depth(item[0])), *cases]
+        varied = sorted(((p, v) for p, v in axes.items() if p != RECIPE_AXIS), key=lambda item: _depth(item[0]))
+        pairs = [*spec.overrides.items(), *varied, *cases]
         try:
             recipe = load_recipe(with_data, _overrides_for(with_data, pairs), registry=registry, base_dir=base_dir)
         except RecipeError as exc:

@@ -135,6 +135,45 @@ def test_a_missing_base_recipe_is_named(tmp_path, toy_recipe, toy_registry):
         load_study(path, registry=toy_registry)
 
 
+def test_a_recipe_axis_runs_each_recipe_file_as_written_with_only_the_study_data(tmp_path, toy_recipe, toy_registry):
+    """A gallery of shipped recipes: each cell's base recipe is one file, unchanged but for the
+    study's data; its paths resolve against its own folder; its label is the file's stem."""
+    (tmp_path / "more").mkdir()
+    other = tmp_path / "more" / "slow.yaml"
+    other.write_text(toy_recipe.read_text().replace("steps: 15", "steps: 9"))
+    path = tmp_path / "study.yaml"
+    path.write_text("name: shipped\ndata: {samples: 2}\naxes: [{vary: {recipe: [recipe.yaml, more/slow.yaml]}}]\n"
+                    "cases: [{when: {recipe: slow}, set: {seed: 3}}]\n")  # fmt: skip
+    study = load_study(path, registry=toy_registry)
+    fast, slow = study.cells
+    assert (fast.labels, slow.labels) == ({"recipe": "recipe"}, {"recipe": "slow"})
+    assert (fast.base_dir, slow.base_dir) == (tmp_path.resolve(), other.parent.resolve())
+    assert fast.recipe["solver"]["params"]["steps"] == 15 and slow.recipe["solver"]["params"]["steps"] == 9
+    assert fast.recipe["data"] == slow.recipe["data"] == {"samples": 2, "batch_size": 2}
+    assert (fast.recipe["seed"], slow.recipe["seed"]) == (0, 3)
+    assert "recipe" not in fast.recipe
+    assert [c.id for c in load_study(path, registry=toy_registry).cells] == [fast.id, slow.id]
+    other.write_text(other.read_text().replace("steps: 9", "steps: 8"))
+    edited = load_study(path, registry=toy_registry).cells
+    assert edited[0].id == fast.id and edited[1].id != slow.id  # only the edited recipe's cell is new
+
+
+def test_recipe_axis_errors_name_the_file_and_where_it_is_given(tmp_path, toy_recipe, toy_registry):
+    path = tmp_path / "study.yaml"
+    path.write_text("name: s\noverrides: {recipe: x.yaml}\naxes: [{vary: {recipe: [recipe.yaml, gone.yaml]}}]\n")
+    with pytest.raises(StudyError) as caught:
+        load_study(path, registry=toy_registry)
+    text = str(caught.value)
+    assert "overrides.recipe: 'recipe' (the base recipe file) is an axis or the study's own field" in text
+    assert "axes[0].recipe[1]: " in text and "gone.yaml: recipe file not found" in text
+    path.write_text("name: s\naxes: [{vary: {seed: [1, 2]}}]\n")
+    with pytest.raises(StudyError, match=r"recipe: required field is missing \(or an axis 'recipe' with recipe files\)"):
+        load_study(path, registry=toy_registry)
+    path.write_text("name: s\naxes: [[{label: a, set: {recipe: recipe.yaml}}, {label: b, set: {seed: 3}}]]\n")
+    with pytest.raises(StudyError, match=r"cell 0001 \(seed=b\): recipe: no base recipe: give the study a 'recipe:'"):
+        load_study(path, registry=toy_registry)
+
+
 def test_study_data_replaces_the_image_source_relative_to_the_study(tmp_path, toy_recipe, toy_registry):
     (tmp_path / "faces").mkdir()
     path = write_study(tmp_path, "data: {images: faces, select: '-1:'}\n")
