@@ -229,4 +229,6 @@ def test_pages_load_offline_in_headless_chromium(browser: object, served: str, p
     assert loaded.problems == []
     assert untypeset == []  # the notebooks' TeX, typeset by the site's own MathJax
     assert [src for src, width in loaded.images if width == 0] == []
+    if page in GALLERY and page != "gallery/":
+        assert loaded.images, f"the gallery page {page} shows no reconstruction"
     assert title.endswith("invprob")
