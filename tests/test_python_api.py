@@ -287,3 +287,14 @@ def test_validate_names_a_data_glob_that_matches_nothing(tmp_path, invprob_cli):
     result = invprob_cli(["validate", str(tmp_path / "recipe.yaml")])
     assert result.returncode == 2
     assert f"data.images: the pattern '{tmp_path / 'photos/*.jpg'}' matches no image file" in result.stderr
+
+
+def test_re_registering_a_plugin_its_entry_point_loaded_replaces_it():
+    """A notebook that registers the module its installed entry point already loaded (the module
+    object is the same, its name is not the entry point's) replaces it instead of failing."""
+    plugin = _notebook_plugin(1.0)
+    registry = Registry()
+    assert registry.register_plugin(plugin, distribution="mine", entry_point="installed-name")
+    assert registry.register_plugin(plugin, distribution="mine")  # default entry point: the object's name
+    assert registry.build("losses", "scaled", {}, None) == 1.0
+    assert not registry.failures and not registry.warnings

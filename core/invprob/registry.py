@@ -190,6 +190,9 @@ class Registry:
         entry_point = entry_point or getattr(plugin, "__name__", type(plugin).__name__)
         self.distributions.setdefault(distribution, Distribution(distribution, version))
         hook_name = f"{distribution}:{entry_point}"
+        registered_as = self._hooks.get_name(plugin)  # the same object, from its entry point: keep its name
+        if registered_as is not None and registered_as.startswith(f"{distribution}:"):
+            hook_name = registered_as
         sources = {"source": hook_name, "sources": self._sources}
         kinds = [ComponentRegistry(kind, distribution, **sources) for kind in KINDS]
         commands = CommandRegistry(distribution, **sources)
