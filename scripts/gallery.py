@@ -5,6 +5,7 @@ From the repository root, with ``../shared`` beside the checkout::
     invprob study run docs/gallery/gallery.yaml --out ../gallery-runs   # every cell: the recipes as shipped
     python scripts/gallery.py ../gallery-runs/gallery                   # images, results.json, the pages
     python scripts/gallery.py                                           # the pages again, from results.json
+    python scripts/gallery.py --rerun lcm-inpaint glo-inpaint           # only these entries, run again
 
 With a study directory it first *collects*: for every recipe of the study, its run's labelled
 grid (``grid.png``: observation, reconstruction, ground truth, each image's PSNR) downsized and
@@ -14,7 +15,9 @@ writes the pages (one per paper, one per task, the index) from ``results.json``,
 files and the text below -- nothing else -- so the committed pages are a function of committed
 inputs: ``tests/test_gallery.py`` regenerates them byte for byte, and fails when a shipped
 recipe is neither in the study nor in :data:`NOT_RUN`, or when a recipe has changed since the
-gallery ran it.
+gallery ran it. ``--rerun NAME ...`` brings such entries up to date without the whole study: it
+runs a copy of the study cut to those recipes (same overrides, same cases) in a new folder and
+collects only their entries into ``results.json``, the others kept as they are.
 """
 
 from __future__ import annotations
@@ -223,18 +226,22 @@ def study_recipes(study_file: Path = STUDY_FILE) -> list[str]:
 # -- collect: the study's results and grids ------------------------------------------------
 
 
-def collect(study_dir: Path, gallery: Path = GALLERY, repo: Path = REPO) -> dict[str, Any]:
+def collect(
+    study_dir: Path, gallery: Path = GALLERY, repo: Path = REPO, *, only: Sequence[str] | None = None
+) -> dict[str, Any]:
     """Read a run of the gallery study; write each recipe's grid to ``images/`` and return
     what :func:`write_pages` needs (also written to ``results.json``).
 
     Every recipe of the study must have a done cell: a gallery with holes is refused, naming
-    the cells still to run.
+    the cells still to run. With ``only``, the run is of those recipes alone (:func:`rerun`):
+    their entries replace theirs in the committed ``results.json``, every other entry, image,
+    machine and wall time stays as it was.
     """
     from invprob_studies.report import read_results
 
     study = read_results(study_dir)
     recipes = shipped_recipes(repo)
-    wanted = study_recipes(gallery / STUDY_FILE.name)
+    wanted = list(only) if only is not None else study_recipes(gallery / STUDY_FILE.name)
     cells = {cell.label("recipe"): cell for cell in study.cells}
     missing = [name for name in wanted if name not in cells or cells[name].status != "done"]
     if missing:
@@ -257,21 +264,63 @@ def collect(study_dir: Path, gallery: Path = GALLERY, repo: Path = REPO) -> dict
             "unavailable": sorted(run.get("unavailable") or {}),
         }
         write_image(cell.run_dir / "grid.png", gallery / "images" / f"{name}.png")
-    for stale in (gallery / "images").glob("*.png"):
-        if stale.stem not in wanted:  # a recipe the study no longer runs
-            stale.unlink()
-    first = cells[wanted[0]].run_dir
-    assert first is not None
-    environment = json.loads((first / "environment.json").read_text(encoding="utf-8"))
-    results = {
-        "study": STUDY_PATH,
-        "wall_seconds": round(wall_seconds(study_dir), 0),
-        "cell_seconds": round(sum(entry["seconds"] for entry in entries.values()), 0),
-        "machine": f"{environment['cpu']['model']}, {environment['cpu']['logical_cores']} cores; torch {environment['torch']}",
-        "recipes": entries,
-    }
+    if only is not None:
+        for entry in entries.values():
+            entry["rerun"] = True  # its cell is one of a study cut to the recipes run again
+        results = json.loads((gallery / RESULTS_FILE).read_text(encoding="utf-8"))
+        entries = {**results["recipes"], **entries}
+        results.update(recipes=entries, cell_seconds=round(sum(entry["seconds"] for entry in entries.values()), 0))
+    else:
+        for stale in (gallery / "images").glob("*.png"):
+            if stale.stem not in wanted:  # a recipe the study no longer runs
+                stale.unlink()
+        first = cells[wanted[0]].run_dir
+        assert first is not None
+        environment = json.loads((first / "environment.json").read_text(encoding="utf-8"))
+        results = {
+            "study": STUDY_PATH,
+            "wall_seconds": round(wall_seconds(study_dir), 0),
+            "cell_seconds": round(sum(entry["seconds"] for entry in entries.values()), 0),
+            "machine": f"{environment['cpu']['model']}, {environment['cpu']['logical_cores']} cores; torch {environment['torch']}",
+            "recipes": entries,
+        }
     (gallery / RESULTS_FILE).write_text(json.dumps(results, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
     return results
+
+
+def subset_study(names: Sequence[str], study_file: Path = STUDY_FILE) -> str:
+    """The gallery study cut to the recipes ``names`` (its overrides and cases kept), its recipe
+    paths made absolute so that it runs from any folder."""
+    unknown = [name for name in names if name not in study_recipes(study_file)]
+    if unknown:
+        raise SystemExit(f"not in {STUDY_PATH}: {', '.join(unknown)} (its recipes: {', '.join(study_recipes(study_file))})")
+    study = yaml.safe_load(study_file.read_text(encoding="utf-8"))
+    for group in study["axes"]:
+        if "recipe" in (group.get("vary") or {}):
+            paths = [(study_file.parent / value).resolve() for value in group["vary"]["recipe"]]
+            group["vary"]["recipe"] = [str(path) for path in paths if path.stem in names]
+    cases = [case for case in study.get("cases") or [] if case.get("when", {}).get("recipe", names[0]) in names]
+    if "cases" in study:
+        study["cases"] = cases
+    return yaml.safe_dump(study, sort_keys=False)
+
+
+def rerun(names: Sequence[str], out: Path, gallery: Path = GALLERY) -> dict[str, Any]:
+    """Run the gallery's cells of ``names`` again into a new folder under ``out`` and collect
+    their entries alone (:func:`collect` with ``only``)."""
+    import subprocess
+    import tempfile
+
+    out.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="gallery-rerun-", dir=out))  # never an earlier run's folder
+    study_file = folder / "gallery.yaml"
+    study_file.write_text(subset_study(names, gallery / STUDY_FILE.name), encoding="utf-8")
+    print(f"running {', '.join(names)} into {folder}", flush=True)
+    command = [sys.executable, "-m", "invprob", "study", "run", str(study_file), "--out", str(folder)]
+    if subprocess.run(command, check=False).returncode != 0:
+        raise SystemExit(f"the study of {', '.join(names)} did not finish: see {folder}; nothing was collected")
+    name = yaml.safe_load(study_file.read_text(encoding="utf-8"))["name"]
+    return collect(folder / name, gallery, only=names)
 
 
 def _round(value: float | None) -> float | None:
@@ -329,7 +378,7 @@ def render_pages(results: Mapping[str, Any], recipes: Mapping[str, Recipe], stud
     """``{page name: Markdown}``: the index, the paper pages and the task pages."""
     stale = [n for n in study if n in results["recipes"] and results["recipes"][n]["recipe_sha256"] != recipes[n].fingerprint()]
     if stale:
-        raise SystemExit(f"recipes changed since the gallery ran them: {', '.join(stale)}; run the study again (module docstring)")
+        raise SystemExit(f"recipes changed since the gallery ran them: {', '.join(stale)}; run them again: python scripts/gallery.py --rerun {' '.join(stale)}")
     absent = [n for n in study if n not in results["recipes"]]
     if absent:
         raise SystemExit(f"{RESULTS_FILE} has no results for {', '.join(absent)}; collect a run of the whole study")
@@ -428,7 +477,8 @@ def render_entry(recipe: Recipe, results: Mapping[str, Any], *, by: str) -> list
     if recipe.name in NOTES:
         lines += [NOTES[recipe.name].strip(), ""]
     command = f"invprob run recipes/{recipe.name}.yaml" + (f" 'data.select={select}'" if select else "")
-    lines += [f"This entry (cell `{entry['cell']}` of the gallery study) is reproduced by", "", "```bash", command, "```", ""]
+    study = "a `--rerun` of the gallery study" if entry.get("rerun") else "the gallery study"
+    lines += [f"This entry (cell `{entry['cell']}` of {study}) is reproduced by", "", "```bash", command, "```", ""]
     return lines
 
 
@@ -668,6 +718,7 @@ own data). From the repository root, with `../shared` beside the checkout:
 ```bash
 invprob study run docs/gallery/gallery.yaml --out ../gallery-runs   # every recipe: about {cells:.0f} min here
 python scripts/gallery.py ../gallery-runs/gallery                   # images/, results.json and these pages
+python scripts/gallery.py --rerun lcm-inpaint                       # after a recipe changed: its entry alone
 ```
 
 The script downsizes each run's `grid.png` into `docs/gallery/images/`, writes the numbers
@@ -688,8 +739,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("study_dir", nargs="?", type=Path, help="a run of docs/gallery/gallery.yaml (<out>/gallery); "
                         "without it, the pages are written from the committed results.json")  # fmt: skip
+    parser.add_argument("--rerun", nargs="+", metavar="RECIPE", help="run these recipes' cells again and replace "
+                        "their entries alone (after a recipe changed)")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=REPO.parent / "gallery-runs",
+                        help="where --rerun runs its study (a new folder inside; default: ../gallery-runs)")  # fmt: skip
     args = parser.parse_args(argv)
-    if args.study_dir is not None:
+    if args.rerun and args.study_dir is not None:
+        parser.error("give a study directory or --rerun, not both")
+    if args.rerun:
+        results = rerun(args.rerun, args.out)
+    elif args.study_dir is not None:
         results = collect(args.study_dir, GALLERY)
     else:
         results = json.loads((GALLERY / RESULTS_FILE).read_text(encoding="utf-8"))

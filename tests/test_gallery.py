@@ -69,7 +69,7 @@ def test_a_recipe_changed_since_the_gallery_ran_it_is_refused():
     results = committed_results()
     name = gallery.study_recipes()[0]
     results["recipes"][name]["recipe_sha256"] = "0" * 64
-    with pytest.raises(SystemExit, match=f"recipes changed since the gallery ran them: {name}"):
+    with pytest.raises(SystemExit, match=f"recipes changed since the gallery ran them: {name}; run them again: python scripts/gallery.py --rerun {name}"):
         gallery.render_pages(results, gallery.shipped_recipes(), gallery.study_recipes())
 
 
@@ -175,3 +175,49 @@ def test_the_script_writes_the_pages_from_results_json_alone(tmp_path, monkeypat
     assert gallery.main([]) == 0
     for page in GALLERY.glob("*.md"):
         assert (folder / page.name).read_text(encoding="utf-8") == page.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("names", [["csgm-inpaint-dcgan32"], ["ilo-classifier-mnist", "lcm-inpaint"]])
+def test_a_rerun_runs_the_gallery_study_cut_to_its_recipes(tmp_path, names):
+    """``--rerun``'s study is the gallery's, cut to the recipes named: the same overrides and,
+    for the recipes kept, the same cases; it loads from any folder."""
+    from invprob_studies.spec import load_study
+
+    path = tmp_path / "elsewhere" / "gallery.yaml"
+    path.parent.mkdir()
+    path.write_text(gallery.subset_study(names))
+    study = load_study(path)
+    assert [cell.labels["recipe"] for cell in study.cells] == sorted(names, key=gallery.study_recipes().index)
+    for cell in study.cells:
+        select = cell.recipe["data"].get("select")
+        assert select == (None if cell.labels["recipe"] == "ilo-classifier-mnist" else gallery.SELECT)
+    with pytest.raises(SystemExit, match="not in docs/gallery/gallery.yaml: no-such-recipe"):
+        gallery.subset_study(["no-such-recipe"])
+
+
+def test_collecting_a_rerun_replaces_its_entries_alone(tmp_path, small_gallery):
+    folder, recipes = small_gallery
+    gallery.collect(write_run(tmp_path / "full", recipes, done=recipes), gallery=folder)
+    before = json.loads((folder / "results.json").read_text())
+    kept_image = (folder / "images" / f"{recipes[1]}.png").read_bytes()
+
+    rerun_dir = write_run(tmp_path / "rerun", [recipes[0]], done=[recipes[0]])
+    cell = next((rerun_dir / "runs").iterdir())
+    metrics = json.loads((cell / "metrics.json").read_text())
+    for image in metrics["images"]:
+        image["psnr"] += 5.0
+    (cell / "metrics.json").write_text(json.dumps(metrics))
+    from invprob_studies.store import StudyDirectory
+
+    StudyDirectory(rerun_dir).record_cell("gallery", {"cell": cell.name, "axes": {}, "labels": {"recipe": recipes[0]}},
+                                          status="done", error=None, seconds=99.0, metrics={"images": metrics["images"]})  # fmt: skip
+    after = gallery.collect(rerun_dir, gallery=folder, only=[recipes[0]])
+    assert after["recipes"][recipes[1]] == before["recipes"][recipes[1]]
+    assert after["recipes"][recipes[0]]["seconds"] == 99.0
+    assert after["recipes"][recipes[0]]["psnr"] == {"face0": 25.0, "face1": 26.0, "face2": 27.0}
+    assert (after["machine"], after["wall_seconds"]) == (before["machine"], before["wall_seconds"])
+    assert after["cell_seconds"] == 99.0 + before["recipes"][recipes[1]]["seconds"]
+    assert (folder / "images" / f"{recipes[1]}.png").read_bytes() == kept_image
+    assert json.loads((folder / "results.json").read_text()) == after
+    pages = gallery.render_pages(after, gallery.shipped_recipes(), recipes)
+    assert f"This entry (cell `{cell.name}` of a `--rerun` of the gallery study)" in pages["inpainting"]
