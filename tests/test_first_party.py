@@ -90,11 +90,13 @@ def test_a_shipped_recipe_requires_exactly_the_distributions_its_components_come
     assert declared <= set(PLUGIN_DISTRIBUTIONS)
 
 
-def test_a_first_party_command_that_is_not_loaded_says_which_distribution_to_install(monkeypatch, capsys):
+def test_a_first_party_command_that_is_not_loaded_says_which_distribution_to_install(
+    monkeypatch, capsys, swap_default_registry
+):
     from invprob.app import cli
     from invprob import registry as registry_module
 
-    monkeypatch.setattr(registry_module, "_DEFAULT", new_registry(strict=False, entry_points=False))  # the core alone
+    swap_default_registry(new_registry(strict=False, entry_points=False))  # the core alone
     assert cli.main(["study", "run", "study.yaml", "--engine", "ray"]) == 2
     assert capsys.readouterr().err == (
         "error: unknown command 'invprob study run': it comes with invprob-studies, which is not installed: "
@@ -107,8 +109,8 @@ def test_a_first_party_command_that_is_not_loaded_says_which_distribution_to_ins
     assert "'invprob train dcgan' comes with invprob-plugin-dcgan, which is not installed" in err
     assert "'invprob train lcm' comes with invprob-plugin-lcm" in err
 
-    monkeypatch.setattr(registry_module, "_DEFAULT", new_registry(strict=False, disable={"invprob-studies"}))
+    swap_default_registry(new_registry(strict=False, disable={"invprob-studies"}))
     assert cli.main(["study", "plan", "study.yaml"]) == 2
     assert "invprob-studies, which is installed but not loaded" in capsys.readouterr().err
-    assert cli.missing_command_message(registry_module._DEFAULT, ["stduy"]) is None  # argparse's "invalid choice"
-    assert cli.missing_command_message(registry_module._DEFAULT, ["train", "dcgan"]) is None  # installed
+    assert cli.missing_command_message(registry_module.default_registry(), ["stduy"]) is None  # argparse's "invalid choice"
+    assert cli.missing_command_message(registry_module.default_registry(), ["train", "dcgan"]) is None  # installed

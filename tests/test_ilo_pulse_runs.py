@@ -11,11 +11,8 @@ import invprob
 
 
 @pytest.fixture(autouse=True)
-def real_plugins(monkeypatch):
+def real_plugins(installed_registry):
     """These tests use the installed first-party plugins, whatever the test fixtures did."""
-    import invprob.registry
-
-    monkeypatch.setattr(invprob.registry, "_DEFAULT", None)
 
 
 def _recipe(solver: dict, operator: dict, priors: list | None = None) -> dict:

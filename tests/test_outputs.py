@@ -106,12 +106,13 @@ def test_a_full_disk_loses_pictures_never_the_numbers(toy_registry, toy_recipe, 
     assert "warning: optimisation.gif could not be written" in capfd.readouterr().err
 
 
-def test_a_run_whose_gif_fails_exits_1_and_keeps_its_results(toy_registry, toy_recipe, tmp_path, monkeypatch, capsys):
-    import invprob.registry
+def test_a_run_whose_gif_fails_exits_1_and_keeps_its_results(
+    toy_registry, toy_recipe, tmp_path, monkeypatch, capsys, swap_default_registry
+):
     from invprob.app.cli import main
     from invprob_plugin_figures import pictures
 
-    monkeypatch.setattr(invprob.registry, "_DEFAULT", toy_registry)
+    swap_default_registry(toy_registry)
     monkeypatch.setattr(pictures, "save_gif", _no_space)
     assert main(["run", str(toy_recipe), "--out", str(tmp_path), "--name", "gif", "--quiet"]) == 1
     err = capsys.readouterr().err

@@ -336,11 +336,12 @@ def test_omitted_metrics_stand_for_every_metric_whose_params_all_default(extras)
     assert "toy-sharpness" in names and "toy-accuracy" not in names
 
 
-def test_validate_prints_the_components_it_will_use_and_where_they_came_from(extras, tmp_path, monkeypatch, capsys):
-    import invprob.registry
+def test_validate_prints_the_components_it_will_use_and_where_they_came_from(
+    extras, tmp_path, monkeypatch, capsys, swap_default_registry
+):
     from invprob.app.cli import main
 
-    monkeypatch.setattr(invprob.registry, "_DEFAULT", extras)
+    swap_default_registry(extras)
     path = tmp_path / "yeh.yaml"
     path.write_text(yaml.safe_dump({**YEH, "losses": [{"type": "l1", "weight": 2}]}))
     assert main(["validate", str(path)]) == 0
@@ -639,10 +640,8 @@ def test_samples_and_observations_need_a_generator(toy_registry):
 
 
 @pytest.fixture
-def real_registry(monkeypatch):
-    import invprob.registry
-
-    monkeypatch.setattr(invprob.registry, "_DEFAULT", None)
+def real_registry(installed_registry):
+    """The installed plugins as the process default."""
 
 
 @pytest.mark.parametrize(

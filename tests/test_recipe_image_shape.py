@@ -12,12 +12,10 @@ DEMO = REPO / "recipes" / "demo.yaml"  # the embedded 64x64 face DCGAN: images a
 
 
 @pytest.fixture
-def real_registry(monkeypatch):
-    import invprob.registry
-
+def real_registry(monkeypatch, swap_default_registry):
     monkeypatch.delenv("INVPROB_LOAD_PLUGINS", raising=False)
     monkeypatch.delenv("INVPROB_DISABLE_PLUGINS", raising=False)
-    monkeypatch.setattr(invprob.registry, "_DEFAULT", None)
+    swap_default_registry(None)  # the installed plugins, loaded without those variables
 
 
 def _validate(capsys, *overrides: str) -> tuple[int, list[str]]:

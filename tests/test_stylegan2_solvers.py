@@ -24,11 +24,8 @@ pytestmark = pytest.mark.skipif(not FIXTURE.is_file(), reason="the StyleGAN2 fix
 
 
 @pytest.fixture(autouse=True)
-def real_plugins(monkeypatch):
+def real_plugins(installed_registry):
     """These tests use the installed first-party plugins, whatever the test fixtures did."""
-    import invprob.registry
-
-    monkeypatch.setattr(invprob.registry, "_DEFAULT", None)
 
 
 @pytest.fixture(scope="module")

@@ -357,6 +357,30 @@ def test_registrations_last_one_test_and_the_previous_default_comes_back(pyteste
     assert registry_module._DEFAULT is before
 
 
+def test_a_swapped_default_registry_lasts_one_test_however_often_it_is_swapped(pytester):
+    pytester.makeconftest('pytest_plugins = ["invprob.testing"]')
+    pytester.makepyfile(
+        textwrap.dedent(
+            """
+            from invprob import registry
+
+            def test_a_swaps_twice(swap_default_registry):
+                first, second = registry.Registry(), registry.Registry()
+                swap_default_registry(first)
+                assert registry.default_registry() is first
+                swap_default_registry(second)
+                assert registry.default_registry() is second
+
+            def test_b_installed_plugins_are_loaded_afresh(installed_registry):
+                assert registry.default_registry().names("operators")  # the installed plugins, not a swapped one
+            """
+        )
+    )
+    before = registry_module._DEFAULT
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+    assert registry_module._DEFAULT is before
+
+
 def test_gpu_marked_tests_are_skipped_without_cuda(pytester):
     pytester.makeconftest('pytest_plugins = ["invprob.testing"]')
     pytester.makepyfile("import pytest\n@pytest.mark.gpu\ndef test_on_gpu():\n    assert False\n")

@@ -58,7 +58,13 @@ from invprob.testing.operators import (
     check_state_round_trip,
     dense_matrix,
 )
-from invprob.testing.plugin import invprob_registry, pytest_collection_modifyitems, pytest_configure
+from invprob.testing.plugin import (
+    installed_registry,
+    invprob_registry,
+    pytest_collection_modifyitems,
+    pytest_configure,
+    swap_default_registry,
+)
 from invprob.testing.priors import (
     PriorConformance,
     check_constraint,
@@ -123,10 +129,12 @@ __all__ = [
     "check_stops_when_asked",
     "dense_matrix",
     "initial_measurement_loss",
+    "installed_registry",
     "invprob_registry",
     "make_toy_problem",
     "pytest_collection_modifyitems",
     "pytest_configure",
     "registry_for",
     "run_solver",
+    "swap_default_registry",
 ]

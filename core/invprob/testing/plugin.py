@@ -1,4 +1,4 @@
-"""The pytest side of the testing kit: a registry fixture and the ``gpu`` marker.
+"""The pytest side of the testing kit: registry fixtures and the ``gpu`` marker.
 
 Enable it in a test suite with ``pytest_plugins = ["invprob.testing"]`` (in the top-level
 ``conftest.py``). It provides:
@@ -10,13 +10,16 @@ Enable it in a test suite with ``pytest_plugins = ["invprob.testing"]`` (in the 
           invprob_registry.register_plugin(MyTestPlugin(), distribution="my-test-plugin")
           assert "my-op" in invprob_registry.names("operators")
 
+- ``swap_default_registry``: ``swap_default_registry(registry)`` makes any registry the
+  process default for one test; ``installed_registry``: the installed plugins, loaded afresh
+  (a test of real recipes, after fixtures that installed a toy registry).
 - the ``gpu`` marker: tests marked ``@pytest.mark.gpu`` are skipped when
   ``torch.cuda.is_available()`` is False.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -38,6 +41,30 @@ def invprob_registry() -> Iterator[Registry]:
         yield fresh
     finally:
         replace_default_registry(previous)
+
+
+@pytest.fixture
+def swap_default_registry() -> Iterator[Callable[[Registry | None], None]]:
+    """``swap_default_registry(registry)`` makes ``registry`` the process default for one test
+    (None: the installed plugins, loaded afresh on next use); the default from before the test
+    comes back after it, however often the test swapped."""
+    before: list[Registry | None] = []
+
+    def swap(registry: Registry | None) -> None:
+        previous = replace_default_registry(registry)
+        if not before:
+            before.append(previous)
+
+    yield swap
+    if before:
+        replace_default_registry(before[0])
+
+
+@pytest.fixture
+def installed_registry(swap_default_registry: Callable[[Registry | None], None]) -> None:
+    """The installed plugins, loaded afresh, as the process default for one test, whatever
+    registry other fixtures made the default."""
+    swap_default_registry(None)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -186,19 +186,13 @@ BENCHMARK_STUDIES = {
 
 @pytest.mark.skipif(not (SHARED / "data" / "celeba64").is_dir(), reason="../shared absent")
 @pytest.mark.parametrize("name", sorted(BENCHMARK_STUDIES))
-def test_the_benchmark_studies_that_replaced_the_table_scripts_plan(name, monkeypatch):
-    import invprob.registry
-
-    monkeypatch.setattr(invprob.registry, "_DEFAULT", None)  # the installed plugins
+def test_the_benchmark_studies_that_replaced_the_table_scripts_plan(name, installed_registry):
     study = load_study(STUDIES / name)
     assert len(study.cells) == BENCHMARK_STUDIES[name] and not study.warnings
 
 
 @pytest.mark.skipif(not (SHARED / "data" / "celeba64").is_dir(), reason="../shared absent")
-def test_the_cases_of_the_table_studies_give_each_method_its_own_setting_per_task(monkeypatch):
-    import invprob.registry
-
-    monkeypatch.setattr(invprob.registry, "_DEFAULT", None)
+def test_the_cases_of_the_table_studies_give_each_method_its_own_setting_per_task(installed_registry):
     cells = {tuple(dict.fromkeys(c.labels.values())): c.validated for c in load_study(STUDIES / "ilo-table-dcgan64.yaml").cells}
     assert cells[("ILO", "denoising σ=25")].solver.params["sna"] == 25.0
     assert cells[("ILO, earlier variant", "denoising σ=25")].solver.params["sna"] == 25.0

@@ -115,12 +115,11 @@ def test_an_engine_refuses_options_it_does_not_declare_and_checks_its_own(tmp_pa
     assert not (tmp_path / "out").exists()
 
 
-def test_the_command_line_offers_a_plugin_engine_and_its_options(toy_registry, engine, monkeypatch):
-    from invprob import registry
+def test_the_command_line_offers_a_plugin_engine_and_its_options(toy_registry, engine, monkeypatch, swap_default_registry):
 
     from invprob_studies.cli import configure_run
 
-    monkeypatch.setattr(registry, "_DEFAULT", toy_registry)  # the registry `invprob study run` uses
+    swap_default_registry(toy_registry)  # the registry `invprob study run` uses
     parser = argparse.ArgumentParser(prog="invprob study run")
     configure_run(parser)
     help_text = parser.format_help()

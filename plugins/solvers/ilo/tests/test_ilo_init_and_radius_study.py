@@ -27,11 +27,8 @@ RADIUS_STUDY = REPO / "benchmarks" / "studies" / "ilo-classifier-radius.yaml"
 
 
 @pytest.fixture(autouse=True)
-def real_plugins(monkeypatch):
+def real_plugins(installed_registry):
     """The studies build recipes with the installed plugins (mnist generator, imaging classifier)."""
-    import invprob.registry
-
-    monkeypatch.setattr(invprob.registry, "_DEFAULT", None)
 
 
 def _solve(solver: ILOSolver, problem):

@@ -23,11 +23,8 @@ SMALL_MANIFOLD = {"channels": [4, 4], "bound": 0.01, "seed": 0}
 
 
 @pytest.fixture(autouse=True)
-def real_plugins(monkeypatch):
+def real_plugins(installed_registry):
     """The installed plugins (the hourglass generator and the conv-manifold prior), whatever other fixtures did."""
-    import invprob.registry
-
-    monkeypatch.setattr(invprob.registry, "_DEFAULT", None)
 
 
 def _problem(with_manifold: bool, batch: int = 2) -> tuple[InverseProblem, object]:
