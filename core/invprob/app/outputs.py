@@ -263,8 +263,6 @@ def as_displayable(measurement: torch.Tensor, image_shape: Sequence[int], adjoin
     return None
 
 
-
-
 def write_outputs(
     directory: Path,
     components: Components,
