@@ -154,6 +154,11 @@ class Generator(nn.Module):
         self._modules["discriminator"] = module
 
     @property
+    def display_name(self) -> str:
+        """How messages name this generator: its class (an adapter names the module it adapts)."""
+        return type(self).__name__
+
+    @property
     def primary_latent(self) -> LatentSpace:
         """The latent space a bare tensor stands for (the first one declared)."""
         return next(iter(self.latent_spaces.values()))
@@ -331,8 +336,8 @@ def _run(stages: Sequence[nn.Module], state: State, output: str | None) -> State
 
 
 def generator_name(generator: nn.Module) -> str:
-    """How messages name a generator: its class, or the class of the module it adapts."""
-    return str(getattr(generator, "module_name", "") or type(generator).__name__)
+    """How messages name a generator: :attr:`Generator.display_name`, else its class."""
+    return generator.display_name if isinstance(generator, Generator) else type(generator).__name__
 
 
 def _module_device(module: nn.Module) -> torch.device:

@@ -68,18 +68,17 @@ def cmd_study_run(args: argparse.Namespace) -> int:
     if study is None:
         return EXIT_INVALID
     from invprob.interrupts import exit_code, signal_name
-    from invprob.registry import default_registry
 
-    from invprob_studies.engines import study_engines
     from invprob_studies.runner import StudyRunError, run_study
 
-    engines = study_engines(default_registry())
+    engines = args.study_engines  # asked once, when the parser was built (configure_run)
     for warning in engines.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     options = {name: getattr(args, name, None) for engine in engines.by_name.values() for name in engine.options()}
     try:
         outcome = run_study(
-            study, args.out, engine=args.engine, device=args.device, show_progress=not args.quiet, **options
+            study, args.out, engine=args.engine, device=args.device, show_progress=not args.quiet, engines=engines,
+            **options,
         )  # fmt: skip
     except StudyRunError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -146,7 +146,9 @@ def engine_options(engine: Engine, engines: Engines, given: Mapping[str, Any]) -
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser, engines: Engines) -> None:
-    """``--engine NAME`` and every engine's own options, one group per engine, on ``parser``."""
+    """``--engine NAME`` and every engine's own options, one group per engine, on ``parser``,
+    which keeps ``engines`` (``args.study_engines``) so that a command asks the plugins once."""
+    parser.set_defaults(study_engines=engines)
     names = ", ".join(engines.by_name) or "none"
     described = "; ".join(f"{e.name}: {e.help}" for e in engines.by_name.values())
     parser.add_argument("--engine", default="local", metavar="NAME",

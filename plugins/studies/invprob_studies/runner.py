@@ -26,7 +26,7 @@ from typing import Any
 from invprob.interrupts import Interrupts, signal_name
 from invprob.registry import Registry, default_registry
 
-from invprob_studies.engines import EngineError, engine_options, study_engines
+from invprob_studies.engines import EngineError, Engines, engine_options, study_engines
 from invprob_studies.spec import Cell, Study
 from invprob_studies.store import SESSIONS_LOG, StudyDirectory, now
 
@@ -179,16 +179,18 @@ def run_study(
     device: str | None = None,
     show_progress: bool = True,
     registry: Registry | None = None,
+    engines: Engines | None = None,
     **options: Any,
 ) -> Outcome:
     """Run every cell of ``study`` not yet done into ``<out>/<study name>/`` (module docstring).
 
     ``engine`` names a registered engine; ``options`` are its own (``workers=2`` for ``ray``),
     None meaning not given. An unknown engine, options it does not take or a missing
-    dependency raise :class:`StudyRunError` before anything is written.
+    dependency raise :class:`StudyRunError` before anything is written. ``engines``: those
+    the plugins of ``registry`` register, when the caller has asked already.
     """
     registry = registry if registry is not None else default_registry()
-    engines = study_engines(registry)
+    engines = engines if engines is not None else study_engines(registry)
     try:
         chosen = engines.get(engine)
         given = engine_options(chosen, engines, options)

@@ -35,9 +35,11 @@ class LastFirstEngine:
 
     def __init__(self) -> None:
         self.ran: list[str] = []
+        self.asked = 0
 
     @hookimpl
     def invprob_register_study_engines(self, registry) -> None:
+        self.asked += 1
         registry.add("last-first", self.run, help="the cells last first", configure=self.configure, check=self.check)
 
     def configure(self, group: Any) -> None:
@@ -129,9 +131,21 @@ def test_the_command_line_offers_a_plugin_engine_and_its_options(toy_registry, e
     assert (args.engine, args.limit, args.workers) == ("last-first", 2, None)
 
 
+def test_the_study_run_command_asks_the_engine_plugins_once(tmp_path, study_file, toy_registry, engine,
+                                                           swap_default_registry, capsys):
+    import invprob
+
+    swap_default_registry(toy_registry)
+    command = ["study", "run", str(study_file), "--out", str(tmp_path / "out"), "--engine", "last-first", "--quiet"]
+    assert invprob.main([*command, "--limit", "1"]) == 0
+    assert engine.ran == [load_study(study_file, registry=toy_registry).cells[2].id]
+    assert engine.asked == 1  # the parser's engines are the ones the command runs with
+    assert "1 done, 0 failed" in capsys.readouterr().out
+
+
 def test_an_engine_plugin_that_raises_registers_nothing_and_is_recorded_once(toy_registry):
     toy_registry.register_plugin(BrokenEnginePlugin(), distribution="invprob-broken-engine")
-    for _ in range(3):  # `invprob study run` asks for the engines three times: one failure, recorded once
+    for _ in range(3):  # asked again (a notebook, a second study): one failure, recorded once
         engines = study_engines(toy_registry)
     assert "half-registered" not in engines.by_name and {"local", "ray"} <= set(engines.by_name)
     (failure,) = [f for f in toy_registry.failures if f.distribution == "invprob-broken-engine"]

@@ -51,7 +51,12 @@ class AdaptedGenerator(Generator):
         self.network = _OutputRange(module, *output_range)
         self.latent_spaces = {latent.name: latent}
         self.image_shape = image_shape
-        self.module_name = type(module).__name__  # messages name the generator by it (generator_name)
+        self.module_name = type(module).__name__
+
+    @property
+    def display_name(self) -> str:
+        """Messages name the adapted module's class."""
+        return self.module_name
 
     @property
     def stages(self) -> list[nn.Module]:

@@ -21,6 +21,7 @@ def test_an_adapted_module_declares_its_latent_and_maps_its_range():
     module = sigmoid_module()
     generator = invprob.adapt_generator(module, latent_shape=8, output_range=(0, 1))
     assert generator.image_shape == (1, 6, 10)
+    assert generator.display_name == "Sequential"  # messages name the user's module, not the adapter
     z = generator.sample_latent(3, torch.Generator().manual_seed(1))
     assert z["z"].shape == (3, 8)
     torch.testing.assert_close(generator(z), module(z["z"]) * 2 - 1)

@@ -15,6 +15,7 @@ import torch
 from torch.nn import functional as F
 
 from invprob.loss import Loss, per_sample_mean
+from invprob.operator import Operator
 
 
 def band_weights(mask: torch.Tensor, width: int, weight: float) -> torch.Tensor:
@@ -31,8 +32,8 @@ class BandMSELoss(Loss):
         super().__init__()
         self.weight, self.width = float(weight), int(width)
 
-    def forward(self, prediction: torch.Tensor, observation: torch.Tensor, operator: object) -> torch.Tensor:
-        mask = operator.observed_mask() if hasattr(operator, "observed_mask") else None
+    def forward(self, prediction: torch.Tensor, observation: torch.Tensor, operator: Operator) -> torch.Tensor:
+        mask = operator.observed_mask()
         if mask is None or prediction.ndim != 4 or prediction.shape[-2:] != mask.shape[-2:]:
             raise ValueError(
                 "band-mse weights a band around the missing pixels of an inpainting operator, but this operator "

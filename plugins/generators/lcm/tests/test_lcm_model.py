@@ -140,7 +140,7 @@ def test_a_file_that_is_not_an_lcm_model_is_a_clear_error(tmp_path):
 
 
 def test_band_mse_weights_a_band_around_the_hole_as_the_authors_make_mask():
-    from invprob.testing.toys import MaskOperator
+    from invprob.testing.toys import MaskOperator, SeparableOperator
     from invprob_plugin_lcm.band_mse import BandMSELoss, band_weights
 
     mask = torch.ones(1, 1, 12, 12)
@@ -157,5 +157,5 @@ def test_band_mse_weights_a_band_around_the_hole_as_the_authors_make_mask():
     value = BandMSELoss(weight=5.0, width=2)(x * mask, y * mask, operator)
     torch.testing.assert_close(value, ((expected * mask * (x - y)) ** 2).flatten(1).mean(1))
     with pytest.raises(ValueError, match="band-mse weights a band"):
-        BandMSELoss()(x, y, object())
+        BandMSELoss()(x, y, SeparableOperator(torch.eye(12), torch.eye(12)))  # no observed-pixel mask
     assert MaskOperator((1, 12, 12)).observed_mask() is not None  # the conformance suite's operator has a mask
