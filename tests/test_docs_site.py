@@ -111,6 +111,7 @@ def test_the_site_has_the_reference_guide_and_plugin_pages(site: Path) -> None:
     readmes = [p.parent.relative_to(ROOT) for p in (*ROOT.glob("plugins/**/README.md"), *ROOT.glob("examples/*/README.md"))]
     readmes = [folder for folder in readmes if (ROOT / folder / "pyproject.toml").is_file()]
     assert readmes and [folder for folder in readmes if not (site / folder / "index.html").is_file()] == []
+    assert list(site.rglob("SUMMARY*")) == []  # the generated nav files make the nav, not pages (scripts/docs/hooks.py)
 
 
 class _Links(HTMLParser):
