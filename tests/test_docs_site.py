@@ -104,6 +104,10 @@ def test_the_site_has_the_reference_guide_and_plugin_pages(site: Path) -> None:
     imaging = (site / "reference" / "components" / "invprob-plugin-imaging" / "index.html").read_text()
     for param in component_params(default_registry().get("operators", "inpaint-center")):
         assert f"<code>{param.name}</code>" in imaging
+    import invprob_plugin_deepinv
+
+    deepinv = (site / "reference" / "components" / "invprob-plugin-deepinv" / "index.html").read_text()
+    assert all(f'id="invprob_plugin_deepinv.adapter.{name}"' in deepinv for name in invprob_plugin_deepinv.__all__)  # its Python API
     for source, page in (("README.md", "using-invprob"), ("CONTRIBUTING.md", "contributing")):
         headings = re.findall(r"^## (.+)$", (ROOT / source).read_text(), re.MULTILINE)
         html = (site / "guide" / page / "index.html").read_text()

@@ -10,6 +10,7 @@ registry, through the same function as ``invprob describe``
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import sys
@@ -104,6 +105,19 @@ def first_party_distributions() -> list[str]:
     return sorted({"invprob-core", *PLUGIN_DISTRIBUTIONS, *(d for names in FIRST_PARTY.values() for d in names.values())})
 
 
+def python_api(distribution: str) -> str:
+    """The ``__all__`` names of a plugin distribution's package (``from_deepinv``, ``run_study``):
+    its Python API, rendered from their docstrings where they are defined; "" when it has none."""
+    if distribution == "invprob-core":
+        return ""  # the core's Python API is the façade and the modules above
+    package = importlib.import_module(distribution.replace("-", "_"))
+    names = getattr(package, "__all__", [])
+    if not names:
+        return ""
+    where = [f"{getattr(package, name).__module__}.{name}" for name in names]
+    return "## Python API\n\n" + "".join(f"::: {path}\n    options:\n      heading_level: 3\n\n" for path in where)
+
+
 def write_components(registry: Registry) -> list[str]:
     """A page per first-party distribution: its components and commands. Returns the pages' names."""
     missing = [d for d in first_party_distributions() if d not in registry.distributions]
@@ -130,6 +144,7 @@ def write_components(registry: Registry) -> list[str]:
             of_kind = [c for k, c in components if k == kind]
             if of_kind:
                 lines.append(f"## {kind.capitalize()}\n\n" + "".join(component_section(kind, c) for c in of_kind))
+        lines.append(python_api(distribution))
         with mkdocs_gen_files.open(f"reference/components/{distribution}.md", "w", encoding="utf-8") as page:
             page.writelines(lines)
         written.append(distribution)
