@@ -45,7 +45,14 @@ class PenaltyContext:
 
 
 class Prior(nn.Module):
-    """Base class of every prior."""
+    """Base class of every prior.
+
+    ``variable`` names the variable the prior reads or writes (``"z"``, ``"w"``); None for one
+    on the image alone (the discriminator prior). A solver that optimises other variables in
+    some rounds (ILO's deeper layers) reads it to tell which priors still apply.
+    """
+
+    variable: str | None = None
 
 
 class Penalty(Prior):

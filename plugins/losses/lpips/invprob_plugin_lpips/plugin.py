@@ -70,7 +70,7 @@ def _build_metric(params: LPIPSMetricParams, context: BuildContext):
     from .loss import MIN_SIZE, build_lpips
     from .metric import LPIPSMetric
 
-    shape = getattr(context, "image_shape", None)
+    shape = context.image_shape
     if shape is not None and min(shape[-2:]) < MIN_SIZE[params.net]:
         raise MetricUnavailable(
             f"LPIPS ({params.net}) needs images at least {MIN_SIZE[params.net]}x{MIN_SIZE[params.net]}, "

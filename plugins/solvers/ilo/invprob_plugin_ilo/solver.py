@@ -455,7 +455,7 @@ def _for_variables(problem: InverseProblem) -> InverseProblem:
     only: a deeper round's constraints are its sphere and l1 balls (appendix 6.3), and the
     official geocross has no gradient from round 1 on (it slices the batch axis).
     """
-    kept = [p for p in problem.priors if not isinstance(p, Constraint) and getattr(p, "variable", None) is None]
+    kept = [p for p in problem.priors if not isinstance(p, Constraint) and p.variable is None]
     if len(kept) == len(problem.priors):
         return problem
     return dataclasses.replace(problem, priors=kept)

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from invprob.context import BuildContext
 from invprob.hookspecs import hookimpl
 from invprob.params import Params
 from invprob.registry import ComponentRegistry
@@ -71,17 +72,17 @@ class DIPParams(Params):
         return self
 
 
-def _lcm(params: LCMParams, context: object):
+def _lcm(params: LCMParams, context: BuildContext):
     from .lcm import LCMSolver
 
     return LCMSolver(steps=params.steps, lr=params.lr, restarts=params.restarts, optimizer=params.optimizer)
 
 
-def _dip(params: DIPParams, context: object):
+def _dip(params: DIPParams, context: BuildContext):
     from .dip import SkipConfig
     from .dip_solver import DIPSolver
 
-    shape = getattr(context, "image_shape", None)
+    shape = context.image_shape
     config = SkipConfig(
         input_depth=params.input_depth,
         down=tuple(params.down),

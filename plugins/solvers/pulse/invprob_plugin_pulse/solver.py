@@ -146,7 +146,7 @@ class _SeesW(Penalty):
     def __init__(self, inner: Penalty, as_w):
         super().__init__()
         self.inner, self.as_w = inner, as_w
-        self.variable = getattr(inner, "variable", None)
+        self.variable = inner.variable
 
     def forward(self, context: PenaltyContext) -> torch.Tensor:
         return self.inner(dataclasses.replace(context, variables=self.as_w(context.variables)))
