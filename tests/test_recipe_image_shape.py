@@ -95,7 +95,11 @@ def test_without_a_known_shape_the_build_still_refuses_naming_the_section(real_r
 @pytest.mark.parametrize(
     "name, params",
     [("dcgan64-faces", {"discriminator": False}), ("dcgan", {"image_size": 32, "nc": 1, "nz": 8, "ngf": 4,
-                                                              "with_discriminator": False})],
+                                                              "with_discriminator": False}),
+     ("lcm-hourglass", {}), ("lcm-hourglass", {"model": "glo-faces64"}),
+     ("lcm-hourglass", {"model": None, "size": 32, "latent_channels": 4, "width": 4}),
+     ("mnist-gan-mlp", {}),
+     ("stylegan2", {"size": 16, "style_dim": 8, "n_mlp": 2, "channels": {4: 8, 8: 8, 16: 4}, "discriminator": False})],
 )
 def test_a_declared_image_shape_is_the_built_generators(real_registry, name, params):
     """What validate checks against is what the run solves for."""
@@ -107,3 +111,24 @@ def test_a_declared_image_shape_is_the_built_generators(real_registry, name, par
     declared = component.validate_params(params).declared_image_shape()
     generator = registry.build("generators", name, params, BuildContext(registry=registry, device="cpu"))
     assert declared is not None and tuple(generator.image_shape) == declared
+
+
+@pytest.mark.parametrize(
+    "recipe, overrides, generator",
+    [
+        ("lcm-inpaint.yaml", ["operator.params.size=65"], "(generator 'lcm-hourglass' makes 3 x 64 x 64 images)"),
+        ("lcm-inpaint.yaml", ["generator.params={model: null, size: 32}", "operator.params.size=40"],
+         "(generator 'lcm-hourglass' makes 3 x 32 x 32 images)"),
+    ],
+)
+def test_every_generator_that_knows_its_size_from_its_params_lets_validate_check_the_operator(
+    real_registry, capsys, recipe, overrides, generator
+):
+    """Not only the DCGANs: the LCM hourglass (its committed 64x64 models, a random init's size),
+    the MNIST GAN and a random StyleGAN2 declare their size too (their shapes are checked
+    against the built models in test_a_declared_image_shape_is_the_built_generators)."""
+    from invprob.app.cli import main
+
+    code = main(["validate", str(REPO / "recipes" / recipe), *overrides])
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("warning: ")]
+    assert code == 2 and err[1].strip().startswith("operator.params.size: ") and generator in err[1], err

@@ -40,6 +40,11 @@ class HourglassParams(Params):
     )
     seed: int | None = Field(None, ge=0, description="random init: weights seed (default: the run's seed)")
 
+    def declared_image_shape(self) -> tuple[int, int, int] | None:
+        if self.checkpoint is not None:
+            return None  # the file's
+        return (3, 64, 64) if self.model is not None else (3, self.size, self.size)  # the committed models are 64x64 faces
+
 
 class LapL1Params(Params):
     """Laplacian-pyramid L1 (GLO/LCM, the authors' laploss): sum_j 2^(-2j) mean|L_j(A(x)) - L_j(y)| over the levels and the residual."""

@@ -24,6 +24,9 @@ class MnistGanParams(Params):
         None, description="discriminator checkpoint D--300.ckpt (for the discriminator prior)"
     )
 
+    def declared_image_shape(self) -> tuple[int, int, int] | None:
+        return (1, 28, 28)  # a fixed MLP: its checkpoint loads into this architecture only
+
 
 def _build(params: MnistGanParams, context: BuildContext):
     from .loading import load_mnist_gan

@@ -49,6 +49,9 @@ class StyleGAN2Params(Params):
             raise ValueError(f"the resolution must be a power of two (4, 8, ..., 1024), got {value}")
         return value
 
+    def declared_image_shape(self) -> tuple[int, int, int] | None:
+        return (3, self.size, self.size) if self.checkpoint is None else None  # else: the file's
+
 
 def _build_stylegan2(params: StyleGAN2Params, context: BuildContext):
     options = {
