@@ -32,6 +32,7 @@ StyleGAN2 has no output nonlinearity; ``output="clamp"`` (default) clamps the im
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -40,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from invprob import seeding
+from invprob import seeding, weights
 from invprob.generator import IMAGE, Generator, LatentSpace, Latents, State
 
 from .networks import StyleGAN2Config, StyleGAN2Discriminator, StyleGAN2Network
@@ -237,12 +238,15 @@ class StyleGAN2Generator(Generator):
 
         ``leaky_relu(., 5)`` inverts the mapping's last activation (slope 0.2), so the result is
         close to Gaussian; PULSE searches in that space. Computed in chunks of ``chunk`` draws
-        from a seeded CPU generator (in float64 sums), and cached next to the weights as
-        ``<checkpoint>.gaussian-fit-<samples>-<seed>.safetensors`` when the folder is writable.
+        from a seeded CPU generator (in float64 sums), and cached for the checkpoint's contents
+        (its sha256) in :func:`cache_folder`: never beside the weights, which may be shared
+        data, and never reused for a changed file of the same name.
         """
         path = None
-        if cache and self.source is not None:
-            path = self.source.with_name(f"{self.source.name}.gaussian-fit-{samples}-{seed}.safetensors")
+        if cache and self.source is not None and self.source.is_file():
+            recorded = weights.record(self.source)  # in a run, hashed once when the checkpoint was loaded
+            digest = recorded.sha256 if recorded is not None else weights.sha256_of(self.source)
+            path = cache_folder() / "stylegan2" / f"gaussian-fit-{digest}-{samples}-{seed}.safetensors"
             if path.is_file():
                 from safetensors.torch import load_file
 
@@ -265,11 +269,11 @@ class StyleGAN2Generator(Generator):
         mean, covariance = mean.float(), covariance.float()
         if path is not None:
             try:
-                from invprob.weights import save_safetensors
-
-                save_safetensors({"mean": mean, "covariance": covariance}, path, {"samples": str(samples), "seed": str(seed)})
+                path.parent.mkdir(parents=True, exist_ok=True)
+                metadata = {"samples": str(samples), "seed": str(seed), "checkpoint": str(self.source)}
+                weights.save_safetensors({"mean": mean, "covariance": covariance}, path, metadata)
             except OSError:
-                pass  # a read-only weights folder: the fit is recomputed next time
+                pass  # no writable cache: the fit is recomputed next time
         return mean.to(self.latent_avg), covariance.to(self.latent_avg)
 
 
@@ -290,3 +294,11 @@ def random_stylegan2(
         network = StyleGAN2Network(config)
         disc = StyleGAN2Discriminator(config) if discriminator else None
     return StyleGAN2Generator(network, disc, mean_latent(network, 4096, seed=seed), **options)
+
+
+def cache_folder() -> Path:
+    """Where statistics computed from a checkpoint are kept: ``$INVPROB_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/invprob``, else ``~/.cache/invprob``."""
+    if os.environ.get("INVPROB_CACHE_DIR"):
+        return Path(os.environ["INVPROB_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "invprob"

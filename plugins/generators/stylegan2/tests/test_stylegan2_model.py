@@ -5,6 +5,7 @@ import sys
 
 import pytest
 import torch
+from safetensors.torch import save_file
 
 from invprob.context import BuildContext
 from invprob.testing import check_split_invariant
@@ -111,15 +112,23 @@ def test_bad_latents_name_what_is_expected():
         generator({"w+": torch.zeros(1, 8)})
 
 
-def test_gaussian_fit_is_seeded_and_cached_next_to_the_weights(tmp_path):
+def test_gaussian_fit_is_seeded_and_cached_for_the_checkpoints_contents(tmp_path, monkeypatch):
+    monkeypatch.setenv("INVPROB_CACHE_DIR", str(tmp_path / "cache"))
     generator = _noisy()
-    generator.source = tmp_path / "model.pt"
+    generator.source = tmp_path / "weights" / "model.pt"
+    generator.source.parent.mkdir()
+    generator.source.write_bytes(b"the checkpoint")
     mean, covariance = generator.gaussian_fit(2000, seed=3, chunk=700)
     assert mean.shape == (8,) and covariance.shape == (8, 8)
-    cached = tmp_path / "model.pt.gaussian-fit-2000-3.safetensors"
-    assert cached.is_file()
+    (cached,) = (tmp_path / "cache" / "stylegan2").glob("gaussian-fit-*-2000-3.safetensors")
+    assert list((tmp_path / "weights").iterdir()) == [generator.source]  # nothing written beside the weights
     again = generator.gaussian_fit(2000, seed=3)
     torch.testing.assert_close(again[0], mean, rtol=0, atol=0)
+    save_file({"mean": torch.zeros(8), "covariance": torch.eye(8)}, str(cached))  # the cache is what is read
+    assert generator.gaussian_fit(2000, seed=3)[0].abs().max() == 0
+    generator.source.write_bytes(b"another checkpoint under the same name")
+    torch.testing.assert_close(generator.gaussian_fit(2000, seed=3)[0], mean, rtol=0, atol=0)  # not the stale fit
+    assert len(list((tmp_path / "cache" / "stylegan2").iterdir())) == 2
     w = generator.sample_w(2000, torch.Generator().manual_seed(0))
     x = torch.nn.functional.leaky_relu(w, 5.0)
     # two fixed seeded sample sets of 2000: their Monte-Carlo gap is fixed (about a quarter of this
