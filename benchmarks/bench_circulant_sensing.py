@@ -23,7 +23,6 @@ Memory, in MiB:
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import statistics
 import subprocess

@@ -14,7 +14,7 @@ from torch import nn
 from invprob import hookimpl
 from invprob import registry as registry_module
 from invprob.generator import (
-    FEATURES, IMAGE, Generator, HasGaussianFit, HasLCMInfo, HasStateLatents, LatentSpace, TensorStage,
+    FEATURES, IMAGE, HasGaussianFit, HasLCMInfo, HasStateLatents, LatentSpace, TensorStage,
 )
 from invprob.loss import Loss, per_sample_mean
 from invprob.operator import GaussianNoise, Operator

@@ -557,10 +557,10 @@ def save_tiles(columns: Sequence[torch.Tensor | Sequence[torch.Tensor] | None], 
     from PIL import Image
 
     present = [c for c in columns if c is not None]
-    rows, cols = len(present[0]), len(present)
+    rows = len(present[0])
     heights = [max(int(column[row].shape[-2]) for column in present) for row in range(rows)]
     widths = [max(int(column[row].shape[-1]) for row in range(rows)) for column in present]
-    height, width = max(heights), max(widths)
+    height = max(heights)
     tops = np.cumsum([padding] + [h + padding for h in heights])
     lefts = np.cumsum([padding] + [w + padding for w in widths])
     canvas = np.full((int(tops[-1]), int(lefts[-1]), 3), 255, np.uint8)

@@ -190,7 +190,7 @@ class ConformanceSuite:
             hint = (
                 f"it is loaded but registers no {cls.kind}"
                 if loaded
-                else f"it is not installed (pip install -e <its folder>) or is disabled by INVPROB_LOAD_PLUGINS/INVPROB_DISABLE_PLUGINS"
+                else "it is not installed (pip install -e <its folder>) or is disabled by INVPROB_LOAD_PLUGINS/INVPROB_DISABLE_PLUGINS"
             )
             return [_unavailable(cls, f"{cls.__qualname__} found no {cls.kind} of {cls.distribution}: {hint}")]
         return [
