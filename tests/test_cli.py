@@ -223,6 +223,21 @@ def test_plugins_lists_every_kind_commands_and_solver_defaults(invprob_registry,
     assert "  metrics: sharpness\n" in out
     assert "  commands: measure sharpness\n" in out
     assert "  losses: l1, mse\n" in out  # the core's default plugin, listed like any other
+    assert invprob_registry.register_plugin(object(), distribution="silent-plugin")
+    assert main(["plugins"]) == 0
+    assert "silent-plugin\n  (no components or commands)\n" in capsys.readouterr().out
+
+
+def test_plugins_says_what_a_distribution_without_components_is(installed_registry, swap_default_registry, capsys):
+    """invprob-plugin-cuda works through a hook (faster kernels at start-up): its line is not blank."""
+    import importlib.metadata
+
+    from invprob.app.cli import main
+
+    swap_default_registry(installed_registry)
+    assert main(["plugins"]) == 0
+    metadata = importlib.metadata.metadata("invprob-plugin-cuda")
+    assert f"invprob-plugin-cuda {metadata['Version']}\n  {metadata['Summary']}\n" in capsys.readouterr().out
 
 
 def test_a_plugin_command_group_given_alone_lists_its_commands(invprob_registry, capsys):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib.metadata
 import itertools
 import json
 import os
@@ -220,6 +221,15 @@ def _defaults_text(component: Component) -> str:
     return f"{component.name} (defaults: {shown})" if shown else component.name
 
 
+def _summary(distribution: str) -> str:
+    """The one-line summary (pyproject ``description``) of an installed distribution."""
+    try:
+        summary = importlib.metadata.metadata(distribution)["Summary"]
+    except importlib.metadata.PackageNotFoundError:  # registered from Python, not installed
+        summary = None
+    return summary or "(no components or commands)"
+
+
 def cmd_plugins(args: argparse.Namespace) -> int:
     registry = default_registry()
     listing = plugins_listing(registry)
@@ -233,6 +243,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                 print(f"  {kind}: {', '.join(_defaults_text(registry.components[kind][n]) for n in names)}")
         if dist["commands"]:
             print(f"  commands: {', '.join(dist['commands'])}")
+        if not (any(dist["components"].values()) or dist["commands"] or dist["error"]):
+            print(f"  {_summary(dist['name'])}")  # a hook's or a Python API's distribution: what it is
         if dist["error"]:
             print(f"  FAILED: {dist['error']}")
     if listing["clashes"]:
