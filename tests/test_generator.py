@@ -208,3 +208,22 @@ def test_capabilities_are_checked_with_isinstance_not_probed_with_getattr():
         for line in _capability_probes(path.read_text(encoding="utf-8"), members)
     ]
     assert not probes, f"generator capabilities probed by name (use isinstance with invprob.generator's protocol): {probes}"
+
+
+def test_declared_contract_members_are_read_not_probed():
+    """``Prior.variable`` (what a prior is set on) and ``Generator.display_name`` (how messages
+    name a generator) are declared on the kernel's contracts: a solver or the core reads them;
+    a ``getattr``/``hasattr`` by name (the torch-module adapter's old ``module_name``) would let a
+    plugin's undeclared attribute steer another plugin."""
+    from invprob.prior import Prior
+
+    members = {"variable", "display_name", "module_name"}
+    assert Prior.variable is None and "display_name" in vars(Generator)
+    sources = [*(REPO / "plugins").rglob("*.py"), *(REPO / "core" / "invprob").rglob("*.py")]
+    probes = [
+        f"{path.relative_to(REPO)}:{line}"
+        for path in sources
+        if not {"tests", "build"} & set(path.relative_to(REPO).parts)
+        for line in _capability_probes(path.read_text(encoding="utf-8"), members)
+    ]
+    assert not probes, f"declared members probed by name: {probes}"
