@@ -194,19 +194,24 @@ def _capability_probes(source: str, members: set[str]) -> list[int]:
     ]
 
 
+def _probes_in_sources(members: set[str]) -> list[str]:
+    """``path:line`` of every probe of ``members`` in the core's and the plugins' sources."""
+    sources = [*(REPO / "plugins").rglob("*.py"), *(REPO / "core" / "invprob").rglob("*.py")]
+    return [
+        f"{path.relative_to(REPO)}:{line}"
+        for path in sources
+        if not {"tests", "build"} & set(path.relative_to(REPO).parts)  # build/: wheel builds' copies
+        for line in _capability_probes(path.read_text(encoding="utf-8"), members)
+    ]
+
+
 def test_capabilities_are_checked_with_isinstance_not_probed_with_getattr():
     """A capability is a protocol of invprob.generator, checked with ``isinstance``; probing for
     its member by name would bypass the declaration that the conformance suite checks."""
     members = _capability_members()
     assert members == {"state_latents", "gaussian_fit", "lcm_info"}
     assert _capability_probes('getattr(generator, "lcm_info", None)\nhasattr(g, "gaussian_fit")', members) == [1, 2]
-    sources = [*(REPO / "plugins").rglob("*.py"), *(REPO / "core" / "invprob").rglob("*.py")]
-    probes = [
-        f"{path.relative_to(REPO)}:{line}"
-        for path in sources
-        if not {"tests", "build"} & set(path.relative_to(REPO).parts)  # build/: wheel builds' copies
-        for line in _capability_probes(path.read_text(encoding="utf-8"), members)
-    ]
+    probes = _probes_in_sources(members)
     assert not probes, f"generator capabilities probed by name (use isinstance with invprob.generator's protocol): {probes}"
 
 
@@ -219,11 +224,5 @@ def test_declared_contract_members_are_read_not_probed():
 
     members = {"variable", "display_name", "module_name"}
     assert Prior.variable is None and "display_name" in vars(Generator)
-    sources = [*(REPO / "plugins").rglob("*.py"), *(REPO / "core" / "invprob").rglob("*.py")]
-    probes = [
-        f"{path.relative_to(REPO)}:{line}"
-        for path in sources
-        if not {"tests", "build"} & set(path.relative_to(REPO).parts)
-        for line in _capability_probes(path.read_text(encoding="utf-8"), members)
-    ]
+    probes = _probes_in_sources(members)
     assert not probes, f"declared members probed by name: {probes}"
